@@ -1,0 +1,258 @@
+//! The ante handler: everything a tx must pass before its messages run, in the SDK's decorator
+//! order — extension options, basic validity, timeout, memo, size gas, fee (minimum gas price,
+//! deduction to the fee collector), public keys, signature count and gas, sequence and
+//! signature (SIGN_MODE_DIRECT and SIGN_MODE_LEGACY_AMINO_JSON), sequence increment.
+//! It runs on the tx's metered ante layer: if it fails, the layer is dropped and nothing changes.
+
+use base64::Engine;
+use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, SignDoc};
+use k256::ecdsa::signature::Verifier;
+use k256::ecdsa::{Signature, VerifyingKey};
+use openledger_auth::keeper::{secp256k1_pubkey_any, SECP256K1_PUBKEY_TYPE_URL};
+use openledger_auth::params::{fee_params, min_fee, params};
+use openledger_core::coin::{coins_from_proto, format_coins, BASE_DENOM};
+use openledger_core::error::sdk_codes;
+use openledger_core::{AbciError, Address, Coin, ErrorCode, Event, GasMeter, StateWrite};
+use prost::Message;
+
+use crate::amino::StdSignDoc;
+use crate::modules::{Modules, FEE_COLLECTOR};
+use crate::tx::DecodedTx;
+
+/// Which ABCI path runs the ante handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Mempool admission (CheckTx).
+    Check,
+    /// Block execution (FinalizeBlock).
+    Deliver,
+    /// Gas estimation: no signature checks, no minimum fee, infinite gas.
+    Simulate,
+}
+
+/// Block context the ante handler needs.
+pub struct AnteContext<'a> {
+    /// Keepers.
+    pub modules: &'a Modules,
+    /// Chain id (part of what is signed).
+    pub chain_id: &'a str,
+    /// Height of the block the tx is (or would be) in.
+    pub height: u64,
+    /// Which path.
+    pub mode: Mode,
+}
+
+fn sdk(code: u32, log: impl Into<String>) -> AbciError {
+    AbciError::sdk(code, log)
+}
+
+fn from_code(e: &dyn ErrorCode) -> AbciError {
+    AbciError { codespace: e.codespace(), code: e.code(), log: e.to_string() }
+}
+
+fn gas(meter: &GasMeter, amount: u64, what: &str) -> Result<(), AbciError> {
+    meter.charge(amount).map_err(|e| sdk(sdk_codes::OUT_OF_GAS, format!("out of gas in location: {what}; gasWanted: {}, gasUsed: {}: out of gas", e.limit, e.wanted)))
+}
+
+/// Decodes the secp256k1 key of an `Any` public key.
+pub fn secp256k1_key(any: &cosmos_sdk_proto::Any) -> Result<Vec<u8>, AbciError> {
+    if any.type_url != SECP256K1_PUBKEY_TYPE_URL {
+        return Err(sdk(sdk_codes::INVALID_PUBKEY, format!("unsupported public key type {}: invalid pubkey", any.type_url)));
+    }
+    let key = cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey::decode(any.value.as_slice())
+        .map_err(|e| sdk(sdk_codes::INVALID_PUBKEY, format!("malformed public key: {e}: invalid pubkey")))?;
+    if key.key.len() != 33 {
+        return Err(sdk(sdk_codes::INVALID_PUBKEY, format!("secp256k1 public key must be 33 bytes, got {}: invalid pubkey", key.key.len())));
+    }
+    Ok(key.key)
+}
+
+/// Verifies a 64-byte `r‖s` secp256k1 signature over `sha256(msg)`; high-S signatures are
+/// rejected, as in the SDK (they are malleable).
+pub fn verify_secp256k1(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
+    let Ok(key) = VerifyingKey::from_sec1_bytes(pubkey) else { return false };
+    let Ok(sig) = Signature::from_slice(signature) else { return false };
+    if sig.normalize_s().is_some() {
+        return false;
+    }
+    key.verify(msg, &sig).is_ok()
+}
+
+/// Runs the ante handler on `state` (the tx's ante layer), charging `meter`.
+pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedTx, meter: &GasMeter) -> Result<(), AbciError> {
+    let modules = ctx.modules;
+    let auth_params = params(state).map_err(|e| from_code(&e))?;
+    let fees = fee_params(state).map_err(|e| from_code(&e))?;
+    let body = &tx.body;
+    let auth_info = &tx.auth_info;
+
+    // Extension options: none are known.
+    if !body.extension_options.is_empty() {
+        return Err(sdk(sdk_codes::UNKNOWN_EXTENSION_OPTIONS, "unknown extension options"));
+    }
+    // Basic validity.
+    if tx.msgs.is_empty() {
+        return Err(sdk(sdk_codes::INVALID_REQUEST, "must contain at least one message: invalid request"));
+    }
+    let fee = auth_info.fee.clone().unwrap_or_default();
+    let gas_limit = fee.gas_limit;
+    if ctx.mode != Mode::Simulate && gas_limit > fees.max_tx_gas {
+        return Err(sdk(sdk_codes::INVALID_GAS_LIMIT, format!("gas limit {gas_limit} exceeds the maximum {}: invalid gas limit", fees.max_tx_gas)));
+    }
+    let signers = tx.signers();
+    if ctx.mode != Mode::Simulate && tx.raw.signatures.is_empty() {
+        return Err(sdk(sdk_codes::NO_SIGNATURES, "no signatures supplied"));
+    }
+    if tx.raw.signatures.len() != signers.len() {
+        return Err(sdk(sdk_codes::UNAUTHORIZED, format!("wrong number of signatures; expected {}, got {}: unauthorized", signers.len(), tx.raw.signatures.len())));
+    }
+    if auth_info.signer_infos.len() != signers.len() {
+        return Err(sdk(sdk_codes::UNAUTHORIZED, format!("wrong number of signers; expected {}, got {}: unauthorized", signers.len(), auth_info.signer_infos.len())));
+    }
+    let sig_limit = usize::try_from(auth_params.tx_sig_limit).unwrap_or(usize::MAX);
+    if signers.len() > sig_limit {
+        return Err(sdk(sdk_codes::TOO_MANY_SIGNATURES, format!("signatures: {}, limit: {sig_limit}: too many signatures", signers.len())));
+    }
+    // Timeout height.
+    if body.timeout_height != 0 && ctx.height > body.timeout_height {
+        return Err(sdk(sdk_codes::TX_TIMEOUT_HEIGHT, format!("block height: {}, timeout height: {}: tx timeout height", ctx.height, body.timeout_height)));
+    }
+    // Memo.
+    let memo_chars = u64::try_from(body.memo.chars().count()).unwrap_or(u64::MAX);
+    if memo_chars > auth_params.max_memo_characters {
+        return Err(sdk(sdk_codes::MEMO_TOO_LARGE, format!("maximum number of characters is {} but received {memo_chars} characters: memo too large", auth_params.max_memo_characters)));
+    }
+    // Size gas.
+    let size = u64::try_from(tx.len).unwrap_or(u64::MAX);
+    gas(meter, auth_params.tx_size_cost_per_byte.saturating_mul(size), "txSize")?;
+
+    // Fee: only uopen, at least gas × min gas price, paid by the first signer (or `payer`).
+    let fee_coins = coins_from_proto(&fee.amount).map_err(|e| sdk(sdk_codes::INVALID_COINS, format!("invalid fee amount: {e}: invalid coins")))?;
+    if let Some(other) = fee_coins.iter().find(|c| c.denom != BASE_DENOM) {
+        return Err(sdk(sdk_codes::INSUFFICIENT_FEE, format!("fee denom {} is not accepted; pay fees in {BASE_DENOM}: insufficient fee", other.denom)));
+    }
+    if ctx.mode != Mode::Simulate {
+        let required = min_fee(gas_limit, &fees.min_gas_price).ok_or_else(|| sdk(sdk_codes::INVALID_GAS_LIMIT, "gas limit overflows the fee computation"))?;
+        let paid = fee_coins.first().map_or(0, |c| c.amount);
+        if paid < required {
+            return Err(sdk(
+                sdk_codes::INSUFFICIENT_FEE,
+                format!("insufficient fees; got: {} required: {required}{BASE_DENOM}: insufficient fee", if fee_coins.is_empty() { "0uopen".to_string() } else { format_coins(&fee_coins) }),
+            ));
+        }
+    }
+    if !fee.granter.is_empty() {
+        return Err(sdk(sdk_codes::INVALID_REQUEST, "fee grants are not supported: invalid request"));
+    }
+    let payer = if fee.payer.is_empty() {
+        signers[0].clone()
+    } else {
+        let p = Address::from_bech32(&fee.payer).map_err(|e| sdk(sdk_codes::INVALID_ADDRESS, format!("invalid fee payer: {e}: invalid address")))?;
+        if !signers.contains(&p) {
+            return Err(sdk(sdk_codes::UNAUTHORIZED, format!("fee payer {p} is not a signer: unauthorized")));
+        }
+        p
+    };
+    if modules.auth.account(state, &payer).map_err(|e| from_code(&e))?.is_none() {
+        return Err(sdk(sdk_codes::UNKNOWN_ADDRESS, format!("fee payer address: {payer} does not exist: unknown address")));
+    }
+    if !fee_coins.is_empty() {
+        let collector = Address::module(FEE_COLLECTOR);
+        modules.bank.send(state, &payer, &collector, &fee_coins).map_err(|e| {
+            let inner = from_code(&e);
+            AbciError { log: format!("{}: insufficient funds to pay fees", inner.log.trim_end_matches(": insufficient funds")), ..inner }
+        })?;
+    }
+    state.emit(Event::new("tx").attr("fee", format_coins(&fee_coins)).attr("fee_payer", payer.to_bech32()));
+
+    // Signatures.
+    let amino_msgs: Vec<serde_json::Value> = if auth_info.signer_infos.iter().any(|s| single_mode(s) == Some(SignMode::LegacyAminoJson as i32)) {
+        tx.msgs.iter().map(|m| m.amino_json()).collect()
+    } else {
+        Vec::new()
+    };
+    for (index, signer) in signers.iter().enumerate() {
+        let info = &auth_info.signer_infos[index];
+        let mut account = modules
+            .auth
+            .account(state, signer)
+            .map_err(|e| from_code(&e))?
+            .ok_or_else(|| sdk(sdk_codes::UNKNOWN_ADDRESS, format!("account {signer} does not exist: unknown address")))?;
+        // Public key: from the tx, else the one on record; it must hash to the signer.
+        let pubkey = match &info.public_key {
+            Some(any) => {
+                let key = secp256k1_key(any)?;
+                if Address::from_secp256k1_pubkey(&key) != *signer {
+                    return Err(sdk(sdk_codes::INVALID_PUBKEY, format!("pubKey does not match signer address {signer} with signer index: {index}: invalid pubkey")));
+                }
+                key
+            }
+            None => account.secp256k1_pubkey().ok_or_else(|| sdk(sdk_codes::INVALID_PUBKEY, format!("pubkey on account {signer} is not set: invalid pubkey")))?,
+        };
+        gas(meter, auth_params.sig_verify_cost_secp256k1, "sigverify")?;
+        let base = account.base().clone();
+        if ctx.mode != Mode::Simulate {
+            if info.sequence != base.sequence {
+                return Err(sdk(sdk_codes::WRONG_SEQUENCE, format!("account sequence mismatch, expected {}, got {}: incorrect account sequence", base.sequence, info.sequence)));
+            }
+            let sign_bytes = match single_mode(info) {
+                Some(m) if m == SignMode::Direct as i32 => SignDoc {
+                    body_bytes: tx.raw.body_bytes.clone(),
+                    auth_info_bytes: tx.raw.auth_info_bytes.clone(),
+                    chain_id: ctx.chain_id.to_string(),
+                    account_number: base.account_number,
+                }
+                .encode_to_vec(),
+                Some(m) if m == SignMode::LegacyAminoJson as i32 => StdSignDoc {
+                    account_number: base.account_number,
+                    chain_id: ctx.chain_id,
+                    fee_amount: fee.amount.iter().map(|c| (c.denom.clone(), c.amount.clone())).collect(),
+                    gas: gas_limit,
+                    fee_payer: &fee.payer,
+                    fee_granter: &fee.granter,
+                    memo: &body.memo,
+                    msgs: amino_msgs.clone(),
+                    sequence: base.sequence,
+                    timeout_height: body.timeout_height,
+                }
+                .sign_bytes(),
+                other => {
+                    return Err(sdk(sdk_codes::UNAUTHORIZED, format!("unsupported sign mode {other:?}: unauthorized")));
+                }
+            };
+            if !verify_secp256k1(&pubkey, &sign_bytes, &tx.raw.signatures[index]) {
+                return Err(sdk(
+                    sdk_codes::UNAUTHORIZED,
+                    format!(
+                        "signature verification failed; please verify account number ({}), sequence ({}) and chain-id ({}): unauthorized",
+                        base.account_number, base.sequence, ctx.chain_id
+                    ),
+                ));
+            }
+        }
+        // Record the key, bump the sequence.
+        let record = account.base_mut();
+        if record.pub_key.is_none() {
+            record.pub_key = Some(secp256k1_pubkey_any(&pubkey));
+        }
+        record.sequence = record.sequence.checked_add(1).ok_or_else(|| sdk(sdk_codes::INVALID_SEQUENCE, "sequence overflow"))?;
+        modules.auth.set_account(state, &account).map_err(|e| from_code(&e))?;
+        state.emit(Event::new("tx").attr("acc_seq", format!("{signer}/{}", base.sequence)));
+        let sig_b64 = base64::engine::general_purpose::STANDARD.encode(&tx.raw.signatures[index]);
+        state.emit(Event::new("tx").attr("signature", sig_b64));
+    }
+    Ok(())
+}
+
+fn single_mode(info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerInfo) -> Option<i32> {
+    match info.mode_info.as_ref()?.sum.as_ref()? {
+        mode_info::Sum::Single(s) => Some(s.mode),
+        mode_info::Sum::Multi(_) => None,
+    }
+}
+
+/// The fee a tx pays, for callers that need it before running it.
+pub fn fee_of(tx: &DecodedTx) -> Vec<Coin> {
+    tx.auth_info.fee.as_ref().and_then(|f| coins_from_proto(&f.amount).ok()).unwrap_or_default()
+}

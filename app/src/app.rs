@@ -1,0 +1,363 @@
+//! The application proper: committed storage, the block in progress, the mempool's check state,
+//! and what each ABCI call does with them. `abci.rs` only adapts this to the ABCI server.
+//!
+//! Genesis state from InitChain is kept in memory and committed with block 1 (so a crash before
+//! block 1 simply replays InitChain); FinalizeBlock computes the app hash of the block's changes
+//! without writing; Commit writes them atomically and resets the check state.
+
+use std::path::Path;
+
+use cosmos_sdk_proto::cosmos::base::abci::v1beta1::{GasInfo, Result as SdkResult, TxResponse};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
+use openledger_core::error::sdk_codes;
+use openledger_core::query::QueryService;
+use openledger_core::state::{HeightSnapshot, LatestSnapshot};
+use openledger_core::storage::{verify_proof, Storage};
+use openledger_core::{AbciError, ErrorCode, Event, QueryError, StateDelta, StateRead, StateReadExt, StateWriteExt};
+use parking_lot::{Mutex, RwLock};
+use prost::Message;
+use tendermint_proto::v0_38::abci as pb;
+use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
+
+use crate::ante::Mode;
+use crate::modules::{AppGenesis, Modules};
+use crate::state_key;
+use crate::tx::{run_tx, TxOutcome};
+
+/// Name reported by Info.
+pub const APP_NAME: &str = "openledger";
+/// Protocol version of the app (bumped by upgrades).
+pub const APP_VERSION: u64 = 1;
+
+/// A block that was finalized and awaits Commit.
+struct Finalized {
+    height: u64,
+    delta: StateDelta<LatestSnapshot>,
+}
+
+#[derive(Default)]
+struct ConsensusState {
+    /// Genesis writes from InitChain, committed with the first block.
+    genesis: Option<StateDelta<LatestSnapshot>>,
+    finalized: Option<Finalized>,
+}
+
+/// The OpenLedger application.
+pub struct App {
+    storage: Storage,
+    modules: Modules,
+    queries: Vec<Box<dyn QueryService>>,
+    chain_id: RwLock<String>,
+    consensus: Mutex<ConsensusState>,
+    check: Mutex<StateDelta<LatestSnapshot>>,
+    /// Held for writing while a block is committed, for reading by queries, so a query's
+    /// reported height always matches the state it read.
+    commit_lock: RwLock<()>,
+}
+
+/// Converts typed events to ABCI events.
+pub fn abci_events(events: &[Event]) -> Vec<pb::Event> {
+    events.iter().map(Event::to_abci).collect()
+}
+
+fn query_error(err: &QueryError, height: u64) -> pb::ResponseQuery {
+    pb::ResponseQuery {
+        code: err.code(),
+        codespace: err.codespace().to_string(),
+        log: err.abci_log(),
+        height: i64::try_from(height).unwrap_or(i64::MAX),
+        ..Default::default()
+    }
+}
+
+impl App {
+    /// Opens (or creates) the app's database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self::with_storage(Storage::open(path)?))
+    }
+
+    /// An app over an existing store (tests and benchmarks use `Storage::temporary`).
+    pub fn with_storage(storage: Storage) -> Self {
+        let modules = Modules::new();
+        let queries = modules.query_services();
+        let chain_id = LatestSnapshot(storage.clone()).get_proto::<String>(state_key::CHAIN_ID).ok().flatten().unwrap_or_default();
+        let check = Mutex::new(StateDelta::new(LatestSnapshot(storage.clone())));
+        Self { storage, modules, queries, chain_id: RwLock::new(chain_id), consensus: Mutex::new(ConsensusState::default()), check, commit_lock: RwLock::new(()) }
+    }
+
+    /// The keepers.
+    pub fn modules(&self) -> &Modules {
+        &self.modules
+    }
+
+    /// The committed store.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The chain id (empty before InitChain).
+    pub fn chain_id(&self) -> String {
+        self.chain_id.read().clone()
+    }
+
+    /// ABCI Info: the persisted height and app hash, so CometBFT replays what is missing.
+    pub fn info(&self, _req: &pb::RequestInfo) -> pb::ResponseInfo {
+        let (height, hash) = self.storage.last_committed();
+        pb::ResponseInfo {
+            data: APP_NAME.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            app_version: APP_VERSION,
+            last_block_height: i64::try_from(height).unwrap_or(i64::MAX),
+            last_block_app_hash: if height == 0 { Vec::new().into() } else { hash.to_vec().into() },
+        }
+    }
+
+    /// ABCI InitChain: imports the genesis `app_state` and returns the genesis app hash.
+    pub fn init_chain(&self, req: &pb::RequestInitChain) -> Result<pb::ResponseInitChain, AbciError> {
+        let genesis: AppGenesis = if req.app_state_bytes.is_empty() {
+            AppGenesis::default()
+        } else {
+            serde_json::from_slice(&req.app_state_bytes).map_err(|e| AbciError::sdk(sdk_codes::INVALID_REQUEST, format!("invalid app_state in genesis: {e}")))?
+        };
+        let mut delta = StateDelta::new(LatestSnapshot(self.storage.clone()));
+        delta.put_proto(state_key::CHAIN_ID.to_vec(), &req.chain_id).map_err(|e| AbciError::from_code(&e))?;
+        self.modules.init_genesis(&mut delta, &genesis)?;
+        let initial_height = u64::try_from(req.initial_height.max(1)).unwrap_or(1);
+        let app_hash = self.storage.preview_root(initial_height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
+        *self.chain_id.write() = req.chain_id.clone();
+        let mut consensus = self.consensus.lock();
+        consensus.genesis = Some(delta);
+        consensus.finalized = None;
+        Ok(pb::ResponseInitChain { consensus_params: None, validators: Vec::new(), app_hash: app_hash.to_vec().into() })
+    }
+
+    /// ABCI PrepareProposal: the mempool's txs in order, up to the byte limit.
+    pub fn prepare_proposal(&self, req: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {
+        let max = usize::try_from(req.max_tx_bytes).unwrap_or(0);
+        let mut total = 0usize;
+        let mut txs = Vec::new();
+        for tx in req.txs {
+            total = total.saturating_add(tx.len());
+            if total > max {
+                break;
+            }
+            txs.push(tx);
+        }
+        pb::ResponsePrepareProposal { txs }
+    }
+
+    /// ABCI ProcessProposal: every proposal is acceptable until vote extensions carry data.
+    pub fn process_proposal(&self, _req: &pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
+        pb::ResponseProcessProposal { status: pb::response_process_proposal::ProposalStatus::Accept as i32 }
+    }
+
+    /// ABCI FinalizeBlock: runs every tx on the block's delta and returns the would-be app hash.
+    pub fn finalize_block(&self, req: &pb::RequestFinalizeBlock) -> Result<pb::ResponseFinalizeBlock, AbciError> {
+        let height = u64::try_from(req.height).map_err(|_| AbciError::sdk(sdk_codes::INVALID_HEIGHT, "negative height"))?;
+        let chain_id = self.chain_id();
+        let mut consensus = self.consensus.lock();
+        let mut delta = consensus.genesis.take().unwrap_or_else(|| StateDelta::new(LatestSnapshot(self.storage.clone())));
+        let mut tx_results = Vec::with_capacity(req.txs.len());
+        for tx in &req.txs {
+            let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
+            tx_results.push(exec_result(outcome));
+        }
+        delta.put_proto(state_key::LAST_BLOCK_HEIGHT.to_vec(), &height).map_err(|e| AbciError::from_code(&e))?;
+        if let Some(time) = &req.time {
+            delta.put_proto(state_key::LAST_BLOCK_TIME.to_vec(), time).map_err(|e| AbciError::from_code(&e))?;
+        }
+        let app_hash = self.storage.preview_root(height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
+        consensus.finalized = Some(Finalized { height, delta });
+        Ok(pb::ResponseFinalizeBlock { events: Vec::new(), tx_results, validator_updates: Vec::new(), consensus_param_updates: None, app_hash: app_hash.to_vec().into() })
+    }
+
+    /// ABCI Commit: writes the finalized block atomically and resets the mempool's state.
+    pub fn commit(&self) -> Result<pb::ResponseCommit, AbciError> {
+        let finalized = self.consensus.lock().finalized.take().ok_or_else(|| AbciError::sdk(sdk_codes::INTERNAL, "commit without a finalized block"))?;
+        let mut check = self.check.lock();
+        {
+            let _write = self.commit_lock.write();
+            let (changes, _) = finalized.delta.into_parts();
+            self.storage.commit(finalized.height, changes).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
+        }
+        *check = StateDelta::new(LatestSnapshot(self.storage.clone()));
+        Ok(pb::ResponseCommit { retain_height: 0 })
+    }
+
+    /// ABCI CheckTx: the ante handler on the mempool's state (sequences advance per accepted tx).
+    pub fn check_tx(&self, req: &pb::RequestCheckTx) -> pb::ResponseCheckTx {
+        let chain_id = self.chain_id();
+        let height = self.storage.last_committed().0.saturating_add(1);
+        let mut check = self.check.lock();
+        let outcome = run_tx(&self.modules, &mut check, &req.tx, &chain_id, height, Mode::Check);
+        pb::ResponseCheckTx {
+            code: outcome.code,
+            data: Vec::new().into(),
+            log: outcome.log,
+            info: String::new(),
+            gas_wanted: i64::try_from(outcome.gas_wanted).unwrap_or(i64::MAX),
+            gas_used: i64::try_from(outcome.gas_used).unwrap_or(i64::MAX),
+            events: abci_events(&outcome.events),
+            codespace: outcome.codespace.to_string(),
+        }
+    }
+
+    /// Runs a tx on a throw-away copy of the latest state without signature checks (fee "auto").
+    pub fn simulate(&self, req: &SimulateRequest) -> Result<SimulateResponse, AbciError> {
+        #[allow(deprecated)]
+        let bytes = if !req.tx_bytes.is_empty() {
+            req.tx_bytes.clone()
+        } else if let Some(tx) = &req.tx {
+            cosmos_sdk_proto::cosmos::tx::v1beta1::TxRaw {
+                body_bytes: tx.body.as_ref().map(|b| b.encode_to_vec()).unwrap_or_default(),
+                auth_info_bytes: tx.auth_info.as_ref().map(|a| a.encode_to_vec()).unwrap_or_default(),
+                signatures: tx.signatures.clone(),
+            }
+            .encode_to_vec()
+        } else {
+            return Err(AbciError::sdk(sdk_codes::INVALID_REQUEST, "empty txBytes is not allowed: invalid request"));
+        };
+        let chain_id = self.chain_id();
+        let _read = self.commit_lock.read();
+        let height = self.storage.last_committed().0.saturating_add(1);
+        let mut scratch = StateDelta::new(LatestSnapshot(self.storage.clone()));
+        let outcome = run_tx(&self.modules, &mut scratch, &bytes, &chain_id, height, Mode::Simulate);
+        if !outcome.is_ok() {
+            return Err(AbciError { codespace: outcome.codespace, code: outcome.code, log: outcome.log });
+        }
+        #[allow(deprecated)]
+        let result = SdkResult { data: outcome.data.clone(), log: String::new(), events: abci_events(&outcome.events), msg_responses: outcome.msg_responses.clone() };
+        Ok(SimulateResponse { gas_info: Some(GasInfo { gas_wanted: outcome.gas_wanted, gas_used: outcome.gas_used }), result: Some(result) })
+    }
+
+    /// Picks the state a query reads: the latest committed one (height 0) or a past version.
+    fn with_query_state<T>(&self, height: i64, f: impl FnOnce(&dyn StateRead, u64) -> Result<T, QueryError>) -> Result<(T, u64), (QueryError, u64)> {
+        let _read = self.commit_lock.read();
+        let (latest, _) = self.storage.last_committed();
+        if latest == 0 {
+            return Err((QueryError::InvalidHeight("no block has been committed yet".into()), 0));
+        }
+        let wanted = if height <= 0 { latest } else { u64::try_from(height).unwrap_or(u64::MAX) };
+        if wanted > latest {
+            return Err((QueryError::InvalidHeight(format!("cannot query with height in the future ({wanted} > {latest}); please provide a valid height")), latest));
+        }
+        let result = if wanted == latest {
+            f(&LatestSnapshot(self.storage.clone()), wanted)
+        } else {
+            f(&HeightSnapshot { storage: self.storage.clone(), height: wanted }, wanted)
+        };
+        result.map(|v| (v, wanted)).map_err(|e| (e, wanted))
+    }
+
+    /// Answers `/<service>/<method>` for gRPC and ABCI alike; returns the response bytes and the
+    /// height they were read at.
+    pub fn grpc_query(&self, path: &str, data: &[u8], height: i64) -> Result<(Vec<u8>, u64), (QueryError, u64)> {
+        let trimmed = path.trim_start_matches('/');
+        let (service, method) = trimmed.split_once('/').ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
+        let handler = self
+            .queries
+            .iter()
+            .find(|q| q.services().contains(&service))
+            .ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
+        self.with_query_state(height, |state, _| handler.query(state, service, method, data))
+    }
+
+    /// Every gRPC service name the query router serves (for reflection and routing).
+    pub fn query_service_names(&self) -> Vec<&'static str> {
+        self.queries.iter().flat_map(|q| q.services().iter().copied()).collect()
+    }
+
+    /// ABCI Query: gRPC method paths, `/cosmos.tx.v1beta1.Service/Simulate`, and raw keys
+    /// (`/store/<module>/key`, with an ICS23 proof when `prove` is set).
+    pub fn query(&self, req: &pb::RequestQuery) -> pb::ResponseQuery {
+        if req.path == "/cosmos.tx.v1beta1.Service/Simulate" {
+            let height = self.storage.last_committed().0;
+            let h = i64::try_from(height).unwrap_or(i64::MAX);
+            return match SimulateRequest::decode(req.data.as_ref()) {
+                Err(e) => query_error(&QueryError::InvalidArgument(format!("invalid request: {e}")), height),
+                Ok(sim) => match self.simulate(&sim) {
+                    Ok(resp) => pb::ResponseQuery { code: 0, value: resp.encode_to_vec().into(), height: h, ..Default::default() },
+                    Err(e) => pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height: h, ..Default::default() },
+                },
+            };
+        }
+        if req.path.starts_with("/store/") && req.path.ends_with("/key") {
+            return self.raw_key_query(req);
+        }
+        match self.grpc_query(&req.path, &req.data, req.height) {
+            Ok((value, height)) => pb::ResponseQuery { code: 0, value: value.into(), height: i64::try_from(height).unwrap_or(i64::MAX), ..Default::default() },
+            Err((err, height)) => query_error(&err, height),
+        }
+    }
+
+    fn raw_key_query(&self, req: &pb::RequestQuery) -> pb::ResponseQuery {
+        let key = req.data.to_vec();
+        let result = self.with_query_state(req.height, |state, height| {
+            if req.prove {
+                let (value, proof) = self.storage.get_with_proof(&key, height).map_err(|e| QueryError::Internal(e.to_string()))?;
+                Ok((value, Some(proof)))
+            } else {
+                Ok((state.get_raw(&key)?, None))
+            }
+        });
+        match result {
+            Ok(((value, proof), height)) => pb::ResponseQuery {
+                code: 0,
+                key: key.clone().into(),
+                value: value.unwrap_or_default().into(),
+                proof_ops: proof.map(|p| ProofOps { ops: vec![ProofOp { r#type: "ics23:jmt".into(), key: key.clone().into(), data: p.encode_to_vec().into() }] }),
+                height: i64::try_from(height).unwrap_or(i64::MAX),
+                ..Default::default()
+            },
+            Err((err, height)) => query_error(&err, height),
+        }
+    }
+
+    /// Exports the latest committed state as genesis `app_state`.
+    pub fn export_genesis(&self) -> Result<AppGenesis, AbciError> {
+        self.modules.export_genesis(&LatestSnapshot(self.storage.clone()))
+    }
+
+    /// Verifies a raw-key proof returned by [`App::query`] against the app hash at `height`.
+    pub fn verify_key_proof(&self, height: u64, key: &[u8], value: Option<&[u8]>, proof: &ics23::CommitmentProof) -> bool {
+        match self.storage.app_hash_at(height) {
+            Ok(Some(root)) => verify_proof(&root, key, value, proof),
+            _ => false,
+        }
+    }
+}
+
+/// Converts a tx outcome into the ABCI result of FinalizeBlock.
+pub fn exec_result(outcome: TxOutcome) -> pb::ExecTxResult {
+    pb::ExecTxResult {
+        code: outcome.code,
+        data: outcome.data.into(),
+        log: outcome.log,
+        info: String::new(),
+        gas_wanted: i64::try_from(outcome.gas_wanted).unwrap_or(i64::MAX),
+        gas_used: i64::try_from(outcome.gas_used).unwrap_or(i64::MAX),
+        events: abci_events(&outcome.events),
+        codespace: outcome.codespace.to_string(),
+    }
+}
+
+/// Builds the SDK's `TxResponse` from CometBFT's tx result (used by GetTx and broadcast).
+#[allow(clippy::too_many_arguments)]
+pub fn tx_response(height: i64, hash_hex: &str, result: &pb::ExecTxResult, tx: Option<cosmos_sdk_proto::Any>, timestamp: String) -> TxResponse {
+    #[allow(deprecated)]
+    TxResponse {
+        height,
+        txhash: hash_hex.to_uppercase(),
+        codespace: result.codespace.clone(),
+        code: result.code,
+        data: hex::encode_upper(&result.data),
+        raw_log: result.log.clone(),
+        logs: Vec::new(),
+        info: result.info.clone(),
+        gas_wanted: result.gas_wanted,
+        gas_used: result.gas_used,
+        tx,
+        timestamp,
+        events: result.events.clone(),
+    }
+}

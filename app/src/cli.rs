@@ -1,0 +1,454 @@
+//! The `openledgerd` command line: node setup (`init`, `start`, `export`), keys, txs and
+//! queries. Tx and query commands talk to a node through CometBFT's RPC (`--node`), like the
+//! SDK's CLI.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use cosmos_sdk_proto::cosmos::bank::v1beta1::{MsgSend, QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse};
+use cosmos_sdk_proto::Any;
+use openledger_auth::keeper::Account;
+use openledger_core::coin::{parse_coins, Coin};
+use openledger_core::Address;
+use prost::Message;
+use serde_json::json;
+
+use crate::app::App;
+use crate::client::{fetch_account, sign_tx, simulate_gas, SignModeChoice, TxSpec};
+use crate::home::{init_home, resolve_home, AppToml, NodeConfig, DEFAULT_CHAIN_ID};
+use crate::keys::{AccountKey, Keyring};
+use crate::rpc_client::CometRpc;
+
+/// openledgerd: the OpenLedger chain daemon and CLI.
+#[derive(Debug, Parser)]
+#[command(name = "openledgerd", version, about = "OpenLedger: the AI blockchain (Cosmos-compatible ABCI app for CometBFT v0.38)")]
+pub struct Cli {
+    /// Node home (default: $OPEN_HOME, else ~/.openledger).
+    #[arg(long, global = true)]
+    pub home: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node home: CometBFT config and keys, genesis, a funded dev account.
+    Init(InitArgs),
+    /// Run the app (ABCI server for CometBFT + gRPC server).
+    Start(StartArgs),
+    /// Print the current state as genesis `app_state` JSON.
+    Export,
+    /// Manage keys in the file keyring.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Sign and broadcast transactions.
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Query the chain.
+    #[command(subcommand)]
+    Query(QueryCommand),
+}
+
+/// `init` flags.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Chain id.
+    #[arg(long, default_value = DEFAULT_CHAIN_ID)]
+    pub chain_id: String,
+    /// Node moniker.
+    #[arg(long, default_value = "openledger-node")]
+    pub moniker: String,
+    /// CometBFT RPC listen address.
+    #[arg(long, default_value = "tcp://127.0.0.1:26657")]
+    pub rpc_laddr: String,
+    /// CometBFT P2P listen address.
+    #[arg(long, default_value = "tcp://127.0.0.1:26656")]
+    pub p2p_laddr: String,
+    /// ABCI listen address of openledgerd.
+    #[arg(long, default_value = "127.0.0.1:26658")]
+    pub abci_addr: String,
+    /// gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub grpc_addr: String,
+    /// Block time (CometBFT timeout_commit).
+    #[arg(long, default_value = "1s")]
+    pub timeout_commit: String,
+    /// Read the dev account mnemonic from stdin instead of generating one.
+    #[arg(long)]
+    pub dev_mnemonic_stdin: bool,
+    /// Replace an existing home.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// `start` flags.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Override the ABCI address of app.toml.
+    #[arg(long)]
+    pub abci_addr: Option<String>,
+    /// Override the gRPC address of app.toml.
+    #[arg(long)]
+    pub grpc_addr: Option<String>,
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key (or recover one: mnemonic on stdin with --recover).
+    Add {
+        /// Key name.
+        name: String,
+        /// Read the mnemonic from stdin.
+        #[arg(long)]
+        recover: bool,
+    },
+    /// List keys.
+    List,
+    /// Show a key's address.
+    Show {
+        /// Key name.
+        name: String,
+    },
+}
+
+/// Flags shared by every tx.
+#[derive(Debug, Args)]
+pub struct TxFlags {
+    /// CometBFT RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:26657")]
+    pub node: String,
+    /// Chain id (default: from the node's /status).
+    #[arg(long)]
+    pub chain_id: Option<String>,
+    /// Fee, e.g. 5000uopen (default: gas × 0.025uopen).
+    #[arg(long)]
+    pub fees: Option<String>,
+    /// Gas limit, or "auto" to simulate.
+    #[arg(long, default_value = "auto")]
+    pub gas: String,
+    /// Multiplier applied to the simulated gas.
+    #[arg(long, default_value = "1.4")]
+    pub gas_adjustment: String,
+    /// Memo.
+    #[arg(long, default_value = "")]
+    pub memo: String,
+    /// direct or amino-json.
+    #[arg(long, default_value = "direct")]
+    pub sign_mode: String,
+    /// Return after CheckTx instead of waiting for the block.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// `tx` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Bank transactions.
+    #[command(subcommand)]
+    Bank(BankTx),
+}
+
+/// `tx bank` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BankTx {
+    /// Send coins: FROM is a key name, TO an address, AMOUNT like 1000000uopen.
+    Send {
+        /// Sender key name.
+        from: String,
+        /// Recipient address.
+        to: String,
+        /// Coins.
+        amount: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+}
+
+/// Flags shared by queries.
+#[derive(Debug, Args)]
+pub struct QueryFlags {
+    /// CometBFT RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:26657")]
+    pub node: String,
+    /// Height (0 = latest).
+    #[arg(long, default_value_t = 0)]
+    pub height: i64,
+}
+
+/// `query` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Bank queries.
+    #[command(subcommand)]
+    Bank(BankQueryCmd),
+    /// Auth queries.
+    #[command(subcommand)]
+    Auth(AuthQueryCmd),
+}
+
+/// `query bank` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BankQueryCmd {
+    /// Balances of an address (one denom with --denom).
+    Balances {
+        /// Address.
+        address: String,
+        /// Only this denom.
+        #[arg(long)]
+        denom: Option<String>,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+}
+
+/// `query auth` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuthQueryCmd {
+    /// An account (number, sequence, public key).
+    Account {
+        /// Address.
+        address: String,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+}
+
+/// Runs the CLI.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = resolve_home(cli.home.clone());
+    match cli.command {
+        Command::Init(args) => cmd_init(&home, args),
+        Command::Start(args) => cmd_start(&home, args),
+        Command::Export => {
+            let app = App::open(&home.join("data/application.db"))?;
+            println!("{}", serde_json::to_string_pretty(&app.export_genesis().map_err(|e| anyhow::anyhow!(e.log))?)?);
+            Ok(())
+        }
+        Command::Keys(cmd) => cmd_keys(&home, cmd),
+        Command::Tx(TxCommand::Bank(BankTx::Send { from, to, amount, flags })) => cmd_send(&home, &from, &to, &amount, &flags),
+        Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => cmd_balances(&address, denom.as_deref(), &flags),
+        Command::Query(QueryCommand::Auth(AuthQueryCmd::Account { address, flags })) => cmd_account(&address, &flags),
+    }
+}
+
+fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
+    let mnemonic = if args.dev_mnemonic_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Some(s.trim().to_string())
+    } else {
+        None
+    };
+    let cfg = NodeConfig {
+        chain_id: args.chain_id,
+        moniker: args.moniker,
+        rpc_laddr: args.rpc_laddr,
+        p2p_laddr: args.p2p_laddr,
+        abci_addr: args.abci_addr,
+        grpc_addr: args.grpc_addr,
+        timeout_commit: args.timeout_commit,
+    };
+    let out = init_home(home, &cfg, mnemonic, args.overwrite)?;
+    println!("Initialized node home {} for chain {}", out.home.display(), cfg.chain_id);
+    println!();
+    println!("Funded dev account (483,000,000 OPEN), saved to {}:", out.home.join("dev-account.json").display());
+    println!("  address:  {}", out.dev_address);
+    println!("  mnemonic: {}", out.dev_mnemonic);
+    println!();
+    println!("Import the mnemonic into a wallet (coin type 118, prefix open) to use it. Keep it secret on real networks.");
+    Ok(())
+}
+
+fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
+    let settings = AppToml::load(home)?;
+    let abci_addr = args.abci_addr.unwrap_or(settings.abci_addr);
+    let grpc_addr: std::net::SocketAddr = args.grpc_addr.unwrap_or(settings.grpc_addr).parse()?;
+    let app = Arc::new(App::open(&home.join("data/application.db"))?);
+    let (height, hash) = app.storage().last_committed();
+    tracing::info!("openledgerd starting at height {height}, app hash {}", hex::encode_upper(hash));
+    let abci_app = app.clone();
+    let abci_thread = std::thread::Builder::new().name("abci".into()).spawn(move || crate::abci::serve(abci_app, &abci_addr))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let grpc = tokio::spawn(crate::grpc::serve(app, settings.comet_rpc.clone(), grpc_addr));
+        tokio::select! {
+            r = grpc => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(anyhow::anyhow!("gRPC task failed: {e}")),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("interrupted; stopping");
+                Ok(())
+            }
+        }
+    })?;
+    if abci_thread.is_finished() {
+        if let Ok(Err(e)) = abci_thread.join() {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
+    let ring = Keyring::new(home);
+    match cmd {
+        KeysCommand::Add { name, recover } => {
+            let mnemonic = if recover {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s.trim().to_string()
+            } else {
+                AccountKey::generate_mnemonic()
+            };
+            let stored = ring.add(&name, &mnemonic)?;
+            println!("{}", serde_json::to_string_pretty(&json!({"name": stored.name, "address": stored.address, "pubkey_type": "secp256k1"}))?);
+            if !recover {
+                println!("\n**Write this mnemonic phrase down; it is the only way to recover the key.**\n\n{mnemonic}");
+            }
+        }
+        KeysCommand::List => {
+            let keys: Vec<_> = ring.list()?.into_iter().map(|k| json!({"name": k.name, "address": k.address})).collect();
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+        }
+        KeysCommand::Show { name } => {
+            let k = ring.get(&name)?;
+            println!("{}", serde_json::to_string_pretty(&json!({"name": k.name, "address": k.address}))?);
+        }
+    }
+    Ok(())
+}
+
+fn parse_adjustment(text: &str) -> anyhow::Result<(u64, u64)> {
+    // A decimal with up to 3 fractional digits, as (numerator, 1000).
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > 3 || int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        anyhow::bail!("invalid --gas-adjustment {text}");
+    }
+    let padded = format!("{frac:0<3}");
+    Ok((int.parse::<u64>()?.checked_mul(1000).ok_or_else(|| anyhow::anyhow!("overflow"))?.saturating_add(padded.parse::<u64>()?), 1000))
+}
+
+fn cmd_send(home: &std::path::Path, from: &str, to: &str, amount: &str, flags: &TxFlags) -> anyhow::Result<()> {
+    let key = Keyring::new(home).signer(from)?;
+    let to = Address::from_bech32(to)?;
+    let coins = parse_coins(amount)?;
+    let msg = MsgSend { from_address: key.address().to_bech32(), to_address: to.to_bech32(), amount: coins.iter().map(Coin::to_proto).collect() };
+    let any = Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: msg.encode_to_vec() };
+    broadcast(&key, vec![any], flags)
+}
+
+/// Signs, (optionally) simulates, broadcasts and waits for a tx; prints the result as JSON.
+pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::Result<()> {
+    let rpc = CometRpc::new(&flags.node);
+    let chain_id = match &flags.chain_id {
+        Some(c) => c.clone(),
+        None => rpc.status()?["node_info"]["network"].as_str().unwrap_or_default().to_string(),
+    };
+    let account = fetch_account(&rpc, &key.address())?.ok_or_else(|| anyhow::anyhow!("account {} does not exist on chain yet (fund it first)", key.address()))?;
+    let mode = match flags.sign_mode.as_str() {
+        "direct" => SignModeChoice::Direct,
+        "amino-json" => SignModeChoice::AminoJson,
+        other => anyhow::bail!("unknown --sign-mode {other} (direct or amino-json)"),
+    };
+    let gas_limit = if flags.gas == "auto" {
+        let probe = TxSpec { key, chain_id: &chain_id, account_number: account.account_number, sequence: account.sequence, msgs: msgs.clone(), fee: vec![], gas_limit: 0, memo: flags.memo.clone(), mode };
+        let used = simulate_gas(&rpc, &sign_tx(&probe)?)?;
+        let (num, den) = parse_adjustment(&flags.gas_adjustment)?;
+        used.saturating_mul(num).div_ceil(den)
+    } else {
+        flags.gas.parse::<u64>().map_err(|_| anyhow::anyhow!("--gas must be a number or auto"))?
+    };
+    let fee = match &flags.fees {
+        Some(f) => parse_coins(f)?.iter().map(Coin::to_proto).collect(),
+        None => {
+            let amount = openledger_auth::params::min_fee(gas_limit, &openledger_auth::params::default_fee_params().min_gas_price).unwrap_or(0);
+            vec![Coin::new("uopen", amount).to_proto()]
+        }
+    };
+    let spec = TxSpec { key, chain_id: &chain_id, account_number: account.account_number, sequence: account.sequence, msgs, fee, gas_limit, memo: flags.memo.clone(), mode };
+    let bytes = sign_tx(&spec)?;
+    let res = rpc.broadcast_tx_sync(&bytes)?;
+    if res.code != 0 {
+        println!("{}", serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": res.code, "codespace": res.codespace, "raw_log": res.log}))?);
+        anyhow::bail!("tx rejected by CheckTx (codespace {}, code {}): {}", res.codespace, res.code, res.log);
+    }
+    if flags.no_wait {
+        println!("{}", serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": 0}))?);
+        return Ok(());
+    }
+    let included = rpc.wait_for_tx(&res.hash, Duration::from_secs(60))?.ok_or_else(|| anyhow::anyhow!("tx {} not included within 60s", res.hash))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "txhash": included.hash, "height": included.height.to_string(), "code": included.code,
+            "codespace": included.codespace, "raw_log": included.log,
+            "gas_wanted": included.gas_wanted.to_string(), "gas_used": included.gas_used.to_string(),
+        }))?
+    );
+    if included.code != 0 {
+        anyhow::bail!("tx failed in block (codespace {}, code {}): {}", included.codespace, included.code, included.log);
+    }
+    Ok(())
+}
+
+fn query(flags: &QueryFlags, path: &str, data: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    let rpc = CometRpc::new(&flags.node);
+    let res = rpc.abci_query(path, &data, flags.height, false)?;
+    if res.code != 0 {
+        anyhow::bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
+    }
+    Ok(res.value)
+}
+
+fn coin_json(c: &cosmos_sdk_proto::cosmos::base::v1beta1::Coin) -> serde_json::Value {
+    json!({"denom": c.denom, "amount": c.amount})
+}
+
+fn cmd_balances(address: &str, denom: Option<&str>, flags: &QueryFlags) -> anyhow::Result<()> {
+    Address::from_bech32(address)?;
+    let out = match denom {
+        Some(d) => {
+            let bytes = query(flags, "/cosmos.bank.v1beta1.Query/Balance", QueryBalanceRequest { address: address.into(), denom: d.into() }.encode_to_vec())?;
+            let resp = QueryBalanceResponse::decode(bytes.as_slice())?;
+            json!({"balance": resp.balance.as_ref().map(coin_json)})
+        }
+        None => {
+            let bytes = query(flags, "/cosmos.bank.v1beta1.Query/AllBalances", QueryAllBalancesRequest { address: address.into(), pagination: None, resolve_denom: false }.encode_to_vec())?;
+            let resp = QueryAllBalancesResponse::decode(bytes.as_slice())?;
+            json!({"balances": resp.balances.iter().map(coin_json).collect::<Vec<_>>(), "pagination": {"next_key": null, "total": "0"}})
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn cmd_account(address: &str, flags: &QueryFlags) -> anyhow::Result<()> {
+    Address::from_bech32(address)?;
+    let bytes = query(flags, "/cosmos.auth.v1beta1.Query/Account", cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountRequest { address: address.into() }.encode_to_vec())?;
+    let resp = cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountResponse::decode(bytes.as_slice())?;
+    let any = resp.account.ok_or_else(|| anyhow::anyhow!("empty response"))?;
+    let account = Account::from_any(&any).map_err(|e| anyhow::anyhow!(e))?;
+    let base = account.base();
+    let pub_key = account.secp256k1_pubkey().map(|k| {
+        use base64::Engine;
+        json!({"@type": "/cosmos.crypto.secp256k1.PubKey", "key": base64::engine::general_purpose::STANDARD.encode(k)})
+    });
+    let mut out = json!({"@type": any.type_url, "address": base.address, "pub_key": pub_key, "account_number": base.account_number.to_string(), "sequence": base.sequence.to_string()});
+    if let Account::Module(m) = &account {
+        out["name"] = json!(m.name);
+        out["permissions"] = json!(m.permissions);
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! The gRPC server (port 9090, loopback by default). Every query service is served by one
+//! generic handler that passes the request bytes to the same router ABCI Query uses, so gRPC and
+//! `abci_query` can never disagree. `cosmos.tx.v1beta1.Service` adds Simulate (in-process),
+//! BroadcastTx and GetTx/GetTxsEvent (through CometBFT's RPC). Heights: the request header
+//! `x-cosmos-block-height` selects a past version; every answer carries the height it read.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BufMut};
+use cosmos_sdk_proto::cosmos::tx::v1beta1 as txpb;
+use openledger_core::QueryError;
+use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::server::NamedService;
+use tonic::{Request, Response, Status};
+
+use crate::app::{tx_response, App};
+use crate::rpc_client::{CometRpc, IndexedTx};
+
+/// Header carrying the query height, as in the SDK.
+pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
+/// The tx service.
+pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
+
+/// Every gRPC service name served; index `N` is served by `GrpcService<N>`.
+pub const SERVICE_NAMES: [&str; 4] = ["cosmos.auth.v1beta1.Query", "openledger.auth.v1.Query", "cosmos.bank.v1beta1.Query", TX_SERVICE];
+
+/// Passes message bytes through untouched (the router decodes them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+/// Encoder half of [`RawCodec`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawEncoder;
+
+/// Decoder half of [`RawCodec`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawDecoder;
+
+impl Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let n = src.remaining();
+        Ok(Some(src.copy_to_bytes(n).to_vec()))
+    }
+}
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+/// What every service handle shares.
+pub struct GrpcShared {
+    /// The app.
+    pub app: Arc<App>,
+    /// CometBFT RPC for broadcast and tx lookups.
+    pub comet: CometRpc,
+}
+
+/// One gRPC service (named `SERVICE_NAMES[N]`) answered by the shared router.
+pub struct GrpcService<const N: usize>(Arc<GrpcShared>);
+
+impl<const N: usize> Clone for GrpcService<N> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<const N: usize> NamedService for GrpcService<N> {
+    const NAME: &'static str = SERVICE_NAMES[N];
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<const N: usize> tower::Service<http::Request<tonic::body::Body>> for GrpcService<N> {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let mut grpc = tonic::server::Grpc::new(RawCodec).max_decoding_message_size(8 * 1024 * 1024);
+            Ok(grpc.unary(Unary { shared, path }, req).await)
+        })
+    }
+}
+
+struct Unary {
+    shared: Arc<GrpcShared>,
+    path: String,
+}
+
+fn status_of(err: &QueryError) -> Status {
+    match err {
+        QueryError::NotFound(m) => Status::not_found(m.clone()),
+        QueryError::InvalidArgument(m) | QueryError::InvalidHeight(m) => Status::invalid_argument(m.clone()),
+        QueryError::UnknownPath(m) => Status::unimplemented(m.clone()),
+        QueryError::Internal(m) => Status::internal(m.clone()),
+    }
+}
+
+fn with_height(bytes: Vec<u8>, height: u64) -> Response<Vec<u8>> {
+    let mut resp = Response::new(bytes);
+    if let Ok(v) = height.to_string().parse() {
+        resp.metadata_mut().insert(HEIGHT_HEADER, v);
+    }
+    resp
+}
+
+impl tonic::server::UnaryService<Vec<u8>> for Unary {
+    type Response = Vec<u8>;
+    type Future = BoxFuture<Result<Response<Vec<u8>>, Status>>;
+
+    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+        let shared = self.shared.clone();
+        let path = self.path.clone();
+        Box::pin(async move {
+            let height: i64 = match request.metadata().get(HEIGHT_HEADER) {
+                Some(v) => v.to_str().ok().and_then(|s| s.parse().ok()).ok_or_else(|| Status::invalid_argument("invalid x-cosmos-block-height header"))?,
+                None => 0,
+            };
+            let data = request.into_inner();
+            tokio::task::spawn_blocking(move || handle(&shared, &path, &data, height))
+                .await
+                .map_err(|e| Status::internal(format!("query task failed: {e}")))?
+        })
+    }
+}
+
+fn handle(shared: &GrpcShared, path: &str, data: &[u8], height: i64) -> Result<Response<Vec<u8>>, Status> {
+    let tx_prefix = format!("/{TX_SERVICE}/");
+    if let Some(method) = path.strip_prefix(&tx_prefix) {
+        return tx_service(shared, method, data);
+    }
+    match shared.app.grpc_query(path, data, height) {
+        Ok((bytes, h)) => Ok(with_height(bytes, h)),
+        Err((err, _)) => Err(status_of(&err)),
+    }
+}
+
+fn decode<M: Message + Default>(data: &[u8]) -> Result<M, Status> {
+    M::decode(data).map_err(|e| Status::invalid_argument(format!("invalid request: {e}")))
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Status {
+    Status::unavailable(e.to_string())
+}
+
+/// Converts an indexed tx into the SDK's (Tx, TxResponse) pair.
+fn indexed_to_sdk(comet: &CometRpc, indexed: &IndexedTx) -> (Option<txpb::Tx>, cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxResponse) {
+    let raw = txpb::TxRaw::decode(indexed.tx.as_slice()).ok();
+    let tx = raw.as_ref().map(|r| txpb::Tx {
+        body: txpb::TxBody::decode(r.body_bytes.as_slice()).ok(),
+        auth_info: txpb::AuthInfo::decode(r.auth_info_bytes.as_slice()).ok(),
+        signatures: r.signatures.clone(),
+    });
+    let result = tendermint_proto::v0_38::abci::ExecTxResult {
+        code: indexed.code,
+        data: indexed.data.clone().into(),
+        log: indexed.log.clone(),
+        info: String::new(),
+        gas_wanted: indexed.gas_wanted,
+        gas_used: indexed.gas_used,
+        events: indexed
+            .events
+            .iter()
+            .map(|(kind, attrs)| tendermint_proto::v0_38::abci::Event {
+                r#type: kind.clone(),
+                attributes: attrs.iter().map(|(k, v)| tendermint_proto::v0_38::abci::EventAttribute { key: k.clone(), value: v.clone(), index: true }).collect(),
+            })
+            .collect(),
+        codespace: indexed.codespace.clone(),
+    };
+    let any = tx.as_ref().map(|t| cosmos_sdk_proto::Any { type_url: "/cosmos.tx.v1beta1.Tx".into(), value: t.encode_to_vec() });
+    let timestamp = comet.block_time(indexed.height).unwrap_or_default();
+    (tx, tx_response(indexed.height, &indexed.hash, &result, any, timestamp))
+}
+
+fn tx_service(shared: &GrpcShared, method: &str, data: &[u8]) -> Result<Response<Vec<u8>>, Status> {
+    let height = shared.app.storage().last_committed().0;
+    match method {
+        "Simulate" => {
+            let req: txpb::SimulateRequest = decode(data)?;
+            let resp = shared.app.simulate(&req).map_err(|e| Status::invalid_argument(format!("{} (codespace {}, code {})", e.log, e.codespace, e.code)))?;
+            Ok(with_height(resp.encode_to_vec(), height))
+        }
+        "BroadcastTx" => {
+            let req: txpb::BroadcastTxRequest = decode(data)?;
+            if req.tx_bytes.is_empty() {
+                return Err(Status::invalid_argument("invalid empty tx"));
+            }
+            let r = shared.comet.broadcast_tx_sync(&req.tx_bytes).map_err(unavailable)?;
+            #[allow(deprecated)]
+            let tx_response = cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxResponse {
+                txhash: r.hash,
+                code: r.code,
+                codespace: r.codespace,
+                raw_log: r.log,
+                ..Default::default()
+            };
+            Ok(with_height(txpb::BroadcastTxResponse { tx_response: Some(tx_response) }.encode_to_vec(), height))
+        }
+        "GetTx" => {
+            let req: txpb::GetTxRequest = decode(data)?;
+            if req.hash.len() != 64 || !req.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Status::invalid_argument("tx hash must be 64 hex characters"));
+            }
+            let found = shared.comet.tx_by_hash(&req.hash).map_err(unavailable)?;
+            let indexed = found.ok_or_else(|| Status::not_found(format!("tx not found: {}", req.hash)))?;
+            let (tx, tx_response) = indexed_to_sdk(&shared.comet, &indexed);
+            Ok(with_height(txpb::GetTxResponse { tx, tx_response: Some(tx_response) }.encode_to_vec(), height))
+        }
+        "GetTxsEvent" => {
+            let req: txpb::GetTxsEventRequest = decode(data)?;
+            #[allow(deprecated)]
+            let query = if !req.query.is_empty() { req.query.clone() } else { req.events.join(" AND ") };
+            if query.is_empty() || query.len() > 1024 {
+                return Err(Status::invalid_argument("query must be non-empty and at most 1024 bytes"));
+            }
+            let limit = if req.limit == 0 { 100 } else { req.limit.min(100) };
+            let page = req.page.clamp(1, 10_000);
+            let (found, total) = shared
+                .comet
+                .tx_search(&query, u32::try_from(page).unwrap_or(1), u32::try_from(limit).unwrap_or(100))
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let mut txs = Vec::new();
+            let mut tx_responses = Vec::new();
+            for indexed in &found {
+                let (tx, resp) = indexed_to_sdk(&shared.comet, indexed);
+                txs.push(tx.unwrap_or_default());
+                tx_responses.push(resp);
+            }
+            #[allow(deprecated)]
+            let resp = txpb::GetTxsEventResponse { txs, tx_responses, pagination: None, total };
+            Ok(with_height(resp.encode_to_vec(), height))
+        }
+        other => Err(Status::unimplemented(format!("method {other} of {TX_SERVICE} is not served"))),
+    }
+}
+
+/// Serves gRPC (with server reflection) on `addr` until the process ends.
+pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> anyhow::Result<()> {
+    let shared = Arc::new(GrpcShared { app, comet: CometRpc::new(&comet_rpc_url) });
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(openledger_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let routes = tonic::service::Routes::new(reflection)
+        .add_service(GrpcService::<0>(shared.clone()))
+        .add_service(GrpcService::<1>(shared.clone()))
+        .add_service(GrpcService::<2>(shared.clone()))
+        .add_service(GrpcService::<3>(shared));
+    tracing::info!("gRPC server listening on {addr}");
+    tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
+    Ok(())
+}

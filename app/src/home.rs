@@ -1,0 +1,339 @@
+//! The node home (`$OPEN_HOME`, default `~/.openledger`): CometBFT's config, keys and genesis
+//! under `config/`, its data and our sled store under `data/`, our own `config/app.toml`, the
+//! file keyring, and `dev-account.json`. `openledgerd init` writes all of it without needing
+//! the cometbft binary.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use openledger_auth::genesis::AccountJson;
+use openledger_bank::genesis::{BalanceJson, CoinJson};
+use openledger_core::coin::BASE_DENOM;
+use openledger_core::Address;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::keys::{write_private_file, AccountKey, Keyring};
+use crate::modules::{AppGenesis, COMMUNITY_INCENTIVES};
+
+/// Default chain id of a local chain.
+pub const DEFAULT_CHAIN_ID: &str = "openledger-local-1";
+/// Total supply: 1,000,000,000 OPEN in uopen.
+pub const TOTAL_SUPPLY_UOPEN: u128 = 1_000_000_000 * 1_000_000;
+/// Community incentives share of the supply, in tenths of a percent (51.7 %).
+pub const COMMUNITY_SHARE_PER_MILLE: u128 = 517;
+
+/// Resolves the home: `--home`, else `$OPEN_HOME`, else `~/.openledger`.
+pub fn resolve_home(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(h) = flag {
+        return h;
+    }
+    if let Ok(h) = std::env::var("OPEN_HOME") {
+        if !h.is_empty() {
+            return PathBuf::from(h);
+        }
+    }
+    let base = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(base).join(".openledger")
+}
+
+/// Addresses and ports of one node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Chain id.
+    pub chain_id: String,
+    /// Moniker.
+    pub moniker: String,
+    /// CometBFT RPC listen address (`tcp://127.0.0.1:26657`).
+    pub rpc_laddr: String,
+    /// CometBFT P2P listen address.
+    pub p2p_laddr: String,
+    /// ABCI address openledgerd listens on (`127.0.0.1:26658`).
+    pub abci_addr: String,
+    /// gRPC address.
+    pub grpc_addr: String,
+    /// CometBFT `timeout_commit` (block time), e.g. `1s`.
+    pub timeout_commit: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            chain_id: DEFAULT_CHAIN_ID.into(),
+            moniker: "openledger-node".into(),
+            rpc_laddr: "tcp://127.0.0.1:26657".into(),
+            p2p_laddr: "tcp://127.0.0.1:26656".into(),
+            abci_addr: "127.0.0.1:26658".into(),
+            grpc_addr: "127.0.0.1:9090".into(),
+            timeout_commit: "1s".into(),
+        }
+    }
+}
+
+/// Our own settings, from `config/app.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppToml {
+    /// ABCI listen address.
+    pub abci_addr: String,
+    /// gRPC listen address.
+    pub grpc_addr: String,
+    /// CometBFT RPC URL (for broadcast and tx lookups).
+    pub comet_rpc: String,
+}
+
+impl AppToml {
+    /// Renders the file.
+    pub fn render(&self) -> String {
+        format!(
+            "# openledgerd settings (CometBFT's own are in config.toml)\nabci_addr = \"{}\"\ngrpc_addr = \"{}\"\ncomet_rpc = \"{}\"\n",
+            self.abci_addr, self.grpc_addr, self.comet_rpc
+        )
+    }
+
+    /// Parses `key = "value"` lines.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let get = |key: &str| -> anyhow::Result<String> {
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == key)
+                .map(|(_, v)| v.trim().trim_matches('"').to_string())
+                .ok_or_else(|| anyhow::anyhow!("app.toml misses {key}"))
+        };
+        Ok(Self { abci_addr: get("abci_addr")?, grpc_addr: get("grpc_addr")?, comet_rpc: get("comet_rpc")? })
+    }
+
+    /// Reads `home/config/app.toml`.
+    pub fn load(home: &Path) -> anyhow::Result<Self> {
+        let path = home.join("config/app.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e} (run `openledgerd init` first)", path.display()))?;
+        Self::parse(&text)
+    }
+}
+
+fn http_url(laddr: &str) -> String {
+    format!("http://{}", laddr.trim_start_matches("tcp://"))
+}
+
+fn cometbft_config(cfg: &NodeConfig) -> String {
+    format!(
+        r#"# CometBFT configuration written by `openledgerd init`; unspecified keys take CometBFT's defaults.
+proxy_app = "tcp://{abci}"
+moniker = "{moniker}"
+db_backend = "goleveldb"
+db_dir = "data"
+log_level = "info"
+genesis_file = "config/genesis.json"
+priv_validator_key_file = "config/priv_validator_key.json"
+priv_validator_state_file = "data/priv_validator_state.json"
+node_key_file = "config/node_key.json"
+abci = "socket"
+
+[rpc]
+laddr = "{rpc}"
+cors_allowed_origins = []
+max_body_bytes = 5000000
+
+[p2p]
+laddr = "{p2p}"
+external_address = ""
+seeds = ""
+persistent_peers = ""
+addr_book_strict = false
+allow_duplicate_ip = true
+
+[mempool]
+size = 5000
+max_tx_bytes = 1048576
+
+[consensus]
+timeout_propose = "1s"
+timeout_prevote = "500ms"
+timeout_precommit = "500ms"
+timeout_commit = "{commit}"
+create_empty_blocks = true
+
+[tx_index]
+indexer = "kv"
+
+[instrumentation]
+prometheus = false
+"#,
+        abci = cfg.abci_addr,
+        moniker = cfg.moniker,
+        rpc = cfg.rpc_laddr,
+        p2p = cfg.p2p_laddr,
+        commit = cfg.timeout_commit,
+    )
+}
+
+/// An ed25519 key in CometBFT's JSON form.
+struct Ed25519Json {
+    address_hex: String,
+    pub_b64: String,
+    priv_b64: String,
+}
+
+fn new_ed25519() -> Ed25519Json {
+    let sk = ed25519_consensus::SigningKey::new(rand_core::OsRng);
+    let pk = sk.verification_key().to_bytes();
+    let mut full = sk.to_bytes().to_vec();
+    full.extend_from_slice(&pk);
+    let address = Sha256::digest(pk);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    Ed25519Json { address_hex: hex::encode_upper(&address[..20]), pub_b64: b64.encode(pk), priv_b64: b64.encode(full) }
+}
+
+/// The genesis allocation of a local chain: 51.7 % to community incentives, the rest to the dev
+/// account.
+pub fn local_app_genesis(dev: &Address) -> AppGenesis {
+    let community = TOTAL_SUPPLY_UOPEN * COMMUNITY_SHARE_PER_MILLE / 1000;
+    let dev_amount = TOTAL_SUPPLY_UOPEN - community;
+    let mut genesis = AppGenesis::default();
+    genesis.auth.accounts.push(AccountJson { address: dev.to_bech32(), account_number: 0, sequence: 0, module_name: None, permissions: vec![] });
+    genesis.bank.balances = vec![
+        BalanceJson { address: dev.to_bech32(), coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: dev_amount }] },
+        BalanceJson { address: Address::module(COMMUNITY_INCENTIVES).to_bech32(), coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: community }] },
+    ];
+    genesis.bank.supply = vec![CoinJson { denom: BASE_DENOM.into(), amount: TOTAL_SUPPLY_UOPEN }];
+    genesis
+}
+
+/// What `init` created.
+#[derive(Debug, Clone)]
+pub struct InitOutput {
+    /// Home.
+    pub home: PathBuf,
+    /// Dev account address.
+    pub dev_address: String,
+    /// Dev account mnemonic.
+    pub dev_mnemonic: String,
+}
+
+/// Writes a complete single-validator node home. Refuses to touch an initialized home unless
+/// `overwrite` is set.
+pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, overwrite: bool) -> anyhow::Result<InitOutput> {
+    let genesis_path = home.join("config/genesis.json");
+    if genesis_path.exists() && !overwrite {
+        anyhow::bail!("{} already exists; use --overwrite to replace the node home", genesis_path.display());
+    }
+    if overwrite {
+        for sub in ["config", "data", "keyring-test"] {
+            let p = home.join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p)?;
+            }
+        }
+        let dev = home.join("dev-account.json");
+        if dev.exists() {
+            std::fs::remove_file(dev)?;
+        }
+    }
+    std::fs::create_dir_all(home.join("config"))?;
+    std::fs::create_dir_all(home.join("data"))?;
+
+    // Keys.
+    let validator = new_ed25519();
+    let pv_key = json!({
+        "address": validator.address_hex,
+        "pub_key": {"type": "tendermint/PubKeyEd25519", "value": validator.pub_b64},
+        "priv_key": {"type": "tendermint/PrivKeyEd25519", "value": validator.priv_b64},
+    });
+    write_private_file(&home.join("config/priv_validator_key.json"), serde_json::to_string_pretty(&pv_key)?.as_bytes())?;
+    write_private_file(&home.join("data/priv_validator_state.json"), br#"{"height": "0", "round": 0, "step": 0}"#)?;
+    let node = new_ed25519();
+    let node_key = json!({"priv_key": {"type": "tendermint/PrivKeyEd25519", "value": node.priv_b64}});
+    write_private_file(&home.join("config/node_key.json"), serde_json::to_string_pretty(&node_key)?.as_bytes())?;
+
+    // Dev account.
+    let mnemonic = dev_mnemonic.unwrap_or_else(AccountKey::generate_mnemonic);
+    let dev_key = AccountKey::from_mnemonic(&mnemonic)?;
+    let dev_address = dev_key.address();
+    Keyring::new(home).add("dev", &mnemonic)?;
+    let dev_json = json!({"name": "dev", "address": dev_address.to_bech32(), "mnemonic": mnemonic});
+    write_private_file(&home.join("dev-account.json"), serde_json::to_string_pretty(&dev_json)?.as_bytes())?;
+
+    // Genesis.
+    let app_state = local_app_genesis(&dev_address);
+    let genesis_time = current_time_rfc3339();
+    let genesis = json!({
+        "genesis_time": genesis_time,
+        "chain_id": cfg.chain_id,
+        "initial_height": "1",
+        "consensus_params": {
+            "block": {"max_bytes": "4194304", "max_gas": "-1"},
+            "evidence": {"max_age_num_blocks": "100000", "max_age_duration": "172800000000000", "max_bytes": "1048576"},
+            "validator": {"pub_key_types": ["ed25519"]},
+            "version": {"app": "1"},
+            "abci": {"vote_extensions_enable_height": "0"}
+        },
+        "validators": [{
+            "address": validator.address_hex,
+            "pub_key": {"type": "tendermint/PubKeyEd25519", "value": validator.pub_b64},
+            "power": "10",
+            "name": cfg.moniker,
+        }],
+        "app_hash": "",
+        "app_state": app_state,
+    });
+    std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
+    std::fs::write(home.join("config/config.toml"), cometbft_config(cfg))?;
+    let app_toml = AppToml { abci_addr: cfg.abci_addr.clone(), grpc_addr: cfg.grpc_addr.clone(), comet_rpc: http_url(&cfg.rpc_laddr) };
+    std::fs::write(home.join("config/app.toml"), app_toml.render())?;
+    Ok(InitOutput { home: home.to_path_buf(), dev_address: dev_address.to_bech32(), dev_mnemonic: mnemonic })
+}
+
+/// Wall-clock time as RFC 3339 (only for the genesis file's `genesis_time`, never in consensus).
+fn current_time_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_writes_a_complete_home_with_private_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = init_home(dir.path(), &NodeConfig::default(), None, false).unwrap();
+        assert!(out.dev_address.starts_with("open1"));
+        for f in ["config/genesis.json", "config/config.toml", "config/app.toml", "config/priv_validator_key.json", "config/node_key.json", "data/priv_validator_state.json"] {
+            assert!(dir.path().join(f).exists(), "{f} missing");
+        }
+        let genesis: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config/genesis.json")).unwrap()).unwrap();
+        let app: AppGenesis = serde_json::from_value(genesis["app_state"].clone()).unwrap();
+        let total: u128 = app.bank.balances.iter().flat_map(|b| b.coins.iter()).map(|c| c.amount).sum();
+        assert_eq!(total, TOTAL_SUPPLY_UOPEN);
+        let community = app.bank.balances.iter().find(|b| b.address == Address::module(COMMUNITY_INCENTIVES).to_bech32()).unwrap();
+        assert_eq!(community.coins[0].amount, 517_000_000_000_000);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in ["dev-account.json", "config/priv_validator_key.json"] {
+                let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{f}");
+            }
+        }
+        assert!(init_home(dir.path(), &NodeConfig::default(), None, false).is_err());
+        assert_eq!(AppToml::load(dir.path()).unwrap().comet_rpc, "http://127.0.0.1:26657");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
+    }
+}

@@ -1,0 +1,20 @@
+//! `openledgerd`: the OpenLedger ABCI 2.0 application for CometBFT v0.38.
+//!
+//! [`app::App`] holds the state and implements each ABCI call; [`tx`] and [`ante`] are the tx
+//! pipeline; [`msg`] is the one message router; [`grpc`] and the ABCI `Query` path serve the same
+//! query router; [`cli`], [`home`], [`keys`] and [`client`] are the command line.
+
+pub mod abci;
+pub mod amino;
+pub mod ante;
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod grpc;
+pub mod home;
+pub mod keys;
+pub mod modules;
+pub mod msg;
+pub mod rpc_client;
+pub mod state_key;
+pub mod tx;

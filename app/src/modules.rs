@@ -1,0 +1,96 @@
+//! Module wiring: the keepers, the module accounts, genesis import/export of the whole app
+//! state, and the list of query services. This is where modules meet through narrow traits
+//! (the bank sees auth only as an [`AccountKeeper`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use openledger_auth::genesis::AuthGenesis;
+use openledger_auth::query::AuthQuery;
+use openledger_auth::{AuthError, AuthKeeper};
+use openledger_bank::genesis::BankGenesis;
+use openledger_bank::query::BankQuery;
+use openledger_bank::{AccountKeeper, BankKeeper};
+use openledger_core::query::QueryService;
+use openledger_core::{AbciError, Address, StateError, StateRead, StateWrite};
+use serde::{Deserialize, Serialize};
+
+/// Module account that collects tx fees.
+pub const FEE_COLLECTOR: &str = "fee_collector";
+/// Module account holding the community incentives (51.7 % of genesis supply).
+pub const COMMUNITY_INCENTIVES: &str = "community_incentives";
+
+/// Every module account with its permissions, created at genesis.
+pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[(FEE_COLLECTOR, &[]), (COMMUNITY_INCENTIVES, &[])];
+
+/// Auth seen from the bank: creates accounts for first-time recipients.
+struct AuthAccounts;
+
+impl AccountKeeper for AuthAccounts {
+    fn ensure_account(&self, state: &mut dyn StateWrite, address: &Address) -> Result<(), StateError> {
+        match AuthKeeper.ensure_account(state, address) {
+            Ok(_) => Ok(()),
+            Err(AuthError::State(e)) => Err(e),
+            Err(other) => Err(StateError::Store(other.to_string())),
+        }
+    }
+}
+
+/// The application's keepers.
+#[derive(Clone)]
+pub struct Modules {
+    /// Accounts.
+    pub auth: AuthKeeper,
+    /// Balances.
+    pub bank: BankKeeper,
+}
+
+impl Default for Modules {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The whole `app_state` of genesis.json.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AppGenesis {
+    /// Auth section.
+    pub auth: AuthGenesis,
+    /// Bank section.
+    pub bank: BankGenesis,
+}
+
+fn internal(e: impl std::fmt::Display) -> AbciError {
+    AbciError::sdk(openledger_core::error::sdk_codes::INTERNAL, e.to_string())
+}
+
+impl Modules {
+    /// Wires the keepers. Module accounts may not receive user sends.
+    pub fn new() -> Self {
+        let blocked: BTreeSet<Address> = MODULE_ACCOUNTS.iter().map(|(name, _)| Address::module(name)).collect();
+        Self { auth: AuthKeeper, bank: BankKeeper::new(Arc::new(AuthAccounts), blocked) }
+    }
+
+    /// Query services, in routing order.
+    pub fn query_services(&self) -> Vec<Box<dyn QueryService>> {
+        vec![Box::new(AuthQuery), Box::new(BankQuery(self.bank.clone()))]
+    }
+
+    /// Imports genesis: auth accounts first, module accounts, then balances.
+    pub fn init_genesis(&self, state: &mut dyn StateWrite, genesis: &AppGenesis) -> Result<(), AbciError> {
+        openledger_auth::genesis::init_genesis(state, &genesis.auth).map_err(|e| internal(format!("auth genesis: {e}")))?;
+        for (name, perms) in MODULE_ACCOUNTS {
+            self.auth.ensure_module_account(state, name, perms).map_err(|e| internal(format!("module account {name}: {e}")))?;
+        }
+        openledger_bank::genesis::init_genesis(&self.bank, state, &genesis.bank).map_err(|e| internal(format!("bank genesis: {e}")))?;
+        Ok(())
+    }
+
+    /// Exports the current state as genesis.
+    pub fn export_genesis(&self, state: &dyn StateRead) -> Result<AppGenesis, AbciError> {
+        Ok(AppGenesis {
+            auth: openledger_auth::genesis::export_genesis(state).map_err(internal)?,
+            bank: openledger_bank::genesis::export_genesis(&self.bank, state).map_err(internal)?,
+        })
+    }
+}

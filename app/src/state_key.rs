@@ -1,0 +1,9 @@
+//! State keys owned by the app itself (not by a module).
+
+/// Chain id, written at InitChain (`String`).
+pub const CHAIN_ID: &[u8] = b"app/chain_id";
+/// Height and time of the last finalized block (`LastBlock`-like pair, encoded as
+/// `google.protobuf.Timestamp` under `app/last_block_time` and `u64` under `app/last_block_height`).
+pub const LAST_BLOCK_HEIGHT: &[u8] = b"app/last_block_height";
+/// Time of the last finalized block (`google.protobuf.Timestamp`).
+pub const LAST_BLOCK_TIME: &[u8] = b"app/last_block_time";

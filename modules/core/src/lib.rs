@@ -1,0 +1,26 @@
+//! OpenLedger framework crate: the only crate that touches sled and the Jellyfish Merkle tree.
+//!
+//! It provides the committed [`storage::Storage`], the [`state::StateRead`] /
+//! [`state::StateWrite`] traits with copy-on-write [`delta::StateDelta`] layers, the gas meter,
+//! typed events, addresses and coins, and the `(codespace, code)` error plumbing shared by every
+//! module.
+
+pub mod address;
+pub mod coin;
+pub mod delta;
+pub mod error;
+pub mod events;
+pub mod gas;
+pub mod pagination;
+pub mod query;
+pub mod serde_str;
+pub mod state;
+pub mod storage;
+
+pub use address::Address;
+pub use coin::Coin;
+pub use delta::StateDelta;
+pub use error::{AbciError, ErrorCode, QueryError};
+pub use events::{Event, TypedEvent};
+pub use gas::GasMeter;
+pub use state::{StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};

@@ -1,0 +1,1050 @@
+//! Committed state store: one sled database holding a Jellyfish Merkle tree (JMT) plus
+//! plain indexes for fast reads.
+//!
+//! Everything lives in sled's default tree, partitioned by a one-byte key prefix, so that a
+//! whole block is written with a single atomic [`sled::Batch`] followed by one `flush`:
+//!
+//! | prefix | key                                       | value                               |
+//! |--------|-------------------------------------------|-------------------------------------|
+//! | `N`    | version (u64 BE) ‖ borsh(nibble path)     | borsh(`jmt::storage::Node`)         |
+//! | `P`    | key hash (32)                             | raw key (preimage, for ICS23)       |
+//! | `L`    | raw key                                   | latest value                        |
+//! | `H`    | escaped raw key ‖ `00 00` ‖ version (BE)  | tag ‖ value (history, tombstones)   |
+//!
+//! Values are stored twice: latest (`L`) and versioned (`H`). The JMT's versioned value lookup
+//! (`get_value_option(max_version, key_hash)`) goes key hash → preimage (`P`) → history (`H`).
+//! | `R`    | height (u64 BE)                           | app hash (JMT root) at that height  |
+//! | `M`    | `last`                                    | height (u64 BE) ‖ app hash          |
+//!
+//! The tag byte is [`TAG_DELETED`] or [`TAG_VALUE`]. In the history index raw keys are escaped
+//! (`00` → `00 FF`) and terminated with `00 00`, which keeps raw-key order, makes prefix scans
+//! exact and lets every key's versions form one contiguous group.
+//!
+//! The JMT version is the block height. The first commit may happen at any height `h >= 1`; the
+//! tree is then started from a virtual empty root at version `h - 1`. A block without changes
+//! copies the previous root to the new version (jmt does this itself), so every committed height
+//! has a root node and an app hash.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use jmt::storage::{HasPreimage, LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, Version};
+use sha2::Sha256;
+
+/// Changes of one block: key -> Some(value) to set, None to delete. Ordered, deterministic.
+pub type ChangeSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Key/value pairs returned by the scans, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// App hash of an empty tree (jmt's `SPARSE_MERKLE_PLACEHOLDER_HASH`); also what
+/// [`Storage::last_committed`] reports before anything was committed.
+pub const EMPTY_APP_HASH: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
+
+/// Tag byte of a stored deletion (tombstone).
+const TAG_DELETED: u8 = 0;
+/// Tag byte of a stored value; the value bytes follow.
+const TAG_VALUE: u8 = 1;
+
+const P_NODE: u8 = b'N';
+const P_PREIMAGE: u8 = b'P';
+const P_LATEST: u8 = b'L';
+const P_HISTORY: u8 = b'H';
+const P_ROOT: u8 = b'R';
+const META_LAST: &[u8] = b"Mlast";
+
+/// Most entries a scan pre-allocates room for.
+const SCAN_PREALLOC: usize = 1024;
+
+type Jmt<'a, R> = JellyfishMerkleTree<'a, R, Sha256>;
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The sled database failed.
+    #[error("state db: {0}")]
+    Sled(#[from] sled::Error),
+    /// The Jellyfish Merkle tree reported an error.
+    #[error("merkle tree: {0:#}")]
+    Jmt(anyhow::Error),
+    /// Stored data could not be decoded or is inconsistent.
+    #[error("corrupt state store: {0}")]
+    Corrupt(String),
+    /// The height is in the future, before the first committed height, or was never committed.
+    #[error("height {0} not available")]
+    HeightNotAvailable(u64),
+    /// A commit (or preview) at a height other than the next one.
+    #[error("invalid commit height {height}: last committed height is {last}")]
+    InvalidCommitHeight {
+        /// The requested height.
+        height: u64,
+        /// The last committed height (0 when nothing was committed).
+        last: u64,
+    },
+}
+
+/// In-memory copy of the commit metadata.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    /// First committed height, `None` before the first commit.
+    first: Option<u64>,
+    /// Last committed height, 0 before the first commit.
+    last: u64,
+    /// App hash at `last`.
+    root: [u8; 32],
+}
+
+/// A JMT update computed by [`Storage::preview_root`], kept so that the following
+/// [`Storage::commit`] with the same input does not compute it again.
+struct Preview {
+    height: u64,
+    base: u64,
+    changes: ChangeSet,
+    root: [u8; 32],
+    batch: TreeUpdateBatch,
+}
+
+/// The committed state store. Cheap to clone: all clones share the same database.
+#[derive(Clone)]
+pub struct Storage {
+    db: sled::Db,
+    meta: Arc<RwLock<Meta>>,
+    commit_lock: Arc<Mutex<()>>,
+    preview: Arc<Mutex<Option<Preview>>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let meta = self.meta();
+        f.debug_struct("Storage")
+            .field("first_height", &meta.first)
+            .field("last_height", &meta.last)
+            .field("app_hash", &hex::encode(meta.root))
+            .finish()
+    }
+}
+
+impl Storage {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        Self::from_db(db)
+    }
+
+    /// A throw-away store (sled temporary) for tests and benchmarks.
+    pub fn temporary() -> Result<Self, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::from_db(db)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        let meta = load_meta(&db)?;
+        Ok(Self {
+            db,
+            meta: Arc::new(RwLock::new(meta)),
+            commit_lock: Arc::new(Mutex::new(())),
+            preview: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    fn meta(&self) -> Meta {
+        *self.meta.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Last committed `(height, app_hash)`; `(0, EMPTY_APP_HASH)` when nothing was committed.
+    pub fn last_committed(&self) -> (u64, [u8; 32]) {
+        let meta = self.meta();
+        (meta.last, meta.root)
+    }
+
+    /// App hash (root) committed at `height`, if that height was committed.
+    pub fn app_hash_at(&self, height: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        match self.db.get(key_with(P_ROOT, &height.to_be_bytes()))? {
+            None => Ok(None),
+            Some(raw) => Ok(Some(to_hash(&raw, "root")?)),
+        }
+    }
+
+    /// Latest committed value.
+    pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(key_with(P_LATEST, key))?.map(|v| v.to_vec()))
+    }
+
+    /// Latest committed entries whose key starts with `prefix`, in key order, strictly after
+    /// `start_after` if given, at most `limit`.
+    pub fn scan_latest(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Entries, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(SCAN_PREALLOC));
+        if limit == 0 {
+            return Ok(out);
+        }
+        let full_prefix = key_with(P_LATEST, prefix);
+        let lower = match start_after {
+            Some(after) if after >= prefix => Bound::Excluded(key_with(P_LATEST, after)),
+            _ => Bound::Included(full_prefix.clone()),
+        };
+        for item in self.db.range::<Vec<u8>, _>((lower, Bound::Unbounded)) {
+            let (k, v) = item?;
+            if !k.starts_with(&full_prefix) {
+                break;
+            }
+            out.push((k[1..].to_vec(), v.to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fails unless `height` is between the first and the last committed height.
+    fn check_readable(&self, height: u64) -> Result<(), StoreError> {
+        let meta = self.meta();
+        match meta.first {
+            Some(first) if height >= first && height <= meta.last => Ok(()),
+            _ => Err(StoreError::HeightNotAvailable(height)),
+        }
+    }
+
+    /// Value as of committed height `height` (must be between the first committed height and
+    /// the last committed height, else [`StoreError::HeightNotAvailable`]).
+    pub fn get_at(&self, key: &[u8], height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check_readable(height)?;
+        let group = history_group(key);
+        newest_in_group(&self.db, &group, height)
+    }
+
+    /// Same as [`Storage::scan_latest`] but as of committed `height`: keys deleted at or before
+    /// that height and keys created after it are excluded.
+    pub fn scan_at(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+        height: u64,
+    ) -> Result<Entries, StoreError> {
+        self.check_readable(height)?;
+        let mut out = Vec::with_capacity(limit.min(SCAN_PREALLOC));
+        if limit == 0 {
+            return Ok(out);
+        }
+        let mut full_prefix = Vec::with_capacity(prefix.len().saturating_add(8));
+        full_prefix.push(P_HISTORY);
+        escape_into(prefix, &mut full_prefix);
+        let mut lower = match start_after {
+            Some(after) if after >= prefix => Bound::Excluded(group_end(&history_group(after))),
+            _ => Bound::Included(full_prefix.clone()),
+        };
+        loop {
+            let next = self
+                .db
+                .range::<Vec<u8>, _>((lower.clone(), Bound::Unbounded))
+                .next();
+            let Some(item) = next else { break };
+            let (k, _) = item?;
+            if !k.starts_with(&full_prefix) {
+                break;
+            }
+            let group_len = k
+                .len()
+                .checked_sub(8)
+                .ok_or_else(|| StoreError::Corrupt("short history key".into()))?;
+            let group = &k[..group_len];
+            if let Some(value) = newest_in_group(&self.db, group, height)? {
+                out.push((decode_history_group(group)?, value));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            lower = Bound::Excluded(group_end(group));
+        }
+        Ok(out)
+    }
+
+    /// Value and ICS23 proof (existence or non-existence) for `key` at committed `height`,
+    /// against [`Storage::app_hash_at`]`(height)`.
+    ///
+    /// For an empty tree (root [`EMPTY_APP_HASH`]) the proof is a non-existence proof without
+    /// neighbours, which [`verify_proof`] accepts against the empty root only.
+    pub fn get_with_proof(
+        &self,
+        key: &[u8],
+        height: u64,
+    ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
+        self.check_readable(height)?;
+        let root = self
+            .app_hash_at(height)?
+            .ok_or(StoreError::HeightNotAvailable(height))?;
+        if root == EMPTY_APP_HASH {
+            let proof = ics23::CommitmentProof {
+                proof: Some(ics23::commitment_proof::Proof::Nonexist(
+                    ics23::NonExistenceProof {
+                        key: key.to_vec(),
+                        left: None,
+                        right: None,
+                    },
+                )),
+            };
+            return Ok((None, proof));
+        }
+        let reader = SledReader::new(&self.db, None);
+        guarded("proof generation", || {
+            Jmt::new(&reader).get_with_ics23_proof(key.to_vec(), height)
+        })
+    }
+
+    /// Root that committing `changes` at `height` would produce, without writing anything.
+    /// Equals what [`Storage::commit`] returns for the same input.
+    pub fn preview_root(&self, height: u64, changes: &ChangeSet) -> Result<[u8; 32], StoreError> {
+        let _guard = lock(&self.commit_lock);
+        let meta = self.meta();
+        check_commit_height(meta, height)?;
+        let (root, batch) = compute_update(&self.db, meta, height, changes)?;
+        *lock(&self.preview) = Some(Preview {
+            height,
+            base: meta.last,
+            changes: changes.clone(),
+            root,
+            batch,
+        });
+        Ok(root)
+    }
+
+    /// Writes `changes` as version `height` in one atomic batch, flushes it to disk and returns
+    /// the new app hash.
+    ///
+    /// `height` must be the last committed height + 1; the very first commit may be at any
+    /// height >= 1. On error nothing is written.
+    pub fn commit(&self, height: u64, changes: ChangeSet) -> Result<[u8; 32], StoreError> {
+        let _guard = lock(&self.commit_lock);
+        let meta = self.meta();
+        check_commit_height(meta, height)?;
+
+        let cached = lock(&self.preview)
+            .take()
+            .filter(|p| p.height == height && p.base == meta.last && p.changes == changes);
+        let (root, update) = match cached {
+            Some(p) => (p.root, p.batch),
+            None => compute_update(&self.db, meta, height, &changes)?,
+        };
+
+        let has_root = update
+            .node_batch
+            .nodes()
+            .keys()
+            .any(|k| k.version() == height && k.nibble_path().is_empty());
+        if !has_root {
+            return Err(StoreError::Corrupt(format!(
+                "merkle tree update produced no root node for version {height}"
+            )));
+        }
+
+        let mut batch = sled::Batch::default();
+        for (node_key, node) in update.node_batch.nodes() {
+            let encoded = borsh::to_vec(node)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode node: {e}")))?;
+            batch.insert(node_db_key(node_key)?, encoded);
+        }
+        let height_be = height.to_be_bytes();
+        for (key, value) in &changes {
+            let mut hkey = history_group(key);
+            hkey.extend_from_slice(&height_be);
+            batch.insert(hkey, tagged(value.as_deref()));
+            match value {
+                Some(v) => {
+                    let latest_key = key_with(P_LATEST, key);
+                    // A key present in the latest index already has its preimage stored.
+                    if !self.db.contains_key(&latest_key)? {
+                        let key_hash = KeyHash::with::<Sha256>(key);
+                        batch.insert(key_with(P_PREIMAGE, &key_hash.0), key.as_slice());
+                    }
+                    batch.insert(latest_key, v.as_slice());
+                }
+                None => batch.remove(key_with(P_LATEST, key)),
+            }
+        }
+        batch.insert(key_with(P_ROOT, &height_be), &root[..]);
+        let mut last = Vec::with_capacity(40);
+        last.extend_from_slice(&height_be);
+        last.extend_from_slice(&root);
+        batch.insert(META_LAST, last);
+
+        self.db.apply_batch(batch)?;
+        // The batch is visible to readers from here on: publish the new metadata before the
+        // flush so that `last_committed` always agrees with what reads return.
+        {
+            let mut m = self.meta.write().unwrap_or_else(PoisonError::into_inner);
+            m.first = Some(m.first.unwrap_or(height));
+            m.last = height;
+            m.root = root;
+        }
+        self.db.flush()?;
+        tracing::debug!(height, app_hash = %hex::encode(root), keys = changes.len(), "committed state");
+        Ok(root)
+    }
+}
+
+/// Verifies an ICS23 proof produced by [`Storage::get_with_proof`] against `root`: membership of
+/// `key = value` if `value` is `Some`, non-membership of `key` otherwise.
+pub fn verify_proof(
+    root: &[u8; 32],
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &ics23::CommitmentProof,
+) -> bool {
+    let spec = jmt::ics23_spec();
+    let root_vec = root.to_vec();
+    match value {
+        Some(v) => {
+            ics23::verify_membership::<ics23::HostFunctionsManager>(proof, &spec, &root_vec, key, v)
+        }
+        None => {
+            if *root == EMPTY_APP_HASH {
+                // Nothing exists in an empty tree; accept only the neighbour-less proof we produce.
+                return matches!(
+                    &proof.proof,
+                    Some(ics23::commitment_proof::Proof::Nonexist(ne))
+                        if ne.key == key && ne.left.is_none() && ne.right.is_none()
+                );
+            }
+            ics23::verify_non_membership::<ics23::HostFunctionsManager>(
+                proof, &spec, &root_vec, key,
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs a jmt operation, turning its errors and any panic (jmt asserts on malformed trees)
+/// into a [`StoreError`].
+fn guarded<T>(what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(StoreError::Jmt(e)),
+        Err(_) => Err(StoreError::Corrupt(format!(
+            "merkle tree panicked during {what}"
+        ))),
+    }
+}
+
+fn check_commit_height(meta: Meta, height: u64) -> Result<(), StoreError> {
+    let ok = if meta.first.is_none() {
+        height >= 1
+    } else {
+        meta.last.checked_add(1) == Some(height)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidCommitHeight {
+            height,
+            last: meta.last,
+        })
+    }
+}
+
+/// Runs the JMT update for `changes` at version `height` on top of the committed tree, without
+/// writing anything.
+fn compute_update(
+    db: &sled::Db,
+    meta: Meta,
+    height: u64,
+    changes: &ChangeSet,
+) -> Result<([u8; 32], TreeUpdateBatch), StoreError> {
+    // Before the first commit there is no root at `height - 1`: serve a virtual empty one.
+    let virtual_empty_root = if meta.first.is_none() {
+        Some(
+            height
+                .checked_sub(1)
+                .ok_or(StoreError::InvalidCommitHeight { height, last: 0 })?,
+        )
+    } else {
+        None
+    };
+    let reader = SledReader::new(db, virtual_empty_root);
+    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes
+        .iter()
+        .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
+        .collect();
+    let (root, batch) = guarded("update", || {
+        Jmt::new(&reader).put_value_set(value_set, height)
+    })?;
+    Ok((root.0, batch))
+}
+
+fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
+    let Some(raw) = db.get(META_LAST)? else {
+        return Ok(Meta {
+            first: None,
+            last: 0,
+            root: EMPTY_APP_HASH,
+        });
+    };
+    if raw.len() != 40 {
+        return Err(StoreError::Corrupt("bad last-commit record".into()));
+    }
+    let last = read_u64(&raw[..8])?;
+    let root = to_hash(&raw[8..], "last root")?;
+    let first = match db.scan_prefix([P_ROOT]).next() {
+        Some(item) => read_u64(&item?.0[1..])?,
+        None => return Err(StoreError::Corrupt("no committed roots".into())),
+    };
+    let stored = db
+        .get(key_with(P_ROOT, &last.to_be_bytes()))?
+        .ok_or_else(|| StoreError::Corrupt(format!("missing root for height {last}")))?;
+    if to_hash(&stored, "root")? != root || first > last {
+        return Err(StoreError::Corrupt(
+            "last-commit record disagrees with roots".into(),
+        ));
+    }
+    Ok(Meta {
+        first: Some(first),
+        last,
+        root,
+    })
+}
+
+fn key_with(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(rest.len().saturating_add(1));
+    k.push(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn read_u64(b: &[u8]) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = b
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("bad u64 encoding".into()))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+fn to_hash(b: &[u8], what: &str) -> Result<[u8; 32], StoreError> {
+    b.try_into()
+        .map_err(|_| StoreError::Corrupt(format!("bad {what} hash length {}", b.len())))
+}
+
+fn tagged(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        None => vec![TAG_DELETED],
+        Some(v) => {
+            let mut out = Vec::with_capacity(v.len().saturating_add(1));
+            out.push(TAG_VALUE);
+            out.extend_from_slice(v);
+            out
+        }
+    }
+}
+
+fn untag(raw: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    match raw.split_first() {
+        Some((&TAG_DELETED, [])) => Ok(None),
+        Some((&TAG_VALUE, v)) => Ok(Some(v.to_vec())),
+        _ => Err(StoreError::Corrupt("bad value tag".into())),
+    }
+}
+
+fn node_db_key(node_key: &NodeKey) -> Result<Vec<u8>, StoreError> {
+    let path = borsh::to_vec(node_key.nibble_path())
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode nibble path: {e}")))?;
+    let mut k = Vec::with_capacity(path.len().saturating_add(9));
+    k.push(P_NODE);
+    k.extend_from_slice(&node_key.version().to_be_bytes());
+    k.extend_from_slice(&path);
+    Ok(k)
+}
+
+/// Appends `raw` with `00` escaped as `00 FF` (order preserving, prefix preserving).
+fn escape_into(raw: &[u8], out: &mut Vec<u8>) {
+    for &b in raw {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+/// `H ‖ escape(key) ‖ 00 00`: the common prefix of all history entries of `key`.
+fn history_group(key: &[u8]) -> Vec<u8> {
+    let mut g = Vec::with_capacity(key.len().saturating_add(11));
+    g.push(P_HISTORY);
+    escape_into(key, &mut g);
+    g.extend_from_slice(&[0, 0]);
+    g
+}
+
+/// Largest possible history key of a group (its entries are `group ‖ u64 BE`).
+fn group_end(group: &[u8]) -> Vec<u8> {
+    let mut e = Vec::with_capacity(group.len().saturating_add(8));
+    e.extend_from_slice(group);
+    e.extend_from_slice(&[0xFF; 8]);
+    e
+}
+
+/// Recovers the raw key from a history group prefix.
+fn decode_history_group(group: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let bad = || StoreError::Corrupt("bad history key encoding".into());
+    let body = group
+        .strip_prefix(&[P_HISTORY])
+        .and_then(|g| g.strip_suffix(&[0, 0]))
+        .ok_or_else(bad)?;
+    let mut out = Vec::with_capacity(body.len());
+    let mut it = body.iter();
+    while let Some(&b) = it.next() {
+        if b == 0 && it.next() != Some(&0xFF) {
+            return Err(bad());
+        }
+        out.push(b);
+    }
+    Ok(out)
+}
+
+/// Newest history entry of a group at or below `height`, tombstones as `None`.
+fn newest_in_group(
+    db: &sled::Db,
+    group: &[u8],
+    height: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut lo = Vec::with_capacity(group.len().saturating_add(8));
+    lo.extend_from_slice(group);
+    let mut hi = lo.clone();
+    lo.extend_from_slice(&0u64.to_be_bytes());
+    hi.extend_from_slice(&height.to_be_bytes());
+    match db.range(lo..=hi).next_back() {
+        None => Ok(None),
+        Some(item) => untag(&item?.1),
+    }
+}
+
+/// [`TreeReader`] over the sled database.
+///
+/// Nodes are immutable once written, so the reader memoizes decoded nodes for its (short)
+/// lifetime: one block update reads the upper levels of the tree once instead of once per key.
+struct SledReader<'a> {
+    db: &'a sled::Db,
+    /// A version whose root is served as an empty (null) node: the base of the first commit.
+    virtual_empty_root: Option<Version>,
+    nodes: RefCell<HashMap<NodeKey, Node>>,
+}
+
+impl<'a> SledReader<'a> {
+    fn new(db: &'a sled::Db, virtual_empty_root: Option<Version>) -> Self {
+        Self {
+            db,
+            virtual_empty_root,
+            nodes: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl TreeReader for SledReader<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if Some(node_key.version()) == self.virtual_empty_root && node_key.nibble_path().is_empty()
+        {
+            return Ok(Some(Node::Null));
+        }
+        if let Some(node) = self.nodes.borrow().get(node_key) {
+            return Ok(Some(node.clone()));
+        }
+        match self.db.get(node_db_key(node_key)?)? {
+            None => Ok(None),
+            Some(raw) => {
+                let node = borsh::from_slice::<Node>(&raw)?;
+                self.nodes
+                    .borrow_mut()
+                    .insert(node_key.clone(), node.clone());
+                Ok(Some(node))
+            }
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        // Values are kept once, in the history index; the preimage leads there.
+        match self.preimage(key_hash)? {
+            None => Ok(None),
+            Some(key) => Ok(newest_in_group(self.db, &history_group(&key), max_version)?),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used by jmt's state-sync restore and the `migration` feature, neither of which
+        // this store uses.
+        anyhow::bail!("get_rightmost_leaf is not supported by this store")
+    }
+}
+
+impl HasPreimage for SledReader<'_> {
+    fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get(key_with(P_PREIMAGE, &key_hash.0))?
+            .map(|v| v.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cs(items: &[(&str, Option<&str>)]) -> ChangeSet {
+        items
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    fn kv(items: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_store() {
+        let s = Storage::temporary().unwrap();
+        assert_eq!(s.last_committed(), (0, EMPTY_APP_HASH));
+        assert_eq!(s.get_latest(b"a").unwrap(), None);
+        assert!(matches!(
+            s.get_at(b"a", 1),
+            Err(StoreError::HeightNotAvailable(1))
+        ));
+        assert_eq!(s.app_hash_at(1).unwrap(), None);
+    }
+
+    #[test]
+    fn commit_and_read_latest() {
+        let s = Storage::temporary().unwrap();
+        let root = s
+            .commit(1, cs(&[("bank/a", Some("1")), ("bank/b", Some("2"))]))
+            .unwrap();
+        assert_ne!(root, EMPTY_APP_HASH);
+        assert_eq!(s.last_committed(), (1, root));
+        assert_eq!(s.app_hash_at(1).unwrap(), Some(root));
+        assert_eq!(s.get_latest(b"bank/a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s.get_latest(b"bank/c").unwrap(), None);
+        s.commit(2, cs(&[("bank/a", None), ("bank/b", Some("3"))]))
+            .unwrap();
+        assert_eq!(s.get_latest(b"bank/a").unwrap(), None);
+        assert_eq!(s.get_latest(b"bank/b").unwrap(), Some(b"3".to_vec()));
+    }
+
+    #[test]
+    fn scans_in_order_with_start_after_and_limit() {
+        let s = Storage::temporary().unwrap();
+        s.commit(
+            1,
+            cs(&[
+                ("p/c", Some("3")),
+                ("p/a", Some("1")),
+                ("p/b", Some("2")),
+                ("p/b\0x", Some("2x")),
+                ("p", Some("root")),
+                ("q/a", Some("x")),
+                ("o/z", Some("y")),
+            ]),
+        )
+        .unwrap();
+        let all = s.scan_latest(b"p/", None, 100).unwrap();
+        assert_eq!(
+            all,
+            kv(&[("p/a", "1"), ("p/b", "2"), ("p/b\0x", "2x"), ("p/c", "3")])
+        );
+        assert_eq!(
+            s.scan_latest(b"p/", None, 2).unwrap(),
+            kv(&[("p/a", "1"), ("p/b", "2")])
+        );
+        assert_eq!(
+            s.scan_latest(b"p/", Some(b"p/b"), 2).unwrap(),
+            kv(&[("p/b\0x", "2x"), ("p/c", "3")])
+        );
+        assert_eq!(
+            s.scan_latest(b"p/", Some(b"a"), 1).unwrap(),
+            kv(&[("p/a", "1")])
+        );
+        assert!(s.scan_latest(b"p/", Some(b"p/c"), 10).unwrap().is_empty());
+        assert!(s.scan_latest(b"p/", None, 0).unwrap().is_empty());
+        assert_eq!(s.scan_latest(b"", None, 100).unwrap().len(), 7);
+
+        // Historical scans agree at the latest height.
+        assert_eq!(s.scan_at(b"p/", None, 100, 1).unwrap(), all);
+        assert_eq!(
+            s.scan_at(b"p/", Some(b"p/b"), 2, 1).unwrap(),
+            kv(&[("p/b\0x", "2x"), ("p/c", "3")])
+        );
+        assert_eq!(
+            s.scan_at(b"p/", None, 2, 1).unwrap(),
+            kv(&[("p/a", "1"), ("p/b", "2")])
+        );
+        assert_eq!(s.scan_at(b"", None, 100, 1).unwrap().len(), 7);
+    }
+
+    #[test]
+    fn history_across_heights() {
+        let s = Storage::temporary().unwrap();
+        s.commit(5, cs(&[("k/a", Some("a1")), ("k/b", Some("b1"))]))
+            .unwrap();
+        s.commit(6, cs(&[("k/a", Some("a2")), ("k/c", Some("c2"))]))
+            .unwrap();
+        s.commit(7, cs(&[("k/b", None), ("k/a", Some("a3"))]))
+            .unwrap();
+
+        assert_eq!(s.get_at(b"k/a", 5).unwrap(), Some(b"a1".to_vec()));
+        assert_eq!(s.get_at(b"k/a", 6).unwrap(), Some(b"a2".to_vec()));
+        assert_eq!(s.get_at(b"k/a", 7).unwrap(), Some(b"a3".to_vec()));
+        assert_eq!(s.get_at(b"k/b", 6).unwrap(), Some(b"b1".to_vec()));
+        assert_eq!(s.get_at(b"k/b", 7).unwrap(), None);
+        assert_eq!(s.get_at(b"k/c", 5).unwrap(), None);
+        assert_eq!(s.get_at(b"k/c", 6).unwrap(), Some(b"c2".to_vec()));
+        assert!(matches!(
+            s.get_at(b"k/a", 4),
+            Err(StoreError::HeightNotAvailable(4))
+        ));
+        assert!(matches!(
+            s.get_at(b"k/a", 8),
+            Err(StoreError::HeightNotAvailable(8))
+        ));
+
+        assert_eq!(
+            s.scan_at(b"k/", None, 10, 5).unwrap(),
+            kv(&[("k/a", "a1"), ("k/b", "b1")])
+        );
+        assert_eq!(
+            s.scan_at(b"k/", None, 10, 6).unwrap(),
+            kv(&[("k/a", "a2"), ("k/b", "b1"), ("k/c", "c2")])
+        );
+        assert_eq!(
+            s.scan_at(b"k/", None, 10, 7).unwrap(),
+            kv(&[("k/a", "a3"), ("k/c", "c2")])
+        );
+        assert_eq!(
+            s.scan_at(b"k/", Some(b"k/a"), 1, 7).unwrap(),
+            kv(&[("k/c", "c2")])
+        );
+        assert_eq!(
+            s.scan_at(b"k/", None, 10, 7).unwrap(),
+            s.scan_latest(b"k/", None, 10).unwrap()
+        );
+        assert!(s.scan_at(b"k/", None, 10, 8).is_err());
+        assert_eq!(s.app_hash_at(4).unwrap(), None);
+        for h in 5..=7 {
+            assert!(s.app_hash_at(h).unwrap().is_some());
+        }
+    }
+
+    #[test]
+    fn empty_blocks_get_roots() {
+        let s = Storage::temporary().unwrap();
+        // First block empty, at an initial height > 1.
+        let r3 = s.commit(3, ChangeSet::new()).unwrap();
+        assert_eq!(r3, EMPTY_APP_HASH);
+        assert_eq!(s.app_hash_at(3).unwrap(), Some(EMPTY_APP_HASH));
+        let r4 = s.commit(4, cs(&[("a", Some("1"))])).unwrap();
+        let r5 = s.commit(5, ChangeSet::new()).unwrap();
+        assert_eq!(r4, r5);
+        assert_eq!(s.app_hash_at(5).unwrap(), Some(r4));
+        // Deleting a key that does not exist changes nothing either.
+        let r6 = s.commit(6, cs(&[("zzz", None)])).unwrap();
+        assert_eq!(r6, r4);
+        // Deleting everything gives the empty root again.
+        let r7 = s.commit(7, cs(&[("a", None)])).unwrap();
+        assert_eq!(r7, EMPTY_APP_HASH);
+        let r8 = s.commit(8, ChangeSet::new()).unwrap();
+        assert_eq!(r8, EMPTY_APP_HASH);
+        let r9 = s.commit(9, cs(&[("b", Some("2"))])).unwrap();
+        assert_ne!(r9, EMPTY_APP_HASH);
+        assert_eq!(s.get_at(b"a", 6).unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s.get_at(b"a", 8).unwrap(), None);
+        let (v, proof) = s.get_with_proof(b"a", 5).unwrap();
+        assert_eq!(v.as_deref(), Some(&b"1"[..]));
+        assert!(verify_proof(&r5, b"a", Some(b"1"), &proof));
+        let (v, proof) = s.get_with_proof(b"a", 8).unwrap();
+        assert_eq!(v, None);
+        assert!(verify_proof(&r8, b"a", None, &proof));
+        assert!(!verify_proof(&r9, b"a", None, &proof));
+    }
+
+    #[test]
+    fn preview_matches_commit_and_writes_nothing() {
+        let s = Storage::temporary().unwrap();
+        let c1 = cs(&[("x", Some("1")), ("y", Some("2"))]);
+        let p1 = s.preview_root(1, &c1).unwrap();
+        assert_eq!(s.last_committed(), (0, EMPTY_APP_HASH));
+        assert_eq!(s.get_latest(b"x").unwrap(), None);
+        assert_eq!(s.commit(1, c1).unwrap(), p1);
+
+        let c2 = cs(&[("x", None), ("z", Some("3"))]);
+        let p2 = s.preview_root(2, &c2).unwrap();
+        // A preview of different changes replaces the cached one; commit must recompute.
+        let other = cs(&[("w", Some("9"))]);
+        let p_other = s.preview_root(2, &other).unwrap();
+        assert_ne!(p2, p_other);
+        assert_eq!(s.commit(2, c2).unwrap(), p2);
+        assert!(s.preview_root(2, &ChangeSet::new()).is_err());
+
+        // A fresh store with no preview gives the same roots.
+        let t = Storage::temporary().unwrap();
+        assert_eq!(
+            t.commit(1, cs(&[("x", Some("1")), ("y", Some("2"))]))
+                .unwrap(),
+            p1
+        );
+        assert_eq!(
+            t.commit(2, cs(&[("x", None), ("z", Some("3"))])).unwrap(),
+            p2
+        );
+    }
+
+    #[test]
+    fn determinism() {
+        let blocks = [
+            cs(&[("a", Some("1")), ("b", Some("2")), ("c", Some("3"))]),
+            cs(&[("b", None), ("d", Some("4"))]),
+            ChangeSet::new(),
+        ];
+        let s1 = Storage::temporary().unwrap();
+        let s2 = Storage::temporary().unwrap();
+        for (i, b) in blocks.iter().enumerate() {
+            let h = i as u64 + 1;
+            assert_eq!(
+                s1.commit(h, b.clone()).unwrap(),
+                s2.commit(h, b.clone()).unwrap()
+            );
+        }
+        let s3 = Storage::temporary().unwrap();
+        let r3 = s3
+            .commit(
+                1,
+                cs(&[("a", Some("1")), ("b", Some("2")), ("c", Some("4"))]),
+            )
+            .unwrap();
+        assert_ne!(r3, s1.app_hash_at(1).unwrap().unwrap());
+        let s4 = Storage::temporary().unwrap();
+        let r4 = s4
+            .commit(1, cs(&[("a", Some("1")), ("b", Some("2"))]))
+            .unwrap();
+        assert_ne!(r4, s1.app_hash_at(1).unwrap().unwrap());
+    }
+
+    #[test]
+    fn proofs_verify() {
+        let s = Storage::temporary().unwrap();
+        let mut c = ChangeSet::new();
+        for i in 0..50u32 {
+            c.insert(
+                format!("acc/{i:03}").into_bytes(),
+                Some(format!("v{i}").into_bytes()),
+            );
+        }
+        let r1 = s.commit(1, c).unwrap();
+        let r2 = s
+            .commit(2, cs(&[("acc/007", Some("new")), ("acc/010", None)]))
+            .unwrap();
+
+        let (v, p) = s.get_with_proof(b"acc/007", 1).unwrap();
+        assert_eq!(v.as_deref(), Some(&b"v7"[..]));
+        assert!(verify_proof(&r1, b"acc/007", Some(b"v7"), &p));
+        assert!(!verify_proof(&r1, b"acc/007", Some(b"v8"), &p));
+        assert!(!verify_proof(&r2, b"acc/007", Some(b"v7"), &p));
+        assert!(!verify_proof(&r1, b"acc/007", None, &p));
+
+        let (v, p) = s.get_with_proof(b"acc/007", 2).unwrap();
+        assert_eq!(v.as_deref(), Some(&b"new"[..]));
+        assert!(verify_proof(&r2, b"acc/007", Some(b"new"), &p));
+
+        for key in [&b"acc/010"[..], b"missing", b"", b"zzzz"] {
+            let (v, p) = s.get_with_proof(key, 2).unwrap();
+            assert_eq!(v, None);
+            assert!(
+                verify_proof(&r2, key, None, &p),
+                "non-membership of {key:?}"
+            );
+            assert!(!verify_proof(&r2, key, Some(b"v10"), &p));
+        }
+        // Non-membership proof for one key does not prove another key absent.
+        let (_, p) = s.get_with_proof(b"missing", 2).unwrap();
+        assert!(!verify_proof(&r2, b"acc/001", None, &p));
+        assert!(s.get_with_proof(b"acc/001", 3).is_err());
+    }
+
+    #[test]
+    fn reopen_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r1, r2) = {
+            let s = Storage::open(dir.path()).unwrap();
+            let r1 = s
+                .commit(10, cs(&[("a", Some("1")), ("b", Some("2"))]))
+                .unwrap();
+            let r2 = s.commit(11, cs(&[("a", None), ("c", Some("3"))])).unwrap();
+            (r1, r2)
+        };
+        let s = Storage::open(dir.path()).unwrap();
+        assert_eq!(s.last_committed(), (11, r2));
+        assert_eq!(s.app_hash_at(10).unwrap(), Some(r1));
+        assert_eq!(s.get_latest(b"c").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(s.get_latest(b"a").unwrap(), None);
+        assert_eq!(s.get_at(b"a", 10).unwrap(), Some(b"1".to_vec()));
+        assert!(s.get_at(b"a", 9).is_err());
+        let (v, p) = s.get_with_proof(b"b", 11).unwrap();
+        assert!(verify_proof(&r2, b"b", v.as_deref(), &p));
+        let r3 = s.commit(12, cs(&[("d", Some("4"))])).unwrap();
+        assert_eq!(s.app_hash_at(12).unwrap(), Some(r3));
+        assert!(s.commit(14, ChangeSet::new()).is_err());
+    }
+
+    #[test]
+    fn wrong_height_is_rejected_without_changes() {
+        let s = Storage::temporary().unwrap();
+        assert!(matches!(
+            s.commit(0, cs(&[("a", Some("1"))])),
+            Err(StoreError::InvalidCommitHeight { height: 0, last: 0 })
+        ));
+        assert_eq!(s.last_committed(), (0, EMPTY_APP_HASH));
+        let r1 = s.commit(1, cs(&[("a", Some("1"))])).unwrap();
+        for h in [1, 3, 0, u64::MAX] {
+            assert!(matches!(
+                s.commit(h, cs(&[("a", Some("2")), ("b", Some("x"))])),
+                Err(StoreError::InvalidCommitHeight { .. })
+            ));
+            assert!(s.preview_root(h, &ChangeSet::new()).is_err());
+        }
+        assert_eq!(s.last_committed(), (1, r1));
+        assert_eq!(s.get_latest(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s.get_latest(b"b").unwrap(), None);
+        assert_eq!(s.app_hash_at(3).unwrap(), None);
+        assert_eq!(s.scan_latest(b"", None, 10).unwrap(), kv(&[("a", "1")]));
+        assert_eq!(s.commit(2, ChangeSet::new()).unwrap(), r1);
+    }
+
+    #[test]
+    fn history_key_encoding_roundtrip() {
+        for key in [&b""[..], b"a", b"\0", b"a\0b", b"\0\0\xff", b"\xff\xff"] {
+            assert_eq!(decode_history_group(&history_group(key)).unwrap(), key);
+        }
+        // Order is preserved.
+        let mut keys: Vec<&[u8]> =
+            vec![b"", b"\0", b"\0\0", b"\0\x01", b"\x01", b"a", b"a\0", b"ab"];
+        keys.sort();
+        let enc: Vec<Vec<u8>> = keys.iter().map(|k| history_group(k)).collect();
+        let mut sorted = enc.clone();
+        sorted.sort();
+        assert_eq!(enc, sorted);
+    }
+}

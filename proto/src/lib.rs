@@ -1,0 +1,21 @@
+//! Protobuf types of OpenLedger's own modules, plus re-exports of the Cosmos SDK and CometBFT
+//! protos, so the whole workspace shares one prost and one tonic.
+
+#![allow(missing_docs, clippy::all)]
+
+pub use cosmos_sdk_proto as cosmos;
+pub use tendermint_proto as tendermint;
+
+/// Encoded `FileDescriptorSet` of every `openledger.*` proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openledger_descriptor.bin"));
+
+/// `openledger.*` packages.
+pub mod openledger {
+    /// `openledger.auth.*`
+    pub mod auth {
+        /// `openledger.auth.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.auth.v1.rs"));
+        }
+    }
+}
