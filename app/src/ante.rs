@@ -13,6 +13,7 @@ use openledger_auth::keeper::{secp256k1_pubkey_any, SECP256K1_PUBKEY_TYPE_URL};
 use openledger_auth::params::{fee_params, min_fee, params};
 use openledger_core::coin::{coins_from_proto, format_coins, BASE_DENOM};
 use openledger_core::error::sdk_codes;
+use openledger_core::gas::KV_GAS_COSTS;
 use openledger_core::{AbciError, Address, Coin, ErrorCode, Event, GasMeter, StateWrite};
 use prost::Message;
 
@@ -164,6 +165,9 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
             AbciError { log: format!("{}: insufficient funds to pay fees", inner.log.trim_end_matches(": insufficient funds")), ..inner }
         })?;
     }
+    if ctx.mode == Mode::Simulate && fee_coins.is_empty() {
+        charge_simulated_fee_deduction(modules, state, &payer, meter)?;
+    }
     state.emit(Event::new("tx").attr("fee", format_coins(&fee_coins)).attr("fee_payer", payer.to_bech32()));
 
     // Signatures.
@@ -241,6 +245,24 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
         state.emit(Event::new("tx").attr("acc_seq", format!("{signer}/{}", base.sequence)));
         let sig_b64 = base64::engine::general_purpose::STANDARD.encode(&tx.raw.signatures[index]);
         state.emit(Event::new("tx").attr("signature", sig_b64));
+    }
+    Ok(())
+}
+
+/// Simulations arrive with an empty fee (CosmJS's fee "auto"), but the real tx will pay one.
+/// Run a 1uopen deduction on a scratch layer so its reads are charged through the metered ante
+/// layer, charge its writes explicitly, then drop it: the estimate then covers the deduction.
+fn charge_simulated_fee_deduction(modules: &Modules, state: &mut dyn StateWrite, payer: &Address, meter: &GasMeter) -> Result<(), AbciError> {
+    let collector = Address::module(FEE_COLLECTOR);
+    let mut scratch = openledger_core::StateDelta::new(&*state);
+    if modules.bank.send(&mut scratch, payer, &collector, &[Coin::new(BASE_DENOM, 1)]).is_ok() {
+        for (key, value) in scratch.changes() {
+            let cost = match value {
+                Some(v) => KV_GAS_COSTS.write_flat.saturating_add(KV_GAS_COSTS.write_per_byte.saturating_mul(u64::try_from(key.len().saturating_add(v.len())).unwrap_or(u64::MAX))),
+                None => KV_GAS_COSTS.delete,
+            };
+            gas(meter, cost, "simulated fee deduction")?;
+        }
     }
     Ok(())
 }
