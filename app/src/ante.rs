@@ -129,7 +129,9 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
     gas(meter, auth_params.tx_size_cost_per_byte.saturating_mul(size), "txSize")?;
 
     // Fee: only uopen, at least gas × min gas price, paid by the first signer (or `payer`).
-    let fee_coins = coins_from_proto(&fee.amount).map_err(|e| sdk(sdk_codes::INVALID_COINS, format!("invalid fee amount: {e}: invalid coins")))?;
+    // Zero-amount fee coins (`0uopen`, as some clients send for simulation) mean no fee.
+    let nonzero: Vec<_> = fee.amount.iter().filter(|c| c.amount.trim_start_matches('0') != "").cloned().collect();
+    let fee_coins = coins_from_proto(&nonzero).map_err(|e| sdk(sdk_codes::INVALID_COINS, format!("invalid fee amount: {e}: invalid coins")))?;
     if let Some(other) = fee_coins.iter().find(|c| c.denom != BASE_DENOM) {
         return Err(sdk(sdk_codes::INSUFFICIENT_FEE, format!("fee denom {} is not accepted; pay fees in {BASE_DENOM}: insufficient fee", other.denom)));
     }

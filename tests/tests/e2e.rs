@@ -1,6 +1,9 @@
 //! The one end-to-end test binary: in-process app tests (determinism, bad input against
 //! FinalizeBlock) and tests against real CometBFT nodes started on loopback ports.
 
+#[path = "e2e/app_level.rs"]
 mod app_level;
+#[path = "e2e/determinism.rs"]
 mod determinism;
+#[path = "e2e/node.rs"]
 mod node;
