@@ -114,7 +114,9 @@ mod tests {
             fee_payer: "",
             fee_granter: "",
             memo: "",
-            msgs: vec![json!({"type": "cosmos-sdk/MsgSend", "value": {"to_address": "b", "from_address": "a", "amount": [{"denom": "uopen", "amount": "1"}]}})],
+            msgs: vec![
+                json!({"type": "cosmos-sdk/MsgSend", "value": {"to_address": "b", "from_address": "a", "amount": [{"denom": "uopen", "amount": "1"}]}}),
+            ],
             sequence: 3,
             timeout_height: 0,
         };

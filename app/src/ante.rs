@@ -53,7 +53,9 @@ fn from_code(e: &dyn ErrorCode) -> AbciError {
 }
 
 fn gas(meter: &GasMeter, amount: u64, what: &str) -> Result<(), AbciError> {
-    meter.charge(amount).map_err(|e| sdk(sdk_codes::OUT_OF_GAS, format!("out of gas in location: {what}; gasWanted: {}, gasUsed: {}: out of gas", e.limit, e.wanted)))
+    meter.charge(amount).map_err(|e| {
+        sdk(sdk_codes::OUT_OF_GAS, format!("out of gas in location: {what}; gasWanted: {}, gasUsed: {}: out of gas", e.limit, e.wanted))
+    })
 }
 
 /// Decodes the secp256k1 key of an `Any` public key.
@@ -64,7 +66,10 @@ pub fn secp256k1_key(any: &cosmos_sdk_proto::Any) -> Result<Vec<u8>, AbciError> 
     let key = cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey::decode(any.value.as_slice())
         .map_err(|e| sdk(sdk_codes::INVALID_PUBKEY, format!("malformed public key: {e}: invalid pubkey")))?;
     if key.key.len() != 33 {
-        return Err(sdk(sdk_codes::INVALID_PUBKEY, format!("secp256k1 public key must be 33 bytes, got {}: invalid pubkey", key.key.len())));
+        return Err(sdk(
+            sdk_codes::INVALID_PUBKEY,
+            format!("secp256k1 public key must be 33 bytes, got {}: invalid pubkey", key.key.len()),
+        ));
     }
     Ok(key.key)
 }
@@ -99,17 +104,26 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
     let fee = auth_info.fee.clone().unwrap_or_default();
     let gas_limit = fee.gas_limit;
     if ctx.mode != Mode::Simulate && gas_limit > fees.max_tx_gas {
-        return Err(sdk(sdk_codes::INVALID_GAS_LIMIT, format!("gas limit {gas_limit} exceeds the maximum {}: invalid gas limit", fees.max_tx_gas)));
+        return Err(sdk(
+            sdk_codes::INVALID_GAS_LIMIT,
+            format!("gas limit {gas_limit} exceeds the maximum {}: invalid gas limit", fees.max_tx_gas),
+        ));
     }
     let signers = tx.signers();
     if ctx.mode != Mode::Simulate && tx.raw.signatures.is_empty() {
         return Err(sdk(sdk_codes::NO_SIGNATURES, "no signatures supplied"));
     }
     if tx.raw.signatures.len() != signers.len() {
-        return Err(sdk(sdk_codes::UNAUTHORIZED, format!("wrong number of signatures; expected {}, got {}: unauthorized", signers.len(), tx.raw.signatures.len())));
+        return Err(sdk(
+            sdk_codes::UNAUTHORIZED,
+            format!("wrong number of signatures; expected {}, got {}: unauthorized", signers.len(), tx.raw.signatures.len()),
+        ));
     }
     if auth_info.signer_infos.len() != signers.len() {
-        return Err(sdk(sdk_codes::UNAUTHORIZED, format!("wrong number of signers; expected {}, got {}: unauthorized", signers.len(), auth_info.signer_infos.len())));
+        return Err(sdk(
+            sdk_codes::UNAUTHORIZED,
+            format!("wrong number of signers; expected {}, got {}: unauthorized", signers.len(), auth_info.signer_infos.len()),
+        ));
     }
     let sig_limit = usize::try_from(auth_params.tx_sig_limit).unwrap_or(usize::MAX);
     if signers.len() > sig_limit {
@@ -117,12 +131,21 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
     }
     // Timeout height.
     if body.timeout_height != 0 && ctx.height > body.timeout_height {
-        return Err(sdk(sdk_codes::TX_TIMEOUT_HEIGHT, format!("block height: {}, timeout height: {}: tx timeout height", ctx.height, body.timeout_height)));
+        return Err(sdk(
+            sdk_codes::TX_TIMEOUT_HEIGHT,
+            format!("block height: {}, timeout height: {}: tx timeout height", ctx.height, body.timeout_height),
+        ));
     }
     // Memo.
     let memo_chars = u64::try_from(body.memo.chars().count()).unwrap_or(u64::MAX);
     if memo_chars > auth_params.max_memo_characters {
-        return Err(sdk(sdk_codes::MEMO_TOO_LARGE, format!("maximum number of characters is {} but received {memo_chars} characters: memo too large", auth_params.max_memo_characters)));
+        return Err(sdk(
+            sdk_codes::MEMO_TOO_LARGE,
+            format!(
+                "maximum number of characters is {} but received {memo_chars} characters: memo too large",
+                auth_params.max_memo_characters
+            ),
+        ));
     }
     // Size gas.
     let size = u64::try_from(tx.len).unwrap_or(u64::MAX);
@@ -130,18 +153,26 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
 
     // Fee: only uopen, at least gas × min gas price, paid by the first signer (or `payer`).
     // Zero-amount fee coins (`0uopen`, as some clients send for simulation) mean no fee.
-    let nonzero: Vec<_> = fee.amount.iter().filter(|c| c.amount.trim_start_matches('0') != "").cloned().collect();
-    let fee_coins = coins_from_proto(&nonzero).map_err(|e| sdk(sdk_codes::INVALID_COINS, format!("invalid fee amount: {e}: invalid coins")))?;
+    let nonzero: Vec<_> = fee.amount.iter().filter(|c| !c.amount.trim_start_matches('0').is_empty()).cloned().collect();
+    let fee_coins =
+        coins_from_proto(&nonzero).map_err(|e| sdk(sdk_codes::INVALID_COINS, format!("invalid fee amount: {e}: invalid coins")))?;
     if let Some(other) = fee_coins.iter().find(|c| c.denom != BASE_DENOM) {
-        return Err(sdk(sdk_codes::INSUFFICIENT_FEE, format!("fee denom {} is not accepted; pay fees in {BASE_DENOM}: insufficient fee", other.denom)));
+        return Err(sdk(
+            sdk_codes::INSUFFICIENT_FEE,
+            format!("fee denom {} is not accepted; pay fees in {BASE_DENOM}: insufficient fee", other.denom),
+        ));
     }
     if ctx.mode != Mode::Simulate {
-        let required = min_fee(gas_limit, &fees.min_gas_price).ok_or_else(|| sdk(sdk_codes::INVALID_GAS_LIMIT, "gas limit overflows the fee computation"))?;
+        let required = min_fee(gas_limit, &fees.min_gas_price)
+            .ok_or_else(|| sdk(sdk_codes::INVALID_GAS_LIMIT, "gas limit overflows the fee computation"))?;
         let paid = fee_coins.first().map_or(0, |c| c.amount);
         if paid < required {
             return Err(sdk(
                 sdk_codes::INSUFFICIENT_FEE,
-                format!("insufficient fees; got: {} required: {required}{BASE_DENOM}: insufficient fee", if fee_coins.is_empty() { "0uopen".to_string() } else { format_coins(&fee_coins) }),
+                format!(
+                    "insufficient fees; got: {} required: {required}{BASE_DENOM}: insufficient fee",
+                    if fee_coins.is_empty() { "0uopen".to_string() } else { format_coins(&fee_coins) }
+                ),
             ));
         }
     }
@@ -151,7 +182,8 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
     let payer = if fee.payer.is_empty() {
         signers[0].clone()
     } else {
-        let p = Address::from_bech32(&fee.payer).map_err(|e| sdk(sdk_codes::INVALID_ADDRESS, format!("invalid fee payer: {e}: invalid address")))?;
+        let p = Address::from_bech32(&fee.payer)
+            .map_err(|e| sdk(sdk_codes::INVALID_ADDRESS, format!("invalid fee payer: {e}: invalid address")))?;
         if !signers.contains(&p) {
             return Err(sdk(sdk_codes::UNAUTHORIZED, format!("fee payer {p} is not a signer: unauthorized")));
         }
@@ -173,11 +205,12 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
     state.emit(Event::new("tx").attr("fee", format_coins(&fee_coins)).attr("fee_payer", payer.to_bech32()));
 
     // Signatures.
-    let amino_msgs: Vec<serde_json::Value> = if auth_info.signer_infos.iter().any(|s| single_mode(s) == Some(SignMode::LegacyAminoJson as i32)) {
-        tx.msgs.iter().map(|m| m.amino_json()).collect()
-    } else {
-        Vec::new()
-    };
+    let amino_msgs: Vec<serde_json::Value> =
+        if auth_info.signer_infos.iter().any(|s| single_mode(s) == Some(SignMode::LegacyAminoJson as i32)) {
+            tx.msgs.iter().map(|m| m.amino_json()).collect()
+        } else {
+            Vec::new()
+        };
     for (index, signer) in signers.iter().enumerate() {
         let info = &auth_info.signer_infos[index];
         let mut account = modules
@@ -190,17 +223,25 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
             Some(any) => {
                 let key = secp256k1_key(any)?;
                 if Address::from_secp256k1_pubkey(&key) != *signer {
-                    return Err(sdk(sdk_codes::INVALID_PUBKEY, format!("pubKey does not match signer address {signer} with signer index: {index}: invalid pubkey")));
+                    return Err(sdk(
+                        sdk_codes::INVALID_PUBKEY,
+                        format!("pubKey does not match signer address {signer} with signer index: {index}: invalid pubkey"),
+                    ));
                 }
                 key
             }
-            None => account.secp256k1_pubkey().ok_or_else(|| sdk(sdk_codes::INVALID_PUBKEY, format!("pubkey on account {signer} is not set: invalid pubkey")))?,
+            None => account
+                .secp256k1_pubkey()
+                .ok_or_else(|| sdk(sdk_codes::INVALID_PUBKEY, format!("pubkey on account {signer} is not set: invalid pubkey")))?,
         };
         gas(meter, auth_params.sig_verify_cost_secp256k1, "sigverify")?;
         let base = account.base().clone();
         if ctx.mode != Mode::Simulate {
             if info.sequence != base.sequence {
-                return Err(sdk(sdk_codes::WRONG_SEQUENCE, format!("account sequence mismatch, expected {}, got {}: incorrect account sequence", base.sequence, info.sequence)));
+                return Err(sdk(
+                    sdk_codes::WRONG_SEQUENCE,
+                    format!("account sequence mismatch, expected {}, got {}: incorrect account sequence", base.sequence, info.sequence),
+                ));
             }
             let sign_bytes = match single_mode(info) {
                 Some(m) if m == SignMode::Direct as i32 => SignDoc {
@@ -254,13 +295,20 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
 /// Simulations arrive with an empty fee (CosmJS's fee "auto"), but the real tx will pay one.
 /// Run a 1uopen deduction on a scratch layer so its reads are charged through the metered ante
 /// layer, charge its writes explicitly, then drop it: the estimate then covers the deduction.
-fn charge_simulated_fee_deduction(modules: &Modules, state: &mut dyn StateWrite, payer: &Address, meter: &GasMeter) -> Result<(), AbciError> {
+fn charge_simulated_fee_deduction(
+    modules: &Modules,
+    state: &mut dyn StateWrite,
+    payer: &Address,
+    meter: &GasMeter,
+) -> Result<(), AbciError> {
     let collector = Address::module(FEE_COLLECTOR);
     let mut scratch = openledger_core::StateDelta::new(&*state);
     if modules.bank.send(&mut scratch, payer, &collector, &[Coin::new(BASE_DENOM, 1)]).is_ok() {
         for (key, value) in scratch.changes() {
             let cost = match value {
-                Some(v) => KV_GAS_COSTS.write_flat.saturating_add(KV_GAS_COSTS.write_per_byte.saturating_mul(u64::try_from(key.len().saturating_add(v.len())).unwrap_or(u64::MAX))),
+                Some(v) => KV_GAS_COSTS.write_flat.saturating_add(
+                    KV_GAS_COSTS.write_per_byte.saturating_mul(u64::try_from(key.len().saturating_add(v.len())).unwrap_or(u64::MAX)),
+                ),
                 None => KV_GAS_COSTS.delete,
             };
             gas(meter, cost, "simulated fee deduction")?;

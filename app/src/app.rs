@@ -82,7 +82,15 @@ impl App {
         let queries = modules.query_services();
         let chain_id = LatestSnapshot(storage.clone()).get_proto::<String>(state_key::CHAIN_ID).ok().flatten().unwrap_or_default();
         let check = Mutex::new(StateDelta::new(LatestSnapshot(storage.clone())));
-        Self { storage, modules, queries, chain_id: RwLock::new(chain_id), consensus: Mutex::new(ConsensusState::default()), check, commit_lock: RwLock::new(()) }
+        Self {
+            storage,
+            modules,
+            queries,
+            chain_id: RwLock::new(chain_id),
+            consensus: Mutex::new(ConsensusState::default()),
+            check,
+            commit_lock: RwLock::new(()),
+        }
     }
 
     /// The keepers.
@@ -117,13 +125,15 @@ impl App {
         let genesis: AppGenesis = if req.app_state_bytes.is_empty() {
             AppGenesis::default()
         } else {
-            serde_json::from_slice(&req.app_state_bytes).map_err(|e| AbciError::sdk(sdk_codes::INVALID_REQUEST, format!("invalid app_state in genesis: {e}")))?
+            serde_json::from_slice(&req.app_state_bytes)
+                .map_err(|e| AbciError::sdk(sdk_codes::INVALID_REQUEST, format!("invalid app_state in genesis: {e}")))?
         };
         let mut delta = StateDelta::new(LatestSnapshot(self.storage.clone()));
         delta.put_proto(state_key::CHAIN_ID.to_vec(), &req.chain_id).map_err(|e| AbciError::from_code(&e))?;
         self.modules.init_genesis(&mut delta, &genesis)?;
         let initial_height = u64::try_from(req.initial_height.max(1)).unwrap_or(1);
-        let app_hash = self.storage.preview_root(initial_height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
+        let app_hash =
+            self.storage.preview_root(initial_height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
         *self.chain_id.write() = req.chain_id.clone();
         let mut consensus = self.consensus.lock();
         consensus.genesis = Some(delta);
@@ -166,14 +176,26 @@ impl App {
         if let Some(time) = &req.time {
             delta.put_proto(state_key::LAST_BLOCK_TIME.to_vec(), time).map_err(|e| AbciError::from_code(&e))?;
         }
-        let app_hash = self.storage.preview_root(height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
+        let app_hash =
+            self.storage.preview_root(height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
         consensus.finalized = Some(Finalized { height, delta });
-        Ok(pb::ResponseFinalizeBlock { events: Vec::new(), tx_results, validator_updates: Vec::new(), consensus_param_updates: None, app_hash: app_hash.to_vec().into() })
+        Ok(pb::ResponseFinalizeBlock {
+            events: Vec::new(),
+            tx_results,
+            validator_updates: Vec::new(),
+            consensus_param_updates: None,
+            app_hash: app_hash.to_vec().into(),
+        })
     }
 
     /// ABCI Commit: writes the finalized block atomically and resets the mempool's state.
     pub fn commit(&self) -> Result<pb::ResponseCommit, AbciError> {
-        let finalized = self.consensus.lock().finalized.take().ok_or_else(|| AbciError::sdk(sdk_codes::INTERNAL, "commit without a finalized block"))?;
+        let finalized = self
+            .consensus
+            .lock()
+            .finalized
+            .take()
+            .ok_or_else(|| AbciError::sdk(sdk_codes::INTERNAL, "commit without a finalized block"))?;
         let mut check = self.check.lock();
         {
             let _write = self.commit_lock.write();
@@ -226,12 +248,24 @@ impl App {
             return Err(AbciError { codespace: outcome.codespace, code: outcome.code, log: outcome.log });
         }
         #[allow(deprecated)]
-        let result = SdkResult { data: outcome.data.clone(), log: String::new(), events: abci_events(&outcome.events), msg_responses: outcome.msg_responses.clone() };
-        Ok(SimulateResponse { gas_info: Some(GasInfo { gas_wanted: outcome.gas_wanted, gas_used: outcome.gas_used }), result: Some(result) })
+        let result = SdkResult {
+            data: outcome.data.clone(),
+            log: String::new(),
+            events: abci_events(&outcome.events),
+            msg_responses: outcome.msg_responses.clone(),
+        };
+        Ok(SimulateResponse {
+            gas_info: Some(GasInfo { gas_wanted: outcome.gas_wanted, gas_used: outcome.gas_used }),
+            result: Some(result),
+        })
     }
 
     /// Picks the state a query reads: the latest committed one (height 0) or a past version.
-    fn with_query_state<T>(&self, height: i64, f: impl FnOnce(&dyn StateRead, u64) -> Result<T, QueryError>) -> Result<(T, u64), (QueryError, u64)> {
+    fn with_query_state<T>(
+        &self,
+        height: i64,
+        f: impl FnOnce(&dyn StateRead, u64) -> Result<T, QueryError>,
+    ) -> Result<(T, u64), (QueryError, u64)> {
         let _read = self.commit_lock.read();
         let (latest, _) = self.storage.last_committed();
         if latest == 0 {
@@ -239,7 +273,12 @@ impl App {
         }
         let wanted = if height <= 0 { latest } else { u64::try_from(height).unwrap_or(u64::MAX) };
         if wanted > latest {
-            return Err((QueryError::InvalidHeight(format!("cannot query with height in the future ({wanted} > {latest}); please provide a valid height")), latest));
+            return Err((
+                QueryError::InvalidHeight(format!(
+                    "cannot query with height in the future ({wanted} > {latest}); please provide a valid height"
+                )),
+                latest,
+            ));
         }
         let result = if wanted == latest {
             f(&LatestSnapshot(self.storage.clone()), wanted)
@@ -253,7 +292,8 @@ impl App {
     /// height they were read at.
     pub fn grpc_query(&self, path: &str, data: &[u8], height: i64) -> Result<(Vec<u8>, u64), (QueryError, u64)> {
         let trimmed = path.trim_start_matches('/');
-        let (service, method) = trimmed.split_once('/').ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
+        let (service, method) =
+            trimmed.split_once('/').ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
         let handler = self
             .queries
             .iter()
@@ -277,7 +317,9 @@ impl App {
                 Err(e) => query_error(&QueryError::InvalidArgument(format!("invalid request: {e}")), height),
                 Ok(sim) => match self.simulate(&sim) {
                     Ok(resp) => pb::ResponseQuery { code: 0, value: resp.encode_to_vec().into(), height: h, ..Default::default() },
-                    Err(e) => pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height: h, ..Default::default() },
+                    Err(e) => {
+                        pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height: h, ..Default::default() }
+                    }
                 },
             };
         }
@@ -285,7 +327,9 @@ impl App {
             return self.raw_key_query(req);
         }
         match self.grpc_query(&req.path, &req.data, req.height) {
-            Ok((value, height)) => pb::ResponseQuery { code: 0, value: value.into(), height: i64::try_from(height).unwrap_or(i64::MAX), ..Default::default() },
+            Ok((value, height)) => {
+                pb::ResponseQuery { code: 0, value: value.into(), height: i64::try_from(height).unwrap_or(i64::MAX), ..Default::default() }
+            }
             Err((err, height)) => query_error(&err, height),
         }
     }
@@ -305,7 +349,8 @@ impl App {
                 code: 0,
                 key: key.clone().into(),
                 value: value.unwrap_or_default().into(),
-                proof_ops: proof.map(|p| ProofOps { ops: vec![ProofOp { r#type: "ics23:jmt".into(), key: key.clone().into(), data: p.encode_to_vec().into() }] }),
+                proof_ops: proof
+                    .map(|p| ProofOps { ops: vec![ProofOp { r#type: "ics23:jmt".into(), key: key.clone(), data: p.encode_to_vec() }] }),
                 height: i64::try_from(height).unwrap_or(i64::MAX),
                 ..Default::default()
             },
@@ -343,7 +388,13 @@ pub fn exec_result(outcome: TxOutcome) -> pb::ExecTxResult {
 
 /// Builds the SDK's `TxResponse` from CometBFT's tx result (used by GetTx and broadcast).
 #[allow(clippy::too_many_arguments)]
-pub fn tx_response(height: i64, hash_hex: &str, result: &pb::ExecTxResult, tx: Option<cosmos_sdk_proto::Any>, timestamp: String) -> TxResponse {
+pub fn tx_response(
+    height: i64,
+    hash_hex: &str,
+    result: &pb::ExecTxResult,
+    tx: Option<cosmos_sdk_proto::Any>,
+    timestamp: String,
+) -> TxResponse {
     #[allow(deprecated)]
     TxResponse {
         height,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use cosmos_sdk_proto::cosmos::bank::v1beta1::{MsgSend, QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse};
+use cosmos_sdk_proto::cosmos::bank::v1beta1::{
+    MsgSend, QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse,
+};
 use cosmos_sdk_proto::Any;
 use openledger_auth::keeper::Account;
 use openledger_core::coin::{parse_coins, Coin};
@@ -235,7 +237,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => cmd_keys(&home, cmd),
         Command::Tx(TxCommand::Bank(BankTx::Send { from, to, amount, flags })) => cmd_send(&home, &from, &to, &amount, &flags),
-        Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => cmd_balances(&address, denom.as_deref(), &flags),
+        Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => {
+            cmd_balances(&address, denom.as_deref(), &flags)
+        }
         Command::Query(QueryCommand::Auth(AuthQueryCmd::Account { address, flags })) => cmd_account(&address, &flags),
     }
 }
@@ -312,7 +316,10 @@ fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
                 AccountKey::generate_mnemonic()
             };
             let stored = ring.add(&name, &mnemonic)?;
-            println!("{}", serde_json::to_string_pretty(&json!({"name": stored.name, "address": stored.address, "pubkey_type": "secp256k1"}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"name": stored.name, "address": stored.address, "pubkey_type": "secp256k1"}))?
+            );
             if !recover {
                 println!("\n**Write this mnemonic phrase down; it is the only way to recover the key.**\n\n{mnemonic}");
             }
@@ -343,7 +350,8 @@ fn cmd_send(home: &std::path::Path, from: &str, to: &str, amount: &str, flags: &
     let key = Keyring::new(home).signer(from)?;
     let to = Address::from_bech32(to)?;
     let coins = parse_coins(amount)?;
-    let msg = MsgSend { from_address: key.address().to_bech32(), to_address: to.to_bech32(), amount: coins.iter().map(Coin::to_proto).collect() };
+    let msg =
+        MsgSend { from_address: key.address().to_bech32(), to_address: to.to_bech32(), amount: coins.iter().map(Coin::to_proto).collect() };
     let any = Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: msg.encode_to_vec() };
     broadcast(&key, vec![any], flags)
 }
@@ -355,14 +363,25 @@ pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::R
         Some(c) => c.clone(),
         None => rpc.status()?["node_info"]["network"].as_str().unwrap_or_default().to_string(),
     };
-    let account = fetch_account(&rpc, &key.address())?.ok_or_else(|| anyhow::anyhow!("account {} does not exist on chain yet (fund it first)", key.address()))?;
+    let account = fetch_account(&rpc, &key.address())?
+        .ok_or_else(|| anyhow::anyhow!("account {} does not exist on chain yet (fund it first)", key.address()))?;
     let mode = match flags.sign_mode.as_str() {
         "direct" => SignModeChoice::Direct,
         "amino-json" => SignModeChoice::AminoJson,
         other => anyhow::bail!("unknown --sign-mode {other} (direct or amino-json)"),
     };
     let gas_limit = if flags.gas == "auto" {
-        let probe = TxSpec { key, chain_id: &chain_id, account_number: account.account_number, sequence: account.sequence, msgs: msgs.clone(), fee: vec![], gas_limit: 0, memo: flags.memo.clone(), mode };
+        let probe = TxSpec {
+            key,
+            chain_id: &chain_id,
+            account_number: account.account_number,
+            sequence: account.sequence,
+            msgs: msgs.clone(),
+            fee: vec![],
+            gas_limit: 0,
+            memo: flags.memo.clone(),
+            mode,
+        };
         let used = simulate_gas(&rpc, &sign_tx(&probe)?)?;
         let (num, den) = parse_adjustment(&flags.gas_adjustment)?;
         used.saturating_mul(num).div_ceil(den)
@@ -372,22 +391,37 @@ pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::R
     let fee = match &flags.fees {
         Some(f) => parse_coins(f)?.iter().map(Coin::to_proto).collect(),
         None => {
-            let amount = openledger_auth::params::min_fee(gas_limit, &openledger_auth::params::default_fee_params().min_gas_price).unwrap_or(0);
+            let amount =
+                openledger_auth::params::min_fee(gas_limit, &openledger_auth::params::default_fee_params().min_gas_price).unwrap_or(0);
             vec![Coin::new("uopen", amount).to_proto()]
         }
     };
-    let spec = TxSpec { key, chain_id: &chain_id, account_number: account.account_number, sequence: account.sequence, msgs, fee, gas_limit, memo: flags.memo.clone(), mode };
+    let spec = TxSpec {
+        key,
+        chain_id: &chain_id,
+        account_number: account.account_number,
+        sequence: account.sequence,
+        msgs,
+        fee,
+        gas_limit,
+        memo: flags.memo.clone(),
+        mode,
+    };
     let bytes = sign_tx(&spec)?;
     let res = rpc.broadcast_tx_sync(&bytes)?;
     if res.code != 0 {
-        println!("{}", serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": res.code, "codespace": res.codespace, "raw_log": res.log}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": res.code, "codespace": res.codespace, "raw_log": res.log}))?
+        );
         anyhow::bail!("tx rejected by CheckTx (codespace {}, code {}): {}", res.codespace, res.code, res.log);
     }
     if flags.no_wait {
         println!("{}", serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": 0}))?);
         return Ok(());
     }
-    let included = rpc.wait_for_tx(&res.hash, Duration::from_secs(60))?.ok_or_else(|| anyhow::anyhow!("tx {} not included within 60s", res.hash))?;
+    let included =
+        rpc.wait_for_tx(&res.hash, Duration::from_secs(60))?.ok_or_else(|| anyhow::anyhow!("tx {} not included within 60s", res.hash))?;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
@@ -419,12 +453,20 @@ fn cmd_balances(address: &str, denom: Option<&str>, flags: &QueryFlags) -> anyho
     Address::from_bech32(address)?;
     let out = match denom {
         Some(d) => {
-            let bytes = query(flags, "/cosmos.bank.v1beta1.Query/Balance", QueryBalanceRequest { address: address.into(), denom: d.into() }.encode_to_vec())?;
+            let bytes = query(
+                flags,
+                "/cosmos.bank.v1beta1.Query/Balance",
+                QueryBalanceRequest { address: address.into(), denom: d.into() }.encode_to_vec(),
+            )?;
             let resp = QueryBalanceResponse::decode(bytes.as_slice())?;
             json!({"balance": resp.balance.as_ref().map(coin_json)})
         }
         None => {
-            let bytes = query(flags, "/cosmos.bank.v1beta1.Query/AllBalances", QueryAllBalancesRequest { address: address.into(), pagination: None, resolve_denom: false }.encode_to_vec())?;
+            let bytes = query(
+                flags,
+                "/cosmos.bank.v1beta1.Query/AllBalances",
+                QueryAllBalancesRequest { address: address.into(), pagination: None, resolve_denom: false }.encode_to_vec(),
+            )?;
             let resp = QueryAllBalancesResponse::decode(bytes.as_slice())?;
             json!({"balances": resp.balances.iter().map(coin_json).collect::<Vec<_>>(), "pagination": {"next_key": null, "total": "0"}})
         }
@@ -435,7 +477,11 @@ fn cmd_balances(address: &str, denom: Option<&str>, flags: &QueryFlags) -> anyho
 
 fn cmd_account(address: &str, flags: &QueryFlags) -> anyhow::Result<()> {
     Address::from_bech32(address)?;
-    let bytes = query(flags, "/cosmos.auth.v1beta1.Query/Account", cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountRequest { address: address.into() }.encode_to_vec())?;
+    let bytes = query(
+        flags,
+        "/cosmos.auth.v1beta1.Query/Account",
+        cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountRequest { address: address.into() }.encode_to_vec(),
+    )?;
     let resp = cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountResponse::decode(bytes.as_slice())?;
     let any = resp.account.ok_or_else(|| anyhow::anyhow!("empty response"))?;
     let account = Account::from_any(&any).map_err(|e| anyhow::anyhow!(e))?;

@@ -5,7 +5,9 @@
 use cosmos_sdk_proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
 use cosmos_sdk_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
-use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, SimulateRequest, SimulateResponse, TxBody, TxRaw};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{
+    mode_info, AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, SimulateRequest, SimulateResponse, TxBody, TxRaw,
+};
 use cosmos_sdk_proto::Any;
 use openledger_auth::keeper::{secp256k1_pubkey_any, Account};
 use openledger_core::Address;
@@ -67,9 +69,20 @@ pub fn sign_tx(spec: &TxSpec<'_>) -> anyhow::Result<Vec<u8>> {
     let body_bytes = body.encode_to_vec();
     let auth_info_bytes = auth_info.encode_to_vec();
     let sign_bytes = match spec.mode {
-        SignModeChoice::Direct => SignDoc { body_bytes: body_bytes.clone(), auth_info_bytes: auth_info_bytes.clone(), chain_id: spec.chain_id.into(), account_number: spec.account_number }.encode_to_vec(),
+        SignModeChoice::Direct => SignDoc {
+            body_bytes: body_bytes.clone(),
+            auth_info_bytes: auth_info_bytes.clone(),
+            chain_id: spec.chain_id.into(),
+            account_number: spec.account_number,
+        }
+        .encode_to_vec(),
         SignModeChoice::AminoJson => {
-            let msgs = spec.msgs.iter().map(|m| Msg::from_any(m).map(|m| m.amino_json())).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{}", e.log))?;
+            let msgs = spec
+                .msgs
+                .iter()
+                .map(|m| Msg::from_any(m).map(|m| m.amino_json()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("{}", e.log))?;
             StdSignDoc {
                 account_number: spec.account_number,
                 chain_id: spec.chain_id,

@@ -4,6 +4,9 @@
 //! BroadcastTx and GetTx/GetTxsEvent (through CometBFT's RPC). Heights: the request header
 //! `x-cosmos-block-height` selects a past version; every answer carries the height it read.
 
+// tonic's `Status` is the error type of every gRPC handler; boxing it buys nothing here.
+#![allow(clippy::result_large_err)]
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -146,7 +149,11 @@ impl tonic::server::UnaryService<Vec<u8>> for Unary {
         let path = self.path.clone();
         Box::pin(async move {
             let height: i64 = match request.metadata().get(HEIGHT_HEADER) {
-                Some(v) => v.to_str().ok().and_then(|s| s.parse().ok()).ok_or_else(|| Status::invalid_argument("invalid x-cosmos-block-height header"))?,
+                Some(v) => v
+                    .to_str()
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Status::invalid_argument("invalid x-cosmos-block-height header"))?,
                 None => 0,
             };
             let data = request.into_inner();
@@ -196,7 +203,10 @@ fn indexed_to_sdk(comet: &CometRpc, indexed: &IndexedTx) -> (Option<txpb::Tx>, c
             .iter()
             .map(|(kind, attrs)| tendermint_proto::v0_38::abci::Event {
                 r#type: kind.clone(),
-                attributes: attrs.iter().map(|(k, v)| tendermint_proto::v0_38::abci::EventAttribute { key: k.clone(), value: v.clone(), index: true }).collect(),
+                attributes: attrs
+                    .iter()
+                    .map(|(k, v)| tendermint_proto::v0_38::abci::EventAttribute { key: k.clone(), value: v.clone(), index: true })
+                    .collect(),
             })
             .collect(),
         codespace: indexed.codespace.clone(),
@@ -211,7 +221,10 @@ fn tx_service(shared: &GrpcShared, method: &str, data: &[u8]) -> Result<Response
     match method {
         "Simulate" => {
             let req: txpb::SimulateRequest = decode(data)?;
-            let resp = shared.app.simulate(&req).map_err(|e| Status::invalid_argument(format!("{} (codespace {}, code {})", e.log, e.codespace, e.code)))?;
+            let resp = shared
+                .app
+                .simulate(&req)
+                .map_err(|e| Status::invalid_argument(format!("{} (codespace {}, code {})", e.log, e.codespace, e.code)))?;
             Ok(with_height(resp.encode_to_vec(), height))
         }
         "BroadcastTx" => {
@@ -268,11 +281,26 @@ fn tx_service(shared: &GrpcShared, method: &str, data: &[u8]) -> Result<Response
     }
 }
 
+/// Keeps only the services this node serves in a descriptor set (imports such as
+/// `tendermint/abci/types.proto` also declare services that must not be advertised).
+pub fn served_descriptors(encoded: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut set = prost_types::FileDescriptorSet::decode(encoded)?;
+    for file in &mut set.file {
+        let package = file.package.clone().unwrap_or_default();
+        file.service.retain(|svc| {
+            let full = format!("{package}.{}", svc.name.as_deref().unwrap_or_default());
+            SERVICE_NAMES.contains(&full.as_str())
+        });
+    }
+    Ok(set.encode_to_vec())
+}
+
 /// Serves gRPC (with server reflection) on `addr` until the process ends.
 pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> anyhow::Result<()> {
     let shared = Arc::new(GrpcShared { app, comet: CometRpc::new(&comet_rpc_url) });
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(openledger_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(&served_descriptors(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET)?)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let routes = tonic::service::Routes::new(reflection)
@@ -283,4 +311,24 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
     tracing::info!("gRPC server listening on {addr}");
     tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_service_is_routed_and_reflection_lists_only_served_services() {
+        let app = App::with_storage(openledger_core::storage::Storage::temporary().expect("store"));
+        for name in app.query_service_names() {
+            assert!(SERVICE_NAMES.contains(&name), "{name} is answered by the router but has no gRPC route");
+        }
+        let filtered = served_descriptors(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET).expect("descriptors");
+        let set = prost_types::FileDescriptorSet::decode(filtered.as_slice()).expect("decode");
+        let services: Vec<String> =
+            set.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))).collect();
+        assert!(services.contains(&"cosmos.bank.v1beta1.Query".to_string()));
+        assert!(services.contains(&TX_SERVICE.to_string()));
+        assert!(!services.iter().any(|s| s.starts_with("tendermint.")), "{services:?}");
+    }
 }

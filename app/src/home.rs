@@ -105,7 +105,8 @@ impl AppToml {
     /// Reads `home/config/app.toml`.
     pub fn load(home: &Path) -> anyhow::Result<Self> {
         let path = home.join("config/app.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e} (run `openledgerd init` first)", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e} (run `openledgerd init` first)", path.display()))?;
         Self::parse(&text)
     }
 }
@@ -189,10 +190,19 @@ pub fn local_app_genesis(dev: &Address) -> AppGenesis {
     let community = TOTAL_SUPPLY_UOPEN * COMMUNITY_SHARE_PER_MILLE / 1000;
     let dev_amount = TOTAL_SUPPLY_UOPEN - community;
     let mut genesis = AppGenesis::default();
-    genesis.auth.accounts.push(AccountJson { address: dev.to_bech32(), account_number: 0, sequence: 0, module_name: None, permissions: vec![] });
+    genesis.auth.accounts.push(AccountJson {
+        address: dev.to_bech32(),
+        account_number: 0,
+        sequence: 0,
+        module_name: None,
+        permissions: vec![],
+    });
     genesis.bank.balances = vec![
         BalanceJson { address: dev.to_bech32(), coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: dev_amount }] },
-        BalanceJson { address: Address::module(COMMUNITY_INCENTIVES).to_bech32(), coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: community }] },
+        BalanceJson {
+            address: Address::module(COMMUNITY_INCENTIVES).to_bech32(),
+            coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: community }],
+        },
     ];
     genesis.bank.supply = vec![CoinJson { denom: BASE_DENOM.into(), amount: TOTAL_SUPPLY_UOPEN }];
     genesis
@@ -314,10 +324,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = init_home(dir.path(), &NodeConfig::default(), None, false).unwrap();
         assert!(out.dev_address.starts_with("open1"));
-        for f in ["config/genesis.json", "config/config.toml", "config/app.toml", "config/priv_validator_key.json", "config/node_key.json", "data/priv_validator_state.json"] {
+        for f in [
+            "config/genesis.json",
+            "config/config.toml",
+            "config/app.toml",
+            "config/priv_validator_key.json",
+            "config/node_key.json",
+            "data/priv_validator_state.json",
+        ] {
             assert!(dir.path().join(f).exists(), "{f} missing");
         }
-        let genesis: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config/genesis.json")).unwrap()).unwrap();
+        let genesis: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("config/genesis.json")).unwrap()).unwrap();
         let app: AppGenesis = serde_json::from_value(genesis["app_state"].clone()).unwrap();
         let total: u128 = app.bank.balances.iter().flat_map(|b| b.coins.iter()).map(|c| c.amount).sum();
         assert_eq!(total, TOTAL_SUPPLY_UOPEN);

@@ -30,7 +30,8 @@ impl AccountKey {
     pub fn from_mnemonic(phrase: &str) -> anyhow::Result<Self> {
         // BIP-39 parsing accepts 12-24 words (wallets such as Keplr create 12 or 24).
         let normalized = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-        let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized).map_err(|e| anyhow::anyhow!("invalid mnemonic: {e}"))?;
+        let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized)
+            .map_err(|e| anyhow::anyhow!("invalid mnemonic: {e}"))?;
         let seed = mnemonic.to_seed("");
         let path: DerivationPath = HD_PATH.parse().map_err(|e| anyhow::anyhow!("bad HD path: {e}"))?;
         let xprv = XPrv::derive_from_path(seed, &path).map_err(|e| anyhow::anyhow!("derivation failed: {e}"))?;

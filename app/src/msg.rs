@@ -23,7 +23,8 @@ pub enum Msg {
 }
 
 fn decode<M: Message + Default>(any: &Any) -> Result<M, AbciError> {
-    M::decode(any.value.as_slice()).map_err(|e| AbciError::sdk(sdk_codes::TX_DECODE, format!("failed to decode {}: {e}: tx parse error", any.type_url)))
+    M::decode(any.value.as_slice())
+        .map_err(|e| AbciError::sdk(sdk_codes::TX_DECODE, format!("failed to decode {}: {e}: tx parse error", any.type_url)))
 }
 
 fn type_url<M: Name>() -> String {
@@ -40,7 +41,9 @@ impl Msg {
         let checked = |r: Result<Self, openledger_bank::BankError>| r.map_err(|e| AbciError::from_code(&e));
         match any.type_url.as_str() {
             "/cosmos.bank.v1beta1.MsgSend" => checked(Send::check_stateless(&decode::<MsgSend>(any)?).map(Self::BankSend)),
-            "/cosmos.bank.v1beta1.MsgMultiSend" => checked(MultiSend::check_stateless(&decode::<MsgMultiSend>(any)?).map(Self::BankMultiSend)),
+            "/cosmos.bank.v1beta1.MsgMultiSend" => {
+                checked(MultiSend::check_stateless(&decode::<MsgMultiSend>(any)?).map(Self::BankMultiSend))
+            }
             other => Err(AbciError::sdk(sdk_codes::TX_DECODE, format!("unable to resolve type URL {other}: tx parse error"))),
         }
     }

@@ -146,7 +146,8 @@ impl CometRpc {
 
     /// `/abci_query`.
     pub fn abci_query(&self, path: &str, data: &[u8], height: i64, prove: bool) -> Result<AbciQueryResult, RpcError> {
-        let result = self.call("abci_query", json!({"path": path, "data": hex::encode(data), "height": height.to_string(), "prove": prove}))?;
+        let result =
+            self.call("abci_query", json!({"path": path, "data": hex::encode(data), "height": height.to_string(), "prove": prove}))?;
         let r = &result["response"];
         Ok(AbciQueryResult {
             code: u32::try_from(num(&r["code"])).unwrap_or(u32::MAX),
@@ -174,7 +175,10 @@ impl CometRpc {
 
     /// `/tx_search` (one page, ascending).
     pub fn tx_search(&self, query: &str, page: u32, per_page: u32) -> Result<(Vec<IndexedTx>, u64), RpcError> {
-        let r = self.call("tx_search", json!({"query": query, "prove": false, "page": page.to_string(), "per_page": per_page.to_string(), "order_by": "asc"}))?;
+        let r = self.call(
+            "tx_search",
+            json!({"query": query, "prove": false, "page": page.to_string(), "per_page": per_page.to_string(), "order_by": "asc"}),
+        )?;
         let total = u64::try_from(num(&r["total_count"])).unwrap_or(0);
         let mut out = Vec::new();
         for item in r["txs"].as_array().cloned().unwrap_or_default() {
@@ -185,7 +189,13 @@ impl CometRpc {
                 .unwrap_or_default()
                 .iter()
                 .map(|e| {
-                    let attrs = e["attributes"].as_array().cloned().unwrap_or_default().iter().map(|a| (text(&a["key"]), text(&a["value"]))).collect();
+                    let attrs = e["attributes"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| (text(&a["key"]), text(&a["value"])))
+                        .collect();
                     (text(&e["type"]), attrs)
                 })
                 .collect();

@@ -62,7 +62,10 @@ fn decode_error(what: &str, e: impl std::fmt::Display) -> AbciError {
 pub fn decode_tx(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, AbciError> {
     let max = usize::try_from(max_tx_bytes).unwrap_or(usize::MAX).min(ABSOLUTE_MAX_TX_BYTES);
     if bytes.len() > max {
-        return Err(AbciError::sdk(sdk_codes::TX_TOO_LARGE, format!("tx size {} bytes exceeds the maximum {max}: tx too large", bytes.len())));
+        return Err(AbciError::sdk(
+            sdk_codes::TX_TOO_LARGE,
+            format!("tx size {} bytes exceeds the maximum {max}: tx too large", bytes.len()),
+        ));
     }
     if bytes.is_empty() {
         return Err(decode_error("empty tx", "no bytes"));
@@ -71,7 +74,10 @@ pub fn decode_tx(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, AbciError
     let body = TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| decode_error("failed to decode TxBody", e))?;
     let auth_info = AuthInfo::decode(raw.auth_info_bytes.as_slice()).map_err(|e| decode_error("failed to decode AuthInfo", e))?;
     if body.messages.len() > MAX_MSGS_PER_TX {
-        return Err(AbciError::sdk(sdk_codes::TX_TOO_LARGE, format!("{} messages exceed the maximum {MAX_MSGS_PER_TX}: tx too large", body.messages.len())));
+        return Err(AbciError::sdk(
+            sdk_codes::TX_TOO_LARGE,
+            format!("{} messages exceed the maximum {MAX_MSGS_PER_TX}: tx too large", body.messages.len()),
+        ));
     }
     let msgs = body.messages.iter().map(Msg::from_any).collect::<Result<Vec<_>, _>>()?;
     let hash: [u8; 32] = Sha256::digest(bytes).into();
@@ -113,7 +119,14 @@ impl TxOutcome {
 /// Runs a tx on top of `parent` (the block's delta, the mempool's check state, or a
 /// throw-away simulation delta). Ante writes are absorbed into `parent` when the ante passes;
 /// message writes only when every message succeeds.
-pub fn run_tx<P: StateRead>(modules: &Modules, parent: &mut StateDelta<P>, bytes: &[u8], chain_id: &str, height: u64, mode: Mode) -> TxOutcome {
+pub fn run_tx<P: StateRead>(
+    modules: &Modules,
+    parent: &mut StateDelta<P>,
+    bytes: &[u8],
+    chain_id: &str,
+    height: u64,
+    mode: Mode,
+) -> TxOutcome {
     let max_tx_bytes = match fee_params(parent) {
         Ok(p) => p.max_tx_bytes,
         Err(e) => return TxOutcome::failed(AbciError::from_code(&e), 0, 0, Vec::new()),

@@ -9,6 +9,10 @@ pub use tendermint_proto as tendermint;
 /// Encoded `FileDescriptorSet` of every `openledger.*` proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openledger_descriptor.bin"));
 
+/// Encoded `FileDescriptorSet` of the Cosmos SDK services the node serves (with their imports),
+/// generated from the SDK's own .proto files by `proto/gen-cosmos-descriptors.sh`; reflection only.
+pub const COSMOS_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("../descriptors/cosmos.bin");
+
 /// `openledger.*` packages.
 pub mod openledger {
     /// `openledger.auth.*`

@@ -19,7 +19,11 @@ pub fn openledgerd_bin() -> PathBuf {
     // target/<profile>/deps/e2e-<hash> → target/<profile>/openledgerd
     let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
     let candidate = profile_dir.join("openledgerd");
-    assert!(candidate.exists(), "{} not found: build it first (`cargo build -p openledger-app --bin openledgerd`, done by `make test`)", candidate.display());
+    assert!(
+        candidate.exists(),
+        "{} not found: build it first (`cargo build -p openledger-app --bin openledgerd`, done by `make test`)",
+        candidate.display()
+    );
     candidate
 }
 
@@ -89,7 +93,8 @@ impl Node {
             .output()
             .expect("run openledgerd init");
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
-        let dev: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
+        let dev: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
         let mut node = Self {
             home,
             ports,

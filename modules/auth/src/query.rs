@@ -83,7 +83,9 @@ impl QueryService for AuthQuery {
                     None => Err(QueryError::NotFound(format!("account {} not found", req.name))),
                 }
             }),
-            "Bech32Prefix" => unary(data, |_: pb::Bech32PrefixRequest| Ok(pb::Bech32PrefixResponse { bech32_prefix: ACCOUNT_PREFIX.into() })),
+            "Bech32Prefix" => {
+                unary(data, |_: pb::Bech32PrefixRequest| Ok(pb::Bech32PrefixResponse { bech32_prefix: ACCOUNT_PREFIX.into() }))
+            }
             "AddressBytesToString" => unary(data, |req: pb::AddressBytesToStringRequest| {
                 let address = Address::from_bytes(&req.address_bytes).map_err(|e| QueryError::InvalidArgument(e.to_string()))?;
                 Ok(pb::AddressBytesToStringResponse { address_string: address.to_bech32() })
@@ -94,7 +96,11 @@ impl QueryService for AuthQuery {
             }),
             "AccountAddressByID" => unary(data, |req: pb::QueryAccountAddressByIdRequest| {
                 #[allow(deprecated)]
-                let id = if req.account_id != 0 { req.account_id } else { u64::try_from(req.id).map_err(|_| QueryError::InvalidArgument("negative id".into()))? };
+                let id = if req.account_id != 0 {
+                    req.account_id
+                } else {
+                    u64::try_from(req.id).map_err(|_| QueryError::InvalidArgument("negative id".into()))?
+                };
                 match AuthKeeper.address_by_number(state, id).map_err(|e| QueryError::Internal(e.to_string()))? {
                     Some(address) => Ok(pb::QueryAccountAddressByIdResponse { account_address: address.to_bech32() }),
                     None => Err(QueryError::NotFound(format!("account address not found with account number {id}"))),

@@ -62,9 +62,11 @@ impl ErrorCode for BankError {
     fn codespace(&self) -> &'static str {
         match self {
             Self::State(e) => e.codespace(),
-            Self::InsufficientFunds { .. } | Self::InvalidAddress { .. } | Self::InvalidCoins(_) | Self::BlockedRecipient(_) | Self::Overflow(_) => {
-                SDK_CODESPACE
-            }
+            Self::InsufficientFunds { .. }
+            | Self::InvalidAddress { .. }
+            | Self::InvalidCoins(_)
+            | Self::BlockedRecipient(_)
+            | Self::Overflow(_) => SDK_CODESPACE,
             _ => BANK_CODESPACE,
         }
     }

@@ -81,7 +81,12 @@ pub struct BankGenesis {
 
 impl Default for BankGenesis {
     fn default() -> Self {
-        Self { params: ParamsJson { default_send_enabled: true }, balances: Vec::new(), supply: Vec::new(), denom_metadata: vec![open_metadata()] }
+        Self {
+            params: ParamsJson { default_send_enabled: true },
+            balances: Vec::new(),
+            supply: Vec::new(),
+            denom_metadata: vec![open_metadata()],
+        }
     }
 }
 
@@ -122,7 +127,11 @@ impl MetadataJson {
     fn from_proto(m: &Metadata) -> Self {
         Self {
             description: m.description.clone(),
-            denom_units: m.denom_units.iter().map(|u| DenomUnitJson { denom: u.denom.clone(), exponent: u.exponent, aliases: u.aliases.clone() }).collect(),
+            denom_units: m
+                .denom_units
+                .iter()
+                .map(|u| DenomUnitJson { denom: u.denom.clone(), exponent: u.exponent, aliases: u.aliases.clone() })
+                .collect(),
             base: m.base.clone(),
             display: m.display.clone(),
             name: m.name.clone(),
@@ -134,7 +143,13 @@ impl MetadataJson {
 /// Writes the bank genesis.
 pub fn init_genesis(bank: &BankKeeper, state: &mut dyn StateWrite, genesis: &BankGenesis) -> Result<(), BankError> {
     #[allow(deprecated)]
-    bank.set_params(state, &cosmos_sdk_proto::cosmos::bank::v1beta1::Params { send_enabled: vec![], default_send_enabled: genesis.params.default_send_enabled })?;
+    bank.set_params(
+        state,
+        &cosmos_sdk_proto::cosmos::bank::v1beta1::Params {
+            send_enabled: vec![],
+            default_send_enabled: genesis.params.default_send_enabled,
+        },
+    )?;
     for balance in &genesis.balances {
         let address = Address::from_bech32(&balance.address).map_err(|e| BankError::InvalidGenesis(format!("{}: {e}", balance.address)))?;
         for coin in &balance.coins {
@@ -148,7 +163,10 @@ pub fn init_genesis(bank: &BankKeeper, state: &mut dyn StateWrite, genesis: &Ban
     for expected in &genesis.supply {
         let actual = bank.supply(state, &expected.denom)?;
         if actual != expected.amount {
-            return Err(BankError::InvalidGenesis(format!("supply of {} is {} but balances add up to {actual}", expected.denom, expected.amount)));
+            return Err(BankError::InvalidGenesis(format!(
+                "supply of {} is {} but balances add up to {actual}",
+                expected.denom, expected.amount
+            )));
         }
     }
     for meta in &genesis.denom_metadata {
@@ -180,7 +198,9 @@ pub fn export_genesis(bank: &BankKeeper, state: &dyn StateRead) -> Result<BankGe
     let supply = state
         .scan_proto::<cosmos_sdk_proto::cosmos::base::v1beta1::Coin>(state_key::SUPPLY_PREFIX, None, 10_000)?
         .into_iter()
-        .map(|(_, c)| Ok(CoinJson { amount: c.amount.parse::<u128>().map_err(|e| BankError::InvalidGenesis(e.to_string()))?, denom: c.denom }))
+        .map(|(_, c)| {
+            Ok(CoinJson { amount: c.amount.parse::<u128>().map_err(|e| BankError::InvalidGenesis(e.to_string()))?, denom: c.denom })
+        })
         .collect::<Result<Vec<_>, BankError>>()?;
     let denom_metadata = state
         .scan_proto::<Metadata>(state_key::DENOM_METADATA_PREFIX, None, 10_000)?

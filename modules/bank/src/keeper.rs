@@ -64,10 +64,7 @@ impl BankKeeper {
     /// All non-zero balances of an address, ordered by denom (bounded to 1000 denoms).
     pub fn all_balances(&self, state: &dyn StateRead, address: &Address) -> Result<Vec<Coin>, StateError> {
         let entries = state.scan_proto::<ProtoCoin>(&state_key::balances_of(&address.to_bech32()), None, 1000)?;
-        entries
-            .into_iter()
-            .map(|(_, c)| Ok(Coin::new(c.denom.clone(), stored_amount(Some(c))?)))
-            .collect()
+        entries.into_iter().map(|(_, c)| Ok(Coin::new(c.denom.clone(), stored_amount(Some(c))?))).collect()
     }
 
     fn set_balance(&self, state: &mut dyn StateWrite, address: &Address, denom: &str, amount: u128) -> Result<(), StateError> {

@@ -46,7 +46,11 @@ pub const MAX_MULTI_SEND_OUTPUTS: usize = 1000;
 impl Send {
     /// `ValidateBasic`.
     pub fn check_stateless(msg: &MsgSend) -> Result<Self, BankError> {
-        Ok(Self { from: address("sender", &msg.from_address)?, to: address("recipient", &msg.to_address)?, amount: positive_coins(&msg.amount)? })
+        Ok(Self {
+            from: address("sender", &msg.from_address)?,
+            to: address("recipient", &msg.to_address)?,
+            amount: positive_coins(&msg.amount)?,
+        })
     }
 
     /// The signer.
@@ -165,7 +169,10 @@ mod tests {
         bank.mint(&mut state, &addr(0), &addr(1), &[Coin::new("uopen", 100)]).unwrap();
         let msg = MsgMultiSend {
             inputs: vec![Input { address: addr(1).to_bech32(), coins: coin(30) }],
-            outputs: vec![Output { address: addr(2).to_bech32(), coins: coin(10) }, Output { address: addr(3).to_bech32(), coins: coin(20) }],
+            outputs: vec![
+                Output { address: addr(2).to_bech32(), coins: coin(10) },
+                Output { address: addr(3).to_bech32(), coins: coin(20) },
+            ],
         };
         let ms = MultiSend::check_stateless(&msg).unwrap();
         ms.execute(&bank, &mut state).unwrap();

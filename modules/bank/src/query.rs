@@ -41,7 +41,8 @@ impl QueryService for BankQuery {
                 Ok(pb::QueryBalanceResponse { balance: Some(Coin::new(req.denom, amount).to_proto()) })
             }),
             "AllBalances" | "SpendableBalances" => {
-                let req = pb::QueryAllBalancesRequest::decode(data).map_err(|e| QueryError::InvalidArgument(format!("invalid request: {e}")))?;
+                let req =
+                    pb::QueryAllBalancesRequest::decode(data).map_err(|e| QueryError::InvalidArgument(format!("invalid request: {e}")))?;
                 let address = parse_address("address", &req.address)?;
                 let (entries, pagination) = paginate(state, &state_key::balances_of(&address.to_bech32()), req.pagination.as_ref())?;
                 let balances = decode_coins(entries)?;

@@ -73,9 +73,7 @@ impl<P: StateRead> StateDelta<P> {
             Some(after) if after >= prefix => Bound::Excluded(after.to_vec()),
             _ => Bound::Included(prefix.to_vec()),
         };
-        self.writes
-            .range::<Vec<u8>, _>((lower, Bound::Unbounded))
-            .take_while(move |(k, _)| k.starts_with(prefix))
+        self.writes.range::<Vec<u8>, _>((lower, Bound::Unbounded)).take_while(move |(k, _)| k.starts_with(prefix))
     }
 }
 
@@ -95,8 +93,7 @@ impl<P: StateRead> StateRead for StateDelta<P> {
         // `limit + local` entries is enough to fill `limit` after merging.
         let local: Vec<_> = self.local_range(prefix, start_after).collect();
         let parent_limit = limit.saturating_add(local.len());
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            self.parent.scan_raw(prefix, start_after, parent_limit)?.into_iter().collect();
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self.parent.scan_raw(prefix, start_after, parent_limit)?.into_iter().collect();
         for (key, value) in local {
             match value {
                 Some(v) => merged.insert(key.clone(), v.clone()),

@@ -21,14 +21,8 @@ pub struct GasCosts {
 }
 
 /// The SDK's KV gas configuration.
-pub const KV_GAS_COSTS: GasCosts = GasCosts {
-    read_flat: 1000,
-    read_per_byte: 3,
-    write_flat: 2000,
-    write_per_byte: 30,
-    delete: 1000,
-    iter_next_flat: 30,
-};
+pub const KV_GAS_COSTS: GasCosts =
+    GasCosts { read_flat: 1000, read_per_byte: 3, write_flat: 2000, write_per_byte: 30, delete: 1000, iter_next_flat: 30 };
 
 /// Counts gas against a limit. Interior mutability so that reads through `&self` can charge;
 /// atomic so a meter can be shared (`Arc`) by the layers of one tx.

@@ -15,7 +15,11 @@ pub const MAX_LIMIT: u64 = 1000;
 pub const MAX_OFFSET: u64 = 10_000;
 
 /// Reads one page of `prefix` according to `page`.
-pub fn paginate(state: &dyn StateRead, prefix: &[u8], page: Option<&PageRequest>) -> Result<(Vec<KvPair>, Option<PageResponse>), QueryError> {
+pub fn paginate(
+    state: &dyn StateRead,
+    prefix: &[u8],
+    page: Option<&PageRequest>,
+) -> Result<(Vec<KvPair>, Option<PageResponse>), QueryError> {
     let default = PageRequest::default();
     let page = page.unwrap_or(&default);
     if page.reverse {

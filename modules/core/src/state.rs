@@ -126,10 +126,7 @@ pub trait StateReadExt: StateRead {
         start_after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, M)>, StateError> {
-        self.scan_raw(prefix, start_after, limit)?
-            .into_iter()
-            .map(|(k, v)| decode_proto(&k, &v).map(|m| (k, m)))
-            .collect()
+        self.scan_raw(prefix, start_after, limit)?.into_iter().map(|(k, v)| decode_proto(&k, &v).map(|m| (k, m))).collect()
     }
 
     /// Whether `key` is set.

@@ -143,12 +143,7 @@ impl Storage {
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         let meta = load_meta(&db)?;
-        Ok(Self {
-            db,
-            meta: Arc::new(RwLock::new(meta)),
-            commit_lock: Arc::new(Mutex::new(())),
-            preview: Arc::new(Mutex::new(None)),
-        })
+        Ok(Self { db, meta: Arc::new(RwLock::new(meta)), commit_lock: Arc::new(Mutex::new(())), preview: Arc::new(Mutex::new(None)) })
     }
 
     fn meta(&self) -> Meta {
@@ -176,12 +171,7 @@ impl Storage {
 
     /// Latest committed entries whose key starts with `prefix`, in key order, strictly after
     /// `start_after` if given, at most `limit`.
-    pub fn scan_latest(
-        &self,
-        prefix: &[u8],
-        start_after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Entries, StoreError> {
+    pub fn scan_latest(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Entries, StoreError> {
         let mut out = Vec::with_capacity(limit.min(SCAN_PREALLOC));
         if limit == 0 {
             return Ok(out);
@@ -223,13 +213,7 @@ impl Storage {
 
     /// Same as [`Storage::scan_latest`] but as of committed `height`: keys deleted at or before
     /// that height and keys created after it are excluded.
-    pub fn scan_at(
-        &self,
-        prefix: &[u8],
-        start_after: Option<&[u8]>,
-        limit: usize,
-        height: u64,
-    ) -> Result<Entries, StoreError> {
+    pub fn scan_at(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize, height: u64) -> Result<Entries, StoreError> {
         self.check_readable(height)?;
         let mut out = Vec::with_capacity(limit.min(SCAN_PREALLOC));
         if limit == 0 {
@@ -243,19 +227,13 @@ impl Storage {
             _ => Bound::Included(full_prefix.clone()),
         };
         loop {
-            let next = self
-                .db
-                .range::<Vec<u8>, _>((lower.clone(), Bound::Unbounded))
-                .next();
+            let next = self.db.range::<Vec<u8>, _>((lower.clone(), Bound::Unbounded)).next();
             let Some(item) = next else { break };
             let (k, _) = item?;
             if !k.starts_with(&full_prefix) {
                 break;
             }
-            let group_len = k
-                .len()
-                .checked_sub(8)
-                .ok_or_else(|| StoreError::Corrupt("short history key".into()))?;
+            let group_len = k.len().checked_sub(8).ok_or_else(|| StoreError::Corrupt("short history key".into()))?;
             let group = &k[..group_len];
             if let Some(value) = newest_in_group(&self.db, group, height)? {
                 out.push((decode_history_group(group)?, value));
@@ -273,31 +251,21 @@ impl Storage {
     ///
     /// For an empty tree (root [`EMPTY_APP_HASH`]) the proof is a non-existence proof without
     /// neighbours, which [`verify_proof`] accepts against the empty root only.
-    pub fn get_with_proof(
-        &self,
-        key: &[u8],
-        height: u64,
-    ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
+    pub fn get_with_proof(&self, key: &[u8], height: u64) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
         self.check_readable(height)?;
-        let root = self
-            .app_hash_at(height)?
-            .ok_or(StoreError::HeightNotAvailable(height))?;
+        let root = self.app_hash_at(height)?.ok_or(StoreError::HeightNotAvailable(height))?;
         if root == EMPTY_APP_HASH {
             let proof = ics23::CommitmentProof {
-                proof: Some(ics23::commitment_proof::Proof::Nonexist(
-                    ics23::NonExistenceProof {
-                        key: key.to_vec(),
-                        left: None,
-                        right: None,
-                    },
-                )),
+                proof: Some(ics23::commitment_proof::Proof::Nonexist(ics23::NonExistenceProof {
+                    key: key.to_vec(),
+                    left: None,
+                    right: None,
+                })),
             };
             return Ok((None, proof));
         }
         let reader = SledReader::new(&self.db, None);
-        guarded("proof generation", || {
-            Jmt::new(&reader).get_with_ics23_proof(key.to_vec(), height)
-        })
+        guarded("proof generation", || Jmt::new(&reader).get_with_ics23_proof(key.to_vec(), height))
     }
 
     /// Root that committing `changes` at `height` would produce, without writing anything.
@@ -307,13 +275,7 @@ impl Storage {
         let meta = self.meta();
         check_commit_height(meta, height)?;
         let (root, batch) = compute_update(&self.db, meta, height, changes)?;
-        *lock(&self.preview) = Some(Preview {
-            height,
-            base: meta.last,
-            changes: changes.clone(),
-            root,
-            batch,
-        });
+        *lock(&self.preview) = Some(Preview { height, base: meta.last, changes: changes.clone(), root, batch });
         Ok(root)
     }
 
@@ -327,29 +289,20 @@ impl Storage {
         let meta = self.meta();
         check_commit_height(meta, height)?;
 
-        let cached = lock(&self.preview)
-            .take()
-            .filter(|p| p.height == height && p.base == meta.last && p.changes == changes);
+        let cached = lock(&self.preview).take().filter(|p| p.height == height && p.base == meta.last && p.changes == changes);
         let (root, update) = match cached {
             Some(p) => (p.root, p.batch),
             None => compute_update(&self.db, meta, height, &changes)?,
         };
 
-        let has_root = update
-            .node_batch
-            .nodes()
-            .keys()
-            .any(|k| k.version() == height && k.nibble_path().is_empty());
+        let has_root = update.node_batch.nodes().keys().any(|k| k.version() == height && k.nibble_path().is_empty());
         if !has_root {
-            return Err(StoreError::Corrupt(format!(
-                "merkle tree update produced no root node for version {height}"
-            )));
+            return Err(StoreError::Corrupt(format!("merkle tree update produced no root node for version {height}")));
         }
 
         let mut batch = sled::Batch::default();
         for (node_key, node) in update.node_batch.nodes() {
-            let encoded = borsh::to_vec(node)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode node: {e}")))?;
+            let encoded = borsh::to_vec(node).map_err(|e| StoreError::Corrupt(format!("cannot encode node: {e}")))?;
             batch.insert(node_db_key(node_key)?, encoded);
         }
         let height_be = height.to_be_bytes();
@@ -393,18 +346,11 @@ impl Storage {
 
 /// Verifies an ICS23 proof produced by [`Storage::get_with_proof`] against `root`: membership of
 /// `key = value` if `value` is `Some`, non-membership of `key` otherwise.
-pub fn verify_proof(
-    root: &[u8; 32],
-    key: &[u8],
-    value: Option<&[u8]>,
-    proof: &ics23::CommitmentProof,
-) -> bool {
+pub fn verify_proof(root: &[u8; 32], key: &[u8], value: Option<&[u8]>, proof: &ics23::CommitmentProof) -> bool {
     let spec = jmt::ics23_spec();
     let root_vec = root.to_vec();
     match value {
-        Some(v) => {
-            ics23::verify_membership::<ics23::HostFunctionsManager>(proof, &spec, &root_vec, key, v)
-        }
+        Some(v) => ics23::verify_membership::<ics23::HostFunctionsManager>(proof, &spec, &root_vec, key, v),
         None => {
             if *root == EMPTY_APP_HASH {
                 // Nothing exists in an empty tree; accept only the neighbour-less proof we produce.
@@ -414,9 +360,7 @@ pub fn verify_proof(
                         if ne.key == key && ne.left.is_none() && ne.right.is_none()
                 );
             }
-            ics23::verify_non_membership::<ics23::HostFunctionsManager>(
-                proof, &spec, &root_vec, key,
-            )
+            ics23::verify_non_membership::<ics23::HostFunctionsManager>(proof, &spec, &root_vec, key)
         }
     }
 }
@@ -435,64 +379,34 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, St
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(StoreError::Jmt(e)),
-        Err(_) => Err(StoreError::Corrupt(format!(
-            "merkle tree panicked during {what}"
-        ))),
+        Err(_) => Err(StoreError::Corrupt(format!("merkle tree panicked during {what}"))),
     }
 }
 
 fn check_commit_height(meta: Meta, height: u64) -> Result<(), StoreError> {
-    let ok = if meta.first.is_none() {
-        height >= 1
-    } else {
-        meta.last.checked_add(1) == Some(height)
-    };
+    let ok = if meta.first.is_none() { height >= 1 } else { meta.last.checked_add(1) == Some(height) };
     if ok {
         Ok(())
     } else {
-        Err(StoreError::InvalidCommitHeight {
-            height,
-            last: meta.last,
-        })
+        Err(StoreError::InvalidCommitHeight { height, last: meta.last })
     }
 }
 
 /// Runs the JMT update for `changes` at version `height` on top of the committed tree, without
 /// writing anything.
-fn compute_update(
-    db: &sled::Db,
-    meta: Meta,
-    height: u64,
-    changes: &ChangeSet,
-) -> Result<([u8; 32], TreeUpdateBatch), StoreError> {
+fn compute_update(db: &sled::Db, meta: Meta, height: u64, changes: &ChangeSet) -> Result<([u8; 32], TreeUpdateBatch), StoreError> {
     // Before the first commit there is no root at `height - 1`: serve a virtual empty one.
-    let virtual_empty_root = if meta.first.is_none() {
-        Some(
-            height
-                .checked_sub(1)
-                .ok_or(StoreError::InvalidCommitHeight { height, last: 0 })?,
-        )
-    } else {
-        None
-    };
+    let virtual_empty_root =
+        if meta.first.is_none() { Some(height.checked_sub(1).ok_or(StoreError::InvalidCommitHeight { height, last: 0 })?) } else { None };
     let reader = SledReader::new(db, virtual_empty_root);
-    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes
-        .iter()
-        .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
-        .collect();
-    let (root, batch) = guarded("update", || {
-        Jmt::new(&reader).put_value_set(value_set, height)
-    })?;
+    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes.iter().map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone())).collect();
+    let (root, batch) = guarded("update", || Jmt::new(&reader).put_value_set(value_set, height))?;
     Ok((root.0, batch))
 }
 
 fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
     let Some(raw) = db.get(META_LAST)? else {
-        return Ok(Meta {
-            first: None,
-            last: 0,
-            root: EMPTY_APP_HASH,
-        });
+        return Ok(Meta { first: None, last: 0, root: EMPTY_APP_HASH });
     };
     if raw.len() != 40 {
         return Err(StoreError::Corrupt("bad last-commit record".into()));
@@ -503,19 +417,12 @@ fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
         Some(item) => read_u64(&item?.0[1..])?,
         None => return Err(StoreError::Corrupt("no committed roots".into())),
     };
-    let stored = db
-        .get(key_with(P_ROOT, &last.to_be_bytes()))?
-        .ok_or_else(|| StoreError::Corrupt(format!("missing root for height {last}")))?;
+    let stored =
+        db.get(key_with(P_ROOT, &last.to_be_bytes()))?.ok_or_else(|| StoreError::Corrupt(format!("missing root for height {last}")))?;
     if to_hash(&stored, "root")? != root || first > last {
-        return Err(StoreError::Corrupt(
-            "last-commit record disagrees with roots".into(),
-        ));
+        return Err(StoreError::Corrupt("last-commit record disagrees with roots".into()));
     }
-    Ok(Meta {
-        first: Some(first),
-        last,
-        root,
-    })
+    Ok(Meta { first: Some(first), last, root })
 }
 
 fn key_with(prefix: u8, rest: &[u8]) -> Vec<u8> {
@@ -526,15 +433,12 @@ fn key_with(prefix: u8, rest: &[u8]) -> Vec<u8> {
 }
 
 fn read_u64(b: &[u8]) -> Result<u64, StoreError> {
-    let arr: [u8; 8] = b
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("bad u64 encoding".into()))?;
+    let arr: [u8; 8] = b.try_into().map_err(|_| StoreError::Corrupt("bad u64 encoding".into()))?;
     Ok(u64::from_be_bytes(arr))
 }
 
 fn to_hash(b: &[u8], what: &str) -> Result<[u8; 32], StoreError> {
-    b.try_into()
-        .map_err(|_| StoreError::Corrupt(format!("bad {what} hash length {}", b.len())))
+    b.try_into().map_err(|_| StoreError::Corrupt(format!("bad {what} hash length {}", b.len())))
 }
 
 fn tagged(value: Option<&[u8]>) -> Vec<u8> {
@@ -558,8 +462,7 @@ fn untag(raw: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
 }
 
 fn node_db_key(node_key: &NodeKey) -> Result<Vec<u8>, StoreError> {
-    let path = borsh::to_vec(node_key.nibble_path())
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode nibble path: {e}")))?;
+    let path = borsh::to_vec(node_key.nibble_path()).map_err(|e| StoreError::Corrupt(format!("cannot encode nibble path: {e}")))?;
     let mut k = Vec::with_capacity(path.len().saturating_add(9));
     k.push(P_NODE);
     k.extend_from_slice(&node_key.version().to_be_bytes());
@@ -597,10 +500,7 @@ fn group_end(group: &[u8]) -> Vec<u8> {
 /// Recovers the raw key from a history group prefix.
 fn decode_history_group(group: &[u8]) -> Result<Vec<u8>, StoreError> {
     let bad = || StoreError::Corrupt("bad history key encoding".into());
-    let body = group
-        .strip_prefix(&[P_HISTORY])
-        .and_then(|g| g.strip_suffix(&[0, 0]))
-        .ok_or_else(bad)?;
+    let body = group.strip_prefix(&[P_HISTORY]).and_then(|g| g.strip_suffix(&[0, 0])).ok_or_else(bad)?;
     let mut out = Vec::with_capacity(body.len());
     let mut it = body.iter();
     while let Some(&b) = it.next() {
@@ -613,11 +513,7 @@ fn decode_history_group(group: &[u8]) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Newest history entry of a group at or below `height`, tombstones as `None`.
-fn newest_in_group(
-    db: &sled::Db,
-    group: &[u8],
-    height: u64,
-) -> Result<Option<Vec<u8>>, StoreError> {
+fn newest_in_group(db: &sled::Db, group: &[u8], height: u64) -> Result<Option<Vec<u8>>, StoreError> {
     let mut lo = Vec::with_capacity(group.len().saturating_add(8));
     lo.extend_from_slice(group);
     let mut hi = lo.clone();
@@ -642,18 +538,13 @@ struct SledReader<'a> {
 
 impl<'a> SledReader<'a> {
     fn new(db: &'a sled::Db, virtual_empty_root: Option<Version>) -> Self {
-        Self {
-            db,
-            virtual_empty_root,
-            nodes: RefCell::new(HashMap::new()),
-        }
+        Self { db, virtual_empty_root, nodes: RefCell::new(HashMap::new()) }
     }
 }
 
 impl TreeReader for SledReader<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        if Some(node_key.version()) == self.virtual_empty_root && node_key.nibble_path().is_empty()
-        {
+        if Some(node_key.version()) == self.virtual_empty_root && node_key.nibble_path().is_empty() {
             return Ok(Some(Node::Null));
         }
         if let Some(node) = self.nodes.borrow().get(node_key) {
@@ -663,19 +554,13 @@ impl TreeReader for SledReader<'_> {
             None => Ok(None),
             Some(raw) => {
                 let node = borsh::from_slice::<Node>(&raw)?;
-                self.nodes
-                    .borrow_mut()
-                    .insert(node_key.clone(), node.clone());
+                self.nodes.borrow_mut().insert(node_key.clone(), node.clone());
                 Ok(Some(node))
             }
         }
     }
 
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
         // Values are kept once, in the history index; the preimage leads there.
         match self.preimage(key_hash)? {
             None => Ok(None),
@@ -692,10 +577,7 @@ impl TreeReader for SledReader<'_> {
 
 impl HasPreimage for SledReader<'_> {
     fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self
-            .db
-            .get(key_with(P_PREIMAGE, &key_hash.0))?
-            .map(|v| v.to_vec()))
+        Ok(self.db.get(key_with(P_PREIMAGE, &key_hash.0))?.map(|v| v.to_vec()))
     }
 }
 
@@ -704,17 +586,11 @@ mod tests {
     use super::*;
 
     fn cs(items: &[(&str, Option<&str>)]) -> ChangeSet {
-        items
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
-            .collect()
+        items.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec()))).collect()
     }
 
     fn kv(items: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        items
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect()
+        items.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
     }
 
     #[test]
@@ -722,26 +598,20 @@ mod tests {
         let s = Storage::temporary().unwrap();
         assert_eq!(s.last_committed(), (0, EMPTY_APP_HASH));
         assert_eq!(s.get_latest(b"a").unwrap(), None);
-        assert!(matches!(
-            s.get_at(b"a", 1),
-            Err(StoreError::HeightNotAvailable(1))
-        ));
+        assert!(matches!(s.get_at(b"a", 1), Err(StoreError::HeightNotAvailable(1))));
         assert_eq!(s.app_hash_at(1).unwrap(), None);
     }
 
     #[test]
     fn commit_and_read_latest() {
         let s = Storage::temporary().unwrap();
-        let root = s
-            .commit(1, cs(&[("bank/a", Some("1")), ("bank/b", Some("2"))]))
-            .unwrap();
+        let root = s.commit(1, cs(&[("bank/a", Some("1")), ("bank/b", Some("2"))])).unwrap();
         assert_ne!(root, EMPTY_APP_HASH);
         assert_eq!(s.last_committed(), (1, root));
         assert_eq!(s.app_hash_at(1).unwrap(), Some(root));
         assert_eq!(s.get_latest(b"bank/a").unwrap(), Some(b"1".to_vec()));
         assert_eq!(s.get_latest(b"bank/c").unwrap(), None);
-        s.commit(2, cs(&[("bank/a", None), ("bank/b", Some("3"))]))
-            .unwrap();
+        s.commit(2, cs(&[("bank/a", None), ("bank/b", Some("3"))])).unwrap();
         assert_eq!(s.get_latest(b"bank/a").unwrap(), None);
         assert_eq!(s.get_latest(b"bank/b").unwrap(), Some(b"3".to_vec()));
     }
@@ -763,48 +633,27 @@ mod tests {
         )
         .unwrap();
         let all = s.scan_latest(b"p/", None, 100).unwrap();
-        assert_eq!(
-            all,
-            kv(&[("p/a", "1"), ("p/b", "2"), ("p/b\0x", "2x"), ("p/c", "3")])
-        );
-        assert_eq!(
-            s.scan_latest(b"p/", None, 2).unwrap(),
-            kv(&[("p/a", "1"), ("p/b", "2")])
-        );
-        assert_eq!(
-            s.scan_latest(b"p/", Some(b"p/b"), 2).unwrap(),
-            kv(&[("p/b\0x", "2x"), ("p/c", "3")])
-        );
-        assert_eq!(
-            s.scan_latest(b"p/", Some(b"a"), 1).unwrap(),
-            kv(&[("p/a", "1")])
-        );
+        assert_eq!(all, kv(&[("p/a", "1"), ("p/b", "2"), ("p/b\0x", "2x"), ("p/c", "3")]));
+        assert_eq!(s.scan_latest(b"p/", None, 2).unwrap(), kv(&[("p/a", "1"), ("p/b", "2")]));
+        assert_eq!(s.scan_latest(b"p/", Some(b"p/b"), 2).unwrap(), kv(&[("p/b\0x", "2x"), ("p/c", "3")]));
+        assert_eq!(s.scan_latest(b"p/", Some(b"a"), 1).unwrap(), kv(&[("p/a", "1")]));
         assert!(s.scan_latest(b"p/", Some(b"p/c"), 10).unwrap().is_empty());
         assert!(s.scan_latest(b"p/", None, 0).unwrap().is_empty());
         assert_eq!(s.scan_latest(b"", None, 100).unwrap().len(), 7);
 
         // Historical scans agree at the latest height.
         assert_eq!(s.scan_at(b"p/", None, 100, 1).unwrap(), all);
-        assert_eq!(
-            s.scan_at(b"p/", Some(b"p/b"), 2, 1).unwrap(),
-            kv(&[("p/b\0x", "2x"), ("p/c", "3")])
-        );
-        assert_eq!(
-            s.scan_at(b"p/", None, 2, 1).unwrap(),
-            kv(&[("p/a", "1"), ("p/b", "2")])
-        );
+        assert_eq!(s.scan_at(b"p/", Some(b"p/b"), 2, 1).unwrap(), kv(&[("p/b\0x", "2x"), ("p/c", "3")]));
+        assert_eq!(s.scan_at(b"p/", None, 2, 1).unwrap(), kv(&[("p/a", "1"), ("p/b", "2")]));
         assert_eq!(s.scan_at(b"", None, 100, 1).unwrap().len(), 7);
     }
 
     #[test]
     fn history_across_heights() {
         let s = Storage::temporary().unwrap();
-        s.commit(5, cs(&[("k/a", Some("a1")), ("k/b", Some("b1"))]))
-            .unwrap();
-        s.commit(6, cs(&[("k/a", Some("a2")), ("k/c", Some("c2"))]))
-            .unwrap();
-        s.commit(7, cs(&[("k/b", None), ("k/a", Some("a3"))]))
-            .unwrap();
+        s.commit(5, cs(&[("k/a", Some("a1")), ("k/b", Some("b1"))])).unwrap();
+        s.commit(6, cs(&[("k/a", Some("a2")), ("k/c", Some("c2"))])).unwrap();
+        s.commit(7, cs(&[("k/b", None), ("k/a", Some("a3"))])).unwrap();
 
         assert_eq!(s.get_at(b"k/a", 5).unwrap(), Some(b"a1".to_vec()));
         assert_eq!(s.get_at(b"k/a", 6).unwrap(), Some(b"a2".to_vec()));
@@ -813,35 +662,14 @@ mod tests {
         assert_eq!(s.get_at(b"k/b", 7).unwrap(), None);
         assert_eq!(s.get_at(b"k/c", 5).unwrap(), None);
         assert_eq!(s.get_at(b"k/c", 6).unwrap(), Some(b"c2".to_vec()));
-        assert!(matches!(
-            s.get_at(b"k/a", 4),
-            Err(StoreError::HeightNotAvailable(4))
-        ));
-        assert!(matches!(
-            s.get_at(b"k/a", 8),
-            Err(StoreError::HeightNotAvailable(8))
-        ));
+        assert!(matches!(s.get_at(b"k/a", 4), Err(StoreError::HeightNotAvailable(4))));
+        assert!(matches!(s.get_at(b"k/a", 8), Err(StoreError::HeightNotAvailable(8))));
 
-        assert_eq!(
-            s.scan_at(b"k/", None, 10, 5).unwrap(),
-            kv(&[("k/a", "a1"), ("k/b", "b1")])
-        );
-        assert_eq!(
-            s.scan_at(b"k/", None, 10, 6).unwrap(),
-            kv(&[("k/a", "a2"), ("k/b", "b1"), ("k/c", "c2")])
-        );
-        assert_eq!(
-            s.scan_at(b"k/", None, 10, 7).unwrap(),
-            kv(&[("k/a", "a3"), ("k/c", "c2")])
-        );
-        assert_eq!(
-            s.scan_at(b"k/", Some(b"k/a"), 1, 7).unwrap(),
-            kv(&[("k/c", "c2")])
-        );
-        assert_eq!(
-            s.scan_at(b"k/", None, 10, 7).unwrap(),
-            s.scan_latest(b"k/", None, 10).unwrap()
-        );
+        assert_eq!(s.scan_at(b"k/", None, 10, 5).unwrap(), kv(&[("k/a", "a1"), ("k/b", "b1")]));
+        assert_eq!(s.scan_at(b"k/", None, 10, 6).unwrap(), kv(&[("k/a", "a2"), ("k/b", "b1"), ("k/c", "c2")]));
+        assert_eq!(s.scan_at(b"k/", None, 10, 7).unwrap(), kv(&[("k/a", "a3"), ("k/c", "c2")]));
+        assert_eq!(s.scan_at(b"k/", Some(b"k/a"), 1, 7).unwrap(), kv(&[("k/c", "c2")]));
+        assert_eq!(s.scan_at(b"k/", None, 10, 7).unwrap(), s.scan_latest(b"k/", None, 10).unwrap());
         assert!(s.scan_at(b"k/", None, 10, 8).is_err());
         assert_eq!(s.app_hash_at(4).unwrap(), None);
         for h in 5..=7 {
@@ -901,45 +729,24 @@ mod tests {
 
         // A fresh store with no preview gives the same roots.
         let t = Storage::temporary().unwrap();
-        assert_eq!(
-            t.commit(1, cs(&[("x", Some("1")), ("y", Some("2"))]))
-                .unwrap(),
-            p1
-        );
-        assert_eq!(
-            t.commit(2, cs(&[("x", None), ("z", Some("3"))])).unwrap(),
-            p2
-        );
+        assert_eq!(t.commit(1, cs(&[("x", Some("1")), ("y", Some("2"))])).unwrap(), p1);
+        assert_eq!(t.commit(2, cs(&[("x", None), ("z", Some("3"))])).unwrap(), p2);
     }
 
     #[test]
     fn determinism() {
-        let blocks = [
-            cs(&[("a", Some("1")), ("b", Some("2")), ("c", Some("3"))]),
-            cs(&[("b", None), ("d", Some("4"))]),
-            ChangeSet::new(),
-        ];
+        let blocks = [cs(&[("a", Some("1")), ("b", Some("2")), ("c", Some("3"))]), cs(&[("b", None), ("d", Some("4"))]), ChangeSet::new()];
         let s1 = Storage::temporary().unwrap();
         let s2 = Storage::temporary().unwrap();
         for (i, b) in blocks.iter().enumerate() {
             let h = i as u64 + 1;
-            assert_eq!(
-                s1.commit(h, b.clone()).unwrap(),
-                s2.commit(h, b.clone()).unwrap()
-            );
+            assert_eq!(s1.commit(h, b.clone()).unwrap(), s2.commit(h, b.clone()).unwrap());
         }
         let s3 = Storage::temporary().unwrap();
-        let r3 = s3
-            .commit(
-                1,
-                cs(&[("a", Some("1")), ("b", Some("2")), ("c", Some("4"))]),
-            )
-            .unwrap();
+        let r3 = s3.commit(1, cs(&[("a", Some("1")), ("b", Some("2")), ("c", Some("4"))])).unwrap();
         assert_ne!(r3, s1.app_hash_at(1).unwrap().unwrap());
         let s4 = Storage::temporary().unwrap();
-        let r4 = s4
-            .commit(1, cs(&[("a", Some("1")), ("b", Some("2"))]))
-            .unwrap();
+        let r4 = s4.commit(1, cs(&[("a", Some("1")), ("b", Some("2"))])).unwrap();
         assert_ne!(r4, s1.app_hash_at(1).unwrap().unwrap());
     }
 
@@ -948,15 +755,10 @@ mod tests {
         let s = Storage::temporary().unwrap();
         let mut c = ChangeSet::new();
         for i in 0..50u32 {
-            c.insert(
-                format!("acc/{i:03}").into_bytes(),
-                Some(format!("v{i}").into_bytes()),
-            );
+            c.insert(format!("acc/{i:03}").into_bytes(), Some(format!("v{i}").into_bytes()));
         }
         let r1 = s.commit(1, c).unwrap();
-        let r2 = s
-            .commit(2, cs(&[("acc/007", Some("new")), ("acc/010", None)]))
-            .unwrap();
+        let r2 = s.commit(2, cs(&[("acc/007", Some("new")), ("acc/010", None)])).unwrap();
 
         let (v, p) = s.get_with_proof(b"acc/007", 1).unwrap();
         assert_eq!(v.as_deref(), Some(&b"v7"[..]));
@@ -972,10 +774,7 @@ mod tests {
         for key in [&b"acc/010"[..], b"missing", b"", b"zzzz"] {
             let (v, p) = s.get_with_proof(key, 2).unwrap();
             assert_eq!(v, None);
-            assert!(
-                verify_proof(&r2, key, None, &p),
-                "non-membership of {key:?}"
-            );
+            assert!(verify_proof(&r2, key, None, &p), "non-membership of {key:?}");
             assert!(!verify_proof(&r2, key, Some(b"v10"), &p));
         }
         // Non-membership proof for one key does not prove another key absent.
@@ -989,9 +788,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (r1, r2) = {
             let s = Storage::open(dir.path()).unwrap();
-            let r1 = s
-                .commit(10, cs(&[("a", Some("1")), ("b", Some("2"))]))
-                .unwrap();
+            let r1 = s.commit(10, cs(&[("a", Some("1")), ("b", Some("2"))])).unwrap();
             let r2 = s.commit(11, cs(&[("a", None), ("c", Some("3"))])).unwrap();
             (r1, r2)
         };
@@ -1012,17 +809,11 @@ mod tests {
     #[test]
     fn wrong_height_is_rejected_without_changes() {
         let s = Storage::temporary().unwrap();
-        assert!(matches!(
-            s.commit(0, cs(&[("a", Some("1"))])),
-            Err(StoreError::InvalidCommitHeight { height: 0, last: 0 })
-        ));
+        assert!(matches!(s.commit(0, cs(&[("a", Some("1"))])), Err(StoreError::InvalidCommitHeight { height: 0, last: 0 })));
         assert_eq!(s.last_committed(), (0, EMPTY_APP_HASH));
         let r1 = s.commit(1, cs(&[("a", Some("1"))])).unwrap();
         for h in [1, 3, 0, u64::MAX] {
-            assert!(matches!(
-                s.commit(h, cs(&[("a", Some("2")), ("b", Some("x"))])),
-                Err(StoreError::InvalidCommitHeight { .. })
-            ));
+            assert!(matches!(s.commit(h, cs(&[("a", Some("2")), ("b", Some("x"))])), Err(StoreError::InvalidCommitHeight { .. })));
             assert!(s.preview_root(h, &ChangeSet::new()).is_err());
         }
         assert_eq!(s.last_committed(), (1, r1));
@@ -1039,8 +830,7 @@ mod tests {
             assert_eq!(decode_history_group(&history_group(key)).unwrap(), key);
         }
         // Order is preserved.
-        let mut keys: Vec<&[u8]> =
-            vec![b"", b"\0", b"\0\0", b"\0\x01", b"\x01", b"a", b"a\0", b"ab"];
+        let mut keys: Vec<&[u8]> = vec![b"", b"\0", b"\0\0", b"\0\x01", b"\x01", b"a", b"a\0", b"ab"];
         keys.sort();
         let enc: Vec<Vec<u8>> = keys.iter().map(|k| history_group(k)).collect();
         let mut sorted = enc.clone();

@@ -3,13 +3,19 @@
 //! CometBFT RPC, wait with `tx_search`, read balances and accounts over gRPC and `abci_query` —
 //! plus mempool rejections and crash recovery.
 
+#![allow(clippy::too_many_arguments, clippy::result_large_err)]
+
 use std::time::Duration;
 
 use cosmos_sdk_proto::cosmos::auth::v1beta1::{query_client::QueryClient as AuthClient, BaseAccount, QueryAccountRequest};
-use cosmos_sdk_proto::cosmos::bank::v1beta1::{query_client::QueryClient as BankClient, MsgSend as ProtoMsgSend, QueryBalanceRequest, QueryBalanceResponse};
+use cosmos_sdk_proto::cosmos::bank::v1beta1::{
+    query_client::QueryClient as BankClient, MsgSend as ProtoMsgSend, QueryBalanceRequest, QueryBalanceResponse,
+};
 use cosmos_sdk_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
-use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, service_client::ServiceClient as TxClient, AuthInfo, Fee, GetTxRequest, ModeInfo, SignerInfo, SimulateRequest, TxBody, TxRaw};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{
+    mode_info, service_client::ServiceClient as TxClient, AuthInfo, Fee, GetTxRequest, ModeInfo, SignerInfo, SimulateRequest, TxBody, TxRaw,
+};
 use cosmrs::bip32::{Language, Mnemonic};
 use cosmrs::crypto::secp256k1::SigningKey;
 use cosmrs::tx::{Body, Fee as CosmrsFee, Msg, SignDoc, SignerInfo as CosmrsSignerInfo};
@@ -65,7 +71,16 @@ fn grpc_account(node: &Node, address: &str) -> Result<BaseAccount, tonic::Status
     })
 }
 
-fn direct_send(key: &SigningKey, to: &AccountId, amount: u128, fee: u128, gas: u64, account_number: u64, sequence: u64, chain_id: &str) -> Vec<u8> {
+fn direct_send(
+    key: &SigningKey,
+    to: &AccountId,
+    amount: u128,
+    fee: u128,
+    gas: u64,
+    account_number: u64,
+    sequence: u64,
+    chain_id: &str,
+) -> Vec<u8> {
     let msg = cosmrs::bank::MsgSend {
         from_address: account_id(key),
         to_address: to.clone(),
@@ -80,14 +95,32 @@ fn direct_send(key: &SigningKey, to: &AccountId, amount: u128, fee: u128, gas: u
 
 /// Amino JSON signing done by hand, independent of the app's encoder: keys sorted, integers
 /// as strings, `<`/`>` escaped.
-fn amino_send(key: &SigningKey, to: &str, amount: u128, fee: u128, gas: u64, account_number: u64, sequence: u64, memo_raw: &str, memo_json: &str) -> Vec<u8> {
+fn amino_send(
+    key: &SigningKey,
+    to: &str,
+    amount: u128,
+    fee: u128,
+    gas: u64,
+    account_number: u64,
+    sequence: u64,
+    memo_raw: &str,
+    memo_json: &str,
+) -> Vec<u8> {
     let from = account_id(key).to_string();
     let sign_doc = format!(
         r#"{{"account_number":"{account_number}","chain_id":"{CHAIN_ID}","fee":{{"amount":[{{"amount":"{fee}","denom":"uopen"}}],"gas":"{gas}"}},"memo":"{memo_json}","msgs":[{{"type":"cosmos-sdk/MsgSend","value":{{"amount":[{{"amount":"{amount}","denom":"uopen"}}],"from_address":"{from}","to_address":"{to}"}}}}],"sequence":"{sequence}"}}"#
     );
     let signature = key.sign(sign_doc.as_bytes()).expect("sign").to_vec();
-    let msg = ProtoMsgSend { from_address: from, to_address: to.into(), amount: vec![ProtoCoin { denom: "uopen".into(), amount: amount.to_string() }] };
-    let body = TxBody { messages: vec![cosmos_sdk_proto::Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: msg.encode_to_vec() }], memo: memo_raw.into(), ..Default::default() };
+    let msg = ProtoMsgSend {
+        from_address: from,
+        to_address: to.into(),
+        amount: vec![ProtoCoin { denom: "uopen".into(), amount: amount.to_string() }],
+    };
+    let body = TxBody {
+        messages: vec![cosmos_sdk_proto::Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: msg.encode_to_vec() }],
+        memo: memo_raw.into(),
+        ..Default::default()
+    };
     let pubkey = cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey { key: key.public_key().to_bytes() };
     #[allow(deprecated)]
     let auth_info = AuthInfo {
@@ -96,7 +129,12 @@ fn amino_send(key: &SigningKey, to: &str, amount: u128, fee: u128, gas: u64, acc
             mode_info: Some(ModeInfo { sum: Some(mode_info::Sum::Single(mode_info::Single { mode: SignMode::LegacyAminoJson as i32 })) }),
             sequence,
         }],
-        fee: Some(Fee { amount: vec![ProtoCoin { denom: "uopen".into(), amount: fee.to_string() }], gas_limit: gas, payer: String::new(), granter: String::new() }),
+        fee: Some(Fee {
+            amount: vec![ProtoCoin { denom: "uopen".into(), amount: fee.to_string() }],
+            gas_limit: gas,
+            payer: String::new(),
+            granter: String::new(),
+        }),
         tip: None,
     };
     TxRaw { body_bytes: body.encode_to_vec(), auth_info_bytes: auth_info.encode_to_vec(), signatures: vec![signature] }.encode_to_vec()
@@ -123,9 +161,12 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     assert!(status["node_info"]["version"].as_str().unwrap_or_default().starts_with("0.38."), "CosmJS needs a 0.38 version");
 
     // Missing account: gRPC NotFound and ABCI code 22 with the SDK's log.
-    let err = grpc_account(&node, &recipient.to_string()).expect_err("not found");
+    let err = grpc_account(&node, recipient.as_ref()).expect_err("not found");
     assert_eq!(err.code(), tonic::Code::NotFound);
-    let q = node.rpc().abci_query("/cosmos.auth.v1beta1.Query/Account", &QueryAccountRequest { address: recipient.to_string() }.encode_to_vec(), 0, false).expect("query");
+    let q = node
+        .rpc()
+        .abci_query("/cosmos.auth.v1beta1.Query/Account", &QueryAccountRequest { address: recipient.to_string() }.encode_to_vec(), 0, false)
+        .expect("query");
     assert_eq!((q.code, q.codespace.as_str()), (22, "sdk"));
     assert!(q.log.starts_with("rpc error: code = NotFound desc = ") && q.log.ends_with("key not found"), "{}", q.log);
     assert!(q.height > 0, "queries always carry a height");
@@ -135,7 +176,8 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     assert_eq!(account.sequence, 0);
 
     // Simulate over gRPC with a CosmJS-style tx (no fee, no signature) gives a gas estimate.
-    let mut probe_raw = TxRaw::decode(direct_send(&dev, &recipient, 1_000_000, 0, 0, account.account_number, 0, CHAIN_ID).as_slice()).expect("raw");
+    let mut probe_raw =
+        TxRaw::decode(direct_send(&dev, &recipient, 1_000_000, 0, 0, account.account_number, 0, CHAIN_ID).as_slice()).expect("raw");
     probe_raw.signatures = vec![Vec::new()];
     let sim = runtime().block_on(async {
         let mut client = TxClient::connect(node.grpc_url()).await.expect("connect");
@@ -151,7 +193,7 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     let tx = direct_send(&dev, &recipient, 1_000_000, fee, gas, account.account_number, 0, CHAIN_ID);
     let included = broadcast_and_wait(&node, &tx);
     assert!(included.gas_used > 0 && included.gas_used <= i64::try_from(gas).expect("gas"));
-    assert_eq!(grpc_balance(&node, &recipient.to_string()), 1_000_000);
+    assert_eq!(grpc_balance(&node, recipient.as_ref()), 1_000_000);
     let (after_abci, height) = abci_balance(&node, &node.dev_address);
     assert!(height >= included.height);
     assert_eq!(after_abci, before - 1_000_000 - fee, "exactly amount + fee left the sender");
@@ -171,9 +213,9 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     assert!(resp.events.iter().any(|e| e.r#type == "transfer"));
 
     // 2. LEGACY_AMINO_JSON with a memo that needs HTML escaping.
-    let tx = amino_send(&dev, &recipient.to_string(), 5, 5000, 200_000, account.account_number, 1, "<a&b>", r"\u003ca\u0026b\u003e");
+    let tx = amino_send(&dev, recipient.as_ref(), 5, 5000, 200_000, account.account_number, 1, "<a&b>", r"\u003ca\u0026b\u003e");
     broadcast_and_wait(&node, &tx);
-    assert_eq!(grpc_balance(&node, &recipient.to_string()), 1_000_005);
+    assert_eq!(grpc_balance(&node, recipient.as_ref()), 1_000_005);
     assert_eq!(grpc_balance(&node, &node.dev_address), after_abci - 5 - 5000);
     assert_eq!(grpc_account(&node, &node.dev_address).expect("dev").sequence, 2);
 
@@ -185,7 +227,8 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     // each event kind is searched on its own, as on every SDK chain.)
     let (by_transfer, _) = node.rpc().tx_search(&format!("transfer.recipient='{recipient}'"), 1, 30).expect("search");
     assert_eq!(by_transfer.len(), 2);
-    let (by_spent, _) = node.rpc().tx_search(&format!("coin_spent.spender='{}' AND coin_spent.amount='5uopen'", node.dev_address), 1, 30).expect("search");
+    let (by_spent, _) =
+        node.rpc().tx_search(&format!("coin_spent.spender='{}' AND coin_spent.amount='5uopen'", node.dev_address), 1, 30).expect("search");
     assert_eq!(by_spent.len(), 1, "conditions on one event combine");
 
     // 3. Mempool rejections: never reach a block, change nothing.
@@ -198,7 +241,8 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     let wrong_chain = direct_send(&dev, &recipient, 7, 5000, 200_000, account.account_number, 2, "other-chain");
     let r = rpc.broadcast_tx_sync(&wrong_chain).expect("broadcast");
     assert_eq!((r.code, r.codespace.as_str()), (4, "sdk"), "{}", r.log);
-    let mut bad_sig = TxRaw::decode(direct_send(&dev, &recipient, 7, 5000, 200_000, account.account_number, 2, CHAIN_ID).as_slice()).expect("raw");
+    let mut bad_sig =
+        TxRaw::decode(direct_send(&dev, &recipient, 7, 5000, 200_000, account.account_number, 2, CHAIN_ID).as_slice()).expect("raw");
     bad_sig.signatures[0][10] ^= 0xff;
     let r = rpc.broadcast_tx_sync(&bad_sig.encode_to_vec()).expect("broadcast");
     assert_eq!((r.code, r.codespace.as_str()), (4, "sdk"), "{}", r.log);
@@ -238,7 +282,7 @@ fn crash_with_sigkill_restarts_without_app_hash_mismatch_or_lost_txs() {
         node.start_app();
         node.start_comet();
         node.wait_for_height(height_at_kill + 3, Duration::from_secs(60));
-        assert_eq!(grpc_balance(&node, &recipient.to_string()), expected, "committed txs survive the crash");
+        assert_eq!(grpc_balance(&node, recipient.as_ref()), expected, "committed txs survive the crash");
         assert_eq!(grpc_account(&node, &node.dev_address).expect("dev").sequence, sequence);
     }
     let log = node.comet_log();
