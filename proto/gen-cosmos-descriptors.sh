@@ -25,6 +25,9 @@ SERVICES=(
   cosmos/auth/v1beta1/query.proto
   cosmos/bank/v1beta1/query.proto
   cosmos/tx/v1beta1/service.proto
+  cosmos/staking/v1beta1/query.proto
+  cosmos/distribution/v1beta1/query.proto
+  cosmos/slashing/v1beta1/query.proto
 )
 
 "$PROTOC" \

@@ -19,6 +19,10 @@ use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
 use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
 
+use openledger_core::block::{set_block_info, timestamp_ns, BlockInfo};
+use openledger_stake::distribution::Vote;
+use openledger_stake::slashing::Evidence;
+
 use crate::ante::Mode;
 use crate::modules::{AppGenesis, Modules};
 use crate::state_key;
@@ -130,15 +134,19 @@ impl App {
         };
         let mut delta = StateDelta::new(LatestSnapshot(self.storage.clone()));
         delta.put_proto(state_key::CHAIN_ID.to_vec(), &req.chain_id).map_err(|e| AbciError::from_code(&e))?;
-        self.modules.init_genesis(&mut delta, &genesis)?;
         let initial_height = u64::try_from(req.initial_height.max(1)).unwrap_or(1);
+        let info = BlockInfo { height: initial_height.saturating_sub(1), time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
+        set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
+        let validators = self.modules.init_genesis(&mut delta, &genesis, info)?;
+        // Genesis events (validator creation, delegations) are not part of any block.
+        delta.take_events();
         let app_hash =
             self.storage.preview_root(initial_height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
         *self.chain_id.write() = req.chain_id.clone();
         let mut consensus = self.consensus.lock();
         consensus.genesis = Some(delta);
         consensus.finalized = None;
-        Ok(pb::ResponseInitChain { consensus_params: None, validators: Vec::new(), app_hash: app_hash.to_vec().into() })
+        Ok(pb::ResponseInitChain { consensus_params: None, validators, app_hash: app_hash.to_vec().into() })
     }
 
     /// ABCI PrepareProposal: the mempool's txs in order, up to the byte limit.
@@ -167,11 +175,17 @@ impl App {
         let chain_id = self.chain_id();
         let mut consensus = self.consensus.lock();
         let mut delta = consensus.genesis.take().unwrap_or_else(|| StateDelta::new(LatestSnapshot(self.storage.clone())));
+        let info = BlockInfo { height, time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
+        set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
+        self.begin_block(&mut delta, req, info)?;
+        let mut block_events = delta.take_events();
         let mut tx_results = Vec::with_capacity(req.txs.len());
         for tx in &req.txs {
             let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
             tx_results.push(exec_result(outcome));
         }
+        let validator_updates = self.modules.stake.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
+        block_events.extend(delta.take_events());
         delta.put_proto(state_key::LAST_BLOCK_HEIGHT.to_vec(), &height).map_err(|e| AbciError::from_code(&e))?;
         if let Some(time) = &req.time {
             delta.put_proto(state_key::LAST_BLOCK_TIME.to_vec(), time).map_err(|e| AbciError::from_code(&e))?;
@@ -180,12 +194,51 @@ impl App {
             self.storage.preview_root(height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
         consensus.finalized = Some(Finalized { height, delta });
         Ok(pb::ResponseFinalizeBlock {
-            events: Vec::new(),
+            events: abci_events(&block_events),
             tx_results,
-            validator_updates: Vec::new(),
+            validator_updates,
             consensus_param_updates: None,
             app_hash: app_hash.to_vec().into(),
         })
+    }
+
+    /// Begin-block hooks, in a fixed order: evidence (double signs), reward allocation for the
+    /// previous block's signers, liveness tracking.
+    fn begin_block(&self, delta: &mut StateDelta<LatestSnapshot>, req: &pb::RequestFinalizeBlock, info: BlockInfo) -> Result<(), AbciError> {
+        let stake = &self.modules.stake;
+        let err = |e: openledger_stake::StakeError| AbciError::from_code(&e);
+        let evidence: Vec<Evidence> = req
+            .misbehavior
+            .iter()
+            .filter(|m| m.r#type == pb::MisbehaviorType::DuplicateVote as i32)
+            .filter_map(|m| {
+                let v = m.validator.as_ref()?;
+                Some(Evidence { address: v.address.to_vec(), power: u64::try_from(v.power).ok()?, height: u64::try_from(m.height).ok()? })
+            })
+            .collect();
+        openledger_stake::slashing::handle_evidence(stake, delta, info, &evidence).map_err(err)?;
+        let votes: Vec<Vote> = req
+            .decided_last_commit
+            .as_ref()
+            .map(|c| {
+                c.votes
+                    .iter()
+                    .filter_map(|v| {
+                        let val = v.validator.as_ref()?;
+                        Some(Vote {
+                            address: val.address.to_vec(),
+                            power: u64::try_from(val.power).ok()?,
+                            signed: v.block_id_flag != tendermint_proto::v0_38::types::BlockIdFlag::Absent as i32,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if info.height > 1 {
+            openledger_stake::distribution::allocate(stake, delta, info, &votes).map_err(err)?;
+        }
+        openledger_stake::slashing::handle_votes(stake, delta, info, &votes).map_err(err)?;
+        Ok(())
     }
 
     /// ABCI Commit: writes the finalized block atomically and resets the mempool's state.

@@ -80,6 +80,15 @@ pub struct InitArgs {
     /// Block time (CometBFT timeout_commit).
     #[arg(long, default_value = "1s")]
     pub timeout_commit: String,
+    /// Staking unbonding period in seconds (default 21 days).
+    #[arg(long, default_value_t = 21 * 24 * 3600)]
+    pub unbonding_seconds: u64,
+    /// Slashing liveness window in blocks.
+    #[arg(long, default_value_t = 100)]
+    pub signed_blocks_window: i64,
+    /// Jail time after downtime, seconds.
+    #[arg(long, default_value_t = 600)]
+    pub downtime_jail_seconds: u64,
     /// Read the dev account mnemonic from stdin instead of generating one.
     #[arg(long)]
     pub dev_mnemonic_stdin: bool,
@@ -260,6 +269,9 @@ fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
         abci_addr: args.abci_addr,
         grpc_addr: args.grpc_addr,
         timeout_commit: args.timeout_commit,
+        unbonding_seconds: args.unbonding_seconds,
+        signed_blocks_window: args.signed_blocks_window,
+        downtime_jail_seconds: args.downtime_jail_seconds,
     };
     let out = init_home(home, &cfg, mnemonic, args.overwrite)?;
     println!("Initialized node home {} for chain {}", out.home.display(), cfg.chain_id);

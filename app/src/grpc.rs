@@ -31,7 +31,16 @@ pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
 pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 
 /// Every gRPC service name served; index `N` is served by `GrpcService<N>`.
-pub const SERVICE_NAMES: [&str; 4] = ["cosmos.auth.v1beta1.Query", "openledger.auth.v1.Query", "cosmos.bank.v1beta1.Query", TX_SERVICE];
+pub const SERVICE_NAMES: [&str; 8] = [
+    "cosmos.auth.v1beta1.Query",
+    "openledger.auth.v1.Query",
+    "cosmos.bank.v1beta1.Query",
+    TX_SERVICE,
+    "cosmos.staking.v1beta1.Query",
+    "cosmos.distribution.v1beta1.Query",
+    "cosmos.slashing.v1beta1.Query",
+    "openledger.stake.v1.Query",
+];
 
 /// Passes message bytes through untouched (the router decodes them).
 #[derive(Debug, Clone, Copy, Default)]
@@ -307,7 +316,11 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
         .add_service(GrpcService::<0>(shared.clone()))
         .add_service(GrpcService::<1>(shared.clone()))
         .add_service(GrpcService::<2>(shared.clone()))
-        .add_service(GrpcService::<3>(shared));
+        .add_service(GrpcService::<3>(shared.clone()))
+        .add_service(GrpcService::<4>(shared.clone()))
+        .add_service(GrpcService::<5>(shared.clone()))
+        .add_service(GrpcService::<6>(shared.clone()))
+        .add_service(GrpcService::<7>(shared));
     tracing::info!("gRPC server listening on {addr}");
     tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
     Ok(())

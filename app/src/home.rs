@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::keys::{write_private_file, AccountKey, Keyring};
 use crate::modules::{AppGenesis, COMMUNITY_INCENTIVES};
+use openledger_stake::genesis::GenesisValidator;
 
 /// Default chain id of a local chain.
 pub const DEFAULT_CHAIN_ID: &str = "openledger-local-1";
@@ -54,6 +55,12 @@ pub struct NodeConfig {
     pub grpc_addr: String,
     /// CometBFT `timeout_commit` (block time), e.g. `1s`.
     pub timeout_commit: String,
+    /// Staking unbonding period in seconds.
+    pub unbonding_seconds: u64,
+    /// Slashing liveness window in blocks.
+    pub signed_blocks_window: i64,
+    /// Jail time after downtime, seconds.
+    pub downtime_jail_seconds: u64,
 }
 
 impl Default for NodeConfig {
@@ -66,6 +73,9 @@ impl Default for NodeConfig {
             abci_addr: "127.0.0.1:26658".into(),
             grpc_addr: "127.0.0.1:9090".into(),
             timeout_commit: "1s".into(),
+            unbonding_seconds: 21 * 24 * 3600,
+            signed_blocks_window: 100,
+            downtime_jail_seconds: 600,
         }
     }
 }
@@ -184,6 +194,23 @@ fn new_ed25519() -> Ed25519Json {
     Ed25519Json { address_hex: hex::encode_upper(&address[..20]), pub_b64: b64.encode(pk), priv_b64: b64.encode(full) }
 }
 
+/// The dev account's self-bond to the local validator: 1,000,000 OPEN (1,000,000 power).
+pub const LOCAL_SELF_BOND_UOPEN: u128 = 1_000_000 * 1_000_000;
+
+/// Adds a gentx-style genesis validator operated by `operator` with consensus key `pubkey_b64`.
+pub fn add_genesis_validator(genesis: &mut AppGenesis, operator: &Address, pubkey_b64: &str, moniker: &str, self_bond: u128) {
+    genesis.stake.validators.push(GenesisValidator {
+        operator_address: openledger_stake::keeper::operator_of(operator),
+        consensus_pubkey: pubkey_b64.to_string(),
+        moniker: moniker.to_string(),
+        commission_rate: "0.05".into(),
+        commission_max_rate: "0.2".into(),
+        commission_max_change_rate: "0.01".into(),
+        min_self_delegation: 1_000_000,
+        self_delegation: self_bond,
+    });
+}
+
 /// The genesis allocation of a local chain: 51.7 % to community incentives, the rest to the dev
 /// account.
 pub fn local_app_genesis(dev: &Address) -> AppGenesis {
@@ -262,8 +289,12 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
     let dev_json = json!({"name": "dev", "address": dev_address.to_bech32(), "mnemonic": mnemonic});
     write_private_file(&home.join("dev-account.json"), serde_json::to_string_pretty(&dev_json)?.as_bytes())?;
 
-    // Genesis.
-    let app_state = local_app_genesis(&dev_address);
+    // Genesis: the dev account self-bonds to this node's validator key.
+    let mut app_state = local_app_genesis(&dev_address);
+    add_genesis_validator(&mut app_state, &dev_address, &validator.pub_b64, &cfg.moniker, LOCAL_SELF_BOND_UOPEN);
+    app_state.stake.params.unbonding_time_seconds = cfg.unbonding_seconds;
+    app_state.stake.slashing.signed_blocks_window = cfg.signed_blocks_window;
+    app_state.stake.slashing.downtime_jail_duration_seconds = cfg.downtime_jail_seconds;
     let genesis_time = current_time_rfc3339();
     let genesis = json!({
         "genesis_time": genesis_time,
@@ -276,12 +307,8 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
             "version": {"app": "1"},
             "abci": {"vote_extensions_enable_height": "0"}
         },
-        "validators": [{
-            "address": validator.address_hex,
-            "pub_key": {"type": "tendermint/PubKeyEd25519", "value": validator.pub_b64},
-            "power": "10",
-            "name": cfg.moniker,
-        }],
+        // The validator set comes from the app's stake genesis (InitChain).
+        "validators": [],
         "app_hash": "",
         "app_state": app_state,
     });

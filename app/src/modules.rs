@@ -11,6 +11,11 @@ use openledger_auth::{AuthError, AuthKeeper};
 use openledger_bank::genesis::BankGenesis;
 use openledger_bank::query::BankQuery;
 use openledger_bank::{AccountKeeper, BankKeeper};
+use openledger_stake::genesis::StakeGenesis;
+use openledger_stake::keeper::{BONDED_POOL, DISTRIBUTION_ACCOUNT, NOT_BONDED_POOL};
+use openledger_stake::query::StakeQuery;
+use openledger_stake::StakeKeeper;
+use tendermint_proto::v0_38::abci::ValidatorUpdate;
 use openledger_core::query::QueryService;
 use openledger_core::{AbciError, Address, StateError, StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
@@ -21,7 +26,13 @@ pub const FEE_COLLECTOR: &str = "fee_collector";
 pub const COMMUNITY_INCENTIVES: &str = "community_incentives";
 
 /// Every module account with its permissions, created at genesis.
-pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[(FEE_COLLECTOR, &[]), (COMMUNITY_INCENTIVES, &[])];
+pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[
+    (FEE_COLLECTOR, &[]),
+    (COMMUNITY_INCENTIVES, &[]),
+    (BONDED_POOL, &["burner", "staking"]),
+    (NOT_BONDED_POOL, &["burner", "staking"]),
+    (DISTRIBUTION_ACCOUNT, &[]),
+];
 
 /// Auth seen from the bank: creates accounts for first-time recipients.
 struct AuthAccounts;
@@ -36,6 +47,21 @@ impl AccountKeeper for AuthAccounts {
     }
 }
 
+/// The bank seen from staking: sends, burns and balances with the bank's own error codes.
+struct StakeBank(BankKeeper);
+
+impl openledger_stake::BankKeeper for StakeBank {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.send(state, from, to, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn burn(&self, state: &mut dyn StateWrite, from: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.burn(state, from, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn balance(&self, state: &dyn StateRead, address: &Address, denom: &str) -> Result<u128, StateError> {
+        self.0.balance(state, address, denom)
+    }
+}
+
 /// The application's keepers.
 #[derive(Clone)]
 pub struct Modules {
@@ -43,6 +69,8 @@ pub struct Modules {
     pub auth: AuthKeeper,
     /// Balances.
     pub bank: BankKeeper,
+    /// Staking, distribution, slashing.
+    pub stake: StakeKeeper,
 }
 
 impl Default for Modules {
@@ -58,6 +86,9 @@ pub struct AppGenesis {
     pub auth: AuthGenesis,
     /// Bank section.
     pub bank: BankGenesis,
+    /// Stake section (staking, distribution, slashing).
+    #[serde(default)]
+    pub stake: StakeGenesis,
 }
 
 fn internal(e: impl std::fmt::Display) -> AbciError {
@@ -68,22 +99,25 @@ impl Modules {
     /// Wires the keepers. Module accounts may not receive user sends.
     pub fn new() -> Self {
         let blocked: BTreeSet<Address> = MODULE_ACCOUNTS.iter().map(|(name, _)| Address::module(name)).collect();
-        Self { auth: AuthKeeper, bank: BankKeeper::new(Arc::new(AuthAccounts), blocked) }
+        let bank = BankKeeper::new(Arc::new(AuthAccounts), blocked);
+        let stake = StakeKeeper::new(Arc::new(StakeBank(bank.clone())));
+        Self { auth: AuthKeeper, bank, stake }
     }
 
     /// Query services, in routing order.
     pub fn query_services(&self) -> Vec<Box<dyn QueryService>> {
-        vec![Box::new(AuthQuery), Box::new(BankQuery(self.bank.clone()))]
+        vec![Box::new(AuthQuery), Box::new(BankQuery(self.bank.clone())), Box::new(StakeQuery(self.stake.clone()))]
     }
 
-    /// Imports genesis: auth accounts first, module accounts, then balances.
-    pub fn init_genesis(&self, state: &mut dyn StateWrite, genesis: &AppGenesis) -> Result<(), AbciError> {
+    /// Imports genesis: auth accounts first, module accounts, then balances, then stake; returns
+    /// the initial validator set.
+    pub fn init_genesis(&self, state: &mut dyn StateWrite, genesis: &AppGenesis, info: openledger_core::block::BlockInfo) -> Result<Vec<ValidatorUpdate>, AbciError> {
         openledger_auth::genesis::init_genesis(state, &genesis.auth).map_err(|e| internal(format!("auth genesis: {e}")))?;
         for (name, perms) in MODULE_ACCOUNTS {
             self.auth.ensure_module_account(state, name, perms).map_err(|e| internal(format!("module account {name}: {e}")))?;
         }
         openledger_bank::genesis::init_genesis(&self.bank, state, &genesis.bank).map_err(|e| internal(format!("bank genesis: {e}")))?;
-        Ok(())
+        openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info).map_err(|e| internal(format!("stake genesis: {e}")))
     }
 
     /// Exports the current state as genesis.
@@ -91,6 +125,7 @@ impl Modules {
         Ok(AppGenesis {
             auth: openledger_auth::genesis::export_genesis(state).map_err(internal)?,
             bank: openledger_bank::genesis::export_genesis(&self.bank, state).map_err(internal)?,
+            stake: openledger_stake::genesis::export_genesis(&self.stake, state).map_err(internal)?,
         })
     }
 }

@@ -3,6 +3,13 @@
 //! variants here; the compiler then points at every place that must handle them.
 
 use cosmos_sdk_proto::cosmos::bank::v1beta1::{MsgMultiSend, MsgMultiSendResponse, MsgSend, MsgSendResponse};
+use cosmos_sdk_proto::cosmos::distribution::v1beta1 as dpb;
+use cosmos_sdk_proto::cosmos::slashing::v1beta1 as slpb;
+use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
+use openledger_core::address::VALOPER_PREFIX;
+use openledger_core::block::ns_timestamp;
+use openledger_stake::msg as stake_msg;
+use openledger_stake::StakeError;
 use cosmos_sdk_proto::Any;
 use openledger_bank::msg::{MultiSend, Send};
 use openledger_core::error::sdk_codes;
@@ -14,17 +21,84 @@ use crate::amino::coins_json;
 use crate::modules::Modules;
 
 /// Every message the chain accepts, already validated (`ValidateBasic`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     /// `cosmos.bank.v1beta1.MsgSend`
     BankSend(Send),
     /// `cosmos.bank.v1beta1.MsgMultiSend`
     BankMultiSend(MultiSend),
+    /// `cosmos.staking.v1beta1.MsgCreateValidator`
+    CreateValidator(stake_msg::CreateValidator),
+    /// `cosmos.staking.v1beta1.MsgEditValidator`
+    EditValidator(spb::MsgEditValidator),
+    /// `cosmos.staking.v1beta1.MsgDelegate`
+    Delegate(spb::MsgDelegate),
+    /// `cosmos.staking.v1beta1.MsgUndelegate`
+    Undelegate(spb::MsgUndelegate),
+    /// `cosmos.staking.v1beta1.MsgBeginRedelegate`
+    Redelegate(spb::MsgBeginRedelegate),
+    /// `cosmos.staking.v1beta1.MsgCancelUnbondingDelegation`
+    CancelUnbonding(spb::MsgCancelUnbondingDelegation),
+    /// `cosmos.distribution.v1beta1.MsgWithdrawDelegatorReward`
+    WithdrawReward(dpb::MsgWithdrawDelegatorReward),
+    /// `cosmos.distribution.v1beta1.MsgWithdrawValidatorCommission`
+    WithdrawCommission(dpb::MsgWithdrawValidatorCommission),
+    /// `cosmos.distribution.v1beta1.MsgSetWithdrawAddress`
+    SetWithdrawAddress(dpb::MsgSetWithdrawAddress),
+    /// `cosmos.distribution.v1beta1.MsgFundCommunityPool`
+    FundCommunityPool(dpb::MsgFundCommunityPool),
+    /// `cosmos.slashing.v1beta1.MsgUnjail`
+    Unjail(slpb::MsgUnjail),
+}
+
+fn stake_err(e: StakeError) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+/// Parses an account-address field (SDK code 7 on failure).
+fn account_field(field: &str, text: &str) -> Result<Address, AbciError> {
+    Address::from_bech32(text).map_err(|e| AbciError::sdk(sdk_codes::INVALID_ADDRESS, format!("invalid {field} address {text:?}: {e}: invalid address")))
+}
+
+/// Parses a validator-operator field into the operator's account (SDK code 7 on failure).
+fn operator_field(field: &str, text: &str) -> Result<Address, AbciError> {
+    Address::from_bech32_prefixed(text, VALOPER_PREFIX).map_err(|e| AbciError::sdk(sdk_codes::INVALID_ADDRESS, format!("invalid {field} address {text:?}: {e}: invalid address")))
+}
+
+fn positive_coin(coin: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Result<(), AbciError> {
+    let c = coin.ok_or_else(|| AbciError::sdk(sdk_codes::INVALID_COINS, "missing amount: invalid coins"))?;
+    match openledger_core::Coin::from_proto(c) {
+        Ok(c) if c.amount > 0 => Ok(()),
+        Ok(_) => Err(AbciError::sdk(sdk_codes::INVALID_COINS, "amount must be positive: invalid coins")),
+        Err(e) => Err(AbciError::sdk(sdk_codes::INVALID_COINS, format!("{e}: invalid coins"))),
+    }
+}
+
+fn coin_json(c: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Value {
+    let c = c.cloned().unwrap_or_default();
+    json!({"amount": c.amount, "denom": c.denom})
 }
 
 fn decode<M: Message + Default>(any: &Any) -> Result<M, AbciError> {
     M::decode(any.value.as_slice())
         .map_err(|e| AbciError::sdk(sdk_codes::TX_DECODE, format!("failed to decode {}: {e}: tx parse error", any.type_url)))
+}
+
+fn pack<M: Message + Name>(m: M) -> Any {
+    Any { type_url: type_url::<M>(), value: m.encode_to_vec() }
+}
+
+fn uopen_coins(amount: u128) -> Vec<cosmos_sdk_proto::cosmos::base::v1beta1::Coin> {
+    if amount == 0 {
+        Vec::new()
+    } else {
+        vec![openledger_core::Coin::new(openledger_core::coin::BASE_DENOM, amount).to_proto()]
+    }
+}
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn type_url<M: Name>() -> String {
@@ -44,6 +118,70 @@ impl Msg {
             "/cosmos.bank.v1beta1.MsgMultiSend" => {
                 checked(MultiSend::check_stateless(&decode::<MsgMultiSend>(any)?).map(Self::BankMultiSend))
             }
+            "/cosmos.staking.v1beta1.MsgCreateValidator" => {
+                stake_msg::CreateValidator::check_stateless(&decode::<spb::MsgCreateValidator>(any)?).map(Self::CreateValidator).map_err(stake_err)
+            }
+            "/cosmos.staking.v1beta1.MsgEditValidator" => {
+                let m = decode::<spb::MsgEditValidator>(any)?;
+                operator_field("validator", &m.validator_address)?;
+                Ok(Self::EditValidator(m))
+            }
+            "/cosmos.staking.v1beta1.MsgDelegate" => {
+                let m = decode::<spb::MsgDelegate>(any)?;
+                account_field("delegator", &m.delegator_address)?;
+                operator_field("validator", &m.validator_address)?;
+                positive_coin(m.amount.as_ref())?;
+                Ok(Self::Delegate(m))
+            }
+            "/cosmos.staking.v1beta1.MsgUndelegate" => {
+                let m = decode::<spb::MsgUndelegate>(any)?;
+                account_field("delegator", &m.delegator_address)?;
+                operator_field("validator", &m.validator_address)?;
+                positive_coin(m.amount.as_ref())?;
+                Ok(Self::Undelegate(m))
+            }
+            "/cosmos.staking.v1beta1.MsgBeginRedelegate" => {
+                let m = decode::<spb::MsgBeginRedelegate>(any)?;
+                account_field("delegator", &m.delegator_address)?;
+                operator_field("source validator", &m.validator_src_address)?;
+                operator_field("destination validator", &m.validator_dst_address)?;
+                positive_coin(m.amount.as_ref())?;
+                Ok(Self::Redelegate(m))
+            }
+            "/cosmos.staking.v1beta1.MsgCancelUnbondingDelegation" => {
+                let m = decode::<spb::MsgCancelUnbondingDelegation>(any)?;
+                account_field("delegator", &m.delegator_address)?;
+                operator_field("validator", &m.validator_address)?;
+                positive_coin(m.amount.as_ref())?;
+                Ok(Self::CancelUnbonding(m))
+            }
+            "/cosmos.distribution.v1beta1.MsgWithdrawDelegatorReward" => {
+                let m = decode::<dpb::MsgWithdrawDelegatorReward>(any)?;
+                account_field("delegator", &m.delegator_address)?;
+                operator_field("validator", &m.validator_address)?;
+                Ok(Self::WithdrawReward(m))
+            }
+            "/cosmos.distribution.v1beta1.MsgWithdrawValidatorCommission" => {
+                let m = decode::<dpb::MsgWithdrawValidatorCommission>(any)?;
+                operator_field("validator", &m.validator_address)?;
+                Ok(Self::WithdrawCommission(m))
+            }
+            "/cosmos.distribution.v1beta1.MsgSetWithdrawAddress" => {
+                let m = decode::<dpb::MsgSetWithdrawAddress>(any)?;
+                account_field("delegator", &m.delegator_address)?;
+                account_field("withdraw", &m.withdraw_address)?;
+                Ok(Self::SetWithdrawAddress(m))
+            }
+            "/cosmos.distribution.v1beta1.MsgFundCommunityPool" => {
+                let m = decode::<dpb::MsgFundCommunityPool>(any)?;
+                account_field("depositor", &m.depositor)?;
+                Ok(Self::FundCommunityPool(m))
+            }
+            "/cosmos.slashing.v1beta1.MsgUnjail" => {
+                let m = decode::<slpb::MsgUnjail>(any)?;
+                operator_field("validator", &m.validator_addr)?;
+                Ok(Self::Unjail(m))
+            }
             other => Err(AbciError::sdk(sdk_codes::TX_DECODE, format!("unable to resolve type URL {other}: tx parse error"))),
         }
     }
@@ -53,6 +191,17 @@ impl Msg {
         match self {
             Self::BankSend(_) => type_url::<MsgSend>(),
             Self::BankMultiSend(_) => type_url::<MsgMultiSend>(),
+            Self::CreateValidator(_) => type_url::<spb::MsgCreateValidator>(),
+            Self::EditValidator(_) => type_url::<spb::MsgEditValidator>(),
+            Self::Delegate(_) => type_url::<spb::MsgDelegate>(),
+            Self::Undelegate(_) => type_url::<spb::MsgUndelegate>(),
+            Self::Redelegate(_) => type_url::<spb::MsgBeginRedelegate>(),
+            Self::CancelUnbonding(_) => type_url::<spb::MsgCancelUnbondingDelegation>(),
+            Self::WithdrawReward(_) => type_url::<dpb::MsgWithdrawDelegatorReward>(),
+            Self::WithdrawCommission(_) => type_url::<dpb::MsgWithdrawValidatorCommission>(),
+            Self::SetWithdrawAddress(_) => type_url::<dpb::MsgSetWithdrawAddress>(),
+            Self::FundCommunityPool(_) => type_url::<dpb::MsgFundCommunityPool>(),
+            Self::Unjail(_) => type_url::<slpb::MsgUnjail>(),
         }
     }
 
@@ -60,6 +209,9 @@ impl Msg {
     pub fn module(&self) -> &'static str {
         match self {
             Self::BankSend(_) | Self::BankMultiSend(_) => "bank",
+            Self::CreateValidator(_) | Self::EditValidator(_) | Self::Delegate(_) | Self::Undelegate(_) | Self::Redelegate(_) | Self::CancelUnbonding(_) => "staking",
+            Self::WithdrawReward(_) | Self::WithdrawCommission(_) | Self::SetWithdrawAddress(_) | Self::FundCommunityPool(_) => "distribution",
+            Self::Unjail(_) => "slashing",
         }
     }
 
@@ -68,6 +220,17 @@ impl Msg {
         match self {
             Self::BankSend(m) => m.signers(),
             Self::BankMultiSend(m) => m.signers(),
+            Self::CreateValidator(m) => vec![m.operator.clone()],
+            Self::EditValidator(m) => operator_field("validator", &m.validator_address).into_iter().collect(),
+            Self::Delegate(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
+            Self::Undelegate(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
+            Self::Redelegate(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
+            Self::CancelUnbonding(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
+            Self::WithdrawReward(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
+            Self::WithdrawCommission(m) => operator_field("validator", &m.validator_address).into_iter().collect(),
+            Self::SetWithdrawAddress(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
+            Self::FundCommunityPool(m) => account_field("depositor", &m.depositor).into_iter().collect(),
+            Self::Unjail(m) => operator_field("validator", &m.validator_addr).into_iter().collect(),
         }
     }
 
@@ -89,6 +252,49 @@ impl Msg {
                     "outputs": m.outputs.iter().map(|(a, c)| json!({"address": a.to_bech32(), "coins": coins_json(&coin_pairs(c))})).collect::<Vec<_>>(),
                 }
             }),
+            Self::CreateValidator(c) => {
+                let m = &c.msg;
+                let d = m.description.clone().unwrap_or_default();
+                let pubkey = openledger_stake::keeper::consensus_key(&spb::Validator { consensus_pubkey: m.pubkey.clone(), ..Default::default() }).unwrap_or_default();
+                json!({"type": "cosmos-sdk/MsgCreateValidator", "value": {
+                    "commission": {"max_change_rate": c.rates.2.to_string(), "max_rate": c.rates.1.to_string(), "rate": c.rates.0.to_string()},
+                    "delegator_address": c.operator.to_bech32(),
+                    "description": {"details": d.details, "identity": d.identity, "moniker": d.moniker, "security_contact": d.security_contact, "website": d.website},
+                    "min_self_delegation": m.min_self_delegation,
+                    "pubkey": {"type": "tendermint/PubKeyEd25519", "value": base64_std(&pubkey)},
+                    "validator_address": m.validator_address,
+                    "value": coin_json(m.value.as_ref()),
+                }})
+            }
+            Self::EditValidator(m) => {
+                let d = m.description.clone().unwrap_or_default();
+                let mut value = json!({
+                    "description": {"details": d.details, "identity": d.identity, "moniker": d.moniker, "security_contact": d.security_contact, "website": d.website},
+                    "validator_address": m.validator_address,
+                });
+                if !m.commission_rate.is_empty() {
+                    let rate = openledger_stake::params::dec_from_proto(&m.commission_rate).unwrap_or_default();
+                    value["commission_rate"] = json!(rate.to_string());
+                }
+                if !m.min_self_delegation.is_empty() {
+                    value["min_self_delegation"] = json!(m.min_self_delegation);
+                }
+                json!({"type": "cosmos-sdk/MsgEditValidator", "value": value})
+            }
+            Self::Delegate(m) => json!({"type": "cosmos-sdk/MsgDelegate", "value": {"amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
+            Self::Undelegate(m) => json!({"type": "cosmos-sdk/MsgUndelegate", "value": {"amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
+            Self::Redelegate(m) => json!({"type": "cosmos-sdk/MsgBeginRedelegate", "value": {
+                "amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address,
+                "validator_dst_address": m.validator_dst_address, "validator_src_address": m.validator_src_address}}),
+            Self::CancelUnbonding(m) => json!({"type": "cosmos-sdk/MsgCancelUnbondingDelegation", "value": {
+                "amount": coin_json(m.amount.as_ref()), "creation_height": m.creation_height.to_string(),
+                "delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
+            Self::WithdrawReward(m) => json!({"type": "cosmos-sdk/MsgWithdrawDelegationReward", "value": {"delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
+            Self::WithdrawCommission(m) => json!({"type": "cosmos-sdk/MsgWithdrawValCommission", "value": {"validator_address": m.validator_address}}),
+            Self::SetWithdrawAddress(m) => json!({"type": "cosmos-sdk/MsgModifyWithdrawAddress", "value": {"delegator_address": m.delegator_address, "withdraw_address": m.withdraw_address}}),
+            Self::FundCommunityPool(m) => json!({"type": "cosmos-sdk/MsgFundCommunityPool", "value": {
+                "amount": m.amount.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(), "depositor": m.depositor}}),
+            Self::Unjail(m) => json!({"type": "cosmos-sdk/MsgUnjail", "value": {"address": m.validator_addr}}),
         }
     }
 
@@ -103,6 +309,53 @@ impl Msg {
             Self::BankMultiSend(m) => {
                 m.execute(&modules.bank, state).map_err(|e| err(&e))?;
                 Ok(Any { type_url: type_url::<MsgMultiSendResponse>(), value: MsgMultiSendResponse {}.encode_to_vec() })
+            }
+            Self::CreateValidator(m) => {
+                m.execute(&modules.stake, state).map_err(stake_err)?;
+                Ok(pack(spb::MsgCreateValidatorResponse {}))
+            }
+            Self::EditValidator(m) => {
+                stake_msg::edit_validator(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(spb::MsgEditValidatorResponse {}))
+            }
+            Self::Delegate(m) => {
+                stake_msg::delegate(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(spb::MsgDelegateResponse {}))
+            }
+            Self::Undelegate(m) => {
+                let (completion, amount) = stake_msg::undelegate(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(spb::MsgUndelegateResponse {
+                    completion_time: Some(ns_timestamp(completion)),
+                    amount: Some(openledger_core::Coin::new(openledger_core::coin::BASE_DENOM, amount).to_proto()),
+                }))
+            }
+            Self::Redelegate(m) => {
+                let completion = stake_msg::redelegate(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(spb::MsgBeginRedelegateResponse { completion_time: Some(ns_timestamp(completion)) }))
+            }
+            Self::CancelUnbonding(m) => {
+                stake_msg::cancel_unbonding(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(spb::MsgCancelUnbondingDelegationResponse {}))
+            }
+            Self::WithdrawReward(m) => {
+                let paid = stake_msg::withdraw_rewards(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(dpb::MsgWithdrawDelegatorRewardResponse { amount: uopen_coins(paid) }))
+            }
+            Self::WithdrawCommission(m) => {
+                let paid = stake_msg::withdraw_commission(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(dpb::MsgWithdrawValidatorCommissionResponse { amount: uopen_coins(paid) }))
+            }
+            Self::SetWithdrawAddress(m) => {
+                stake_msg::set_withdraw_address(state, m).map_err(stake_err)?;
+                Ok(pack(dpb::MsgSetWithdrawAddressResponse {}))
+            }
+            Self::FundCommunityPool(m) => {
+                stake_msg::fund_community_pool(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(dpb::MsgFundCommunityPoolResponse {}))
+            }
+            Self::Unjail(m) => {
+                stake_msg::unjail(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(slpb::MsgUnjailResponse {}))
             }
         }
     }

@@ -7,6 +7,10 @@ use sha2::{Digest, Sha256};
 
 /// The chain's bech32 account prefix.
 pub const ACCOUNT_PREFIX: &str = "open";
+/// Bech32 prefix of validator operator addresses.
+pub const VALOPER_PREFIX: &str = "openvaloper";
+/// Bech32 prefix of validator consensus addresses.
+pub const VALCONS_PREFIX: &str = "openvalcons";
 /// Longest address the SDK accepts, in bytes.
 pub const MAX_ADDRESS_LEN: usize = 255;
 
@@ -47,14 +51,25 @@ impl Address {
 
     /// Parses a bech32 `open1…` address.
     pub fn from_bech32(text: &str) -> Result<Self, AddressError> {
+        Self::from_bech32_prefixed(text, ACCOUNT_PREFIX)
+    }
+
+    /// Parses a bech32 address with the given prefix (`openvaloper`, `openvalcons`).
+    pub fn from_bech32_prefixed(text: &str, prefix: &'static str) -> Result<Self, AddressError> {
         if text.trim().is_empty() {
             return Err(AddressError::Empty);
         }
         let (hrp, data) = bech32::decode(text).map_err(|e| AddressError::Bech32(e.to_string()))?;
-        if hrp.as_str() != ACCOUNT_PREFIX {
-            return Err(AddressError::WrongPrefix { expected: ACCOUNT_PREFIX, got: hrp.to_string() });
+        if hrp.as_str() != prefix {
+            return Err(AddressError::WrongPrefix { expected: prefix, got: hrp.to_string() });
         }
         Self::from_bytes(&data)
+    }
+
+    /// Bech32 form with another prefix (the same bytes as a validator operator address, say).
+    pub fn to_bech32_prefixed(&self, prefix: &str) -> String {
+        let hrp = Hrp::parse_unchecked(prefix);
+        bech32::encode::<Bech32>(hrp, &self.0).unwrap_or_default()
     }
 
     /// The address of a module account (`sha256(name)[:20]`, as the SDK's `NewModuleAddress`).

@@ -6,7 +6,9 @@
 //! module.
 
 pub mod address;
+pub mod block;
 pub mod coin;
+pub mod dec;
 pub mod delta;
 pub mod error;
 pub mod events;
@@ -19,6 +21,7 @@ pub mod storage;
 
 pub use address::Address;
 pub use coin::Coin;
+pub use dec::Dec;
 pub use delta::StateDelta;
 pub use error::{AbciError, ErrorCode, QueryError};
 pub use events::{Event, TypedEvent};
