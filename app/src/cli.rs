@@ -54,6 +54,16 @@ pub enum Command {
     /// Query the chain.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// CometBFT helpers.
+    #[command(subcommand)]
+    Comet(CometCommand),
+}
+
+/// `comet` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CometCommand {
+    /// Print this node's consensus public key.
+    ShowValidator,
 }
 
 /// `init` flags.
@@ -163,6 +173,15 @@ pub enum TxCommand {
     /// Bank transactions.
     #[command(subcommand)]
     Bank(BankTx),
+    /// Staking transactions.
+    #[command(subcommand)]
+    Staking(crate::cli_stake::StakingTx),
+    /// Distribution transactions.
+    #[command(subcommand)]
+    Distribution(crate::cli_stake::DistributionTx),
+    /// Slashing transactions.
+    #[command(subcommand)]
+    Slashing(crate::cli_stake::SlashingTx),
 }
 
 /// `tx bank` subcommands.
@@ -202,6 +221,15 @@ pub enum QueryCommand {
     /// Auth queries.
     #[command(subcommand)]
     Auth(AuthQueryCmd),
+    /// Staking queries.
+    #[command(subcommand)]
+    Staking(crate::cli_stake::StakingQuery),
+    /// Distribution queries.
+    #[command(subcommand)]
+    Distribution(crate::cli_stake::DistributionQuery),
+    /// Slashing queries.
+    #[command(subcommand)]
+    Slashing(crate::cli_stake::SlashingQuery),
 }
 
 /// `query bank` subcommands.
@@ -246,6 +274,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => cmd_keys(&home, cmd),
         Command::Tx(TxCommand::Bank(BankTx::Send { from, to, amount, flags })) => cmd_send(&home, &from, &to, &amount, &flags),
+        Command::Tx(TxCommand::Staking(cmd)) => crate::cli_stake::staking_tx(&home, cmd),
+        Command::Tx(TxCommand::Distribution(cmd)) => crate::cli_stake::distribution_tx(&home, cmd),
+        Command::Tx(TxCommand::Slashing(cmd)) => crate::cli_stake::slashing_tx(&home, cmd),
+        Command::Query(QueryCommand::Staking(cmd)) => crate::cli_stake::staking_query(cmd),
+        Command::Query(QueryCommand::Distribution(cmd)) => crate::cli_stake::distribution_query(cmd),
+        Command::Query(QueryCommand::Slashing(cmd)) => crate::cli_stake::slashing_query(cmd),
+        Command::Comet(CometCommand::ShowValidator) => crate::cli_stake::show_validator(&home),
         Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => {
             cmd_balances(&address, denom.as_deref(), &flags)
         }
@@ -342,7 +377,8 @@ fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Show { name } => {
             let k = ring.get(&name)?;
-            println!("{}", serde_json::to_string_pretty(&json!({"name": k.name, "address": k.address}))?);
+            let operator = openledger_stake::keeper::operator_of(&Address::from_bech32(&k.address)?);
+            println!("{}", serde_json::to_string_pretty(&json!({"name": k.name, "address": k.address, "validator_operator": operator}))?);
         }
     }
     Ok(())

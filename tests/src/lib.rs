@@ -77,22 +77,53 @@ fn log_file(home: &Path, name: &str) -> std::fs::File {
     std::fs::OpenOptions::new().create(true).append(true).open(home.join(name)).expect("log file")
 }
 
+/// Chain parameters a test may shorten (written into the genesis by `openledgerd init`).
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Unbonding period, seconds.
+    pub unbonding_seconds: u64,
+    /// Liveness window, blocks.
+    pub signed_blocks_window: i64,
+    /// Jail time after downtime, seconds.
+    pub downtime_jail_seconds: u64,
+    /// Block time (CometBFT timeout_commit).
+    pub timeout_commit: String,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self { unbonding_seconds: 21 * 24 * 3600, signed_blocks_window: 100, downtime_jail_seconds: 600, timeout_commit: "300ms".into() }
+    }
+}
+
+fn init_home(home: &Path, ports: Ports, opts: &NodeOptions) {
+    let out = Command::new(openledgerd_bin())
+        .args(["init", "--home"])
+        .arg(home)
+        .args(["--rpc-laddr", &format!("tcp://127.0.0.1:{}", ports.rpc)])
+        .args(["--p2p-laddr", &format!("tcp://127.0.0.1:{}", ports.p2p)])
+        .args(["--abci-addr", &format!("127.0.0.1:{}", ports.abci)])
+        .args(["--grpc-addr", &format!("127.0.0.1:{}", ports.grpc)])
+        .args(["--timeout-commit", &opts.timeout_commit])
+        .args(["--unbonding-seconds", &opts.unbonding_seconds.to_string()])
+        .args(["--signed-blocks-window", &opts.signed_blocks_window.to_string()])
+        .args(["--downtime-jail-seconds", &opts.downtime_jail_seconds.to_string()])
+        .output()
+        .expect("run openledgerd init");
+    assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 impl Node {
     /// Inits a home and starts openledgerd and CometBFT; returns once block 2 is committed.
     pub fn start() -> Self {
+        Self::start_with(&NodeOptions::default())
+    }
+
+    /// Like [`Node::start`] with chain parameters.
+    pub fn start_with(opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
         let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port() };
-        let out = Command::new(openledgerd_bin())
-            .args(["init", "--home"])
-            .arg(home.path())
-            .args(["--rpc-laddr", &format!("tcp://127.0.0.1:{}", ports.rpc)])
-            .args(["--p2p-laddr", &format!("tcp://127.0.0.1:{}", ports.p2p)])
-            .args(["--abci-addr", &format!("127.0.0.1:{}", ports.abci)])
-            .args(["--grpc-addr", &format!("127.0.0.1:{}", ports.grpc)])
-            .args(["--timeout-commit", "300ms"])
-            .output()
-            .expect("run openledgerd init");
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        init_home(home.path(), ports, opts);
         let dev: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
         let mut node = Self {
@@ -107,6 +138,53 @@ impl Node {
         node.start_comet();
         node.wait_for_height(2, Duration::from_secs(60));
         node
+    }
+
+    /// A second node of the same chain: its own keys and ports, `first`'s genesis, `first` as
+    /// persistent peer. It follows the chain as a full node until it becomes a validator.
+    pub fn join(first: &Node, opts: &NodeOptions) -> Self {
+        let home = tempfile::tempdir().expect("tempdir");
+        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port() };
+        init_home(home.path(), ports, opts);
+        std::fs::copy(first.home().join("config/genesis.json"), home.path().join("config/genesis.json")).expect("copy genesis");
+        let status = first.rpc().status().expect("status of the first node");
+        let peer_id = status["node_info"]["id"].as_str().unwrap_or_default().to_string();
+        let config = home.path().join("config/config.toml");
+        let text = std::fs::read_to_string(&config).expect("config.toml");
+        let text = text.replace("persistent_peers = \"\"", &format!("persistent_peers = \"{peer_id}@127.0.0.1:{}\"", first.ports.p2p));
+        std::fs::write(&config, text).expect("write config.toml");
+        let dev: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
+        let mut node = Self {
+            home,
+            ports,
+            app: None,
+            comet: None,
+            dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
+            dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
+        };
+        node.start_app();
+        node.start_comet();
+        node.wait_for_height(first.height(), Duration::from_secs(60));
+        node
+    }
+
+    /// Runs `openledgerd ARGS --home <home>` (CLI txs get `--node <rpc>` and a fast gas setting
+    /// added by the caller) and returns stdout; panics with stderr on failure.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self.cli_raw(args);
+        assert!(
+            out.status.success(),
+            "openledgerd {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Like [`Node::cli`] without the success check.
+    pub fn cli_raw(&self, args: &[&str]) -> std::process::Output {
+        Command::new(openledgerd_bin()).args(args).arg("--home").arg(self.home.path()).output().expect("run openledgerd")
     }
 
     /// The node home.
