@@ -167,3 +167,71 @@ fn second_validator_lifecycle_rewards_unbonding_downtime_jail_and_unjail() {
         .expect("coin");
     assert_eq!(supply.amount, (1_000_000_000u128 * 1_000_000 - 1_000_000_000).to_string());
 }
+
+/// Double-sign evidence fed into FinalizeBlock (as CometBFT would pass it): the offender is
+/// slashed 5 %, jailed, removed from the set in the same block's updates, and tombstoned.
+#[test]
+fn double_sign_misbehavior_in_finalize_block_slashes_jails_and_tombstones() {
+    use super::app_level::{dev, genesis_with, key, new_app, next_height, query};
+    use base64::Engine;
+    use cosmos_sdk_proto::cosmos::slashing::v1beta1 as slpb;
+    use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
+    use prost::Message;
+    use tendermint_proto::v0_38::abci as pb;
+
+    let offender = key(42).address();
+    let mut genesis = genesis_with(&[(offender.clone(), 20_000_000_000)]);
+    let b64 = |k: &[u8]| base64::engine::general_purpose::STANDARD.encode(k);
+    openledger_app::home::add_genesis_validator(&mut genesis, &dev().address(), &b64(&[1; 32]), "honest", 1_000_000_000_000);
+    openledger_app::home::add_genesis_validator(&mut genesis, &offender, &b64(&[2; 32]), "offender", 10_000_000_000);
+    let app = new_app(&genesis);
+    let operator = openledger_stake::keeper::operator_of(&offender);
+    let cons = openledger_stake::keeper::consensus_address(&[2; 32]);
+    let vote = |addr: Vec<u8>, power: i64| pb::VoteInfo { validator: Some(pb::Validator { address: addr.into(), power }), block_id_flag: 2 };
+    let honest_cons = openledger_stake::keeper::consensus_address(&[1; 32]);
+    let run = |misbehavior: Vec<pb::Misbehavior>| {
+        let height = next_height(&app);
+        let req = pb::RequestFinalizeBlock {
+            height,
+            time: Some(tendermint_proto::google::protobuf::Timestamp { seconds: 1_700_000_000 + height, nanos: 0 }),
+            decided_last_commit: Some(pb::CommitInfo { round: 0, votes: vec![vote(honest_cons.clone(), 1_000_000), vote(cons.clone(), 10_000)] }),
+            misbehavior,
+            ..Default::default()
+        };
+        let resp = app.finalize_block(&req).expect("finalize");
+        app.commit().expect("commit");
+        resp
+    };
+    run(vec![]);
+    run(vec![]);
+    let evidence = pb::Misbehavior {
+        r#type: pb::MisbehaviorType::DuplicateVote as i32,
+        validator: Some(pb::Validator { address: cons.clone().into(), power: 10_000 }),
+        height: 2,
+        time: None,
+        total_voting_power: 1_010_000,
+    };
+    let resp = run(vec![evidence.clone()]);
+    let removed = resp.validator_updates.iter().any(|u| u.power == 0);
+    assert!(removed, "the offender leaves CometBFT's set in the same block: {:?}", resp.validator_updates);
+    assert!(resp.events.iter().any(|e| e.r#type == "slash"), "a slash event is emitted");
+    let v = spb::QueryValidatorResponse::decode(query(&app, "/cosmos.staking.v1beta1.Query/Validator", spb::QueryValidatorRequest { validator_addr: operator.clone() }.encode_to_vec()).value.as_ref())
+        .expect("decode")
+        .validator
+        .expect("validator");
+    assert!(v.jailed);
+    assert_eq!(v.tokens, "9500000000", "5 % of 10,000 OPEN slashed");
+    let valcons = openledger_core::Address::from_bytes(&cons).expect("addr").to_bech32_prefixed(openledger_core::address::VALCONS_PREFIX);
+    let info = slpb::QuerySigningInfoResponse::decode(query(&app, "/cosmos.slashing.v1beta1.Query/SigningInfo", slpb::QuerySigningInfoRequest { cons_address: valcons }.encode_to_vec()).value.as_ref())
+        .expect("decode")
+        .val_signing_info
+        .expect("info");
+    assert!(info.tombstoned);
+    // The same evidence again changes nothing (tombstoned validators are not slashed twice).
+    run(vec![evidence]);
+    let again = spb::QueryValidatorResponse::decode(query(&app, "/cosmos.staking.v1beta1.Query/Validator", spb::QueryValidatorRequest { validator_addr: operator }.encode_to_vec()).value.as_ref())
+        .expect("decode")
+        .validator
+        .expect("validator");
+    assert_eq!(again.tokens, "9500000000");
+}
