@@ -57,6 +57,39 @@ pub enum Command {
     /// CometBFT helpers.
     #[command(subcommand)]
     Comet(CometCommand),
+    /// Edit config/genesis.json before the chain starts.
+    #[command(subcommand)]
+    Genesis(GenesisCommand),
+    /// Datanet tools (export a version as JSONL and check its Merkle root).
+    #[command(subcommand)]
+    Datanet(crate::cli_datanet::DatanetCommand),
+}
+
+/// `genesis` subcommands (edit `config/genesis.json` before the first start).
+#[derive(Debug, Subcommand)]
+pub enum GenesisCommand {
+    /// Fund an account at genesis (the amount is added to the supply).
+    AddAccount {
+        /// Bech32 address.
+        address: String,
+        /// Amount, e.g. 1000000000uopen.
+        amount: String,
+    },
+    /// Add a gentx-style genesis validator: its operator account (funded with add-account) self-bonds.
+    AddValidator {
+        /// Operator account address (open1…).
+        #[arg(long)]
+        operator: String,
+        /// Base64 ed25519 consensus key (`openledgerd comet show-validator` of that node).
+        #[arg(long)]
+        pubkey: String,
+        /// Self-bond in uopen.
+        #[arg(long)]
+        self_delegation: u128,
+        /// Moniker.
+        #[arg(long, default_value = "validator")]
+        moniker: String,
+    },
 }
 
 /// `comet` subcommands.
@@ -182,6 +215,12 @@ pub enum TxCommand {
     /// Slashing transactions.
     #[command(subcommand)]
     Slashing(crate::cli_stake::SlashingTx),
+    /// Datanet transactions.
+    #[command(subcommand)]
+    Datanet(Box<crate::cli_datanet::DatanetTx>),
+    /// Model registry transactions.
+    #[command(subcommand)]
+    Model(Box<crate::cli_datanet::ModelTx>),
 }
 
 /// `tx bank` subcommands.
@@ -230,6 +269,12 @@ pub enum QueryCommand {
     /// Slashing queries.
     #[command(subcommand)]
     Slashing(crate::cli_stake::SlashingQuery),
+    /// Datanet queries.
+    #[command(subcommand)]
+    Datanet(crate::cli_datanet::DatanetQueryCmd),
+    /// Model registry queries.
+    #[command(subcommand)]
+    Model(crate::cli_datanet::ModelQueryCmd),
 }
 
 /// `query bank` subcommands.
@@ -281,6 +326,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(QueryCommand::Distribution(cmd)) => crate::cli_stake::distribution_query(cmd),
         Command::Query(QueryCommand::Slashing(cmd)) => crate::cli_stake::slashing_query(cmd),
         Command::Comet(CometCommand::ShowValidator) => crate::cli_stake::show_validator(&home),
+        Command::Genesis(cmd) => cmd_genesis(&home, cmd),
+        Command::Tx(TxCommand::Datanet(cmd)) => crate::cli_datanet::datanet_tx(&home, *cmd),
+        Command::Tx(TxCommand::Model(cmd)) => crate::cli_datanet::model_tx(&home, *cmd),
+        Command::Query(QueryCommand::Datanet(cmd)) => crate::cli_datanet::datanet_query(cmd),
+        Command::Query(QueryCommand::Model(cmd)) => crate::cli_datanet::model_query(cmd),
+        Command::Datanet(cmd) => crate::cli_datanet::datanet_command(cmd),
         Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => {
             cmd_balances(&address, denom.as_deref(), &flags)
         }
@@ -348,6 +399,49 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     }
+    Ok(())
+}
+
+fn cmd_genesis(home: &std::path::Path, cmd: GenesisCommand) -> anyhow::Result<()> {
+    let path = home.join("config/genesis.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)?;
+    let mut app: crate::modules::AppGenesis = serde_json::from_value(doc["app_state"].clone())?;
+    match cmd {
+        GenesisCommand::AddAccount { address, amount } => {
+            let address = Address::from_bech32(&address)?;
+            let coin = Coin::parse(&amount)?;
+            if app.auth.accounts.iter().any(|a| a.address == address.to_bech32()) {
+                anyhow::bail!("account {address} is already in genesis");
+            }
+            let number = app.auth.accounts.iter().map(|a| a.account_number + 1).max().unwrap_or(0);
+            app.auth.accounts.push(openledger_auth::genesis::AccountJson {
+                address: address.to_bech32(),
+                account_number: number,
+                sequence: 0,
+                module_name: None,
+                permissions: vec![],
+            });
+            app.bank.balances.push(openledger_bank::genesis::BalanceJson {
+                address: address.to_bech32(),
+                coins: vec![openledger_bank::genesis::CoinJson { denom: coin.denom.clone(), amount: coin.amount }],
+            });
+            match app.bank.supply.iter_mut().find(|s| s.denom == coin.denom) {
+                Some(s) => s.amount = s.amount.checked_add(coin.amount).ok_or_else(|| anyhow::anyhow!("supply overflow"))?,
+                None => app.bank.supply.push(openledger_bank::genesis::CoinJson { denom: coin.denom, amount: coin.amount }),
+            }
+        }
+        GenesisCommand::AddValidator { operator, pubkey, self_delegation, moniker } => {
+            let operator = Address::from_bech32(&operator)?;
+            if !app.auth.accounts.iter().any(|a| a.address == operator.to_bech32()) {
+                anyhow::bail!("operator {operator} has no genesis account; run `genesis add-account` first");
+            }
+            crate::home::add_genesis_validator(&mut app, &operator, &pubkey, &moniker, self_delegation);
+        }
+    }
+    doc["app_state"] = serde_json::to_value(&app)?;
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    println!("updated {}", path.display());
     Ok(())
 }
 
