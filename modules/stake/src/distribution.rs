@@ -30,7 +30,11 @@ pub fn dec_coins(d: Dec) -> Vec<DecCoin> {
 
 /// The uopen amount of a DecCoins list.
 pub fn from_dec_coins(coins: &[DecCoin]) -> Dec {
-    coins.iter().filter(|c| c.denom == BASE_DENOM).filter_map(|c| dec_from_proto(&c.amount)).fold(Dec::ZERO, |a, b| Dec(a.0.saturating_add(b.0)))
+    coins
+        .iter()
+        .filter(|c| c.denom == BASE_DENOM)
+        .filter_map(|c| dec_from_proto(&c.amount))
+        .fold(Dec::ZERO, |a, b| Dec(a.0.saturating_add(b.0)))
 }
 
 fn get_dec<M: prost::Message + Default>(state: &dyn StateRead, key: &[u8], f: impl Fn(&M) -> &Vec<DecCoin>) -> Result<Dec, StakeError> {
@@ -103,7 +107,10 @@ pub fn totals(state: &dyn StateRead) -> Result<(u128, u128), StakeError> {
 
 /// Creates a new validator's reward records (period 0 with a zero ratio).
 pub fn init_validator(state: &mut dyn StateWrite, operator: &str) -> Result<(), StakeError> {
-    state.put_proto(state_key::historical_rewards(operator, 0), &ValidatorHistoricalRewards { cumulative_reward_ratio: vec![], reference_count: 1 })?;
+    state.put_proto(
+        state_key::historical_rewards(operator, 0),
+        &ValidatorHistoricalRewards { cumulative_reward_ratio: vec![], reference_count: 1 },
+    )?;
     state.put_proto(state_key::current_rewards(operator), &ValidatorCurrentRewards { rewards: vec![], period: 1 })?;
     set_outstanding(state, operator, Dec::ZERO)?;
     state.put_proto(state_key::commission(operator), &ValidatorAccumulatedCommission { commission: vec![] })?;
@@ -126,8 +133,14 @@ pub fn increment_period(state: &mut dyn StateWrite, v: &Validator) -> Result<u64
     let previous = historical(state, operator, cur.period.saturating_sub(1))?;
     let ratio = from_dec_coins(&previous.cumulative_reward_ratio).checked_add(per_token)?;
     change_reference(state, operator, cur.period.saturating_sub(1), false)?;
-    state.put_proto(state_key::historical_rewards(operator, cur.period), &ValidatorHistoricalRewards { cumulative_reward_ratio: dec_coins(ratio), reference_count: 1 })?;
-    state.put_proto(state_key::current_rewards(operator), &ValidatorCurrentRewards { rewards: vec![], period: cur.period.saturating_add(1) })?;
+    state.put_proto(
+        state_key::historical_rewards(operator, cur.period),
+        &ValidatorHistoricalRewards { cumulative_reward_ratio: dec_coins(ratio), reference_count: 1 },
+    )?;
+    state.put_proto(
+        state_key::current_rewards(operator),
+        &ValidatorCurrentRewards { rewards: vec![], period: cur.period.saturating_add(1) },
+    )?;
     Ok(cur.period)
 }
 
@@ -192,7 +205,13 @@ pub fn set_withdraw_address(state: &mut dyn StateWrite, delegator: &Address, to:
 
 /// Pays a delegation's rewards to its withdraw address and restarts its record (the caller
 /// re-initializes it if the delegation remains). Returns the uopen paid.
-pub fn withdraw_delegation_rewards(keeper: &StakeKeeper, state: &mut dyn StateWrite, _info: BlockInfo, operator: &str, delegator: &str) -> Result<u128, StakeError> {
+pub fn withdraw_delegation_rewards(
+    keeper: &StakeKeeper,
+    state: &mut dyn StateWrite,
+    _info: BlockInfo,
+    operator: &str,
+    delegator: &str,
+) -> Result<u128, StakeError> {
     let v = keeper.must_validator(state, operator)?;
     if !state.has(&state_key::starting_info(operator, delegator))? {
         return Err(StakeError::DistributionNoDelegation);
@@ -206,7 +225,9 @@ pub fn withdraw_delegation_rewards(keeper: &StakeKeeper, state: &mut dyn StateWr
     set_outstanding(state, operator, out.checked_sub(rewards)?)?;
     let paid = rewards.truncate();
     add_community_pool(state, rewards.checked_sub(Dec::from_int(paid)?)?)?;
-    let start = state.get_proto::<DelegatorStartingInfo>(&state_key::starting_info(operator, delegator))?.ok_or(StakeError::DistributionNoDelegation)?;
+    let start = state
+        .get_proto::<DelegatorStartingInfo>(&state_key::starting_info(operator, delegator))?
+        .ok_or(StakeError::DistributionNoDelegation)?;
     change_reference(state, operator, start.previous_period, false)?;
     state.delete(&state_key::starting_info(operator, delegator))?;
     if paid > 0 {
@@ -214,7 +235,12 @@ pub fn withdraw_delegation_rewards(keeper: &StakeKeeper, state: &mut dyn StateWr
         keeper.send(state, &Address::module(DISTRIBUTION_ACCOUNT), &to, paid)?;
         add_u128(state, state_key::TOTAL_PAID, paid)?;
     }
-    state.emit(Event::new("withdraw_rewards").attr("amount", format!("{paid}{BASE_DENOM}")).attr("validator", operator.to_string()).attr("delegator", delegator.to_string()));
+    state.emit(
+        Event::new("withdraw_rewards")
+            .attr("amount", format!("{paid}{BASE_DENOM}"))
+            .attr("validator", operator.to_string())
+            .attr("delegator", delegator.to_string()),
+    );
     Ok(paid)
 }
 
@@ -227,7 +253,10 @@ pub fn withdraw_commission(keeper: &StakeKeeper, state: &mut dyn StateWrite, ope
         return Err(StakeError::NoValidatorCommission);
     }
     let paid_dec = Dec::from_int(paid)?;
-    state.put_proto(state_key::commission(operator), &ValidatorAccumulatedCommission { commission: dec_coins(acc.checked_sub(paid_dec)?) })?;
+    state.put_proto(
+        state_key::commission(operator),
+        &ValidatorAccumulatedCommission { commission: dec_coins(acc.checked_sub(paid_dec)?) },
+    )?;
     let out = outstanding(state, operator)?;
     set_outstanding(state, operator, out.checked_sub(paid_dec).unwrap_or(Dec::ZERO))?;
     let account = operator_account(operator)?;

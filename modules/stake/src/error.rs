@@ -101,7 +101,9 @@ pub enum StakeError {
     #[error("too few tokens to redelegate (truncates to zero tokens)")]
     TinyRedelegationAmount,
     /// staking 32
-    #[error("redelegation to this validator already in progress; first redelegation to this validator must complete before next redelegation")]
+    #[error(
+        "redelegation to this validator already in progress; first redelegation to this validator must complete before next redelegation"
+    )]
     TransitiveRedelegation,
     /// staking 33
     #[error("too many redelegation entries for (delegator, src-validator, dst-validator) tuple")]

@@ -149,7 +149,10 @@ impl Default for StakeGenesis {
                 slash_fraction_double_sign: dotted(dec_from_bytes(&sl.slash_fraction_double_sign)),
                 slash_fraction_downtime: dotted(dec_from_bytes(&sl.slash_fraction_downtime)),
             },
-            distribution: DistributionParamsJson { community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)), withdraw_addr_enabled: d.withdraw_addr_enabled },
+            distribution: DistributionParamsJson {
+                community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)),
+                withdraw_addr_enabled: d.withdraw_addr_enabled,
+            },
             reward_schedule: RewardScheduleJson { block_reward: r.block_reward, halving_interval_blocks: r.halving_interval_blocks },
             validators: Vec::new(),
             delegations: Vec::new(),
@@ -166,7 +169,12 @@ fn seconds(s: u64) -> Duration {
 }
 
 /// Imports the stake genesis; returns the initial validator set for CometBFT.
-pub fn init_genesis(keeper: &StakeKeeper, state: &mut dyn StateWrite, genesis: &StakeGenesis, info: BlockInfo) -> Result<Vec<ValidatorUpdate>, StakeError> {
+pub fn init_genesis(
+    keeper: &StakeKeeper,
+    state: &mut dyn StateWrite,
+    genesis: &StakeGenesis,
+    info: BlockInfo,
+) -> Result<Vec<ValidatorUpdate>, StakeError> {
     let p = &genesis.params;
     if p.max_validators == 0 || p.max_entries == 0 {
         return Err(StakeError::InvalidGenesis("max_validators and max_entries must be positive".into()));
@@ -202,11 +210,16 @@ pub fn init_genesis(keeper: &StakeKeeper, state: &mut dyn StateWrite, genesis: &
         withdraw_addr_enabled: genesis.distribution.withdraw_addr_enabled,
     };
     genesis.reward_schedule.block_reward.parse::<u128>().map_err(|e| StakeError::InvalidGenesis(format!("block_reward: {e}")))?;
-    let schedule = RewardSchedule { block_reward: genesis.reward_schedule.block_reward.clone(), halving_interval_blocks: genesis.reward_schedule.halving_interval_blocks };
+    let schedule = RewardSchedule {
+        block_reward: genesis.reward_schedule.block_reward.clone(),
+        halving_interval_blocks: genesis.reward_schedule.halving_interval_blocks,
+    };
     params::set_all(state, &staking, &distribution, &slashing, &schedule)?;
 
     for gv in &genesis.validators {
-        let key = base64::engine::general_purpose::STANDARD.decode(&gv.consensus_pubkey).map_err(|e| StakeError::InvalidGenesis(format!("consensus_pubkey of {}: {e}", gv.operator_address)))?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(&gv.consensus_pubkey)
+            .map_err(|e| StakeError::InvalidGenesis(format!("consensus_pubkey of {}: {e}", gv.operator_address)))?;
         #[allow(deprecated)]
         let msg = spb::MsgCreateValidator {
             description: Some(spb::Description { moniker: gv.moniker.clone(), ..Default::default() }),
@@ -221,12 +234,16 @@ pub fn init_genesis(keeper: &StakeKeeper, state: &mut dyn StateWrite, genesis: &
             pubkey: Some(ed25519_any(&key)),
             value: Some(openledger_core::Coin::new(BASE_DENOM, gv.self_delegation).to_proto()),
         };
-        let create = CreateValidator::check_stateless(&msg).map_err(|e| StakeError::InvalidGenesis(format!("validator {}: {e}", gv.operator_address)))?;
+        let create = CreateValidator::check_stateless(&msg)
+            .map_err(|e| StakeError::InvalidGenesis(format!("validator {}: {e}", gv.operator_address)))?;
         create.execute(keeper, state).map_err(|e| StakeError::InvalidGenesis(format!("validator {}: {e}", gv.operator_address)))?;
     }
     for d in &genesis.delegations {
-        let delegator = Address::from_bech32(&d.delegator_address).map_err(|e| StakeError::InvalidGenesis(format!("{}: {e}", d.delegator_address)))?;
-        keeper.delegate(state, info, &delegator, &d.validator_address, d.amount, &delegator).map_err(|e| StakeError::InvalidGenesis(format!("delegation to {}: {e}", d.validator_address)))?;
+        let delegator =
+            Address::from_bech32(&d.delegator_address).map_err(|e| StakeError::InvalidGenesis(format!("{}: {e}", d.delegator_address)))?;
+        keeper
+            .delegate(state, info, &delegator, &d.validator_address, d.amount, &delegator)
+            .map_err(|e| StakeError::InvalidGenesis(format!("delegation to {}: {e}", d.validator_address)))?;
     }
     keeper.apply_validator_set(state, info)
 }
@@ -252,7 +269,10 @@ pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<Sta
             slash_fraction_double_sign: dotted(dec_from_bytes(&sl.slash_fraction_double_sign)),
             slash_fraction_downtime: dotted(dec_from_bytes(&sl.slash_fraction_downtime)),
         },
-        distribution: DistributionParamsJson { community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)), withdraw_addr_enabled: d.withdraw_addr_enabled },
+        distribution: DistributionParamsJson {
+            community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)),
+            withdraw_addr_enabled: d.withdraw_addr_enabled,
+        },
         reward_schedule: RewardScheduleJson { block_reward: r.block_reward, halving_interval_blocks: r.halving_interval_blocks },
         validators: Vec::new(),
         delegations: Vec::new(),
@@ -284,7 +304,11 @@ pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<Sta
             }
             if let Some(del) = keeper.delegation(state, &delegator, &v.operator_address)? {
                 let amount = mul_tokens(dec_from_proto(&del.shares).unwrap_or(Dec::ZERO), tokens(&v), shares(&v))?;
-                genesis.delegations.push(GenesisDelegation { delegator_address: delegator, validator_address: v.operator_address.clone(), amount });
+                genesis.delegations.push(GenesisDelegation {
+                    delegator_address: delegator,
+                    validator_address: v.operator_address.clone(),
+                    amount,
+                });
             }
         }
     }

@@ -260,7 +260,14 @@ impl StakeKeeper {
     /// Removes `remove` shares of `delegator` from a validator; returns the tokens they were
     /// worth (still in the validator's pool). Jails an operator whose self-delegation falls
     /// below its minimum.
-    pub(crate) fn unbond(&self, state: &mut dyn StateWrite, info: BlockInfo, delegator: &Address, operator: &str, remove: Dec) -> Result<u128, StakeError> {
+    pub(crate) fn unbond(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        delegator: &Address,
+        operator: &str,
+        remove: Dec,
+    ) -> Result<u128, StakeError> {
         let delegator_str = delegator.to_bech32();
         let delegation = self.delegation(state, &delegator_str, operator)?.ok_or(StakeError::NoDelegation)?;
         let held = dec_from_proto(&delegation.shares).unwrap_or(Dec::ZERO);
@@ -307,7 +314,14 @@ impl StakeKeeper {
 
     /// Undelegates `amount` tokens: unbonds the matching shares and starts the unbonding
     /// period (immediate for an unbonded validator). Returns the completion time (ns).
-    pub(crate) fn undelegate(&self, state: &mut dyn StateWrite, info: BlockInfo, delegator: &Address, operator: &str, amount: u128) -> Result<(u64, u128), StakeError> {
+    pub(crate) fn undelegate(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        delegator: &Address,
+        operator: &str,
+        amount: u128,
+    ) -> Result<(u64, u128), StakeError> {
         let v = self.must_validator(state, operator)?;
         let delegator_str = delegator.to_bech32();
         let delegation = self.delegation(state, &delegator_str, operator)?.ok_or(StakeError::NoDelegation)?;
@@ -338,7 +352,11 @@ impl StakeKeeper {
         }
         let completion = info.time_ns.saturating_add(duration_ns(params.unbonding_time.as_ref()));
         let id = self.next_unbonding_id(state)?;
-        let mut ubd = existing.unwrap_or(UnbondingDelegation { delegator_address: delegator_str.clone(), validator_address: operator.to_string(), entries: vec![] });
+        let mut ubd = existing.unwrap_or(UnbondingDelegation {
+            delegator_address: delegator_str.clone(),
+            validator_address: operator.to_string(),
+            entries: vec![],
+        });
         ubd.entries.push(UnbondingDelegationEntry {
             creation_height: i64::try_from(info.height).unwrap_or(i64::MAX),
             completion_time: Some(ns_timestamp(completion)),
@@ -354,7 +372,15 @@ impl StakeKeeper {
     }
 
     /// Moves `amount` tokens of delegation from `src` to `dst`. Returns the completion time.
-    pub(crate) fn redelegate(&self, state: &mut dyn StateWrite, info: BlockInfo, delegator: &Address, src: &str, dst: &str, amount: u128) -> Result<u64, StakeError> {
+    pub(crate) fn redelegate(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        delegator: &Address,
+        src: &str,
+        dst: &str,
+        amount: u128,
+    ) -> Result<u64, StakeError> {
         if src == dst {
             return Err(StakeError::SelfRedelegation);
         }
@@ -419,14 +445,25 @@ impl StakeKeeper {
 
     /// Cancels part of an unbonding entry created at `creation_height`: the tokens are
     /// delegated back to the validator.
-    pub(crate) fn cancel_unbonding(&self, state: &mut dyn StateWrite, info: BlockInfo, delegator: &Address, operator: &str, amount: u128, creation_height: i64) -> Result<(), StakeError> {
+    pub(crate) fn cancel_unbonding(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        delegator: &Address,
+        operator: &str,
+        amount: u128,
+        creation_height: i64,
+    ) -> Result<(), StakeError> {
         let v = self.must_validator(state, operator)?;
         if v.jailed {
             return Err(StakeError::ValidatorJailed);
         }
         let delegator_str = delegator.to_bech32();
-        let mut ubd = state.get_proto::<UnbondingDelegation>(&state_key::unbonding(&delegator_str, operator))?.ok_or(StakeError::NoUnbondingDelegation)?;
-        let index = ubd.entries.iter().position(|e| e.creation_height == creation_height).ok_or(StakeError::UnbondingNotFound(creation_height))?;
+        let mut ubd = state
+            .get_proto::<UnbondingDelegation>(&state_key::unbonding(&delegator_str, operator))?
+            .ok_or(StakeError::NoUnbondingDelegation)?;
+        let index =
+            ubd.entries.iter().position(|e| e.creation_height == creation_height).ok_or(StakeError::UnbondingNotFound(creation_height))?;
         let entry = &mut ubd.entries[index];
         let balance: u128 = entry.balance.parse().unwrap_or(0);
         if amount == 0 || amount > balance {
@@ -516,12 +553,25 @@ impl StakeKeeper {
 
     /// Slashes a validator for a fault at the current height (used by the inference module for
     /// wrong results), at its current power.
-    pub fn slash(&self, state: &mut dyn StateWrite, info: BlockInfo, operator: &str, fraction: Dec, reason: &str) -> Result<u128, StakeError> {
+    pub fn slash(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        operator: &str,
+        fraction: Dec,
+        reason: &str,
+    ) -> Result<u128, StakeError> {
         let v = self.must_validator(state, operator)?;
         self.slash_at(state, info, operator, info.height, power_of(tokens(&v)), fraction, reason)
     }
 
-    fn slash_unbondings(&self, state: &mut dyn StateWrite, operator: &str, infraction_height: u64, fraction: Dec) -> Result<u128, StakeError> {
+    fn slash_unbondings(
+        &self,
+        state: &mut dyn StateWrite,
+        operator: &str,
+        infraction_height: u64,
+        fraction: Dec,
+    ) -> Result<u128, StakeError> {
         let mut total = 0u128;
         let keys = state.scan_raw(&state_key::unbondings_from(operator), None, 10_000)?;
         for (key, _) in keys {
@@ -547,7 +597,14 @@ impl StakeKeeper {
         Ok(total)
     }
 
-    fn slash_redelegations(&self, state: &mut dyn StateWrite, info: BlockInfo, src: &str, infraction_height: u64, fraction: Dec) -> Result<u128, StakeError> {
+    fn slash_redelegations(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        src: &str,
+        infraction_height: u64,
+        fraction: Dec,
+    ) -> Result<u128, StakeError> {
         let mut total = 0u128;
         let prefix = state_key::redelegations_from(src);
         let keys = state.scan_raw(&prefix, None, 10_000)?;
@@ -598,7 +655,10 @@ impl StakeKeeper {
         let mut last: BTreeMap<String, u64> = BTreeMap::new();
         for (key, value) in state.scan_raw(state_key::LAST_POWER_PREFIX, None, 100_000)? {
             let operator = String::from_utf8_lossy(&key[state_key::LAST_POWER_PREFIX.len()..]).into_owned();
-            last.insert(operator, u64::decode(value.as_slice()).map_err(|e| StateError::Decode { key: "last_power".into(), error: e.to_string() })?);
+            last.insert(
+                operator,
+                u64::decode(value.as_slice()).map_err(|e| StateError::Decode { key: "last_power".into(), error: e.to_string() })?,
+            );
         }
         let max = usize::try_from(params.max_validators).unwrap_or(usize::MAX);
         let top = state.scan_raw(state_key::POWER_PREFIX, None, max)?;
@@ -695,7 +755,12 @@ impl StakeKeeper {
             } else {
                 state.put_proto(state_key::unbonding(delegator, operator), &ubd)?;
             }
-            state.emit(Event::new("complete_unbonding").attr("amount", format!("{paid}{BASE_DENOM}")).attr("validator", operator.to_string()).attr("delegator", delegator.to_string()));
+            state.emit(
+                Event::new("complete_unbonding")
+                    .attr("amount", format!("{paid}{BASE_DENOM}"))
+                    .attr("validator", operator.to_string())
+                    .attr("delegator", delegator.to_string()),
+            );
         }
         Ok(())
     }
@@ -714,7 +779,12 @@ impl StakeKeeper {
             } else {
                 state.put_proto(state_key::redelegation(delegator, src, dst), &red)?;
             }
-            state.emit(Event::new("complete_redelegation").attr("delegator", delegator.to_string()).attr("source_validator", src.to_string()).attr("destination_validator", dst.to_string()));
+            state.emit(
+                Event::new("complete_redelegation")
+                    .attr("delegator", delegator.to_string())
+                    .attr("source_validator", src.to_string())
+                    .attr("destination_validator", dst.to_string()),
+            );
         }
         Ok(())
     }
@@ -735,5 +805,8 @@ pub fn mul_tokens(s: Dec, total_tokens: u128, total_shares: Dec) -> Result<u128,
 /// A CometBFT validator update for `v` at `power`.
 pub fn validator_update(v: &Validator, power: u64) -> Result<ValidatorUpdate, StakeError> {
     let key = consensus_key(v).ok_or_else(|| StakeError::PubKeyTypeNotSupported("non-ed25519".into()))?;
-    Ok(ValidatorUpdate { pub_key: Some(PublicKey { sum: Some(public_key::Sum::Ed25519(key)) }), power: i64::try_from(power).unwrap_or(i64::MAX) })
+    Ok(ValidatorUpdate {
+        pub_key: Some(PublicKey { sum: Some(public_key::Sum::Ed25519(key)) }),
+        power: i64::try_from(power).unwrap_or(i64::MAX),
+    })
 }

@@ -12,7 +12,9 @@ use openledger_core::{Address, Coin, Dec, Event, StateWrite};
 
 use crate::distribution;
 use crate::error::StakeError;
-use crate::keeper::{consensus_key, ed25519_any, operator_account, operator_of, tokens, StakeKeeper, DISTRIBUTION_ACCOUNT, ED25519_PUBKEY_TYPE_URL};
+use crate::keeper::{
+    consensus_key, ed25519_any, operator_account, operator_of, tokens, StakeKeeper, DISTRIBUTION_ACCOUNT, ED25519_PUBKEY_TYPE_URL,
+};
 use crate::params::{self, dec_from_proto, dec_to_proto};
 use crate::slashing;
 
@@ -21,7 +23,11 @@ fn account(field: &'static str, text: &str) -> Result<Address, StakeError> {
 }
 
 fn valoper(field: &'static str, text: &str) -> Result<String, StakeError> {
-    Address::from_bech32_prefixed(text, VALOPER_PREFIX).map_err(|e| StakeError::InvalidAddress { field, value: text.to_string(), reason: e.to_string() })?;
+    Address::from_bech32_prefixed(text, VALOPER_PREFIX).map_err(|e| StakeError::InvalidAddress {
+        field,
+        value: text.to_string(),
+        reason: e.to_string(),
+    })?;
     Ok(text.to_string())
 }
 
@@ -44,7 +50,13 @@ fn rate(text: &str, what: &str) -> Result<Dec, StakeError> {
 /// Bounds of a validator description (SDK limits).
 fn check_description(d: Option<&spb::Description>) -> Result<(), StakeError> {
     let Some(d) = d else { return Ok(()) };
-    let limits = [(&d.moniker, 70, "moniker"), (&d.identity, 3000, "identity"), (&d.website, 140, "website"), (&d.security_contact, 140, "security contact"), (&d.details, 280, "details")];
+    let limits = [
+        (&d.moniker, 70, "moniker"),
+        (&d.identity, 3000, "identity"),
+        (&d.website, 140, "website"),
+        (&d.security_contact, 140, "security contact"),
+        (&d.details, 280, "details"),
+    ];
     for (value, max, name) in limits {
         if value.len() > max {
             return Err(StakeError::InvalidRequest(format!("invalid {name} length; got: {}, max: {max}", value.len())));
@@ -97,7 +109,10 @@ impl CreateValidator {
         if rates.2 > rates.1 {
             return Err(StakeError::CommissionChangeRateGtMaxRate);
         }
-        let min_self_delegation: u128 = msg.min_self_delegation.parse().map_err(|_| StakeError::InvalidRequest("minimum self delegation must be a positive integer".into()))?;
+        let min_self_delegation: u128 = msg
+            .min_self_delegation
+            .parse()
+            .map_err(|_| StakeError::InvalidRequest("minimum self delegation must be a positive integer".into()))?;
         if min_self_delegation == 0 {
             return Err(StakeError::InvalidRequest("minimum self delegation must be a positive integer".into()));
         }
@@ -133,7 +148,11 @@ impl CreateValidator {
             unbonding_height: 0,
             unbonding_time: Some(ns_timestamp(0)),
             commission: Some(spb::Commission {
-                commission_rates: Some(spb::CommissionRates { rate: dec_to_proto(self.rates.0), max_rate: dec_to_proto(self.rates.1), max_change_rate: dec_to_proto(self.rates.2) }),
+                commission_rates: Some(spb::CommissionRates {
+                    rate: dec_to_proto(self.rates.0),
+                    max_rate: dec_to_proto(self.rates.1),
+                    max_change_rate: dec_to_proto(self.rates.2),
+                }),
                 update_time: Some(ns_timestamp(info.time_ns)),
             }),
             min_self_delegation: self.min_self_delegation.to_string(),
@@ -157,7 +176,13 @@ pub fn edit_validator(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &sp
         // "[do-not-modify]" keeps a field, as in the SDK.
         let keep = "[do-not-modify]";
         let mut cur = v.description.clone().unwrap_or_default();
-        for (new, old) in [(&d.moniker, &mut cur.moniker), (&d.identity, &mut cur.identity), (&d.website, &mut cur.website), (&d.security_contact, &mut cur.security_contact), (&d.details, &mut cur.details)] {
+        for (new, old) in [
+            (&d.moniker, &mut cur.moniker),
+            (&d.identity, &mut cur.identity),
+            (&d.website, &mut cur.website),
+            (&d.security_contact, &mut cur.security_contact),
+            (&d.details, &mut cur.details),
+        ] {
             if new != keep {
                 *old = new.clone();
             }
@@ -168,7 +193,8 @@ pub fn edit_validator(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &sp
         let new_rate = rate(&msg.commission_rate, "commission rate")?;
         let mut commission = v.commission.clone().unwrap_or_default();
         let rates = commission.commission_rates.clone().unwrap_or_default();
-        let (old, max, max_change) = (rate(&rates.rate, "rate")?, rate(&rates.max_rate, "max rate")?, rate(&rates.max_change_rate, "max change rate")?);
+        let (old, max, max_change) =
+            (rate(&rates.rate, "rate")?, rate(&rates.max_rate, "max rate")?, rate(&rates.max_change_rate, "max change rate")?);
         let last = commission.update_time.as_ref().map(timestamp_ns).unwrap_or(0);
         if info.time_ns.saturating_sub(last) < 24 * 3600 * 1_000_000_000 {
             return Err(StakeError::CommissionUpdateTime);
@@ -190,7 +216,8 @@ pub fn edit_validator(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &sp
         v.commission = Some(commission);
     }
     if !msg.min_self_delegation.is_empty() {
-        let new_min: u128 = msg.min_self_delegation.parse().map_err(|_| StakeError::InvalidRequest("invalid min self delegation".into()))?;
+        let new_min: u128 =
+            msg.min_self_delegation.parse().map_err(|_| StakeError::InvalidRequest("invalid min self delegation".into()))?;
         if new_min <= v.min_self_delegation.parse().unwrap_or(0) {
             return Err(StakeError::MinSelfDelegationDecreased);
         }
@@ -217,7 +244,13 @@ pub fn delegate(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::Msg
     let amount = bond_amount(msg.amount.as_ref())?;
     let info = block_info(state)?;
     let new_shares = keeper.delegate(state, info, &delegator, &operator, amount, &delegator)?;
-    state.emit(Event::new("delegate").attr("validator", operator).attr("delegator", delegator.to_bech32()).attr("amount", format!("{amount}{BASE_DENOM}")).attr("new_shares", new_shares.to_string()));
+    state.emit(
+        Event::new("delegate")
+            .attr("validator", operator)
+            .attr("delegator", delegator.to_bech32())
+            .attr("amount", format!("{amount}{BASE_DENOM}"))
+            .attr("new_shares", new_shares.to_string()),
+    );
     Ok(())
 }
 
@@ -228,7 +261,13 @@ pub fn undelegate(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::M
     let amount = bond_amount(msg.amount.as_ref())?;
     let info = block_info(state)?;
     let (completion, returned) = keeper.undelegate(state, info, &delegator, &operator, amount)?;
-    state.emit(Event::new("unbond").attr("validator", operator).attr("delegator", delegator.to_bech32()).attr("amount", format!("{returned}{BASE_DENOM}")).attr("completion_time", completion.to_string()));
+    state.emit(
+        Event::new("unbond")
+            .attr("validator", operator)
+            .attr("delegator", delegator.to_bech32())
+            .attr("amount", format!("{returned}{BASE_DENOM}"))
+            .attr("completion_time", completion.to_string()),
+    );
     Ok((completion, returned))
 }
 
@@ -240,12 +279,22 @@ pub fn redelegate(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::M
     let amount = bond_amount(msg.amount.as_ref())?;
     let info = block_info(state)?;
     let completion = keeper.redelegate(state, info, &delegator, &src, &dst, amount)?;
-    state.emit(Event::new("redelegate").attr("source_validator", src).attr("destination_validator", dst).attr("amount", format!("{amount}{BASE_DENOM}")).attr("completion_time", completion.to_string()));
+    state.emit(
+        Event::new("redelegate")
+            .attr("source_validator", src)
+            .attr("destination_validator", dst)
+            .attr("amount", format!("{amount}{BASE_DENOM}"))
+            .attr("completion_time", completion.to_string()),
+    );
     Ok(completion)
 }
 
 /// Executes `MsgCancelUnbondingDelegation`.
-pub fn cancel_unbonding(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::MsgCancelUnbondingDelegation) -> Result<(), StakeError> {
+pub fn cancel_unbonding(
+    keeper: &StakeKeeper,
+    state: &mut dyn StateWrite,
+    msg: &spb::MsgCancelUnbondingDelegation,
+) -> Result<(), StakeError> {
     let delegator = delegator_of(&msg.delegator_address)?;
     let operator = valoper("validator", &msg.validator_address)?;
     let amount = bond_amount(msg.amount.as_ref())?;
@@ -254,12 +303,22 @@ pub fn cancel_unbonding(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &
     }
     let info = block_info(state)?;
     keeper.cancel_unbonding(state, info, &delegator, &operator, amount, msg.creation_height)?;
-    state.emit(Event::new("cancel_unbonding_delegation").attr("validator", operator).attr("delegator", delegator.to_bech32()).attr("amount", format!("{amount}{BASE_DENOM}")).attr("creation_height", msg.creation_height.to_string()));
+    state.emit(
+        Event::new("cancel_unbonding_delegation")
+            .attr("validator", operator)
+            .attr("delegator", delegator.to_bech32())
+            .attr("amount", format!("{amount}{BASE_DENOM}"))
+            .attr("creation_height", msg.creation_height.to_string()),
+    );
     Ok(())
 }
 
 /// Executes `MsgWithdrawDelegatorReward`; returns the uopen paid.
-pub fn withdraw_rewards(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &dpb::MsgWithdrawDelegatorReward) -> Result<u128, StakeError> {
+pub fn withdraw_rewards(
+    keeper: &StakeKeeper,
+    state: &mut dyn StateWrite,
+    msg: &dpb::MsgWithdrawDelegatorReward,
+) -> Result<u128, StakeError> {
     let delegator = delegator_of(&msg.delegator_address)?;
     let operator = valoper("validator", &msg.validator_address)?;
     let info = block_info(state)?;
@@ -272,7 +331,11 @@ pub fn withdraw_rewards(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &
 }
 
 /// Executes `MsgWithdrawValidatorCommission`; returns the uopen paid.
-pub fn withdraw_commission(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &dpb::MsgWithdrawValidatorCommission) -> Result<u128, StakeError> {
+pub fn withdraw_commission(
+    keeper: &StakeKeeper,
+    state: &mut dyn StateWrite,
+    msg: &dpb::MsgWithdrawValidatorCommission,
+) -> Result<u128, StakeError> {
     let operator = valoper("validator", &msg.validator_address)?;
     distribution::withdraw_commission(keeper, state, &operator)
 }

@@ -67,7 +67,11 @@ fn status_matches(v: &spb::Validator, status: &str) -> bool {
 }
 
 fn redelegation_response(r: spb::Redelegation) -> spb::RedelegationResponse {
-    let entries = r.entries.iter().map(|e| spb::RedelegationEntryResponse { redelegation_entry: Some(e.clone()), balance: e.initial_balance.clone() }).collect();
+    let entries = r
+        .entries
+        .iter()
+        .map(|e| spb::RedelegationEntryResponse { redelegation_entry: Some(e.clone()), balance: e.initial_balance.clone() })
+        .collect();
     spb::RedelegationResponse { redelegation: Some(r), entries }
 }
 
@@ -116,24 +120,26 @@ impl StakeQuery {
             "Delegation" => unary(data, |req: spb::QueryDelegationRequest| {
                 let del = parse_address("delegator address", &req.delegator_addr)?;
                 let op = valoper("validator address", &req.validator_addr)?;
-                let d = k
-                    .delegation(state, &del.to_bech32(), &op)
-                    .map_err(internal)?
-                    .ok_or_else(|| QueryError::NotFound(format!("delegation with delegator {} not found for validator {op}", req.delegator_addr)))?;
+                let d = k.delegation(state, &del.to_bech32(), &op).map_err(internal)?.ok_or_else(|| {
+                    QueryError::NotFound(format!("delegation with delegator {} not found for validator {op}", req.delegator_addr))
+                })?;
                 Ok(spb::QueryDelegationResponse { delegation_response: Some(delegation_response(k, state, d)?) })
             }),
             "UnbondingDelegation" => unary(data, |req: spb::QueryUnbondingDelegationRequest| {
                 let del = parse_address("delegator address", &req.delegator_addr)?;
                 let op = valoper("validator address", &req.validator_addr)?;
-                let u = state
-                    .get_proto::<spb::UnbondingDelegation>(&state_key::unbonding(&del.to_bech32(), &op))?
-                    .ok_or_else(|| QueryError::NotFound(format!("unbonding delegation with delegator {} not found for validator {op}", req.delegator_addr)))?;
+                let u = state.get_proto::<spb::UnbondingDelegation>(&state_key::unbonding(&del.to_bech32(), &op))?.ok_or_else(|| {
+                    QueryError::NotFound(format!("unbonding delegation with delegator {} not found for validator {op}", req.delegator_addr))
+                })?;
                 Ok(spb::QueryUnbondingDelegationResponse { unbond: Some(u) })
             }),
             "DelegatorDelegations" => unary(data, |req: spb::QueryDelegatorDelegationsRequest| {
                 let del = parse_address("delegator address", &req.delegator_addr)?;
                 let (entries, pagination) = paginate(state, &state_key::delegations_of(&del.to_bech32()), req.pagination.as_ref())?;
-                let delegation_responses = decode_all::<spb::Delegation>(entries)?.into_iter().map(|d| delegation_response(k, state, d)).collect::<Result<Vec<_>, _>>()?;
+                let delegation_responses = decode_all::<spb::Delegation>(entries)?
+                    .into_iter()
+                    .map(|d| delegation_response(k, state, d))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(spb::QueryDelegatorDelegationsResponse { delegation_responses, pagination })
             }),
             "DelegatorUnbondingDelegations" => unary(data, |req: spb::QueryDelegatorUnbondingDelegationsRequest| {
@@ -146,10 +152,14 @@ impl StakeQuery {
                 if !req.src_validator_addr.is_empty() && !req.dst_validator_addr.is_empty() {
                     let src = valoper("source validator", &req.src_validator_addr)?;
                     let dst = valoper("destination validator", &req.dst_validator_addr)?;
-                    let r = state
-                        .get_proto::<spb::Redelegation>(&state_key::redelegation(&del.to_bech32(), &src, &dst))?
-                        .ok_or_else(|| QueryError::NotFound(format!("redelegation not found for delegator address {}", req.delegator_addr)))?;
-                    return Ok(spb::QueryRedelegationsResponse { redelegation_responses: vec![redelegation_response(r)], pagination: None });
+                    let r =
+                        state.get_proto::<spb::Redelegation>(&state_key::redelegation(&del.to_bech32(), &src, &dst))?.ok_or_else(|| {
+                            QueryError::NotFound(format!("redelegation not found for delegator address {}", req.delegator_addr))
+                        })?;
+                    return Ok(spb::QueryRedelegationsResponse {
+                        redelegation_responses: vec![redelegation_response(r)],
+                        pagination: None,
+                    });
                 }
                 let (entries, pagination) = paginate(state, &state_key::redelegations_of(&del.to_bech32()), req.pagination.as_ref())?;
                 let redelegation_responses = decode_all::<spb::Redelegation>(entries)?
@@ -162,19 +172,26 @@ impl StakeQuery {
             "DelegatorValidators" => unary(data, |req: spb::QueryDelegatorValidatorsRequest| {
                 let del = parse_address("delegator address", &req.delegator_addr)?;
                 let (entries, pagination) = paginate(state, &state_key::delegations_of(&del.to_bech32()), req.pagination.as_ref())?;
-                let validators = decode_all::<spb::Delegation>(entries)?.iter().map(|d| validator(k, state, &d.validator_address)).collect::<Result<Vec<_>, _>>()?;
+                let validators = decode_all::<spb::Delegation>(entries)?
+                    .iter()
+                    .map(|d| validator(k, state, &d.validator_address))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(spb::QueryDelegatorValidatorsResponse { validators, pagination })
             }),
             "DelegatorValidator" => unary(data, |req: spb::QueryDelegatorValidatorRequest| {
                 let del = parse_address("delegator address", &req.delegator_addr)?;
                 let op = valoper("validator address", &req.validator_addr)?;
-                k.delegation(state, &del.to_bech32(), &op).map_err(internal)?.ok_or_else(|| QueryError::NotFound("no delegation for (address, validator) tuple".into()))?;
+                k.delegation(state, &del.to_bech32(), &op)
+                    .map_err(internal)?
+                    .ok_or_else(|| QueryError::NotFound("no delegation for (address, validator) tuple".into()))?;
                 Ok(spb::QueryDelegatorValidatorResponse { validator: Some(validator(k, state, &op)?) })
             }),
             "Pool" => unary(data, |_: spb::QueryPoolRequest| {
                 let bonded = k.bank.balance(state, &Address::module(BONDED_POOL), BASE_DENOM)?;
                 let not_bonded = k.bank.balance(state, &Address::module(NOT_BONDED_POOL), BASE_DENOM)?;
-                Ok(spb::QueryPoolResponse { pool: Some(spb::Pool { not_bonded_tokens: not_bonded.to_string(), bonded_tokens: bonded.to_string() }) })
+                Ok(spb::QueryPoolResponse {
+                    pool: Some(spb::Pool { not_bonded_tokens: not_bonded.to_string(), bonded_tokens: bonded.to_string() }),
+                })
             }),
             "Params" => unary(data, |_: spb::QueryParamsRequest| Ok(spb::QueryParamsResponse { params: Some(params::staking(state)?) })),
             "HistoricalInfo" => Err(QueryError::NotFound("historical info is not kept (historical_entries = 0)".into())),
@@ -192,18 +209,24 @@ impl StakeQuery {
             distribution::pending_rewards(state, &v, del).map_err(internal)
         };
         match method {
-            "Params" => unary(data, |_: dpb::QueryParamsRequest| Ok(dpb::QueryParamsResponse { params: Some(params::distribution(state)?) })),
+            "Params" => {
+                unary(data, |_: dpb::QueryParamsRequest| Ok(dpb::QueryParamsResponse { params: Some(params::distribution(state)?) }))
+            }
             "ValidatorOutstandingRewards" => unary(data, |req: dpb::QueryValidatorOutstandingRewardsRequest| {
                 let op = valoper("validator address", &req.validator_address)?;
                 validator(k, state, &op)?;
                 let rewards = distribution::outstanding(state, &op).map_err(internal)?;
-                Ok(dpb::QueryValidatorOutstandingRewardsResponse { rewards: Some(dpb::ValidatorOutstandingRewards { rewards: dec_coins(rewards) }) })
+                Ok(dpb::QueryValidatorOutstandingRewardsResponse {
+                    rewards: Some(dpb::ValidatorOutstandingRewards { rewards: dec_coins(rewards) }),
+                })
             }),
             "ValidatorCommission" => unary(data, |req: dpb::QueryValidatorCommissionRequest| {
                 let op = valoper("validator address", &req.validator_address)?;
                 validator(k, state, &op)?;
                 let c = distribution::commission(state, &op).map_err(internal)?;
-                Ok(dpb::QueryValidatorCommissionResponse { commission: Some(dpb::ValidatorAccumulatedCommission { commission: dec_coins(c) }) })
+                Ok(dpb::QueryValidatorCommissionResponse {
+                    commission: Some(dpb::ValidatorAccumulatedCommission { commission: dec_coins(c) }),
+                })
             }),
             "ValidatorSlashes" => unary(data, |req: dpb::QueryValidatorSlashesRequest| {
                 let op = valoper("validator address", &req.validator_address)?;
@@ -228,7 +251,11 @@ impl StakeQuery {
             }),
             "DelegatorValidators" => unary(data, |req: dpb::QueryDelegatorValidatorsRequest| {
                 let del = parse_address("delegator address", &req.delegator_address)?.to_bech32();
-                let validators = state.scan_proto::<spb::Delegation>(&state_key::delegations_of(&del), None, 1000)?.into_iter().map(|(_, d)| d.validator_address).collect();
+                let validators = state
+                    .scan_proto::<spb::Delegation>(&state_key::delegations_of(&del), None, 1000)?
+                    .into_iter()
+                    .map(|(_, d)| d.validator_address)
+                    .collect();
                 Ok(dpb::QueryDelegatorValidatorsResponse { validators })
             }),
             "DelegatorWithdrawAddress" => unary(data, |req: dpb::QueryDelegatorWithdrawAddressRequest| {
@@ -243,7 +270,11 @@ impl StakeQuery {
                 let op = valoper("validator address", &req.validator_address)?;
                 let v = validator(k, state, &op)?;
                 let account = crate::keeper::operator_account(&op).map_err(internal)?.to_bech32();
-                let self_bond_rewards = if k.delegation(state, &account, &op).map_err(internal)?.is_some() { distribution::pending_rewards(state, &v, &account).map_err(internal)? } else { Dec::ZERO };
+                let self_bond_rewards = if k.delegation(state, &account, &op).map_err(internal)?.is_some() {
+                    distribution::pending_rewards(state, &v, &account).map_err(internal)?
+                } else {
+                    Dec::ZERO
+                };
                 Ok(dpb::QueryValidatorDistributionInfoResponse {
                     operator_address: account,
                     self_bond_rewards: dec_coins(self_bond_rewards),
@@ -258,8 +289,11 @@ impl StakeQuery {
         match method {
             "Params" => unary(data, |_: slpb::QueryParamsRequest| Ok(slpb::QueryParamsResponse { params: Some(params::slashing(state)?) })),
             "SigningInfo" => unary(data, |req: slpb::QuerySigningInfoRequest| {
-                let cons = Address::from_bech32_prefixed(&req.cons_address, VALCONS_PREFIX).map_err(|e| QueryError::InvalidArgument(format!("invalid consensus address: {e}")))?;
-                let info = crate::slashing::signing_info(state, cons.as_bytes()).map_err(internal)?.ok_or_else(|| QueryError::NotFound(format!("SigningInfo not found for validator {}", req.cons_address)))?;
+                let cons = Address::from_bech32_prefixed(&req.cons_address, VALCONS_PREFIX)
+                    .map_err(|e| QueryError::InvalidArgument(format!("invalid consensus address: {e}")))?;
+                let info = crate::slashing::signing_info(state, cons.as_bytes())
+                    .map_err(internal)?
+                    .ok_or_else(|| QueryError::NotFound(format!("SigningInfo not found for validator {}", req.cons_address)))?;
                 Ok(slpb::QuerySigningInfoResponse { val_signing_info: Some(info) })
             }),
             "SigningInfos" => unary(data, |req: slpb::QuerySigningInfosRequest| {

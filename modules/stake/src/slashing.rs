@@ -70,7 +70,12 @@ pub fn handle_votes(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: Bloc
             si.missed_blocks_counter = si.missed_blocks_counter.saturating_sub(1);
         }
         if missed {
-            state.emit(Event::new("liveness").attr("address", si.address.clone()).attr("missed_blocks", si.missed_blocks_counter.to_string()).attr("height", info.height.to_string()));
+            state.emit(
+                Event::new("liveness")
+                    .attr("address", si.address.clone())
+                    .attr("missed_blocks", si.missed_blocks_counter.to_string())
+                    .attr("height", info.height.to_string()),
+            );
         }
         let min_height = u64::try_from(si.start_height).unwrap_or(0).saturating_add(window);
         let missed_count = u128::try_from(si.missed_blocks_counter).unwrap_or(0);
@@ -86,7 +91,9 @@ pub fn handle_votes(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: Bloc
                     si.jailed_until = Some(ns_timestamp(until));
                     si.missed_blocks_counter = 0;
                     si.index_offset = 0;
-                    for (key, _) in state.scan_raw(&state_key::missed_blocks_of(&hexaddr), None, usize::try_from(window).unwrap_or(usize::MAX))? {
+                    for (key, _) in
+                        state.scan_raw(&state_key::missed_blocks_of(&hexaddr), None, usize::try_from(window).unwrap_or(usize::MAX))?
+                    {
                         state.delete(&key)?;
                     }
                 }
@@ -141,7 +148,8 @@ pub fn unjail(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: BlockInfo,
     let v = keeper.validator(state, operator)?.ok_or(StakeError::NoValidatorForAddress)?;
     let account = crate::keeper::operator_account(operator)?;
     let delegation = keeper.delegation(state, &account.to_bech32(), operator)?.ok_or(StakeError::MissingSelfDelegation)?;
-    let self_tokens = crate::keeper::mul_tokens(dec_from_proto(&delegation.shares).unwrap_or(Dec::ZERO), tokens(&v), crate::keeper::shares(&v))?;
+    let self_tokens =
+        crate::keeper::mul_tokens(dec_from_proto(&delegation.shares).unwrap_or(Dec::ZERO), tokens(&v), crate::keeper::shares(&v))?;
     let min_self: u128 = v.min_self_delegation.parse().unwrap_or(0);
     if self_tokens < min_self {
         return Err(StakeError::SelfDelegationTooLowToUnjail);

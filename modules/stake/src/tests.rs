@@ -13,7 +13,10 @@ use openledger_core::delta::EmptyState;
 use openledger_core::{AbciError, Address, Coin, Dec, ErrorCode, StateDelta, StateError, StateRead, StateWrite};
 
 use crate::distribution::{self, Vote};
-use crate::keeper::{consensus_address, ed25519_any, operator_of, tokens, StakeKeeper, BONDED_POOL, COMMUNITY_INCENTIVES, DISTRIBUTION_ACCOUNT, NOT_BONDED_POOL};
+use crate::keeper::{
+    consensus_address, ed25519_any, operator_of, tokens, StakeKeeper, BONDED_POOL, COMMUNITY_INCENTIVES, DISTRIBUTION_ACCOUNT,
+    NOT_BONDED_POOL,
+};
 use crate::params::{self, dec_to_proto};
 use crate::{msg, slashing};
 
@@ -87,7 +90,11 @@ impl World {
     fn create(&mut self, n: u8, self_bond: u128, rate: &str, max: &str) -> Result<String, crate::StakeError> {
         let m = spb::MsgCreateValidator {
             description: Some(spb::Description { moniker: format!("v{n}"), ..Default::default() }),
-            commission: Some(spb::CommissionRates { rate: dec_to_proto(Dec::parse(rate).unwrap()), max_rate: dec_to_proto(Dec::parse(max).unwrap()), max_change_rate: dec_to_proto(Dec::parse("0.01").unwrap()) }),
+            commission: Some(spb::CommissionRates {
+                rate: dec_to_proto(Dec::parse(rate).unwrap()),
+                max_rate: dec_to_proto(Dec::parse(max).unwrap()),
+                max_change_rate: dec_to_proto(Dec::parse("0.01").unwrap()),
+            }),
             min_self_delegation: (100 * OPEN).to_string(),
             #[allow(deprecated)]
             delegator_address: String::new(),
@@ -100,7 +107,15 @@ impl World {
     }
 
     fn delegate(&mut self, n: u8, op: &str, amount: u128) -> Result<(), crate::StakeError> {
-        msg::delegate(&self.keeper, &mut self.state, &spb::MsgDelegate { delegator_address: addr(n).to_bech32(), validator_address: op.into(), amount: Some(Coin::new(BASE_DENOM, amount).to_proto()) })
+        msg::delegate(
+            &self.keeper,
+            &mut self.state,
+            &spb::MsgDelegate {
+                delegator_address: addr(n).to_bech32(),
+                validator_address: op.into(),
+                amount: Some(Coin::new(BASE_DENOM, amount).to_proto()),
+            },
+        )
     }
 
     fn end_block(&mut self) -> Vec<tendermint_proto::v0_38::abci::ValidatorUpdate> {
@@ -113,7 +128,10 @@ impl World {
     /// except by burns (checked by callers).
     fn check_invariants(&self) {
         let mut bonded = 0u128;
-        for (_, v) in openledger_core::StateReadExt::scan_proto::<spb::Validator>(&self.state, crate::state_key::VALIDATOR_PREFIX, None, 1000).unwrap() {
+        for (_, v) in
+            openledger_core::StateReadExt::scan_proto::<spb::Validator>(&self.state, crate::state_key::VALIDATOR_PREFIX, None, 1000)
+                .unwrap()
+        {
             if crate::keeper::is_bonded(&v) {
                 bonded += tokens(&v);
             }
@@ -163,21 +181,42 @@ fn validator_lifecycle_delegation_rewards_and_unbonding() {
     }
     // 100 OPEN; 2 % tax → 98 OPEN to v1; 10 % commission → 9.8 OPEN; 88.2 OPEN shared 1:3.
     let before = w.balance(&addr(2));
-    let paid = msg::withdraw_rewards(&w.keeper, &mut w.state, &dpb::MsgWithdrawDelegatorReward { delegator_address: addr(2).to_bech32(), validator_address: v1.clone() }).unwrap();
+    let paid = msg::withdraw_rewards(
+        &w.keeper,
+        &mut w.state,
+        &dpb::MsgWithdrawDelegatorReward { delegator_address: addr(2).to_bech32(), validator_address: v1.clone() },
+    )
+    .unwrap();
     assert_eq!(w.balance(&addr(2)) - before, paid);
     assert!((66_149_990..=66_150_000).contains(&paid), "delegator gets 3/4 of 88.2 OPEN, got {paid}");
-    let self_paid = msg::withdraw_rewards(&w.keeper, &mut w.state, &dpb::MsgWithdrawDelegatorReward { delegator_address: addr(1).to_bech32(), validator_address: v1.clone() }).unwrap();
+    let self_paid = msg::withdraw_rewards(
+        &w.keeper,
+        &mut w.state,
+        &dpb::MsgWithdrawDelegatorReward { delegator_address: addr(1).to_bech32(), validator_address: v1.clone() },
+    )
+    .unwrap();
     assert!((22_049_990..=22_050_000).contains(&self_paid), "{self_paid}");
-    let commission = msg::withdraw_commission(&w.keeper, &mut w.state, &dpb::MsgWithdrawValidatorCommission { validator_address: v1.clone() }).unwrap();
+    let commission =
+        msg::withdraw_commission(&w.keeper, &mut w.state, &dpb::MsgWithdrawValidatorCommission { validator_address: v1.clone() }).unwrap();
     assert!((9_799_990..=9_800_000).contains(&commission), "{commission}");
-    let err = msg::withdraw_commission(&w.keeper, &mut w.state, &dpb::MsgWithdrawValidatorCommission { validator_address: v1.clone() }).unwrap_err();
+    let err = msg::withdraw_commission(&w.keeper, &mut w.state, &dpb::MsgWithdrawValidatorCommission { validator_address: v1.clone() })
+        .unwrap_err();
     assert_eq!(code(&err), ("distribution", 7));
     assert!(distribution::community_pool(&w.state).unwrap() >= Dec::from_int(2 * OPEN).unwrap());
     w.check_invariants();
 
     // Undelegate: tokens wait in the not-bonded pool for the unbonding period, then arrive.
     let before = w.balance(&addr(2));
-    msg::undelegate(&w.keeper, &mut w.state, &spb::MsgUndelegate { delegator_address: addr(2).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, 1000 * OPEN).to_proto()) }).unwrap();
+    msg::undelegate(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgUndelegate {
+            delegator_address: addr(2).to_bech32(),
+            validator_address: v1.clone(),
+            amount: Some(Coin::new(BASE_DENOM, 1000 * OPEN).to_proto()),
+        },
+    )
+    .unwrap();
     let updates = w.end_block();
     assert_eq!(updates[0].power, 3000);
     assert_eq!(w.balance(&Address::module(NOT_BONDED_POOL)), 1000 * OPEN);
@@ -221,12 +260,39 @@ fn bad_input_is_rejected_with_sdk_codes_and_changes_nothing() {
     let e = w.delegate(2, &operator_of(&addr(9)), OPEN).unwrap_err();
     assert_eq!(code(&e), ("staking", 3));
     // undelegate more than delegated
-    let e = msg::undelegate(&w.keeper, &mut StateDelta::new(&w.state), &spb::MsgUndelegate { delegator_address: addr(1).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, 5000 * OPEN).to_proto()) }).unwrap_err();
+    let e = msg::undelegate(
+        &w.keeper,
+        &mut StateDelta::new(&w.state),
+        &spb::MsgUndelegate {
+            delegator_address: addr(1).to_bech32(),
+            validator_address: v1.clone(),
+            amount: Some(Coin::new(BASE_DENOM, 5000 * OPEN).to_proto()),
+        },
+    )
+    .unwrap_err();
     assert_eq!(code(&e), ("staking", 22));
-    let e = msg::undelegate(&w.keeper, &mut StateDelta::new(&w.state), &spb::MsgUndelegate { delegator_address: addr(4).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, OPEN).to_proto()) }).unwrap_err();
+    let e = msg::undelegate(
+        &w.keeper,
+        &mut StateDelta::new(&w.state),
+        &spb::MsgUndelegate {
+            delegator_address: addr(4).to_bech32(),
+            validator_address: v1.clone(),
+            amount: Some(Coin::new(BASE_DENOM, OPEN).to_proto()),
+        },
+    )
+    .unwrap_err();
     assert_eq!(code(&e), ("staking", 19));
     // wrong denom
-    let e = msg::delegate(&w.keeper, &mut w.state, &spb::MsgDelegate { delegator_address: addr(2).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new("uatom", 5).to_proto()) }).unwrap_err();
+    let e = msg::delegate(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgDelegate {
+            delegator_address: addr(2).to_bech32(),
+            validator_address: v1.clone(),
+            amount: Some(Coin::new("uatom", 5).to_proto()),
+        },
+    )
+    .unwrap_err();
     assert_eq!(code(&e), ("sdk", 10));
     // Checks fail before writes, so the state is unchanged: no half-applied message.
     assert_eq!(w.state.changes(), &snapshot);
@@ -241,7 +307,16 @@ fn redelegation_moves_stake_and_blocks_transitive_hops() {
     w.end_block();
     w.delegate(4, &v1, 500 * OPEN).unwrap();
     let redelegate = |w: &mut World, src: &str, dst: &str, amount: u128| {
-        msg::redelegate(&w.keeper, &mut w.state, &spb::MsgBeginRedelegate { delegator_address: addr(4).to_bech32(), validator_src_address: src.into(), validator_dst_address: dst.into(), amount: Some(Coin::new(BASE_DENOM, amount).to_proto()) })
+        msg::redelegate(
+            &w.keeper,
+            &mut w.state,
+            &spb::MsgBeginRedelegate {
+                delegator_address: addr(4).to_bech32(),
+                validator_src_address: src.into(),
+                validator_dst_address: dst.into(),
+                amount: Some(Coin::new(BASE_DENOM, amount).to_proto()),
+            },
+        )
     };
     redelegate(&mut w, &v1, &v2, 200 * OPEN).unwrap();
     let updates = w.end_block();
@@ -282,7 +357,9 @@ fn downtime_jails_and_slashes_and_unjail_restores() {
     assert_eq!(tokens(&v), 1980 * OPEN, "1 % downtime slash");
     assert_eq!(w.bank.supply(&w.state, BASE_DENOM).unwrap(), supply - 20 * OPEN, "slashed tokens are burned");
     // Too early to unjail.
-    let unjail = |w: &mut World| msg::unjail(&w.keeper, &mut w.state, &cosmos_sdk_proto::cosmos::slashing::v1beta1::MsgUnjail { validator_addr: v2.clone() });
+    let unjail = |w: &mut World| {
+        msg::unjail(&w.keeper, &mut w.state, &cosmos_sdk_proto::cosmos::slashing::v1beta1::MsgUnjail { validator_addr: v2.clone() })
+    };
     assert_eq!(code(&unjail(&mut w).unwrap_err()), ("slashing", 4));
     w.next_block(61);
     unjail(&mut w).unwrap();
@@ -301,7 +378,16 @@ fn double_sign_tombstones_and_slashes_unbondings_after_the_infraction() {
     w.end_block();
     let infraction = w.info.height;
     w.next_block(5);
-    msg::undelegate(&w.keeper, &mut w.state, &spb::MsgUndelegate { delegator_address: addr(3).to_bech32(), validator_address: v2.clone(), amount: Some(Coin::new(BASE_DENOM, 1000 * OPEN).to_proto()) }).unwrap();
+    msg::undelegate(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgUndelegate {
+            delegator_address: addr(3).to_bech32(),
+            validator_address: v2.clone(),
+            amount: Some(Coin::new(BASE_DENOM, 1000 * OPEN).to_proto()),
+        },
+    )
+    .unwrap();
     w.end_block();
     w.next_block(5);
     let ev = slashing::Evidence { address: consensus_address(&cons_key(2)), power: 2000, height: infraction + 1 };
@@ -311,13 +397,15 @@ fn double_sign_tombstones_and_slashes_unbondings_after_the_infraction() {
     assert!(v.jailed);
     // 5 % of 2000 OPEN = 100 OPEN: 50 from the unbonding entry, 50 from the validator.
     assert_eq!(tokens(&v), 950 * OPEN);
-    let ubd: spb::UnbondingDelegation = openledger_core::StateReadExt::get_proto(&w.state, &crate::state_key::unbonding(&addr(3).to_bech32(), &v2)).unwrap().unwrap();
+    let ubd: spb::UnbondingDelegation =
+        openledger_core::StateReadExt::get_proto(&w.state, &crate::state_key::unbonding(&addr(3).to_bech32(), &v2)).unwrap().unwrap();
     assert_eq!(ubd.entries[0].balance, (950 * OPEN).to_string());
     // Tombstoned: evidence again does nothing, unjail is refused forever.
     slashing::handle_evidence(&w.keeper, &mut w.state, w.info, &[ev]).unwrap();
     assert_eq!(tokens(&w.keeper.must_validator(&w.state, &v2).unwrap()), 950 * OPEN);
     w.next_block(365 * 24 * 3600);
-    let e = msg::unjail(&w.keeper, &mut w.state, &cosmos_sdk_proto::cosmos::slashing::v1beta1::MsgUnjail { validator_addr: v2.clone() }).unwrap_err();
+    let e = msg::unjail(&w.keeper, &mut w.state, &cosmos_sdk_proto::cosmos::slashing::v1beta1::MsgUnjail { validator_addr: v2.clone() })
+        .unwrap_err();
     assert_eq!(code(&e), ("slashing", 9));
     let _ = DISTRIBUTION_ACCOUNT;
 }
@@ -338,7 +426,12 @@ fn slash_reduces_delegator_rewards_after_the_slash_f1() {
     distribution::allocate(&w.keeper, &mut w.state, w.info, &votes).unwrap();
     w.end_block();
     // Block 1: 9.8 OPEN split 1:1; block 2: 9.8 OPEN split 1:1 on halved stakes (still 1:1).
-    let paid = msg::withdraw_rewards(&w.keeper, &mut w.state, &dpb::MsgWithdrawDelegatorReward { delegator_address: addr(2).to_bech32(), validator_address: v1.clone() }).unwrap();
+    let paid = msg::withdraw_rewards(
+        &w.keeper,
+        &mut w.state,
+        &dpb::MsgWithdrawDelegatorReward { delegator_address: addr(2).to_bech32(), validator_address: v1.clone() },
+    )
+    .unwrap();
     assert!((9_799_990..=9_800_000).contains(&paid), "{paid}");
     let outstanding = distribution::outstanding(&w.state, &v1).unwrap();
     assert!(outstanding.truncate() >= 9_799_990, "the operator's half is still outstanding: {outstanding}");
@@ -358,7 +451,11 @@ fn genesis_round_trip_and_initial_set() {
         min_self_delegation: OPEN,
         self_delegation: 500 * OPEN,
     });
-    genesis.delegations.push(crate::genesis::GenesisDelegation { delegator_address: addr(2).to_bech32(), validator_address: operator_of(&addr(1)), amount: 250 * OPEN });
+    genesis.delegations.push(crate::genesis::GenesisDelegation {
+        delegator_address: addr(2).to_bech32(),
+        validator_address: operator_of(&addr(1)),
+        amount: 250 * OPEN,
+    });
     let updates = crate::genesis::init_genesis(&w.keeper, &mut w.state, &genesis, w.info).unwrap();
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].power, 750);
@@ -368,4 +465,70 @@ fn genesis_round_trip_and_initial_set() {
     bad.validators[0].self_delegation = 1;
     assert!(crate::genesis::init_genesis(&w.keeper, &mut StateDelta::new(EmptyState), &bad, w.info).is_err());
     let _ = &mut w;
+}
+
+#[test]
+fn cancel_unbonding_returns_tokens_to_the_validator() {
+    let mut w = World::new();
+    let v1 = w.create(1, 1000 * OPEN, "0.1", "0.2").unwrap();
+    w.end_block();
+    w.delegate(2, &v1, 500 * OPEN).unwrap();
+    w.end_block();
+    w.next_block(5);
+    let height = i64::try_from(w.info.height).unwrap();
+    msg::undelegate(&w.keeper, &mut w.state, &spb::MsgUndelegate { delegator_address: addr(2).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, 300 * OPEN).to_proto()) }).unwrap();
+    assert_eq!(w.end_block()[0].power, 1200);
+    let cancel = |w: &mut World, amount: u128, h: i64| {
+        msg::cancel_unbonding(&w.keeper, &mut w.state, &spb::MsgCancelUnbondingDelegation { delegator_address: addr(2).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, amount).to_proto()), creation_height: h })
+    };
+    assert_eq!(code(&cancel(&mut w, 100 * OPEN, height + 7).unwrap_err()), ("staking", 41), "no entry at that height");
+    assert_eq!(code(&cancel(&mut w, 301 * OPEN, height).unwrap_err()), ("sdk", 18), "more than the entry holds");
+    cancel(&mut w, 100 * OPEN, height).unwrap();
+    assert_eq!(w.end_block()[0].power, 1300);
+    assert_eq!(w.balance(&Address::module(NOT_BONDED_POOL)), 200 * OPEN);
+    cancel(&mut w, 200 * OPEN, height).unwrap();
+    assert_eq!(w.end_block()[0].power, 1500);
+    let left: Option<spb::UnbondingDelegation> = openledger_core::StateReadExt::get_proto(&w.state, &crate::state_key::unbonding(&addr(2).to_bech32(), &v1)).unwrap();
+    assert!(left.is_none(), "fully cancelled entry is removed");
+}
+
+#[test]
+fn edit_validator_enforces_commission_rules() {
+    let mut w = World::new();
+    let v1 = w.create(1, 1000 * OPEN, "0.10", "0.20").unwrap();
+    w.end_block();
+    let edit = |w: &mut World, rate: &str| {
+        msg::edit_validator(&w.keeper, &mut w.state, &spb::MsgEditValidator { description: None, validator_address: v1.clone(), commission_rate: dec_to_proto(Dec::parse(rate).unwrap()), min_self_delegation: String::new() })
+    };
+    assert_eq!(code(&edit(&mut w, "0.105").unwrap_err()), ("staking", 12), "not twice in 24h");
+    w.next_block(24 * 3600);
+    assert_eq!(code(&edit(&mut w, "0.25").unwrap_err()), ("staking", 11), "above max rate");
+    assert_eq!(code(&edit(&mut w, "0.15").unwrap_err()), ("staking", 15), "above max daily change");
+    edit(&mut w, "0.105").unwrap();
+    let v = w.keeper.must_validator(&w.state, &v1).unwrap();
+    assert_eq!(v.commission.unwrap().commission_rates.unwrap().rate, dec_to_proto(Dec::parse("0.105").unwrap()));
+    let lower_min = msg::edit_validator(&w.keeper, &mut w.state, &spb::MsgEditValidator { description: None, validator_address: v1.clone(), commission_rate: String::new(), min_self_delegation: "1".into() });
+    assert_eq!(code(&lower_min.unwrap_err()), ("staking", 17));
+}
+
+#[test]
+fn slash_reaches_redelegations_made_after_the_infraction() {
+    let mut w = World::new();
+    let v1 = w.create(1, 1000 * OPEN, "0.1", "0.2").unwrap();
+    let v2 = w.create(2, 1000 * OPEN, "0.1", "0.2").unwrap();
+    w.end_block();
+    w.delegate(3, &v1, 400 * OPEN).unwrap();
+    w.end_block();
+    let infraction = w.info.height;
+    w.next_block(5);
+    msg::redelegate(&w.keeper, &mut w.state, &spb::MsgBeginRedelegate { delegator_address: addr(3).to_bech32(), validator_src_address: v1.clone(), validator_dst_address: v2.clone(), amount: Some(Coin::new(BASE_DENOM, 400 * OPEN).to_proto()) }).unwrap();
+    w.end_block();
+    w.next_block(5);
+    // 10 % slash of v1 for an infraction before the redelegation: 140 OPEN in total, 40 of it
+    // from the redelegated stake now at v2, 100 from v1's own tokens.
+    let burned = w.keeper.slash_at(&mut w.state, w.info, &v1, infraction, 1400, Dec::parse("0.1").unwrap(), "test").unwrap();
+    assert_eq!(burned, 140 * OPEN);
+    assert_eq!(tokens(&w.keeper.must_validator(&w.state, &v1).unwrap()), 900 * OPEN);
+    assert_eq!(tokens(&w.keeper.must_validator(&w.state, &v2).unwrap()), 1360 * OPEN);
+    w.end_block();
 }
