@@ -99,7 +99,7 @@ impl Dec {
     }
 
     /// Product (truncated).
-    pub fn mul(self, other: Dec) -> Result<Dec, DecError> {
+    pub fn checked_mul(self, other: Dec) -> Result<Dec, DecError> {
         mul_div(self.0, other.0, DEC_SCALE).map(Dec)
     }
 
@@ -138,7 +138,10 @@ impl Dec {
             0
         } else {
             let pad = 18 - frac.len();
-            frac.parse::<u128>().map_err(|_| invalid())?.checked_mul(10u128.pow(u32::try_from(pad).map_err(|_| invalid())?)).ok_or(DecError::Overflow)?
+            frac.parse::<u128>()
+                .map_err(|_| invalid())?
+                .checked_mul(10u128.pow(u32::try_from(pad).map_err(|_| invalid())?))
+                .ok_or(DecError::Overflow)?
         };
         int_part.checked_add(frac_part).map(Dec).ok_or(DecError::Overflow)
     }
@@ -163,7 +166,7 @@ mod tests {
         assert!(Dec::parse("-1").is_err());
         assert!(Dec::parse("1.").is_err());
         assert!(Dec::parse("0.0000000000000000001").is_err());
-        assert_eq!(Dec::from_int(3).unwrap().mul(d).unwrap(), Dec::parse("0.15").unwrap());
+        assert_eq!(Dec::from_int(3).unwrap().checked_mul(d).unwrap(), Dec::parse("0.15").unwrap());
         assert_eq!(Dec::from_ratio(1, 3).unwrap().to_string(), "0.333333333333333333");
         assert_eq!(Dec::from_int(10).unwrap().quo(Dec::from_int(4).unwrap()).unwrap(), Dec::parse("2.5").unwrap());
         assert!(Dec::ONE.checked_sub(Dec::from_int(2).unwrap()).is_err());

@@ -124,11 +124,13 @@ pub fn increment_period(state: &mut dyn StateWrite, v: &Validator) -> Result<u64
     let cur = current(state, operator)?;
     let rewards = from_dec_coins(&cur.rewards);
     let validator_tokens = tokens(v);
-    let per_token = if validator_tokens == 0 {
-        add_community_pool(state, rewards)?;
-        Dec::ZERO
-    } else {
-        Dec(rewards.0 / validator_tokens)
+    let per_token = match rewards.0.checked_div(validator_tokens) {
+        Some(ratio) => Dec(ratio),
+        None => {
+            // No tokens to pay: the period's rewards go to the community pool.
+            add_community_pool(state, rewards)?;
+            Dec::ZERO
+        }
     };
     let previous = historical(state, operator, cur.period.saturating_sub(1))?;
     let ratio = from_dec_coins(&previous.cumulative_reward_ratio).checked_add(per_token)?;
@@ -182,7 +184,7 @@ pub fn calculate_rewards(state: &dyn StateRead, operator: &str, delegator: &str,
         }
         rewards = rewards.checked_add(earn(start_period, event.validator_period, stake)?)?;
         let fraction = dec_from_proto(&event.fraction).unwrap_or(Dec::ZERO);
-        stake = stake.mul(Dec::ONE.checked_sub(fraction).unwrap_or(Dec::ZERO))?;
+        stake = stake.checked_mul(Dec::ONE.checked_sub(fraction).unwrap_or(Dec::ZERO))?;
         start_period = event.validator_period;
     }
     rewards.checked_add(earn(start_period, ending_period, stake)?).map_err(Into::into)
@@ -309,7 +311,7 @@ pub fn allocate(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: BlockInf
         return add_community_pool(state, total);
     }
     let tax = params::dec_from_proto(&params::distribution(state)?.community_tax).unwrap_or(Dec::ZERO);
-    let to_validators = total.checked_sub(total.mul(tax)?)?;
+    let to_validators = total.checked_sub(total.checked_mul(tax)?)?;
     let mut allocated = Dec::ZERO;
     for vote in votes.iter().filter(|v| v.signed) {
         let Some(v) = keeper.validator_by_cons(state, &vote.address)? else { continue };
@@ -326,7 +328,7 @@ pub fn allocate(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: BlockInf
 pub fn allocate_to_validator(state: &mut dyn StateWrite, v: &Validator, reward: Dec) -> Result<(), StakeError> {
     let operator = &v.operator_address;
     let rate = v.commission.as_ref().and_then(|c| c.commission_rates.as_ref()).and_then(|r| dec_from_proto(&r.rate)).unwrap_or(Dec::ZERO);
-    let cut = reward.mul(rate)?;
+    let cut = reward.checked_mul(rate)?;
     let shared = reward.checked_sub(cut)?;
     let acc = commission(state, operator)?.checked_add(cut)?;
     state.put_proto(state_key::commission(operator), &ValidatorAccumulatedCommission { commission: dec_coins(acc) })?;

@@ -515,6 +515,7 @@ impl StakeKeeper {
     /// `power_at_infraction`): unbonding delegations and redelegations that started at or after
     /// the infraction pay their share, the rest is burned from the validator's tokens. Returns
     /// the total burned.
+    #[allow(clippy::too_many_arguments)]
     pub fn slash_at(
         &self,
         state: &mut dyn StateWrite,
@@ -526,7 +527,7 @@ impl StakeKeeper {
         reason: &str,
     ) -> Result<u128, StakeError> {
         let v = self.must_validator(state, operator)?;
-        let slash_amount = Dec::from_int(u128::from(power_at_infraction).saturating_mul(POWER_REDUCTION))?.mul(fraction)?.truncate();
+        let slash_amount = Dec::from_int(u128::from(power_at_infraction).saturating_mul(POWER_REDUCTION))?.checked_mul(fraction)?.truncate();
         distribution::before_slash(state, info, &v, fraction)?;
         let mut remaining = slash_amount;
         if infraction_height < info.height {
@@ -584,7 +585,7 @@ impl StakeKeeper {
                 }
                 let initial: u128 = entry.initial_balance.parse().unwrap_or(0);
                 let balance: u128 = entry.balance.parse().unwrap_or(0);
-                let cut = Dec::from_int(initial)?.mul(fraction)?.truncate().min(balance);
+                let cut = Dec::from_int(initial)?.checked_mul(fraction)?.truncate().min(balance);
                 entry.balance = (balance - cut).to_string();
                 burned = burned.saturating_add(cut);
             }
@@ -618,7 +619,7 @@ impl StakeKeeper {
                     continue;
                 }
                 let initial: u128 = entry.initial_balance.parse().unwrap_or(0);
-                let cut_tokens = Dec::from_int(initial)?.mul(fraction)?.truncate();
+                let cut_tokens = Dec::from_int(initial)?.checked_mul(fraction)?.truncate();
                 if cut_tokens == 0 {
                     continue;
                 }

@@ -51,7 +51,7 @@ pub fn handle_votes(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: Bloc
     if window == 0 {
         return Ok(());
     }
-    let min_signed = Dec::from_int(u128::from(window))?.mul(dec_from_bytes(&p.min_signed_per_window))?.truncate();
+    let min_signed = Dec::from_int(u128::from(window))?.checked_mul(dec_from_bytes(&p.min_signed_per_window))?.truncate();
     let max_missed = u128::from(window).saturating_sub(min_signed);
     for vote in votes {
         let hexaddr = cons_hex(&vote.address);

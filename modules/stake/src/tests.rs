@@ -391,7 +391,7 @@ fn double_sign_tombstones_and_slashes_unbondings_after_the_infraction() {
     w.end_block();
     w.next_block(5);
     let ev = slashing::Evidence { address: consensus_address(&cons_key(2)), power: 2000, height: infraction + 1 };
-    slashing::handle_evidence(&w.keeper, &mut w.state, w.info, &[ev.clone()]).unwrap();
+    slashing::handle_evidence(&w.keeper, &mut w.state, w.info, std::slice::from_ref(&ev)).unwrap();
     w.end_block();
     let v = w.keeper.must_validator(&w.state, &v2).unwrap();
     assert!(v.jailed);
