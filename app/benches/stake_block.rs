@@ -7,6 +7,9 @@
 //!
 //! Run: `cargo bench -p openledger-app --bench stake_block`
 
+// Ratios and milliseconds for the printout only; nothing here feeds consensus.
+#![allow(clippy::float_arithmetic)]
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -41,7 +44,13 @@ fn cons_key(n: usize) -> [u8; 32] {
 
 fn fund(genesis: &mut AppGenesis, address: &Address, amount: u128) {
     let number = genesis.auth.accounts.len() as u64;
-    genesis.auth.accounts.push(AccountJson { address: address.to_bech32(), account_number: number, sequence: 0, module_name: None, permissions: vec![] });
+    genesis.auth.accounts.push(AccountJson {
+        address: address.to_bech32(),
+        account_number: number,
+        sequence: 0,
+        module_name: None,
+        permissions: vec![],
+    });
     genesis.bank.balances.push(BalanceJson { address: address.to_bech32(), coins: vec![CoinJson { denom: "uopen".into(), amount }] });
     genesis.bank.supply[0].amount += amount;
 }
@@ -63,7 +72,11 @@ fn genesis(delegations: usize) -> AppGenesis {
             fund(&mut g, &address(0xF0, d), 1);
             continue;
         }
-        g.stake.delegations.push(GenesisDelegation { delegator_address: del.to_bech32(), validator_address: operator_of(&address(0xA0, d % VALIDATORS)), amount: 5_000_000 });
+        g.stake.delegations.push(GenesisDelegation {
+            delegator_address: del.to_bech32(),
+            validator_address: operator_of(&address(0xA0, d % VALIDATORS)),
+            amount: 5_000_000,
+        });
     }
     g
 }
@@ -88,7 +101,10 @@ fn run(delegations: usize) -> Measured {
     eprintln!("  genesis with {delegations} delegations: {:?}", setup.elapsed());
     let votes: Vec<pb::VoteInfo> = (0..VALIDATORS)
         .map(|v| pb::VoteInfo {
-            validator: Some(pb::Validator { address: consensus_address(&cons_key(v)).into(), power: 1000 + v as i64 + 5 * (delegations / VALIDATORS) as i64 }),
+            validator: Some(pb::Validator {
+                address: consensus_address(&cons_key(v)).into(),
+                power: 1000 + v as i64 + 5 * (delegations / VALIDATORS) as i64,
+            }),
             // A few validators miss each block so liveness bookkeeping does real work.
             block_id_flag: if v % 10 == 0 { 1 } else { 2 },
         })
@@ -123,9 +139,22 @@ fn main() {
     // Skip block 1 (no reward allocation) when taking medians.
     let (b_fin, b_com) = (median(baseline.finalize[1..].to_vec()), median(baseline.commit[1..].to_vec()));
     let (h_fin, h_com) = (median(heavy.finalize[1..].to_vec()), median(heavy.commit[1..].to_vec()));
-    println!("baseline  (100 delegations, 10,000 funded accounts):    FinalizeBlock median {:>8.3} ms, Commit median {:>8.3} ms", b_fin.as_secs_f64() * 1e3, b_com.as_secs_f64() * 1e3);
-    println!("measured (10,000 delegations, 10,000 accounts):   FinalizeBlock median {:>8.3} ms, Commit median {:>8.3} ms", h_fin.as_secs_f64() * 1e3, h_com.as_secs_f64() * 1e3);
+    println!(
+        "baseline  (100 delegations, 10,000 funded accounts):    FinalizeBlock median {:>8.3} ms, Commit median {:>8.3} ms",
+        b_fin.as_secs_f64() * 1e3,
+        b_com.as_secs_f64() * 1e3
+    );
+    println!(
+        "measured (10,000 delegations, 10,000 accounts):   FinalizeBlock median {:>8.3} ms, Commit median {:>8.3} ms",
+        h_fin.as_secs_f64() * 1e3,
+        h_com.as_secs_f64() * 1e3
+    );
     let ratio = h_fin.as_secs_f64() / b_fin.as_secs_f64();
-    println!("ratio FinalizeBlock 10,000 / 100 delegations: {ratio:.2} (1.0 = independent of delegations; O(delegations) work would be ~100x)");
-    println!("verdict: {}", if ratio < 2.0 { "PASS: no O(delegations) work per block" } else { "FAIL: per-block cost grows with delegations" });
+    println!(
+        "ratio FinalizeBlock 10,000 / 100 delegations: {ratio:.2} (1.0 = independent of delegations; O(delegations) work would be ~100x)"
+    );
+    println!(
+        "verdict: {}",
+        if ratio < 2.0 { "PASS: no O(delegations) work per block" } else { "FAIL: per-block cost grows with delegations" }
+    );
 }

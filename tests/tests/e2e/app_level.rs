@@ -728,3 +728,37 @@ fn the_dev_genesis_funds_the_dev_account() {
     let acc = account(&app, &dev().address()).unwrap();
     assert_eq!((acc.account_number, acc.sequence), (0, 0));
 }
+
+#[test]
+fn check_tx_advances_the_mempool_sequence_and_blocks_reject_replays() {
+    let f = fixture();
+    let check = |tx: &[u8]| f.app.check_tx(&pb::RequestCheckTx { tx: tx.to_vec().into(), r#type: 0 });
+    let before = snapshot(&f.app, &f.parties());
+    let first = signed_send(&f.app, &f.alice, &f.bob.address(), 1);
+    let second = sign_with(
+        &f.app,
+        &f.alice,
+        vec![send_msg(&f.alice.address(), &f.bob.address(), 2)],
+        GAS,
+        min_fee(GAS),
+        Some(1),
+        SignModeChoice::Direct,
+        "",
+    );
+    assert_eq!(check(&first).code, 0);
+    // The mempool state moved to sequence 1: the same tx again is a replay, the next one fits.
+    let again = check(&first);
+    assert_eq!((again.codespace.as_str(), again.code), ("sdk", 32), "{}", again.log);
+    assert_eq!(check(&second).code, 0);
+    // CheckTx never touches the committed state.
+    assert_eq!(snapshot(&f.app, &f.parties()), before);
+    // A block carrying the first tx twice: the copy fails on its sequence and changes nothing.
+    let resp = run_block(&f.app, &[first.clone(), first, second.clone()]);
+    let outcome: Vec<_> = resp.tx_results.iter().map(|r| (r.codespace.as_str(), r.code)).collect();
+    assert_eq!(outcome, [("", 0), ("sdk", 32), ("", 0)]);
+    assert_eq!(sequence(&f.app, &f.alice.address()), 2);
+    assert_eq!(balance(&f.app, &f.bob.address()), BOB_FUNDS + 3);
+    assert_eq!(balance(&f.app, &f.alice.address()), ALICE_FUNDS - 3 - 2 * min_fee(GAS));
+    // Commit resets the mempool state to the committed one: the second tx is now stale.
+    assert_eq!(check(&second).code, 32);
+}

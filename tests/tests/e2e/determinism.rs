@@ -40,9 +40,9 @@ fn genesis() -> AppGenesis {
     genesis_with(&[(k.alice.address(), 50_000_000), (k.bob.address(), 20_000_000), (k.poor.address(), 6_000)])
 }
 
-/// Account numbers: dev 0, alice 1, bob 2, poor 3 (genesis), module accounts 4 and 5, carol 6
+/// Account numbers: dev 0, alice 1, bob 2, poor 3 (genesis), then the module accounts, then carol
 /// (created by the first send to her).
-const CAROL_NUMBER: u64 = 6;
+const CAROL_NUMBER: u64 = 4 + openledger_app::modules::MODULE_ACCOUNTS.len() as u64;
 
 fn tx(signer: &AccountKey, number: u64, sequence: u64, msgs: Vec<Any>, gas: u64, fee: u128, mode: SignModeChoice) -> Vec<u8> {
     sign_tx(&TxSpec {
