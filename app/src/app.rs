@@ -204,7 +204,12 @@ impl App {
 
     /// Begin-block hooks, in a fixed order: evidence (double signs), reward allocation for the
     /// previous block's signers, liveness tracking.
-    fn begin_block(&self, delta: &mut StateDelta<LatestSnapshot>, req: &pb::RequestFinalizeBlock, info: BlockInfo) -> Result<(), AbciError> {
+    fn begin_block(
+        &self,
+        delta: &mut StateDelta<LatestSnapshot>,
+        req: &pb::RequestFinalizeBlock,
+        info: BlockInfo,
+    ) -> Result<(), AbciError> {
         let stake = &self.modules.stake;
         let err = |e: openledger_stake::StakeError| AbciError::from_code(&e);
         let evidence: Vec<Evidence> = req

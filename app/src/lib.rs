@@ -9,6 +9,7 @@ pub mod amino;
 pub mod ante;
 pub mod app;
 pub mod cli;
+pub mod cli_datanet;
 pub mod cli_stake;
 pub mod client;
 pub mod grpc;

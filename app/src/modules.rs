@@ -11,14 +11,20 @@ use openledger_auth::{AuthError, AuthKeeper};
 use openledger_bank::genesis::BankGenesis;
 use openledger_bank::query::BankQuery;
 use openledger_bank::{AccountKeeper, BankKeeper};
+use openledger_core::query::QueryService;
+use openledger_core::{AbciError, Address, StateError, StateRead, StateWrite};
+use openledger_datanet::genesis::DatanetGenesis;
+use openledger_datanet::query::DatanetQuery;
+use openledger_datanet::{DatanetKeeper, BONDS_ACCOUNT};
+use openledger_model::genesis::ModelGenesis;
+use openledger_model::query::ModelQuery;
+use openledger_model::{DatanetReader, ModelKeeper, VersionInfo};
 use openledger_stake::genesis::StakeGenesis;
 use openledger_stake::keeper::{BONDED_POOL, DISTRIBUTION_ACCOUNT, NOT_BONDED_POOL};
 use openledger_stake::query::StakeQuery;
 use openledger_stake::StakeKeeper;
-use tendermint_proto::v0_38::abci::ValidatorUpdate;
-use openledger_core::query::QueryService;
-use openledger_core::{AbciError, Address, StateError, StateRead, StateWrite};
 use serde::{Deserialize, Serialize};
+use tendermint_proto::v0_38::abci::ValidatorUpdate;
 
 /// Module account that collects tx fees.
 pub const FEE_COLLECTOR: &str = "fee_collector";
@@ -32,6 +38,7 @@ pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[
     (BONDED_POOL, &["burner", "staking"]),
     (NOT_BONDED_POOL, &["burner", "staking"]),
     (DISTRIBUTION_ACCOUNT, &[]),
+    (BONDS_ACCOUNT, &["burner"]),
 ];
 
 /// Auth seen from the bank: creates accounts for first-time recipients.
@@ -62,6 +69,31 @@ impl openledger_stake::BankKeeper for StakeBank {
     }
 }
 
+/// The bank seen from datanets: escrow, return and burn contribution bonds.
+struct DatanetBank(BankKeeper);
+
+impl openledger_datanet::BankKeeper for DatanetBank {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.send(state, from, to, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn burn(&self, state: &mut dyn StateWrite, from: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.burn(state, from, coins).map_err(|e| AbciError::from_code(&e))
+    }
+}
+
+/// Datanets seen from the model registry: published versions and their roots.
+struct ModelDatanets(DatanetKeeper);
+
+impl DatanetReader for ModelDatanets {
+    fn version(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Option<VersionInfo>, StateError> {
+        Ok(self.0.published_version(state, datanet_id, version)?.map(|(v, delisted)| VersionInfo {
+            merkle_root: v.merkle_root,
+            row_count: v.row_count,
+            datanet_delisted: delisted,
+        }))
+    }
+}
+
 /// The application's keepers.
 #[derive(Clone)]
 pub struct Modules {
@@ -71,6 +103,10 @@ pub struct Modules {
     pub bank: BankKeeper,
     /// Staking, distribution, slashing.
     pub stake: StakeKeeper,
+    /// Datanets: datasets, contributions, versions.
+    pub datanet: DatanetKeeper,
+    /// Model registry: base models, adapters, lineage.
+    pub model: ModelKeeper,
 }
 
 impl Default for Modules {
@@ -89,6 +125,12 @@ pub struct AppGenesis {
     /// Stake section (staking, distribution, slashing).
     #[serde(default)]
     pub stake: StakeGenesis,
+    /// Datanet section.
+    #[serde(default)]
+    pub datanet: DatanetGenesis,
+    /// Model registry section.
+    #[serde(default)]
+    pub model: ModelGenesis,
 }
 
 fn internal(e: impl std::fmt::Display) -> AbciError {
@@ -101,23 +143,40 @@ impl Modules {
         let blocked: BTreeSet<Address> = MODULE_ACCOUNTS.iter().map(|(name, _)| Address::module(name)).collect();
         let bank = BankKeeper::new(Arc::new(AuthAccounts), blocked);
         let stake = StakeKeeper::new(Arc::new(StakeBank(bank.clone())));
-        Self { auth: AuthKeeper, bank, stake }
+        let datanet = DatanetKeeper::new(Arc::new(DatanetBank(bank.clone())));
+        let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
+        Self { auth: AuthKeeper, bank, stake, datanet, model }
     }
 
     /// Query services, in routing order.
     pub fn query_services(&self) -> Vec<Box<dyn QueryService>> {
-        vec![Box::new(AuthQuery), Box::new(BankQuery(self.bank.clone())), Box::new(StakeQuery(self.stake.clone()))]
+        vec![
+            Box::new(AuthQuery),
+            Box::new(BankQuery(self.bank.clone())),
+            Box::new(StakeQuery(self.stake.clone())),
+            Box::new(DatanetQuery(self.datanet.clone())),
+            Box::new(ModelQuery(self.model.clone())),
+        ]
     }
 
     /// Imports genesis: auth accounts first, module accounts, then balances, then stake; returns
     /// the initial validator set.
-    pub fn init_genesis(&self, state: &mut dyn StateWrite, genesis: &AppGenesis, info: openledger_core::block::BlockInfo) -> Result<Vec<ValidatorUpdate>, AbciError> {
+    pub fn init_genesis(
+        &self,
+        state: &mut dyn StateWrite,
+        genesis: &AppGenesis,
+        info: openledger_core::block::BlockInfo,
+    ) -> Result<Vec<ValidatorUpdate>, AbciError> {
         openledger_auth::genesis::init_genesis(state, &genesis.auth).map_err(|e| internal(format!("auth genesis: {e}")))?;
         for (name, perms) in MODULE_ACCOUNTS {
             self.auth.ensure_module_account(state, name, perms).map_err(|e| internal(format!("module account {name}: {e}")))?;
         }
         openledger_bank::genesis::init_genesis(&self.bank, state, &genesis.bank).map_err(|e| internal(format!("bank genesis: {e}")))?;
-        openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info).map_err(|e| internal(format!("stake genesis: {e}")))
+        openledger_datanet::genesis::init_genesis(&self.datanet, state, &genesis.datanet)
+            .map_err(|e| internal(format!("datanet genesis: {e}")))?;
+        openledger_model::genesis::init_genesis(&self.model, state, &genesis.model).map_err(|e| internal(format!("model genesis: {e}")))?;
+        openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info)
+            .map_err(|e| internal(format!("stake genesis: {e}")))
     }
 
     /// Exports the current state as genesis.
@@ -126,6 +185,8 @@ impl Modules {
             auth: openledger_auth::genesis::export_genesis(state).map_err(internal)?,
             bank: openledger_bank::genesis::export_genesis(&self.bank, state).map_err(internal)?,
             stake: openledger_stake::genesis::export_genesis(&self.stake, state).map_err(internal)?,
+            datanet: openledger_datanet::genesis::export_genesis(&self.datanet, state).map_err(internal)?,
+            model: openledger_model::genesis::export_genesis(state).map_err(internal)?,
         })
     }
 }

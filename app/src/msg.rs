@@ -6,14 +6,18 @@ use cosmos_sdk_proto::cosmos::bank::v1beta1::{MsgMultiSend, MsgMultiSendResponse
 use cosmos_sdk_proto::cosmos::distribution::v1beta1 as dpb;
 use cosmos_sdk_proto::cosmos::slashing::v1beta1 as slpb;
 use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
-use openledger_core::address::VALOPER_PREFIX;
-use openledger_core::block::ns_timestamp;
-use openledger_stake::msg as stake_msg;
-use openledger_stake::StakeError;
 use cosmos_sdk_proto::Any;
 use openledger_bank::msg::{MultiSend, Send};
+use openledger_core::address::VALOPER_PREFIX;
+use openledger_core::block::ns_timestamp;
 use openledger_core::error::sdk_codes;
 use openledger_core::{AbciError, Address, ErrorCode, StateWrite};
+use openledger_datanet::msg as datanet_msg;
+use openledger_datanet::DatanetError;
+use openledger_model::msg as model_msg;
+use openledger_model::ModelError;
+use openledger_stake::msg as stake_msg;
+use openledger_stake::StakeError;
 use prost::{Message, Name};
 use serde_json::{json, Value};
 
@@ -49,6 +53,39 @@ pub enum Msg {
     FundCommunityPool(dpb::MsgFundCommunityPool),
     /// `cosmos.slashing.v1beta1.MsgUnjail`
     Unjail(slpb::MsgUnjail),
+    /// `openledger.datanet.v1.MsgCreateDatanet`
+    CreateDatanet(datanet_msg::CreateDatanet),
+    /// `openledger.datanet.v1.MsgUpdateDatanet`
+    UpdateDatanet(datanet_msg::UpdateDatanet),
+    /// `openledger.datanet.v1.MsgSubmitContribution`
+    SubmitContribution(datanet_msg::SubmitContribution),
+    /// `openledger.datanet.v1.MsgReviewContribution`
+    ReviewContribution(datanet_msg::ReviewContribution),
+    /// `openledger.datanet.v1.MsgPublishVersion`
+    PublishVersion(datanet_msg::PublishVersion),
+    /// `openledger.datanet.v1.MsgDelistDatanet` (governance only)
+    DelistDatanet(datanet_msg::DelistDatanet),
+    /// `openledger.datanet.v1.MsgDelistRow` (governance only)
+    DelistRow(datanet_msg::DelistRow),
+    /// `openledger.model.v1.MsgRegisterBaseModel`
+    RegisterBaseModel(model_msg::RegisterBaseModel),
+    /// `openledger.model.v1.MsgRegisterAdapter`
+    RegisterAdapter(model_msg::RegisterAdapter),
+    /// `openledger.model.v1.MsgSetInferencePrice`
+    SetInferencePrice(model_msg::SetInferencePrice),
+}
+
+fn datanet_err(e: DatanetError) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+fn model_err(e: ModelError) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+/// Packs a module's response under `<msg type url>Response`.
+fn response_any(msg_type_url: &str, response: impl Message) -> Any {
+    Any { type_url: format!("{msg_type_url}Response"), value: response.encode_to_vec() }
 }
 
 fn stake_err(e: StakeError) -> AbciError {
@@ -57,12 +94,14 @@ fn stake_err(e: StakeError) -> AbciError {
 
 /// Parses an account-address field (SDK code 7 on failure).
 fn account_field(field: &str, text: &str) -> Result<Address, AbciError> {
-    Address::from_bech32(text).map_err(|e| AbciError::sdk(sdk_codes::INVALID_ADDRESS, format!("invalid {field} address {text:?}: {e}: invalid address")))
+    Address::from_bech32(text)
+        .map_err(|e| AbciError::sdk(sdk_codes::INVALID_ADDRESS, format!("invalid {field} address {text:?}: {e}: invalid address")))
 }
 
 /// Parses a validator-operator field into the operator's account (SDK code 7 on failure).
 fn operator_field(field: &str, text: &str) -> Result<Address, AbciError> {
-    Address::from_bech32_prefixed(text, VALOPER_PREFIX).map_err(|e| AbciError::sdk(sdk_codes::INVALID_ADDRESS, format!("invalid {field} address {text:?}: {e}: invalid address")))
+    Address::from_bech32_prefixed(text, VALOPER_PREFIX)
+        .map_err(|e| AbciError::sdk(sdk_codes::INVALID_ADDRESS, format!("invalid {field} address {text:?}: {e}: invalid address")))
 }
 
 fn positive_coin(coin: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Result<(), AbciError> {
@@ -119,7 +158,9 @@ impl Msg {
                 checked(MultiSend::check_stateless(&decode::<MsgMultiSend>(any)?).map(Self::BankMultiSend))
             }
             "/cosmos.staking.v1beta1.MsgCreateValidator" => {
-                stake_msg::CreateValidator::check_stateless(&decode::<spb::MsgCreateValidator>(any)?).map(Self::CreateValidator).map_err(stake_err)
+                stake_msg::CreateValidator::check_stateless(&decode::<spb::MsgCreateValidator>(any)?)
+                    .map(Self::CreateValidator)
+                    .map_err(stake_err)
             }
             "/cosmos.staking.v1beta1.MsgEditValidator" => {
                 let m = decode::<spb::MsgEditValidator>(any)?;
@@ -182,6 +223,34 @@ impl Msg {
                 operator_field("validator", &m.validator_addr)?;
                 Ok(Self::Unjail(m))
             }
+            datanet_msg::MSG_CREATE_DATANET => {
+                datanet_msg::CreateDatanet::check_stateless(&decode(any)?).map(Self::CreateDatanet).map_err(datanet_err)
+            }
+            datanet_msg::MSG_UPDATE_DATANET => {
+                datanet_msg::UpdateDatanet::check_stateless(&decode(any)?).map(Self::UpdateDatanet).map_err(datanet_err)
+            }
+            datanet_msg::MSG_SUBMIT_CONTRIBUTION => {
+                datanet_msg::SubmitContribution::check_stateless(&decode(any)?).map(Self::SubmitContribution).map_err(datanet_err)
+            }
+            datanet_msg::MSG_REVIEW_CONTRIBUTION => {
+                datanet_msg::ReviewContribution::check_stateless(&decode(any)?).map(Self::ReviewContribution).map_err(datanet_err)
+            }
+            datanet_msg::MSG_PUBLISH_VERSION => {
+                datanet_msg::PublishVersion::check_stateless(&decode(any)?).map(Self::PublishVersion).map_err(datanet_err)
+            }
+            datanet_msg::MSG_DELIST_DATANET => {
+                datanet_msg::DelistDatanet::check_stateless(&decode(any)?).map(Self::DelistDatanet).map_err(datanet_err)
+            }
+            datanet_msg::MSG_DELIST_ROW => datanet_msg::DelistRow::check_stateless(&decode(any)?).map(Self::DelistRow).map_err(datanet_err),
+            model_msg::MSG_REGISTER_BASE_MODEL => {
+                model_msg::RegisterBaseModel::check_stateless(&decode(any)?).map(Self::RegisterBaseModel).map_err(model_err)
+            }
+            model_msg::MSG_REGISTER_ADAPTER => {
+                model_msg::RegisterAdapter::check_stateless(&decode(any)?).map(Self::RegisterAdapter).map_err(model_err)
+            }
+            model_msg::MSG_SET_INFERENCE_PRICE => {
+                model_msg::SetInferencePrice::check_stateless(&decode(any)?).map(Self::SetInferencePrice).map_err(model_err)
+            }
             other => Err(AbciError::sdk(sdk_codes::TX_DECODE, format!("unable to resolve type URL {other}: tx parse error"))),
         }
     }
@@ -202,6 +271,16 @@ impl Msg {
             Self::SetWithdrawAddress(_) => type_url::<dpb::MsgSetWithdrawAddress>(),
             Self::FundCommunityPool(_) => type_url::<dpb::MsgFundCommunityPool>(),
             Self::Unjail(_) => type_url::<slpb::MsgUnjail>(),
+            Self::CreateDatanet(_) => datanet_msg::MSG_CREATE_DATANET.to_string(),
+            Self::UpdateDatanet(_) => datanet_msg::MSG_UPDATE_DATANET.to_string(),
+            Self::SubmitContribution(_) => datanet_msg::MSG_SUBMIT_CONTRIBUTION.to_string(),
+            Self::ReviewContribution(_) => datanet_msg::MSG_REVIEW_CONTRIBUTION.to_string(),
+            Self::PublishVersion(_) => datanet_msg::MSG_PUBLISH_VERSION.to_string(),
+            Self::DelistDatanet(_) => datanet_msg::MSG_DELIST_DATANET.to_string(),
+            Self::DelistRow(_) => datanet_msg::MSG_DELIST_ROW.to_string(),
+            Self::RegisterBaseModel(_) => model_msg::MSG_REGISTER_BASE_MODEL.to_string(),
+            Self::RegisterAdapter(_) => model_msg::MSG_REGISTER_ADAPTER.to_string(),
+            Self::SetInferencePrice(_) => model_msg::MSG_SET_INFERENCE_PRICE.to_string(),
         }
     }
 
@@ -209,9 +288,24 @@ impl Msg {
     pub fn module(&self) -> &'static str {
         match self {
             Self::BankSend(_) | Self::BankMultiSend(_) => "bank",
-            Self::CreateValidator(_) | Self::EditValidator(_) | Self::Delegate(_) | Self::Undelegate(_) | Self::Redelegate(_) | Self::CancelUnbonding(_) => "staking",
-            Self::WithdrawReward(_) | Self::WithdrawCommission(_) | Self::SetWithdrawAddress(_) | Self::FundCommunityPool(_) => "distribution",
+            Self::CreateValidator(_)
+            | Self::EditValidator(_)
+            | Self::Delegate(_)
+            | Self::Undelegate(_)
+            | Self::Redelegate(_)
+            | Self::CancelUnbonding(_) => "staking",
+            Self::WithdrawReward(_) | Self::WithdrawCommission(_) | Self::SetWithdrawAddress(_) | Self::FundCommunityPool(_) => {
+                "distribution"
+            }
             Self::Unjail(_) => "slashing",
+            Self::CreateDatanet(_)
+            | Self::UpdateDatanet(_)
+            | Self::SubmitContribution(_)
+            | Self::ReviewContribution(_)
+            | Self::PublishVersion(_)
+            | Self::DelistDatanet(_)
+            | Self::DelistRow(_) => "datanet",
+            Self::RegisterBaseModel(_) | Self::RegisterAdapter(_) | Self::SetInferencePrice(_) => "model",
         }
     }
 
@@ -231,6 +325,16 @@ impl Msg {
             Self::SetWithdrawAddress(m) => account_field("delegator", &m.delegator_address).into_iter().collect(),
             Self::FundCommunityPool(m) => account_field("depositor", &m.depositor).into_iter().collect(),
             Self::Unjail(m) => operator_field("validator", &m.validator_addr).into_iter().collect(),
+            Self::CreateDatanet(m) => m.signers(),
+            Self::UpdateDatanet(m) => m.signers(),
+            Self::SubmitContribution(m) => m.signers(),
+            Self::ReviewContribution(m) => m.signers(),
+            Self::PublishVersion(m) => m.signers(),
+            Self::DelistDatanet(m) => m.signers(),
+            Self::DelistRow(m) => m.signers(),
+            Self::RegisterBaseModel(m) => m.signers(),
+            Self::RegisterAdapter(m) => m.signers(),
+            Self::SetInferencePrice(m) => m.signers(),
         }
     }
 
@@ -255,7 +359,9 @@ impl Msg {
             Self::CreateValidator(c) => {
                 let m = &c.msg;
                 let d = m.description.clone().unwrap_or_default();
-                let pubkey = openledger_stake::keeper::consensus_key(&spb::Validator { consensus_pubkey: m.pubkey.clone(), ..Default::default() }).unwrap_or_default();
+                let pubkey =
+                    openledger_stake::keeper::consensus_key(&spb::Validator { consensus_pubkey: m.pubkey.clone(), ..Default::default() })
+                        .unwrap_or_default();
                 json!({"type": "cosmos-sdk/MsgCreateValidator", "value": {
                     "commission": {"max_change_rate": c.rates.2.to_string(), "max_rate": c.rates.1.to_string(), "rate": c.rates.0.to_string()},
                     "delegator_address": c.operator.to_bech32(),
@@ -281,20 +387,40 @@ impl Msg {
                 }
                 json!({"type": "cosmos-sdk/MsgEditValidator", "value": value})
             }
-            Self::Delegate(m) => json!({"type": "cosmos-sdk/MsgDelegate", "value": {"amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
-            Self::Undelegate(m) => json!({"type": "cosmos-sdk/MsgUndelegate", "value": {"amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
+            Self::Delegate(m) => {
+                json!({"type": "cosmos-sdk/MsgDelegate", "value": {"amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address, "validator_address": m.validator_address}})
+            }
+            Self::Undelegate(m) => {
+                json!({"type": "cosmos-sdk/MsgUndelegate", "value": {"amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address, "validator_address": m.validator_address}})
+            }
             Self::Redelegate(m) => json!({"type": "cosmos-sdk/MsgBeginRedelegate", "value": {
                 "amount": coin_json(m.amount.as_ref()), "delegator_address": m.delegator_address,
                 "validator_dst_address": m.validator_dst_address, "validator_src_address": m.validator_src_address}}),
             Self::CancelUnbonding(m) => json!({"type": "cosmos-sdk/MsgCancelUnbondingDelegation", "value": {
                 "amount": coin_json(m.amount.as_ref()), "creation_height": m.creation_height.to_string(),
                 "delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
-            Self::WithdrawReward(m) => json!({"type": "cosmos-sdk/MsgWithdrawDelegationReward", "value": {"delegator_address": m.delegator_address, "validator_address": m.validator_address}}),
-            Self::WithdrawCommission(m) => json!({"type": "cosmos-sdk/MsgWithdrawValCommission", "value": {"validator_address": m.validator_address}}),
-            Self::SetWithdrawAddress(m) => json!({"type": "cosmos-sdk/MsgModifyWithdrawAddress", "value": {"delegator_address": m.delegator_address, "withdraw_address": m.withdraw_address}}),
+            Self::WithdrawReward(m) => {
+                json!({"type": "cosmos-sdk/MsgWithdrawDelegationReward", "value": {"delegator_address": m.delegator_address, "validator_address": m.validator_address}})
+            }
+            Self::WithdrawCommission(m) => {
+                json!({"type": "cosmos-sdk/MsgWithdrawValCommission", "value": {"validator_address": m.validator_address}})
+            }
+            Self::SetWithdrawAddress(m) => {
+                json!({"type": "cosmos-sdk/MsgModifyWithdrawAddress", "value": {"delegator_address": m.delegator_address, "withdraw_address": m.withdraw_address}})
+            }
             Self::FundCommunityPool(m) => json!({"type": "cosmos-sdk/MsgFundCommunityPool", "value": {
                 "amount": m.amount.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(), "depositor": m.depositor}}),
             Self::Unjail(m) => json!({"type": "cosmos-sdk/MsgUnjail", "value": {"address": m.validator_addr}}),
+            Self::CreateDatanet(m) => m.amino_json(),
+            Self::UpdateDatanet(m) => m.amino_json(),
+            Self::SubmitContribution(m) => m.amino_json(),
+            Self::ReviewContribution(m) => m.amino_json(),
+            Self::PublishVersion(m) => m.amino_json(),
+            Self::DelistDatanet(m) => m.amino_json(),
+            Self::DelistRow(m) => m.amino_json(),
+            Self::RegisterBaseModel(m) => m.amino_json(),
+            Self::RegisterAdapter(m) => m.amino_json(),
+            Self::SetInferencePrice(m) => m.amino_json(),
         }
     }
 
@@ -357,6 +483,34 @@ impl Msg {
                 stake_msg::unjail(&modules.stake, state, m).map_err(stake_err)?;
                 Ok(pack(slpb::MsgUnjailResponse {}))
             }
+            Self::CreateDatanet(m) => {
+                Ok(response_any(datanet_msg::MSG_CREATE_DATANET, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+            }
+            Self::UpdateDatanet(m) => {
+                Ok(response_any(datanet_msg::MSG_UPDATE_DATANET, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+            }
+            Self::SubmitContribution(m) => {
+                Ok(response_any(datanet_msg::MSG_SUBMIT_CONTRIBUTION, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+            }
+            Self::ReviewContribution(m) => {
+                Ok(response_any(datanet_msg::MSG_REVIEW_CONTRIBUTION, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+            }
+            Self::PublishVersion(m) => {
+                Ok(response_any(datanet_msg::MSG_PUBLISH_VERSION, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+            }
+            Self::DelistDatanet(m) => {
+                Ok(response_any(datanet_msg::MSG_DELIST_DATANET, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+            }
+            Self::DelistRow(m) => Ok(response_any(datanet_msg::MSG_DELIST_ROW, m.execute(&modules.datanet, state).map_err(datanet_err)?)),
+            Self::RegisterBaseModel(m) => {
+                Ok(response_any(model_msg::MSG_REGISTER_BASE_MODEL, m.execute(&modules.model, state).map_err(model_err)?))
+            }
+            Self::RegisterAdapter(m) => {
+                Ok(response_any(model_msg::MSG_REGISTER_ADAPTER, m.execute(&modules.model, state).map_err(model_err)?))
+            }
+            Self::SetInferencePrice(m) => {
+                Ok(response_any(model_msg::MSG_SET_INFERENCE_PRICE, m.execute(&modules.model, state).map_err(model_err)?))
+            }
         }
     }
 }
@@ -375,6 +529,29 @@ mod tests {
         assert_eq!((err.codespace, err.code), ("sdk", 7));
         let garbage = Msg::from_any(&Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: vec![0xff, 0xff] }).unwrap_err();
         assert_eq!(garbage.code, 2);
+    }
+
+    #[test]
+    fn datanet_and_model_messages_are_routed_with_their_codes_and_amino_names() {
+        use openledger_proto::openledger::{datanet::v1 as dpb, model::v1 as mpb};
+        let a = Address::from_bytes(&[1; 20]).unwrap();
+        let submit = dpb::MsgSubmitContribution { contributor: a.to_bech32(), datanet_id: 1, rows: vec![b"row".to_vec()], bond: None };
+        let any = Any { type_url: datanet_msg::MSG_SUBMIT_CONTRIBUTION.into(), value: submit.encode_to_vec() };
+        let msg = Msg::from_any(&any).unwrap();
+        assert_eq!(
+            (msg.type_url().as_str(), msg.module(), msg.signers()),
+            (datanet_msg::MSG_SUBMIT_CONTRIBUTION, "datanet", vec![a.clone()])
+        );
+        assert_eq!(msg.amino_json()["type"], "openledger/MsgSubmitContribution");
+        let bad = dpb::MsgSubmitContribution { contributor: "nope".into(), ..submit };
+        let err = Msg::from_any(&Any { type_url: datanet_msg::MSG_SUBMIT_CONTRIBUTION.into(), value: bad.encode_to_vec() }).unwrap_err();
+        assert_eq!((err.codespace, err.code), ("sdk", 7));
+        let adapter = mpb::MsgRegisterAdapter { owner: a.to_bech32(), base_model_id: 1, ..Default::default() };
+        let err = Msg::from_any(&Any { type_url: model_msg::MSG_REGISTER_ADAPTER.into(), value: adapter.encode_to_vec() }).unwrap_err();
+        assert_eq!((err.codespace, err.code), ("model", 10), "no pinned versions");
+        let delist = dpb::MsgDelistRow { authority: a.to_bech32(), datanet_id: 1, row_id: 1, reason: String::new() };
+        let msg = Msg::from_any(&Any { type_url: datanet_msg::MSG_DELIST_ROW.into(), value: delist.encode_to_vec() }).unwrap();
+        assert_eq!(msg.signers(), vec![a], "the authority signs: only the gov module account can succeed");
     }
 
     #[test]

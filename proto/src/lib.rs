@@ -15,6 +15,34 @@ pub const COSMOS_FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("../descriptors/cos
 
 /// `openledger.*` packages.
 pub mod openledger {
+    /// `openledger.datanet.*`
+    pub mod datanet {
+        /// `openledger.datanet.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.datanet.v1.rs"));
+        }
+    }
+    /// `openledger.model.*`
+    pub mod model {
+        /// `openledger.model.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.model.v1.rs"));
+        }
+    }
+    /// `openledger.stake.*`
+    pub mod stake {
+        /// `openledger.stake.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.stake.v1.rs"));
+        }
+    }
+    /// `openledger.executor.*` (the inference executor's service, gpu-executor/)
+    pub mod executor {
+        /// `openledger.executor.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.executor.v1.rs"));
+        }
+    }
     /// `openledger.auth.*`
     pub mod auth {
         /// `openledger.auth.v1`

@@ -3,7 +3,11 @@
 
 #[path = "e2e/app_level.rs"]
 mod app_level;
+#[path = "e2e/datanet.rs"]
+mod datanet;
 #[path = "e2e/determinism.rs"]
 mod determinism;
 #[path = "e2e/node.rs"]
 mod node;
+#[path = "e2e/stake.rs"]
+mod stake;

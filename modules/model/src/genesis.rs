@@ -1,0 +1,362 @@
+//! Model registry genesis: the `openledger.model.v1.GenesisState` proto and its JSON form in
+//! genesis.json (proto3 JSON with the original field names, 64-bit integers as strings, bytes
+//! as base64). Import checks hashes, uniqueness and references (pinned versions must exist with
+//! the recorded root) and rebuilds the indexes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+use openledger_core::{serde_str, Address, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use openledger_proto::openledger::model::v1 as pb;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+use crate::keeper::{normalize_hash, normalize_price, ModelKeeper};
+use crate::state_key;
+
+fn bad(msg: impl Into<String>) -> ModelError {
+    ModelError::InvalidGenesis(msg.into())
+}
+
+/// A coin in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CoinJson {
+    /// Denom.
+    pub denom: String,
+    /// Amount.
+    pub amount: String,
+}
+
+impl CoinJson {
+    fn from_proto(c: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Option<Self> {
+        c.map(|c| Self { denom: c.denom.clone(), amount: c.amount.clone() })
+    }
+    fn to_proto(c: Option<&Self>) -> Option<cosmos_sdk_proto::cosmos::base::v1beta1::Coin> {
+        c.map(|c| cosmos_sdk_proto::cosmos::base::v1beta1::Coin { denom: c.denom.clone(), amount: c.amount.clone() })
+    }
+}
+
+/// `BaseModel` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseModelJson {
+    /// Id.
+    #[serde(with = "serde_str")]
+    pub id: u64,
+    /// Owner.
+    pub owner: String,
+    /// Name.
+    pub name: String,
+    /// Architecture.
+    pub architecture: String,
+    /// Weights hash.
+    pub weights_hash: String,
+    /// Tokenizer hash.
+    pub tokenizer_hash: String,
+    /// License.
+    #[serde(default)]
+    pub license: String,
+    /// Price.
+    #[serde(default)]
+    pub inference_price: Option<CoinJson>,
+}
+
+/// `PinnedVersion` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedVersionJson {
+    /// Datanet.
+    #[serde(with = "serde_str")]
+    pub datanet_id: u64,
+    /// Version.
+    #[serde(with = "serde_str")]
+    pub version: u64,
+    /// Root, base64.
+    pub merkle_root: String,
+    /// Rows.
+    #[serde(with = "serde_str")]
+    pub row_count: u64,
+}
+
+/// `Adapter` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterJson {
+    /// Id.
+    #[serde(with = "serde_str")]
+    pub id: u64,
+    /// Owner.
+    pub owner: String,
+    /// Base model.
+    #[serde(with = "serde_str")]
+    pub base_model_id: u64,
+    /// Adapter hash.
+    pub adapter_hash: String,
+    /// Pinned versions.
+    pub datanet_versions: Vec<PinnedVersionJson>,
+    /// Training config hash.
+    pub training_config_hash: String,
+    /// Price.
+    #[serde(default)]
+    pub inference_price: Option<CoinJson>,
+}
+
+/// The model section of the genesis `app_state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ModelGenesis {
+    /// Base models.
+    #[serde(default)]
+    pub base_models: Vec<BaseModelJson>,
+    /// Adapters.
+    #[serde(default)]
+    pub adapters: Vec<AdapterJson>,
+    /// Next base model id (0: one past the largest).
+    #[serde(with = "serde_str", default)]
+    pub next_base_model_id: u64,
+    /// Next adapter id (0: one past the largest).
+    #[serde(with = "serde_str", default)]
+    pub next_adapter_id: u64,
+}
+
+impl ModelGenesis {
+    /// The proto form.
+    pub fn to_proto(&self) -> Result<pb::GenesisState, ModelError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok(pb::GenesisState {
+            base_models: self
+                .base_models
+                .iter()
+                .map(|m| pb::BaseModel {
+                    id: m.id,
+                    owner: m.owner.clone(),
+                    name: m.name.clone(),
+                    architecture: m.architecture.clone(),
+                    weights_hash: m.weights_hash.clone(),
+                    tokenizer_hash: m.tokenizer_hash.clone(),
+                    license: m.license.clone(),
+                    inference_price: CoinJson::to_proto(m.inference_price.as_ref()),
+                })
+                .collect(),
+            adapters: self
+                .adapters
+                .iter()
+                .map(|a| {
+                    Ok(pb::Adapter {
+                        id: a.id,
+                        owner: a.owner.clone(),
+                        base_model_id: a.base_model_id,
+                        adapter_hash: a.adapter_hash.clone(),
+                        datanet_versions: a
+                            .datanet_versions
+                            .iter()
+                            .map(|p| {
+                                Ok(pb::PinnedVersion {
+                                    datanet_id: p.datanet_id,
+                                    version: p.version,
+                                    merkle_root: b64.decode(&p.merkle_root).map_err(|e| bad(format!("adapter {} root: {e}", a.id)))?,
+                                    row_count: p.row_count,
+                                })
+                            })
+                            .collect::<Result<Vec<_>, ModelError>>()?,
+                        training_config_hash: a.training_config_hash.clone(),
+                        inference_price: CoinJson::to_proto(a.inference_price.as_ref()),
+                    })
+                })
+                .collect::<Result<Vec<_>, ModelError>>()?,
+            next_base_model_id: self.next_base_model_id,
+            next_adapter_id: self.next_adapter_id,
+        })
+    }
+
+    /// The JSON form.
+    pub fn from_proto(g: &pb::GenesisState) -> Self {
+        Self {
+            base_models: g.base_models.iter().map(BaseModelJson::from).collect(),
+            adapters: g.adapters.iter().map(AdapterJson::from).collect(),
+            next_base_model_id: g.next_base_model_id,
+            next_adapter_id: g.next_adapter_id,
+        }
+    }
+}
+
+impl From<&pb::BaseModel> for BaseModelJson {
+    fn from(m: &pb::BaseModel) -> Self {
+        Self {
+            id: m.id,
+            owner: m.owner.clone(),
+            name: m.name.clone(),
+            architecture: m.architecture.clone(),
+            weights_hash: m.weights_hash.clone(),
+            tokenizer_hash: m.tokenizer_hash.clone(),
+            license: m.license.clone(),
+            inference_price: CoinJson::from_proto(m.inference_price.as_ref()),
+        }
+    }
+}
+
+impl From<&pb::PinnedVersion> for PinnedVersionJson {
+    fn from(p: &pb::PinnedVersion) -> Self {
+        Self {
+            datanet_id: p.datanet_id,
+            version: p.version,
+            merkle_root: base64::engine::general_purpose::STANDARD.encode(&p.merkle_root),
+            row_count: p.row_count,
+        }
+    }
+}
+
+impl From<&pb::Adapter> for AdapterJson {
+    fn from(a: &pb::Adapter) -> Self {
+        Self {
+            id: a.id,
+            owner: a.owner.clone(),
+            base_model_id: a.base_model_id,
+            adapter_hash: a.adapter_hash.clone(),
+            datanet_versions: a.datanet_versions.iter().map(PinnedVersionJson::from).collect(),
+            training_config_hash: a.training_config_hash.clone(),
+            inference_price: CoinJson::from_proto(a.inference_price.as_ref()),
+        }
+    }
+}
+
+fn canonical(field: &str, text: &str) -> Result<String, ModelError> {
+    Address::from_bech32(text).map(|a| a.to_bech32()).map_err(|e| bad(format!("{field} {text:?}: {e}")))
+}
+
+/// Writes the model genesis (JSON form). Datanet genesis must be imported first.
+pub fn init_genesis(keeper: &ModelKeeper, state: &mut dyn StateWrite, genesis: &ModelGenesis) -> Result<(), ModelError> {
+    init_genesis_proto(keeper, state, &genesis.to_proto()?)
+}
+
+/// Writes the model genesis after checking it.
+pub fn init_genesis_proto(keeper: &ModelKeeper, state: &mut dyn StateWrite, g: &pb::GenesisState) -> Result<(), ModelError> {
+    let mut models = BTreeSet::new();
+    let mut weights = BTreeMap::new();
+    for m in &g.base_models {
+        let check = || -> Result<(), ModelError> {
+            canonical("owner", &m.owner)?;
+            if normalize_hash("weights_hash", &m.weights_hash)? != m.weights_hash
+                || normalize_hash("tokenizer_hash", &m.tokenizer_hash)? != m.tokenizer_hash
+            {
+                return Err(bad("hashes must be lower-case hex"));
+            }
+            normalize_price(m.inference_price.as_ref())?;
+            Ok(())
+        };
+        check().map_err(|e| bad(format!("base model {}: {e}", m.id)))?;
+        if m.id == 0 || !models.insert(m.id) || weights.insert(m.weights_hash.clone(), m.id).is_some() {
+            return Err(bad(format!("base model {} has a zero or repeated id or weights hash", m.id)));
+        }
+        keeper.set_base_model(state, m)?;
+    }
+    let mut adapters = BTreeSet::new();
+    let mut hashes = BTreeSet::new();
+    for a in &g.adapters {
+        let check = || -> Result<(), ModelError> {
+            canonical("owner", &a.owner)?;
+            if normalize_hash("adapter_hash", &a.adapter_hash)? != a.adapter_hash
+                || normalize_hash("training_config_hash", &a.training_config_hash)? != a.training_config_hash
+            {
+                return Err(bad("hashes must be lower-case hex"));
+            }
+            normalize_price(a.inference_price.as_ref())?;
+            if !models.contains(&a.base_model_id) {
+                return Err(ModelError::BaseModelNotFound(a.base_model_id));
+            }
+            if a.datanet_versions.is_empty() {
+                return Err(bad("no pinned versions"));
+            }
+            for p in &a.datanet_versions {
+                let info = keeper
+                    .datanets()
+                    .version(state, p.datanet_id, p.version)?
+                    .ok_or(ModelError::VersionNotFound { datanet_id: p.datanet_id, version: p.version })?;
+                if info.merkle_root != p.merkle_root || info.row_count != p.row_count {
+                    return Err(bad(format!("pinned datanet {} version {} differs from the published one", p.datanet_id, p.version)));
+                }
+            }
+            Ok(())
+        };
+        check().map_err(|e| bad(format!("adapter {}: {e}", a.id)))?;
+        if a.id == 0 || !adapters.insert(a.id) || !hashes.insert(a.adapter_hash.clone()) {
+            return Err(bad(format!("adapter {} has a zero or repeated id or hash", a.id)));
+        }
+        keeper.set_adapter(state, a)?;
+    }
+    let next = |given: u64, ids: &BTreeSet<u64>, what: &str| -> Result<u64, ModelError> {
+        let min = ids.last().map_or(Some(1), |m| m.checked_add(1)).ok_or_else(|| bad("id overflow"))?;
+        if given == 0 {
+            Ok(min)
+        } else if given < min {
+            Err(bad(format!("{what} {given} is not past the largest id")))
+        } else {
+            Ok(given)
+        }
+    };
+    state.put_proto(state_key::NEXT_BASE_MODEL_ID.to_vec(), &next(g.next_base_model_id, &models, "next_base_model_id")?)?;
+    state.put_proto(state_key::NEXT_ADAPTER_ID.to_vec(), &next(g.next_adapter_id, &adapters, "next_adapter_id")?)?;
+    Ok(())
+}
+
+fn scan_all<M: prost::Message + Default>(state: &dyn StateRead, prefix: &[u8]) -> Result<Vec<M>, ModelError> {
+    let mut out = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = state.scan_proto::<M>(prefix, after.as_deref(), 1000)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        out.extend(page.into_iter().map(|(_, m)| m));
+    }
+    Ok(out)
+}
+
+/// Reads the registry back out of the state (proto form).
+pub fn export_genesis_proto(state: &dyn StateRead) -> Result<pb::GenesisState, ModelError> {
+    Ok(pb::GenesisState {
+        base_models: scan_all(state, state_key::BASE_MODEL_PREFIX)?,
+        adapters: scan_all(state, state_key::ADAPTER_PREFIX)?,
+        next_base_model_id: state.get_proto::<u64>(state_key::NEXT_BASE_MODEL_ID)?.unwrap_or(1),
+        next_adapter_id: state.get_proto::<u64>(state_key::NEXT_ADAPTER_ID)?.unwrap_or(1),
+    })
+}
+
+/// Reads the registry back out of the state (JSON form).
+pub fn export_genesis(state: &dyn StateRead) -> Result<ModelGenesis, ModelError> {
+    Ok(ModelGenesis::from_proto(&export_genesis_proto(state)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keeper::tests::keeper;
+    use crate::msg::tests::{adapter, base};
+    use crate::msg::{RegisterAdapter, RegisterBaseModel};
+    use openledger_core::delta::{EmptyState, StateDelta};
+    use openledger_core::error::ErrorCode;
+
+    #[test]
+    fn genesis_round_trips_and_refuses_bad_references() {
+        let k = keeper();
+        let mut s = StateDelta::new(EmptyState);
+        let m = RegisterBaseModel::check_stateless(&base(1, 1)).unwrap().execute(&k, &mut s).unwrap().base_model_id;
+        RegisterAdapter::check_stateless(&adapter(2, m, 10, &[(1, 1), (2, 1)])).unwrap().execute(&k, &mut s).unwrap();
+        let exported = export_genesis(&s).unwrap();
+        let text = serde_json::to_string(&exported).unwrap();
+        let parsed: ModelGenesis = serde_json::from_str(&text).unwrap();
+        let mut fresh = StateDelta::new(EmptyState);
+        init_genesis(&k, &mut fresh, &parsed).unwrap();
+        assert_eq!(export_genesis(&fresh).unwrap(), exported);
+        assert_eq!(fresh.changes(), s.changes(), "indexes and counters rebuilt exactly");
+        init_genesis(&k, &mut StateDelta::new(EmptyState), &ModelGenesis::default()).unwrap();
+
+        let refuse = |f: &dyn Fn(&mut ModelGenesis)| {
+            let mut g = exported.clone();
+            f(&mut g);
+            let err = init_genesis(&k, &mut StateDelta::new(EmptyState), &g).unwrap_err();
+            assert_eq!((err.codespace(), err.code()), ("model", 12), "{err}");
+        };
+        refuse(&|g| g.adapters[0].datanet_versions[0].version = 7);
+        refuse(&|g| g.adapters[0].datanet_versions[0].merkle_root = "AAAA".into());
+        refuse(&|g| g.adapters[0].base_model_id = 5);
+        refuse(&|g| g.base_models.push(g.base_models[0].clone()));
+        refuse(&|g| g.base_models[0].weights_hash = "AB".repeat(32));
+        refuse(&|g| g.next_adapter_id = 1);
+    }
+}
