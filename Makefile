@@ -57,6 +57,7 @@ bench:
 	$(CARGO) bench -p openledger-app --bench finalize_block
 	$(CARGO) bench -p openledger-app --bench stake_block
 	$(CARGO) bench -p openledger-app --bench datanet_contribute
+	$(CARGO) bench -p openledger-app --bench gov_tally
 	$(MAKE) bench-executor
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.

@@ -28,6 +28,8 @@ SERVICES=(
   cosmos/staking/v1beta1/query.proto
   cosmos/distribution/v1beta1/query.proto
   cosmos/slashing/v1beta1/query.proto
+  cosmos/gov/v1/query.proto
+  cosmos/gov/v1beta1/query.proto
 )
 
 "$PROTOC" \

@@ -177,6 +177,7 @@ impl App {
         let mut delta = consensus.genesis.take().unwrap_or_else(|| StateDelta::new(LatestSnapshot(self.storage.clone())));
         let info = BlockInfo { height, time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
         set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
+        crate::upgrade::begin_block(&mut delta, height)?;
         self.begin_block(&mut delta, req, info)?;
         let mut block_events = delta.take_events();
         let mut tx_results = Vec::with_capacity(req.txs.len());
@@ -184,6 +185,7 @@ impl App {
             let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
             tx_results.push(exec_result(outcome));
         }
+        self.modules.gov.end_block(&mut delta, info, &crate::msg::GovRouter(&self.modules)).map_err(|e| AbciError::from_code(&e))?;
         let validator_updates = self.modules.stake.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         block_events.extend(delta.take_events());
         delta.put_proto(state_key::LAST_BLOCK_HEIGHT.to_vec(), &height).map_err(|e| AbciError::from_code(&e))?;

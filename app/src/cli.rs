@@ -132,6 +132,12 @@ pub struct InitArgs {
     /// Jail time after downtime, seconds.
     #[arg(long, default_value_t = 600)]
     pub downtime_jail_seconds: u64,
+    /// Gov voting period in seconds (default 2 days).
+    #[arg(long, default_value_t = 2 * 24 * 3600)]
+    pub voting_period_seconds: u64,
+    /// Gov deposit period in seconds (default 2 days).
+    #[arg(long, default_value_t = 2 * 24 * 3600)]
+    pub max_deposit_period_seconds: u64,
     /// Read the dev account mnemonic from stdin instead of generating one.
     #[arg(long)]
     pub dev_mnemonic_stdin: bool,
@@ -149,6 +155,9 @@ pub struct StartArgs {
     /// Override the gRPC address of app.toml.
     #[arg(long)]
     pub grpc_addr: Option<String>,
+    /// Upgrade plan names this binary applies when their height is reached (repeatable).
+    #[arg(long)]
+    pub apply_upgrade: Vec<String>,
 }
 
 /// `keys` subcommands.
@@ -221,6 +230,9 @@ pub enum TxCommand {
     /// Model registry transactions.
     #[command(subcommand)]
     Model(Box<crate::cli_datanet::ModelTx>),
+    /// Governance transactions.
+    #[command(subcommand)]
+    Gov(crate::cli_gov::GovTx),
 }
 
 /// `tx bank` subcommands.
@@ -275,6 +287,9 @@ pub enum QueryCommand {
     /// Model registry queries.
     #[command(subcommand)]
     Model(crate::cli_datanet::ModelQueryCmd),
+    /// Governance queries.
+    #[command(subcommand)]
+    Gov(crate::cli_gov::GovQueryCmd),
 }
 
 /// `query bank` subcommands.
@@ -320,6 +335,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => cmd_keys(&home, cmd),
         Command::Tx(TxCommand::Bank(BankTx::Send { from, to, amount, flags })) => cmd_send(&home, &from, &to, &amount, &flags),
         Command::Tx(TxCommand::Staking(cmd)) => crate::cli_stake::staking_tx(&home, cmd),
+        Command::Tx(TxCommand::Gov(cmd)) => crate::cli_gov::gov_tx(&home, cmd),
+        Command::Query(QueryCommand::Gov(cmd)) => crate::cli_gov::gov_query(cmd),
         Command::Tx(TxCommand::Distribution(cmd)) => crate::cli_stake::distribution_tx(&home, cmd),
         Command::Tx(TxCommand::Slashing(cmd)) => crate::cli_stake::slashing_tx(&home, cmd),
         Command::Query(QueryCommand::Staking(cmd)) => crate::cli_stake::staking_query(cmd),
@@ -358,6 +375,8 @@ fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
         unbonding_seconds: args.unbonding_seconds,
         signed_blocks_window: args.signed_blocks_window,
         downtime_jail_seconds: args.downtime_jail_seconds,
+        voting_period_seconds: args.voting_period_seconds,
+        max_deposit_period_seconds: args.max_deposit_period_seconds,
     };
     let out = init_home(home, &cfg, mnemonic, args.overwrite)?;
     println!("Initialized node home {} for chain {}", out.home.display(), cfg.chain_id);
@@ -374,6 +393,9 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     let settings = AppToml::load(home)?;
     let abci_addr = args.abci_addr.unwrap_or(settings.abci_addr);
     let grpc_addr: std::net::SocketAddr = args.grpc_addr.unwrap_or(settings.grpc_addr).parse()?;
+    for name in &args.apply_upgrade {
+        crate::upgrade::register_handler(name);
+    }
     let app = Arc::new(App::open(&home.join("data/application.db"))?);
     let (height, hash) = app.storage().last_committed();
     tracing::info!("openledgerd starting at height {height}, app hash {}", hex::encode_upper(hash));

@@ -31,7 +31,7 @@ pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
 pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 
 /// Every gRPC service name served; index `N` is served by `GrpcService<N>`.
-pub const SERVICE_NAMES: [&str; 10] = [
+pub const SERVICE_NAMES: [&str; 12] = [
     "cosmos.auth.v1beta1.Query",
     "openledger.auth.v1.Query",
     "cosmos.bank.v1beta1.Query",
@@ -42,6 +42,8 @@ pub const SERVICE_NAMES: [&str; 10] = [
     "openledger.stake.v1.Query",
     "openledger.datanet.v1.Query",
     "openledger.model.v1.Query",
+    "cosmos.gov.v1.Query",
+    "cosmos.gov.v1beta1.Query",
 ];
 
 /// Passes message bytes through untouched (the router decodes them).
@@ -324,7 +326,9 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
         .add_service(GrpcService::<6>(shared.clone()))
         .add_service(GrpcService::<7>(shared.clone()))
         .add_service(GrpcService::<8>(shared.clone()))
-        .add_service(GrpcService::<9>(shared));
+        .add_service(GrpcService::<9>(shared.clone()))
+        .add_service(GrpcService::<10>(shared.clone()))
+        .add_service(GrpcService::<11>(shared));
     tracing::info!("gRPC server listening on {addr}");
     tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
     Ok(())

@@ -61,6 +61,10 @@ pub struct NodeConfig {
     pub signed_blocks_window: i64,
     /// Jail time after downtime, seconds.
     pub downtime_jail_seconds: u64,
+    /// Gov voting period, seconds.
+    pub voting_period_seconds: u64,
+    /// Gov deposit period, seconds.
+    pub max_deposit_period_seconds: u64,
 }
 
 impl Default for NodeConfig {
@@ -76,6 +80,8 @@ impl Default for NodeConfig {
             unbonding_seconds: 21 * 24 * 3600,
             signed_blocks_window: 100,
             downtime_jail_seconds: 600,
+            voting_period_seconds: openledger_gov::params::DEFAULT_PERIOD_SECONDS.unsigned_abs(),
+            max_deposit_period_seconds: openledger_gov::params::DEFAULT_PERIOD_SECONDS.unsigned_abs(),
         }
     }
 }
@@ -295,6 +301,10 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
     app_state.stake.params.unbonding_time_seconds = cfg.unbonding_seconds;
     app_state.stake.slashing.signed_blocks_window = cfg.signed_blocks_window;
     app_state.stake.slashing.downtime_jail_duration_seconds = cfg.downtime_jail_seconds;
+    let mut gov_params = openledger_gov::genesis::GovParamsJson::from_params(&openledger_gov::params::default_params());
+    gov_params.voting_period_seconds = cfg.voting_period_seconds;
+    gov_params.max_deposit_period_seconds = cfg.max_deposit_period_seconds;
+    app_state.gov.params = Some(gov_params);
     let genesis_time = current_time_rfc3339();
     let genesis = json!({
         "genesis_time": genesis_time,

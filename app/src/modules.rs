@@ -16,6 +16,9 @@ use openledger_core::{AbciError, Address, StateError, StateRead, StateWrite};
 use openledger_datanet::genesis::DatanetGenesis;
 use openledger_datanet::query::DatanetQuery;
 use openledger_datanet::{DatanetKeeper, BONDS_ACCOUNT};
+use openledger_gov::genesis::GovGenesis;
+use openledger_gov::query::GovQuery;
+use openledger_gov::{GovKeeper, GOV_MODULE};
 use openledger_model::genesis::ModelGenesis;
 use openledger_model::query::ModelQuery;
 use openledger_model::{DatanetReader, ModelKeeper, VersionInfo};
@@ -39,6 +42,7 @@ pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[
     (NOT_BONDED_POOL, &["burner", "staking"]),
     (DISTRIBUTION_ACCOUNT, &[]),
     (BONDS_ACCOUNT, &["burner"]),
+    (GOV_MODULE, &["burner"]),
 ];
 
 /// Auth seen from the bank: creates accounts for first-time recipients.
@@ -81,6 +85,68 @@ impl openledger_datanet::BankKeeper for DatanetBank {
     }
 }
 
+/// The bank seen from gov: deposits in, refunds out, burns.
+struct GovBank(BankKeeper);
+
+impl openledger_gov::BankKeeper for GovBank {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.send(state, from, to, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn burn(&self, state: &mut dyn StateWrite, from: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.burn(state, from, coins).map_err(|e| AbciError::from_code(&e))
+    }
+}
+
+/// Staking seen from gov: the bonded set and a voter's delegations, for the tally.
+struct GovStake(StakeKeeper);
+
+fn stake_state_err(e: openledger_stake::StakeError) -> StateError {
+    match e {
+        openledger_stake::StakeError::State(e) => e,
+        other => StateError::Store(other.to_string()),
+    }
+}
+
+impl openledger_gov::StakeReader for GovStake {
+    fn bonded_validators(&self, state: &dyn StateRead) -> Result<Vec<openledger_gov::keeper::ValidatorPower>, StateError> {
+        let _ = &self.0;
+        let mut out = Vec::new();
+        for (_, v) in openledger_core::StateReadExt::scan_proto::<cosmos_sdk_proto::cosmos::staking::v1beta1::Validator>(
+            state,
+            openledger_stake::state_key::VALIDATOR_PREFIX,
+            None,
+            usize::MAX,
+        )? {
+            if !openledger_stake::keeper::is_bonded(&v) {
+                continue;
+            }
+            let operator = openledger_stake::keeper::operator_account(&v.operator_address).map_err(stake_state_err)?;
+            out.push(openledger_gov::keeper::ValidatorPower {
+                operator,
+                tokens: openledger_stake::keeper::tokens(&v),
+                shares: openledger_stake::keeper::shares(&v),
+            });
+        }
+        Ok(out)
+    }
+
+    fn delegations(&self, state: &dyn StateRead, delegator: &Address) -> Result<Vec<openledger_gov::keeper::DelegationShares>, StateError> {
+        let prefix = openledger_stake::state_key::delegations_of(&delegator.to_bech32());
+        let mut out = Vec::new();
+        for (_, d) in openledger_core::StateReadExt::scan_proto::<cosmos_sdk_proto::cosmos::staking::v1beta1::Delegation>(
+            state,
+            &prefix,
+            None,
+            usize::MAX,
+        )? {
+            let validator = openledger_stake::keeper::operator_account(&d.validator_address).map_err(stake_state_err)?;
+            let shares = openledger_stake::params::dec_from_proto(&d.shares).unwrap_or_default();
+            out.push(openledger_gov::keeper::DelegationShares { validator, shares });
+        }
+        Ok(out)
+    }
+}
+
 /// Datanets seen from the model registry: published versions and their roots.
 struct ModelDatanets(DatanetKeeper);
 
@@ -107,6 +173,8 @@ pub struct Modules {
     pub datanet: DatanetKeeper,
     /// Model registry: base models, adapters, lineage.
     pub model: ModelKeeper,
+    /// Governance: proposals, deposits, votes, tally.
+    pub gov: GovKeeper,
 }
 
 impl Default for Modules {
@@ -131,6 +199,9 @@ pub struct AppGenesis {
     /// Model registry section.
     #[serde(default)]
     pub model: ModelGenesis,
+    /// Gov section (parameters, starting proposal id).
+    #[serde(default)]
+    pub gov: GovGenesis,
 }
 
 fn internal(e: impl std::fmt::Display) -> AbciError {
@@ -145,7 +216,8 @@ impl Modules {
         let stake = StakeKeeper::new(Arc::new(StakeBank(bank.clone())));
         let datanet = DatanetKeeper::new(Arc::new(DatanetBank(bank.clone())));
         let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
-        Self { auth: AuthKeeper, bank, stake, datanet, model }
+        let gov = GovKeeper::new(Arc::new(GovBank(bank.clone())), Arc::new(GovStake(stake.clone())));
+        Self { auth: AuthKeeper, bank, stake, datanet, model, gov }
     }
 
     /// Query services, in routing order.
@@ -156,6 +228,7 @@ impl Modules {
             Box::new(StakeQuery(self.stake.clone())),
             Box::new(DatanetQuery(self.datanet.clone())),
             Box::new(ModelQuery(self.model.clone())),
+            Box::new(GovQuery(self.gov.clone())),
         ]
     }
 
@@ -175,6 +248,7 @@ impl Modules {
         openledger_datanet::genesis::init_genesis(&self.datanet, state, &genesis.datanet)
             .map_err(|e| internal(format!("datanet genesis: {e}")))?;
         openledger_model::genesis::init_genesis(&self.model, state, &genesis.model).map_err(|e| internal(format!("model genesis: {e}")))?;
+        openledger_gov::genesis::init_genesis(&self.gov, state, &genesis.gov).map_err(|e| internal(format!("gov genesis: {e}")))?;
         openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info)
             .map_err(|e| internal(format!("stake genesis: {e}")))
     }
@@ -187,6 +261,7 @@ impl Modules {
             stake: openledger_stake::genesis::export_genesis(&self.stake, state).map_err(internal)?,
             datanet: openledger_datanet::genesis::export_genesis(&self.datanet, state).map_err(internal)?,
             model: openledger_model::genesis::export_genesis(state).map_err(internal)?,
+            gov: openledger_gov::genesis::export_genesis(state).map_err(internal)?,
         })
     }
 }

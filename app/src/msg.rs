@@ -4,8 +4,11 @@
 
 use cosmos_sdk_proto::cosmos::bank::v1beta1::{MsgMultiSend, MsgMultiSendResponse, MsgSend, MsgSendResponse};
 use cosmos_sdk_proto::cosmos::distribution::v1beta1 as dpb;
+use cosmos_sdk_proto::cosmos::gov::v1 as govpb;
+use cosmos_sdk_proto::cosmos::gov::v1beta1 as gov1b1;
 use cosmos_sdk_proto::cosmos::slashing::v1beta1 as slpb;
 use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
+use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upb;
 use cosmos_sdk_proto::Any;
 use openledger_bank::msg::{MultiSend, Send};
 use openledger_core::address::VALOPER_PREFIX;
@@ -14,6 +17,7 @@ use openledger_core::error::sdk_codes;
 use openledger_core::{AbciError, Address, ErrorCode, StateWrite};
 use openledger_datanet::msg as datanet_msg;
 use openledger_datanet::DatanetError;
+use openledger_gov::GovError;
 use openledger_model::msg as model_msg;
 use openledger_model::ModelError;
 use openledger_stake::msg as stake_msg;
@@ -73,6 +77,237 @@ pub enum Msg {
     RegisterAdapter(model_msg::RegisterAdapter),
     /// `openledger.model.v1.MsgSetInferencePrice`
     SetInferencePrice(model_msg::SetInferencePrice),
+    /// `cosmos.gov.v1.MsgSubmitProposal`
+    GovSubmitProposal(govpb::MsgSubmitProposal),
+    /// `cosmos.gov.v1.MsgDeposit` (also `cosmos.gov.v1beta1.MsgDeposit`, same fields)
+    GovDeposit(govpb::MsgDeposit, GovVersion),
+    /// `cosmos.gov.v1.MsgVote` / `MsgVoteWeighted` (and the v1beta1 `MsgVote`), as weighted options
+    GovVote(GovVote),
+    /// A module's `MsgUpdateParams` (gov authority only)
+    UpdateParams(ParamsUpdate),
+    /// `cosmos.distribution.v1beta1.MsgCommunityPoolSpend` (gov authority only)
+    CommunityPoolSpend(dpb::MsgCommunityPoolSpend),
+    /// `cosmos.upgrade.v1beta1.MsgSoftwareUpgrade` (gov authority only)
+    SoftwareUpgrade(upb::MsgSoftwareUpgrade),
+    /// `cosmos.upgrade.v1beta1.MsgCancelUpgrade` (gov authority only)
+    CancelUpgrade(upb::MsgCancelUpgrade),
+}
+
+/// `MsgUpdateParams` of each module whose parameters governance changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamsUpdate {
+    /// `cosmos.auth.v1beta1.MsgUpdateParams`
+    Auth(cosmos_sdk_proto::cosmos::auth::v1beta1::MsgUpdateParams),
+    /// `cosmos.bank.v1beta1.MsgUpdateParams`
+    Bank(cosmos_sdk_proto::cosmos::bank::v1beta1::MsgUpdateParams),
+    /// `cosmos.staking.v1beta1.MsgUpdateParams`
+    Staking(spb::MsgUpdateParams),
+    /// `cosmos.distribution.v1beta1.MsgUpdateParams`
+    Distribution(dpb::MsgUpdateParams),
+    /// `cosmos.slashing.v1beta1.MsgUpdateParams`
+    Slashing(slpb::MsgUpdateParams),
+    /// `cosmos.gov.v1.MsgUpdateParams`
+    Gov(Box<govpb::MsgUpdateParams>),
+}
+
+fn invalid_params(text: impl Into<String>) -> AbciError {
+    AbciError::sdk(sdk_codes::INVALID_REQUEST, format!("{}: invalid request", text.into()))
+}
+
+impl ParamsUpdate {
+    fn authority(&self) -> &str {
+        match self {
+            Self::Auth(m) => &m.authority,
+            Self::Bank(m) => &m.authority,
+            Self::Staking(m) => &m.authority,
+            Self::Distribution(m) => &m.authority,
+            Self::Slashing(m) => &m.authority,
+            Self::Gov(m) => &m.authority,
+        }
+    }
+
+    fn type_url(&self) -> String {
+        match self {
+            Self::Auth(_) => type_url::<cosmos_sdk_proto::cosmos::auth::v1beta1::MsgUpdateParams>(),
+            Self::Bank(_) => type_url::<cosmos_sdk_proto::cosmos::bank::v1beta1::MsgUpdateParams>(),
+            Self::Staking(_) => type_url::<spb::MsgUpdateParams>(),
+            Self::Distribution(_) => type_url::<dpb::MsgUpdateParams>(),
+            Self::Slashing(_) => type_url::<slpb::MsgUpdateParams>(),
+            Self::Gov(_) => type_url::<govpb::MsgUpdateParams>(),
+        }
+    }
+
+    fn module(&self) -> &'static str {
+        match self {
+            Self::Auth(_) => "auth",
+            Self::Bank(_) => "bank",
+            Self::Staking(_) => "staking",
+            Self::Distribution(_) => "distribution",
+            Self::Slashing(_) => "slashing",
+            Self::Gov(_) => "gov",
+        }
+    }
+
+    fn amino_name(&self) -> &'static str {
+        match self {
+            Self::Auth(_) => "cosmos-sdk/x/auth/MsgUpdateParams",
+            Self::Bank(_) => "cosmos-sdk/x/bank/MsgUpdateParams",
+            Self::Staking(_) => "cosmos-sdk/x/staking/MsgUpdateParams",
+            Self::Distribution(_) => "cosmos-sdk/distribution/MsgUpdateParams",
+            Self::Slashing(_) => "cosmos-sdk/x/slashing/MsgUpdateParams",
+            Self::Gov(_) => "cosmos-sdk/x/gov/v1/MsgUpdateParams",
+        }
+    }
+
+    /// Stateless checks of the new params (`Params.Validate`).
+    fn check(&self) -> Result<(), AbciError> {
+        account_field("authority", self.authority())?;
+        match self {
+            Self::Auth(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                if p.max_memo_characters == 0 || p.tx_sig_limit == 0 || p.tx_size_cost_per_byte == 0 {
+                    return Err(invalid_params("auth params must be positive"));
+                }
+            }
+            Self::Bank(m) => {
+                m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+            }
+            Self::Staking(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                if p.bond_denom != openledger_core::coin::BASE_DENOM {
+                    return Err(invalid_params(format!("bond denom must stay {}", openledger_core::coin::BASE_DENOM)));
+                }
+                if p.max_validators == 0 || p.max_entries == 0 {
+                    return Err(invalid_params("max validators and max entries must be positive"));
+                }
+                if openledger_stake::params::duration_ns(p.unbonding_time.as_ref()) == 0 {
+                    return Err(invalid_params("unbonding time must be positive"));
+                }
+                match openledger_stake::params::dec_from_proto(&p.min_commission_rate) {
+                    Some(d) if d <= openledger_core::Dec::ONE => {}
+                    _ => return Err(invalid_params("min commission rate must be within [0, 1]")),
+                }
+            }
+            Self::Distribution(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                match openledger_stake::params::dec_from_proto(&p.community_tax) {
+                    Some(d) if d <= openledger_core::Dec::ONE => {}
+                    _ => return Err(invalid_params("community tax must be within [0, 1]")),
+                }
+            }
+            Self::Slashing(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                if p.signed_blocks_window <= 0 {
+                    return Err(invalid_params("signed blocks window must be positive"));
+                }
+                for f in [&p.min_signed_per_window, &p.slash_fraction_double_sign, &p.slash_fraction_downtime] {
+                    if openledger_stake::params::dec_from_bytes(f) > openledger_core::Dec::ONE {
+                        return Err(invalid_params("slashing fractions must be within [0, 1]"));
+                    }
+                }
+            }
+            Self::Gov(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                openledger_gov::params::validate(p).map_err(gov_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the authority, then writes the module's params.
+    fn execute(&self, modules: &Modules, state: &mut dyn StateWrite) -> Result<Any, AbciError> {
+        openledger_gov::keeper::check_authority(self.authority()).map_err(gov_err)?;
+        let st = |e: openledger_core::StateError| AbciError::from_code(&e);
+        let stake_all =
+            |state: &mut dyn StateWrite, f: &dyn Fn(&mut spb::Params, &mut dpb::Params, &mut slpb::Params)| -> Result<(), AbciError> {
+                let mut staking = openledger_stake::params::staking(state).map_err(st)?;
+                let mut distribution = openledger_stake::params::distribution(state).map_err(st)?;
+                let mut slashing = openledger_stake::params::slashing(state).map_err(st)?;
+                let schedule = openledger_stake::params::reward_schedule(state).map_err(st)?;
+                f(&mut staking, &mut distribution, &mut slashing);
+                openledger_stake::params::set_all(state, &staking, &distribution, &slashing, &schedule).map_err(st)
+            };
+        match self {
+            Self::Auth(m) => {
+                openledger_auth::params::set_params(state, &m.params.clone().unwrap_or_default()).map_err(st)?;
+                Ok(pack(cosmos_sdk_proto::cosmos::auth::v1beta1::MsgUpdateParamsResponse {}))
+            }
+            Self::Bank(m) => {
+                modules.bank.set_params(state, &m.params.clone().unwrap_or_default()).map_err(st)?;
+                Ok(pack(cosmos_sdk_proto::cosmos::bank::v1beta1::MsgUpdateParamsResponse {}))
+            }
+            Self::Staking(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                stake_all(state, &|s, _, _| *s = p.clone())?;
+                Ok(pack(spb::MsgUpdateParamsResponse {}))
+            }
+            Self::Distribution(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                stake_all(state, &|_, d, _| *d = p.clone())?;
+                Ok(pack(dpb::MsgUpdateParamsResponse {}))
+            }
+            Self::Slashing(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                stake_all(state, &|_, _, sl| *sl = p.clone())?;
+                Ok(pack(slpb::MsgUpdateParamsResponse {}))
+            }
+            Self::Gov(m) => {
+                openledger_gov::params::set_params(state, &m.params.clone().unwrap_or_default()).map_err(gov_err)?;
+                Ok(pack(govpb::MsgUpdateParamsResponse {}))
+            }
+        }
+    }
+}
+
+/// Which gov API a message came in through (for its type URL and amino name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GovVersion {
+    /// `cosmos.gov.v1`.
+    V1,
+    /// `cosmos.gov.v1beta1` (what Keplr signs).
+    V1beta1,
+}
+
+/// A gov vote in any of its three wire forms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovVote {
+    /// Proposal id.
+    pub proposal_id: u64,
+    /// Voter (bech32).
+    pub voter: String,
+    /// Weighted options (a single option has weight one).
+    pub options: Vec<govpb::WeightedVoteOption>,
+    /// Metadata (v1 only).
+    pub metadata: String,
+    /// `None` for `MsgVoteWeighted`, else the single option.
+    pub single: Option<i32>,
+    /// API version.
+    pub version: GovVersion,
+}
+
+fn gov_err(e: GovError) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+fn check_vote(v: GovVote) -> Result<GovVote, AbciError> {
+    account_field("voter", &v.voter)?;
+    if v.proposal_id == 0 {
+        return Err(gov_err(GovError::UnknownProposal(0)));
+    }
+    openledger_gov::keeper::parse_options(&v.options).map_err(gov_err)?;
+    Ok(v)
+}
+
+/// The app's router as the gov module sees it: signers and execution of proposal messages.
+pub struct GovRouter<'a>(pub &'a Modules);
+
+impl openledger_gov::ProposalExecutor for GovRouter<'_> {
+    fn signers(&self, msg: &Any) -> Result<Vec<Address>, AbciError> {
+        Ok(Msg::from_any(msg)?.signers())
+    }
+    fn execute(&self, state: &mut dyn StateWrite, msg: &Any) -> Result<(), AbciError> {
+        Msg::from_any(msg)?.execute(self.0, state).map(|_| ())
+    }
 }
 
 fn datanet_err(e: DatanetError) -> AbciError {
@@ -251,6 +486,114 @@ impl Msg {
             model_msg::MSG_SET_INFERENCE_PRICE => {
                 model_msg::SetInferencePrice::check_stateless(&decode(any)?).map(Self::SetInferencePrice).map_err(model_err)
             }
+            "/cosmos.gov.v1.MsgSubmitProposal" => {
+                let m = decode::<govpb::MsgSubmitProposal>(any)?;
+                account_field("proposer", &m.proposer)?;
+                if m.messages.is_empty() {
+                    return Err(gov_err(GovError::NoProposalMsgs));
+                }
+                Ok(Self::GovSubmitProposal(m))
+            }
+            "/cosmos.gov.v1.MsgDeposit" | "/cosmos.gov.v1beta1.MsgDeposit" => {
+                let (m, version) = if any.type_url.contains("v1beta1") {
+                    let m = decode::<gov1b1::MsgDeposit>(any)?;
+                    (govpb::MsgDeposit { proposal_id: m.proposal_id, depositor: m.depositor, amount: m.amount }, GovVersion::V1beta1)
+                } else {
+                    (decode::<govpb::MsgDeposit>(any)?, GovVersion::V1)
+                };
+                account_field("depositor", &m.depositor)?;
+                openledger_core::coin::coins_from_proto(&m.amount)
+                    .map_err(|e| AbciError::sdk(sdk_codes::INVALID_COINS, format!("{e}: invalid coins")))?;
+                Ok(Self::GovDeposit(m, version))
+            }
+            "/cosmos.gov.v1.MsgVote" => {
+                let m = decode::<govpb::MsgVote>(any)?;
+                check_vote(GovVote {
+                    proposal_id: m.proposal_id,
+                    voter: m.voter,
+                    options: openledger_gov::keeper::single_option(m.option),
+                    metadata: m.metadata,
+                    single: Some(m.option),
+                    version: GovVersion::V1,
+                })
+                .map(Self::GovVote)
+            }
+            "/cosmos.gov.v1.MsgVoteWeighted" => {
+                let m = decode::<govpb::MsgVoteWeighted>(any)?;
+                check_vote(GovVote {
+                    proposal_id: m.proposal_id,
+                    voter: m.voter,
+                    options: m.options,
+                    metadata: m.metadata,
+                    single: None,
+                    version: GovVersion::V1,
+                })
+                .map(Self::GovVote)
+            }
+            "/cosmos.gov.v1beta1.MsgVote" => {
+                let m = decode::<gov1b1::MsgVote>(any)?;
+                check_vote(GovVote {
+                    proposal_id: m.proposal_id,
+                    voter: m.voter,
+                    options: openledger_gov::keeper::single_option(m.option),
+                    metadata: String::new(),
+                    single: Some(m.option),
+                    version: GovVersion::V1beta1,
+                })
+                .map(Self::GovVote)
+            }
+            "/cosmos.auth.v1beta1.MsgUpdateParams" => {
+                let u = ParamsUpdate::Auth(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            "/cosmos.bank.v1beta1.MsgUpdateParams" => {
+                let u = ParamsUpdate::Bank(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            "/cosmos.staking.v1beta1.MsgUpdateParams" => {
+                let u = ParamsUpdate::Staking(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            "/cosmos.distribution.v1beta1.MsgUpdateParams" => {
+                let u = ParamsUpdate::Distribution(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            "/cosmos.slashing.v1beta1.MsgUpdateParams" => {
+                let u = ParamsUpdate::Slashing(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            "/cosmos.gov.v1.MsgUpdateParams" => {
+                let u = ParamsUpdate::Gov(Box::new(decode(any)?));
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            "/cosmos.distribution.v1beta1.MsgCommunityPoolSpend" => {
+                let m = decode::<dpb::MsgCommunityPoolSpend>(any)?;
+                account_field("authority", &m.authority)?;
+                account_field("recipient", &m.recipient)?;
+                openledger_core::coin::coins_from_proto(&m.amount)
+                    .map_err(|e| AbciError::sdk(sdk_codes::INVALID_COINS, format!("{e}: invalid coins")))?;
+                Ok(Self::CommunityPoolSpend(m))
+            }
+            "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade" => {
+                let m = decode::<upb::MsgSoftwareUpgrade>(any)?;
+                account_field("authority", &m.authority)?;
+                let plan = m.plan.as_ref().ok_or_else(|| invalid_params("plan cannot be empty"))?;
+                if plan.name.trim().is_empty() || plan.height <= 0 {
+                    return Err(invalid_params("plan needs a name and a positive height"));
+                }
+                Ok(Self::SoftwareUpgrade(m))
+            }
+            "/cosmos.upgrade.v1beta1.MsgCancelUpgrade" => {
+                let m = decode::<upb::MsgCancelUpgrade>(any)?;
+                account_field("authority", &m.authority)?;
+                Ok(Self::CancelUpgrade(m))
+            }
             other => Err(AbciError::sdk(sdk_codes::TX_DECODE, format!("unable to resolve type URL {other}: tx parse error"))),
         }
     }
@@ -281,6 +624,18 @@ impl Msg {
             Self::RegisterBaseModel(_) => model_msg::MSG_REGISTER_BASE_MODEL.to_string(),
             Self::RegisterAdapter(_) => model_msg::MSG_REGISTER_ADAPTER.to_string(),
             Self::SetInferencePrice(_) => model_msg::MSG_SET_INFERENCE_PRICE.to_string(),
+            Self::GovSubmitProposal(_) => type_url::<govpb::MsgSubmitProposal>(),
+            Self::GovDeposit(_, GovVersion::V1) => type_url::<govpb::MsgDeposit>(),
+            Self::GovDeposit(_, GovVersion::V1beta1) => type_url::<gov1b1::MsgDeposit>(),
+            Self::GovVote(v) => match (v.version, v.single) {
+                (GovVersion::V1beta1, _) => type_url::<gov1b1::MsgVote>(),
+                (GovVersion::V1, Some(_)) => type_url::<govpb::MsgVote>(),
+                (GovVersion::V1, None) => type_url::<govpb::MsgVoteWeighted>(),
+            },
+            Self::UpdateParams(u) => u.type_url(),
+            Self::CommunityPoolSpend(_) => type_url::<dpb::MsgCommunityPoolSpend>(),
+            Self::SoftwareUpgrade(_) => type_url::<upb::MsgSoftwareUpgrade>(),
+            Self::CancelUpgrade(_) => type_url::<upb::MsgCancelUpgrade>(),
         }
     }
 
@@ -306,6 +661,10 @@ impl Msg {
             | Self::DelistDatanet(_)
             | Self::DelistRow(_) => "datanet",
             Self::RegisterBaseModel(_) | Self::RegisterAdapter(_) | Self::SetInferencePrice(_) => "model",
+            Self::GovSubmitProposal(_) | Self::GovDeposit(..) | Self::GovVote(_) => "gov",
+            Self::UpdateParams(u) => u.module(),
+            Self::CommunityPoolSpend(_) => "distribution",
+            Self::SoftwareUpgrade(_) | Self::CancelUpgrade(_) => "upgrade",
         }
     }
 
@@ -335,6 +694,13 @@ impl Msg {
             Self::RegisterBaseModel(m) => m.signers(),
             Self::RegisterAdapter(m) => m.signers(),
             Self::SetInferencePrice(m) => m.signers(),
+            Self::GovSubmitProposal(m) => account_field("proposer", &m.proposer).into_iter().collect(),
+            Self::GovDeposit(m, _) => account_field("depositor", &m.depositor).into_iter().collect(),
+            Self::GovVote(v) => account_field("voter", &v.voter).into_iter().collect(),
+            Self::UpdateParams(u) => account_field("authority", u.authority()).into_iter().collect(),
+            Self::CommunityPoolSpend(m) => account_field("authority", &m.authority).into_iter().collect(),
+            Self::SoftwareUpgrade(m) => account_field("authority", &m.authority).into_iter().collect(),
+            Self::CancelUpgrade(m) => account_field("authority", &m.authority).into_iter().collect(),
         }
     }
 
@@ -421,6 +787,36 @@ impl Msg {
             Self::RegisterBaseModel(m) => m.amino_json(),
             Self::RegisterAdapter(m) => m.amino_json(),
             Self::SetInferencePrice(m) => m.amino_json(),
+            Self::GovSubmitProposal(m) => json!({"type": "cosmos-sdk/v1/MsgSubmitProposal", "value": {
+                "initial_deposit": m.initial_deposit.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(),
+                "messages": m.messages.iter().map(|a| Msg::from_any(a).map(|inner| inner.amino_json()).unwrap_or_else(|_| json!({"type_url": a.type_url, "value": base64_std(&a.value)}))).collect::<Vec<_>>(),
+                "metadata": m.metadata, "proposer": m.proposer, "summary": m.summary, "title": m.title}}),
+            Self::GovDeposit(m, version) => {
+                let name = if *version == GovVersion::V1 { "cosmos-sdk/v1/MsgDeposit" } else { "cosmos-sdk/MsgDeposit" };
+                json!({"type": name, "value": {
+                    "amount": m.amount.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(),
+                    "depositor": m.depositor, "proposal_id": m.proposal_id.to_string()}})
+            }
+            Self::GovVote(v) => match (v.version, v.single) {
+                (GovVersion::V1beta1, option) => json!({"type": "cosmos-sdk/MsgVote", "value": {
+                    "option": option.unwrap_or_default(), "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
+                (GovVersion::V1, Some(option)) => json!({"type": "cosmos-sdk/v1/MsgVote", "value": {
+                    "metadata": v.metadata, "option": option, "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
+                (GovVersion::V1, None) => json!({"type": "cosmos-sdk/v1/MsgVoteWeighted", "value": {
+                    "metadata": v.metadata,
+                    "options": v.options.iter().map(|o| json!({"option": o.option, "weight": o.weight})).collect::<Vec<_>>(),
+                    "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
+            },
+            Self::UpdateParams(u) => json!({"type": u.amino_name(), "value": {"authority": u.authority()}}),
+            Self::CommunityPoolSpend(m) => json!({"type": "cosmos-sdk/distr/MsgCommunityPoolSpend", "value": {
+                "amount": m.amount.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(),
+                "authority": m.authority, "recipient": m.recipient}}),
+            Self::SoftwareUpgrade(m) => {
+                let p = m.plan.clone().unwrap_or_default();
+                json!({"type": "cosmos-sdk/MsgSoftwareUpgrade", "value": {"authority": m.authority,
+                    "plan": {"height": p.height.to_string(), "info": p.info, "name": p.name, "time": "0001-01-01T00:00:00Z"}}})
+            }
+            Self::CancelUpgrade(m) => json!({"type": "cosmos-sdk/MsgCancelUpgrade", "value": {"authority": m.authority}}),
         }
     }
 
@@ -510,6 +906,42 @@ impl Msg {
             }
             Self::SetInferencePrice(m) => {
                 Ok(response_any(model_msg::MSG_SET_INFERENCE_PRICE, m.execute(&modules.model, state).map_err(model_err)?))
+            }
+            Self::GovSubmitProposal(m) => {
+                let proposal_id = modules.gov.submit_proposal(state, &GovRouter(modules), m).map_err(gov_err)?;
+                Ok(pack(govpb::MsgSubmitProposalResponse { proposal_id }))
+            }
+            Self::GovDeposit(m, version) => {
+                modules.gov.deposit(state, m.proposal_id, &m.depositor, &m.amount).map_err(gov_err)?;
+                Ok(match version {
+                    GovVersion::V1 => pack(govpb::MsgDepositResponse {}),
+                    GovVersion::V1beta1 => pack(gov1b1::MsgDepositResponse {}),
+                })
+            }
+            Self::GovVote(v) => {
+                modules.gov.vote(state, v.proposal_id, &v.voter, &v.options, &v.metadata).map_err(gov_err)?;
+                Ok(match (v.version, v.single) {
+                    (GovVersion::V1beta1, _) => pack(gov1b1::MsgVoteResponse {}),
+                    (GovVersion::V1, Some(_)) => pack(govpb::MsgVoteResponse {}),
+                    (GovVersion::V1, None) => pack(govpb::MsgVoteWeightedResponse {}),
+                })
+            }
+            Self::UpdateParams(u) => u.execute(modules, state),
+            Self::CommunityPoolSpend(m) => {
+                openledger_gov::keeper::check_authority(&m.authority).map_err(gov_err)?;
+                stake_msg::community_pool_spend(&modules.stake, state, m).map_err(stake_err)?;
+                Ok(pack(dpb::MsgCommunityPoolSpendResponse {}))
+            }
+            Self::SoftwareUpgrade(m) => {
+                openledger_gov::keeper::check_authority(&m.authority).map_err(gov_err)?;
+                let height = openledger_core::block::block_info(state).map_err(|e| AbciError::from_code(&e))?.height;
+                crate::upgrade::schedule(state, &m.plan.clone().unwrap_or_default(), height)?;
+                Ok(pack(upb::MsgSoftwareUpgradeResponse {}))
+            }
+            Self::CancelUpgrade(m) => {
+                openledger_gov::keeper::check_authority(&m.authority).map_err(gov_err)?;
+                crate::upgrade::cancel(state)?;
+                Ok(pack(upb::MsgCancelUpgradeResponse {}))
             }
         }
     }

@@ -88,11 +88,22 @@ pub struct NodeOptions {
     pub downtime_jail_seconds: u64,
     /// Block time (CometBFT timeout_commit).
     pub timeout_commit: String,
+    /// Gov voting period, seconds.
+    pub voting_period_seconds: u64,
+    /// Gov deposit period, seconds.
+    pub max_deposit_period_seconds: u64,
 }
 
 impl Default for NodeOptions {
     fn default() -> Self {
-        Self { unbonding_seconds: 21 * 24 * 3600, signed_blocks_window: 100, downtime_jail_seconds: 600, timeout_commit: "300ms".into() }
+        Self {
+            unbonding_seconds: 21 * 24 * 3600,
+            signed_blocks_window: 100,
+            downtime_jail_seconds: 600,
+            timeout_commit: "300ms".into(),
+            voting_period_seconds: 2 * 24 * 3600,
+            max_deposit_period_seconds: 2 * 24 * 3600,
+        }
     }
 }
 
@@ -108,6 +119,8 @@ fn init_home(home: &Path, ports: Ports, opts: &NodeOptions) {
         .args(["--unbonding-seconds", &opts.unbonding_seconds.to_string()])
         .args(["--signed-blocks-window", &opts.signed_blocks_window.to_string()])
         .args(["--downtime-jail-seconds", &opts.downtime_jail_seconds.to_string()])
+        .args(["--voting-period-seconds", &opts.voting_period_seconds.to_string()])
+        .args(["--max-deposit-period-seconds", &opts.max_deposit_period_seconds.to_string()])
         .output()
         .expect("run openledgerd init");
     assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -209,9 +222,28 @@ impl Node {
 
     /// Starts openledgerd and waits until its ABCI port accepts connections.
     pub fn start_app(&mut self) {
+        self.start_app_with(&[]);
+    }
+
+    /// Whether openledgerd is still running.
+    pub fn app_alive(&mut self) -> bool {
+        matches!(self.app.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Exit code of openledgerd once it has stopped on its own (`None` while it runs).
+    pub fn app_exit_code(&mut self) -> Option<i32> {
+        match self.app.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(status))) => status.code(),
+            _ => None,
+        }
+    }
+
+    /// Like [`Node::start_app`] with extra `openledgerd start` flags (`--apply-upgrade NAME`).
+    pub fn start_app_with(&mut self, extra: &[&str]) {
         let child = Command::new(openledgerd_bin())
             .args(["start", "--home"])
             .arg(self.home.path())
+            .args(extra)
             .stdout(Stdio::from(log_file(self.home.path(), "app.log")))
             .stderr(Stdio::from(log_file(self.home.path(), "app.log")))
             .spawn()

@@ -7,6 +7,8 @@ mod app_level;
 mod datanet;
 #[path = "e2e/determinism.rs"]
 mod determinism;
+#[path = "e2e/gov.rs"]
+mod gov;
 #[path = "e2e/node.rs"]
 mod node;
 #[path = "e2e/stake.rs"]

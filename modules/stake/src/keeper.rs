@@ -527,7 +527,8 @@ impl StakeKeeper {
         reason: &str,
     ) -> Result<u128, StakeError> {
         let v = self.must_validator(state, operator)?;
-        let slash_amount = Dec::from_int(u128::from(power_at_infraction).saturating_mul(POWER_REDUCTION))?.checked_mul(fraction)?.truncate();
+        let slash_amount =
+            Dec::from_int(u128::from(power_at_infraction).saturating_mul(POWER_REDUCTION))?.checked_mul(fraction)?.truncate();
         distribution::before_slash(state, info, &v, fraction)?;
         let mut remaining = slash_amount;
         if infraction_height < info.height {

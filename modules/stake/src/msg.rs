@@ -362,6 +362,31 @@ pub fn fund_community_pool(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg
     distribution::fund_community_pool(state, amount)
 }
 
+/// Executes `MsgCommunityPoolSpend` (gov only: the app checks the authority): pays uopen out of
+/// the community pool held by the distribution module account.
+pub fn community_pool_spend(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &dpb::MsgCommunityPoolSpend) -> Result<(), StakeError> {
+    let recipient = account("recipient", &msg.recipient)?;
+    let coins = coins_from_proto(&msg.amount).map_err(|e| StakeError::InvalidCoins(e.to_string()))?;
+    let amount = match coins.as_slice() {
+        [c] if c.denom == BASE_DENOM => c.amount,
+        _ => return Err(StakeError::InvalidCoins(format!("only {BASE_DENOM} can be spent from the community pool"))),
+    };
+    let pool = distribution::community_pool(state)?;
+    let Ok(remaining) = pool.checked_sub(Dec::from_int(amount)?) else {
+        return Err(StakeError::Bank(openledger_core::AbciError {
+            codespace: crate::error::DISTRIBUTION,
+            code: 9,
+            log: "community pool does not have sufficient coins to distribute: invalid distribution".into(),
+        }));
+    };
+    openledger_core::StateWriteExt::put_proto(
+        state,
+        crate::state_key::FEE_POOL.to_vec(),
+        &dpb::FeePool { community_pool: distribution::dec_coins(remaining) },
+    )?;
+    keeper.send(state, &Address::module(DISTRIBUTION_ACCOUNT), &recipient, amount)
+}
+
 /// Executes `MsgUnjail`.
 pub fn unjail(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &MsgUnjail) -> Result<(), StakeError> {
     let operator = valoper("validator", &msg.validator_addr)?;

@@ -476,10 +476,28 @@ fn cancel_unbonding_returns_tokens_to_the_validator() {
     w.end_block();
     w.next_block(5);
     let height = i64::try_from(w.info.height).unwrap();
-    msg::undelegate(&w.keeper, &mut w.state, &spb::MsgUndelegate { delegator_address: addr(2).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, 300 * OPEN).to_proto()) }).unwrap();
+    msg::undelegate(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgUndelegate {
+            delegator_address: addr(2).to_bech32(),
+            validator_address: v1.clone(),
+            amount: Some(Coin::new(BASE_DENOM, 300 * OPEN).to_proto()),
+        },
+    )
+    .unwrap();
     assert_eq!(w.end_block()[0].power, 1200);
     let cancel = |w: &mut World, amount: u128, h: i64| {
-        msg::cancel_unbonding(&w.keeper, &mut w.state, &spb::MsgCancelUnbondingDelegation { delegator_address: addr(2).to_bech32(), validator_address: v1.clone(), amount: Some(Coin::new(BASE_DENOM, amount).to_proto()), creation_height: h })
+        msg::cancel_unbonding(
+            &w.keeper,
+            &mut w.state,
+            &spb::MsgCancelUnbondingDelegation {
+                delegator_address: addr(2).to_bech32(),
+                validator_address: v1.clone(),
+                amount: Some(Coin::new(BASE_DENOM, amount).to_proto()),
+                creation_height: h,
+            },
+        )
     };
     assert_eq!(code(&cancel(&mut w, 100 * OPEN, height + 7).unwrap_err()), ("staking", 41), "no entry at that height");
     assert_eq!(code(&cancel(&mut w, 301 * OPEN, height).unwrap_err()), ("sdk", 18), "more than the entry holds");
@@ -488,7 +506,8 @@ fn cancel_unbonding_returns_tokens_to_the_validator() {
     assert_eq!(w.balance(&Address::module(NOT_BONDED_POOL)), 200 * OPEN);
     cancel(&mut w, 200 * OPEN, height).unwrap();
     assert_eq!(w.end_block()[0].power, 1500);
-    let left: Option<spb::UnbondingDelegation> = openledger_core::StateReadExt::get_proto(&w.state, &crate::state_key::unbonding(&addr(2).to_bech32(), &v1)).unwrap();
+    let left: Option<spb::UnbondingDelegation> =
+        openledger_core::StateReadExt::get_proto(&w.state, &crate::state_key::unbonding(&addr(2).to_bech32(), &v1)).unwrap();
     assert!(left.is_none(), "fully cancelled entry is removed");
 }
 
@@ -498,7 +517,16 @@ fn edit_validator_enforces_commission_rules() {
     let v1 = w.create(1, 1000 * OPEN, "0.10", "0.20").unwrap();
     w.end_block();
     let edit = |w: &mut World, rate: &str| {
-        msg::edit_validator(&w.keeper, &mut w.state, &spb::MsgEditValidator { description: None, validator_address: v1.clone(), commission_rate: dec_to_proto(Dec::parse(rate).unwrap()), min_self_delegation: String::new() })
+        msg::edit_validator(
+            &w.keeper,
+            &mut w.state,
+            &spb::MsgEditValidator {
+                description: None,
+                validator_address: v1.clone(),
+                commission_rate: dec_to_proto(Dec::parse(rate).unwrap()),
+                min_self_delegation: String::new(),
+            },
+        )
     };
     assert_eq!(code(&edit(&mut w, "0.105").unwrap_err()), ("staking", 12), "not twice in 24h");
     w.next_block(24 * 3600);
@@ -507,7 +535,16 @@ fn edit_validator_enforces_commission_rules() {
     edit(&mut w, "0.105").unwrap();
     let v = w.keeper.must_validator(&w.state, &v1).unwrap();
     assert_eq!(v.commission.unwrap().commission_rates.unwrap().rate, dec_to_proto(Dec::parse("0.105").unwrap()));
-    let lower_min = msg::edit_validator(&w.keeper, &mut w.state, &spb::MsgEditValidator { description: None, validator_address: v1.clone(), commission_rate: String::new(), min_self_delegation: "1".into() });
+    let lower_min = msg::edit_validator(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgEditValidator {
+            description: None,
+            validator_address: v1.clone(),
+            commission_rate: String::new(),
+            min_self_delegation: "1".into(),
+        },
+    );
     assert_eq!(code(&lower_min.unwrap_err()), ("staking", 17));
 }
 
@@ -521,7 +558,17 @@ fn slash_reaches_redelegations_made_after_the_infraction() {
     w.end_block();
     let infraction = w.info.height;
     w.next_block(5);
-    msg::redelegate(&w.keeper, &mut w.state, &spb::MsgBeginRedelegate { delegator_address: addr(3).to_bech32(), validator_src_address: v1.clone(), validator_dst_address: v2.clone(), amount: Some(Coin::new(BASE_DENOM, 400 * OPEN).to_proto()) }).unwrap();
+    msg::redelegate(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgBeginRedelegate {
+            delegator_address: addr(3).to_bech32(),
+            validator_src_address: v1.clone(),
+            validator_dst_address: v2.clone(),
+            amount: Some(Coin::new(BASE_DENOM, 400 * OPEN).to_proto()),
+        },
+    )
+    .unwrap();
     w.end_block();
     w.next_block(5);
     // 10 % slash of v1 for an infraction before the redelegation: 140 OPEN in total, 40 of it

@@ -68,7 +68,13 @@ fn fee_of(node: &Node, hash: &str) -> u128 {
 #[test]
 fn second_validator_lifecycle_rewards_unbonding_downtime_jail_and_unjail() {
     // One-second blocks: on a busy 2-core machine a second node must keep up with the first.
-    let opts = NodeOptions { unbonding_seconds: 6, signed_blocks_window: 10, downtime_jail_seconds: 3, timeout_commit: "1s".into() };
+    let opts = NodeOptions {
+        unbonding_seconds: 6,
+        signed_blocks_window: 10,
+        downtime_jail_seconds: 3,
+        timeout_commit: "1s".into(),
+        ..Default::default()
+    };
     let a = Node::start_with(&opts);
     let mut b = Node::join(&a, &opts);
     let a_rpc = a.rpc_url();
@@ -187,14 +193,18 @@ fn double_sign_misbehavior_in_finalize_block_slashes_jails_and_tombstones() {
     let app = new_app(&genesis);
     let operator = openledger_stake::keeper::operator_of(&offender);
     let cons = openledger_stake::keeper::consensus_address(&[2; 32]);
-    let vote = |addr: Vec<u8>, power: i64| pb::VoteInfo { validator: Some(pb::Validator { address: addr.into(), power }), block_id_flag: 2 };
+    let vote =
+        |addr: Vec<u8>, power: i64| pb::VoteInfo { validator: Some(pb::Validator { address: addr.into(), power }), block_id_flag: 2 };
     let honest_cons = openledger_stake::keeper::consensus_address(&[1; 32]);
     let run = |misbehavior: Vec<pb::Misbehavior>| {
         let height = next_height(&app);
         let req = pb::RequestFinalizeBlock {
             height,
             time: Some(tendermint_proto::google::protobuf::Timestamp { seconds: 1_700_000_000 + height, nanos: 0 }),
-            decided_last_commit: Some(pb::CommitInfo { round: 0, votes: vec![vote(honest_cons.clone(), 1_000_000), vote(cons.clone(), 10_000)] }),
+            decided_last_commit: Some(pb::CommitInfo {
+                round: 0,
+                votes: vec![vote(honest_cons.clone(), 1_000_000), vote(cons.clone(), 10_000)],
+            }),
             misbehavior,
             ..Default::default()
         };
@@ -215,23 +225,39 @@ fn double_sign_misbehavior_in_finalize_block_slashes_jails_and_tombstones() {
     let removed = resp.validator_updates.iter().any(|u| u.power == 0);
     assert!(removed, "the offender leaves CometBFT's set in the same block: {:?}", resp.validator_updates);
     assert!(resp.events.iter().any(|e| e.r#type == "slash"), "a slash event is emitted");
-    let v = spb::QueryValidatorResponse::decode(query(&app, "/cosmos.staking.v1beta1.Query/Validator", spb::QueryValidatorRequest { validator_addr: operator.clone() }.encode_to_vec()).value.as_ref())
-        .expect("decode")
-        .validator
-        .expect("validator");
+    let v = spb::QueryValidatorResponse::decode(
+        query(
+            &app,
+            "/cosmos.staking.v1beta1.Query/Validator",
+            spb::QueryValidatorRequest { validator_addr: operator.clone() }.encode_to_vec(),
+        )
+        .value
+        .as_ref(),
+    )
+    .expect("decode")
+    .validator
+    .expect("validator");
     assert!(v.jailed);
     assert_eq!(v.tokens, "9500000000", "5 % of 10,000 OPEN slashed");
     let valcons = openledger_core::Address::from_bytes(&cons).expect("addr").to_bech32_prefixed(openledger_core::address::VALCONS_PREFIX);
-    let info = slpb::QuerySigningInfoResponse::decode(query(&app, "/cosmos.slashing.v1beta1.Query/SigningInfo", slpb::QuerySigningInfoRequest { cons_address: valcons }.encode_to_vec()).value.as_ref())
-        .expect("decode")
-        .val_signing_info
-        .expect("info");
+    let info = slpb::QuerySigningInfoResponse::decode(
+        query(&app, "/cosmos.slashing.v1beta1.Query/SigningInfo", slpb::QuerySigningInfoRequest { cons_address: valcons }.encode_to_vec())
+            .value
+            .as_ref(),
+    )
+    .expect("decode")
+    .val_signing_info
+    .expect("info");
     assert!(info.tombstoned);
     // The same evidence again changes nothing (tombstoned validators are not slashed twice).
     run(vec![evidence]);
-    let again = spb::QueryValidatorResponse::decode(query(&app, "/cosmos.staking.v1beta1.Query/Validator", spb::QueryValidatorRequest { validator_addr: operator }.encode_to_vec()).value.as_ref())
-        .expect("decode")
-        .validator
-        .expect("validator");
+    let again = spb::QueryValidatorResponse::decode(
+        query(&app, "/cosmos.staking.v1beta1.Query/Validator", spb::QueryValidatorRequest { validator_addr: operator }.encode_to_vec())
+            .value
+            .as_ref(),
+    )
+    .expect("decode")
+    .validator
+    .expect("validator");
     assert_eq!(again.tokens, "9500000000");
 }

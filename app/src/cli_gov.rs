@@ -1,0 +1,305 @@
+//! CLI of the gov module: `tx gov submit-proposal PROPOSAL.json | deposit | vote | weighted-vote`
+//! and `query gov proposals | proposal | tally | params | votes`. Txs go through
+//! [`crate::cli::broadcast`]; queries through CometBFT's `abci_query` on the SDK's gRPC paths.
+//!
+//! A proposal file is the SDK's shape: `{"messages": [...], "deposit": "10000000000uopen",
+//! "title", "summary", "metadata"}`. Each message is either `{"@type": URL, "value": BASE64}`
+//! (protobuf bytes of any message) or, for staking parameters, `{"@type":
+//! "/cosmos.staking.v1beta1.MsgUpdateParams", "params": {"max_validators": 50, …}}` whose fields
+//! override the chain's current params; the authority is always the gov module account.
+
+use base64::Engine;
+use clap::Subcommand;
+use cosmos_sdk_proto::cosmos::gov::v1 as govpb;
+use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
+use cosmos_sdk_proto::Any;
+use openledger_core::coin::{parse_coins, Coin};
+use openledger_gov::gov_authority;
+use prost::{Message, Name};
+use serde_json::{json, Value};
+
+use crate::cli::{broadcast, QueryFlags, TxFlags};
+use crate::keys::Keyring;
+use crate::rpc_client::CometRpc;
+
+/// `tx gov` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GovTx {
+    /// Submit a proposal from a JSON file.
+    SubmitProposal {
+        /// Proposal JSON file.
+        file: std::path::PathBuf,
+        /// Signing key name.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+    /// Deposit on a proposal.
+    Deposit {
+        /// Proposal id.
+        proposal_id: u64,
+        /// Coins, e.g. 10000000uopen.
+        amount: String,
+        /// Signing key name.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+    /// Vote yes|no|abstain|no_with_veto.
+    Vote {
+        /// Proposal id.
+        proposal_id: u64,
+        /// Option.
+        option: String,
+        /// Signing key name.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+    /// Weighted vote, e.g. `yes=0.6,no=0.4`.
+    WeightedVote {
+        /// Proposal id.
+        proposal_id: u64,
+        /// Options with weights.
+        options: String,
+        /// Signing key name.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+}
+
+/// `query gov` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GovQueryCmd {
+    /// All proposals.
+    Proposals {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// One proposal.
+    Proposal {
+        /// Proposal id.
+        proposal_id: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Tally (live during voting, final after).
+    Tally {
+        /// Proposal id.
+        proposal_id: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Votes of a proposal.
+    Votes {
+        /// Proposal id.
+        proposal_id: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Gov params.
+    Params {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+}
+
+fn pack<M: Message + Name>(m: &M) -> Any {
+    Any { type_url: format!("/{}", M::full_name()), value: m.encode_to_vec() }
+}
+
+fn query<Req: Message, Resp: Message + Default>(node: &str, height: i64, path: &str, req: &Req) -> anyhow::Result<Resp> {
+    let res = CometRpc::new(node).abci_query(path, &req.encode_to_vec(), height, false)?;
+    if res.code != 0 {
+        anyhow::bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
+    }
+    Ok(Resp::decode(res.value.as_slice())?)
+}
+
+/// Parses `yes|no|abstain|no_with_veto` (or `VOTE_OPTION_YES`, or the number).
+pub fn parse_option(text: &str) -> anyhow::Result<i32> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_prefix("vote_option_").unwrap_or(&t);
+    Ok(match t {
+        "yes" | "1" => 1,
+        "abstain" | "2" => 2,
+        "no" | "3" => 3,
+        "no_with_veto" | "nowithveto" | "veto" | "4" => 4,
+        other => anyhow::bail!("unknown vote option {other:?} (yes, no, abstain, no_with_veto)"),
+    })
+}
+
+fn status_name(status: i32) -> &'static str {
+    match status {
+        1 => "PROPOSAL_STATUS_DEPOSIT_PERIOD",
+        2 => "PROPOSAL_STATUS_VOTING_PERIOD",
+        3 => "PROPOSAL_STATUS_PASSED",
+        4 => "PROPOSAL_STATUS_REJECTED",
+        5 => "PROPOSAL_STATUS_FAILED",
+        _ => "PROPOSAL_STATUS_UNSPECIFIED",
+    }
+}
+
+fn tally_json(t: &govpb::TallyResult) -> Value {
+    json!({"yes_count": t.yes_count, "abstain_count": t.abstain_count, "no_count": t.no_count, "no_with_veto_count": t.no_with_veto_count})
+}
+
+fn proposal_json(p: &govpb::Proposal) -> Value {
+    json!({
+        "id": p.id.to_string(),
+        "messages": p.messages.iter().map(|m| json!({"@type": m.type_url})).collect::<Vec<_>>(),
+        "status": status_name(p.status),
+        "final_tally_result": tally_json(&p.final_tally_result.clone().unwrap_or_default()),
+        "total_deposit": p.total_deposit.iter().map(|c| json!({"denom": c.denom, "amount": c.amount})).collect::<Vec<_>>(),
+        "submit_time_unix": p.submit_time.as_ref().map(|t| t.seconds).unwrap_or_default().to_string(),
+        "deposit_end_time_unix": p.deposit_end_time.as_ref().map(|t| t.seconds).unwrap_or_default().to_string(),
+        "voting_end_time_unix": p.voting_end_time.as_ref().map(|t| t.seconds).unwrap_or_default().to_string(),
+        "title": p.title,
+        "summary": p.summary,
+        "metadata": p.metadata,
+        "proposer": p.proposer,
+        "failed_reason": p.failed_reason,
+    })
+}
+
+/// Builds one proposal message from its JSON form.
+fn proposal_message(v: &Value, node: &str) -> anyhow::Result<Any> {
+    let type_url = v["@type"].as_str().ok_or_else(|| anyhow::anyhow!("a proposal message needs \"@type\""))?;
+    if let Some(b64) = v["value"].as_str() {
+        return Ok(Any { type_url: type_url.to_string(), value: base64::engine::general_purpose::STANDARD.decode(b64)? });
+    }
+    match type_url {
+        "/cosmos.staking.v1beta1.MsgUpdateParams" => {
+            let current: spb::QueryParamsResponse = query(node, 0, "/cosmos.staking.v1beta1.Query/Params", &spb::QueryParamsRequest {})?;
+            let mut p = current.params.unwrap_or_default();
+            let given = &v["params"];
+            if let Some(n) = given["max_validators"].as_u64() {
+                p.max_validators = u32::try_from(n)?;
+            }
+            if let Some(n) = given["max_entries"].as_u64() {
+                p.max_entries = u32::try_from(n)?;
+            }
+            if let Some(n) = given["historical_entries"].as_u64() {
+                p.historical_entries = u32::try_from(n)?;
+            }
+            if let Some(s) = given["unbonding_time"].as_str() {
+                let secs: i64 = s.trim_end_matches('s').parse()?;
+                p.unbonding_time = Some(tendermint_proto::google::protobuf::Duration { seconds: secs, nanos: 0 });
+            }
+            if let Some(s) = given["min_commission_rate"].as_str() {
+                p.min_commission_rate = openledger_stake::params::dec_to_proto(openledger_core::Dec::parse(s).map_err(anyhow::Error::msg)?);
+            }
+            Ok(pack(&spb::MsgUpdateParams { authority: gov_authority().to_bech32(), params: Some(p) }))
+        }
+        other => anyhow::bail!("message {other}: give its protobuf bytes as \"value\" (base64)"),
+    }
+}
+
+/// Runs a `tx gov` command.
+pub fn gov_tx(home: &std::path::Path, cmd: GovTx) -> anyhow::Result<()> {
+    let ring = Keyring::new(home);
+    match cmd {
+        GovTx::SubmitProposal { file, from, flags } => {
+            let key = ring.signer(&from)?;
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+            let messages = doc["messages"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|m| proposal_message(m, &flags.node))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let deposit = parse_coins(doc["deposit"].as_str().unwrap_or(""))?;
+            let msg = govpb::MsgSubmitProposal {
+                messages,
+                initial_deposit: deposit.iter().map(Coin::to_proto).collect(),
+                proposer: key.address().to_bech32(),
+                metadata: doc["metadata"].as_str().unwrap_or_default().to_string(),
+                title: doc["title"].as_str().unwrap_or_default().to_string(),
+                summary: doc["summary"].as_str().unwrap_or_default().to_string(),
+                expedited: false,
+            };
+            broadcast(&key, vec![pack(&msg)], &flags)
+        }
+        GovTx::Deposit { proposal_id, amount, from, flags } => {
+            let key = ring.signer(&from)?;
+            let amount = parse_coins(&amount)?.iter().map(Coin::to_proto).collect();
+            broadcast(&key, vec![pack(&govpb::MsgDeposit { proposal_id, depositor: key.address().to_bech32(), amount })], &flags)
+        }
+        GovTx::Vote { proposal_id, option, from, flags } => {
+            let key = ring.signer(&from)?;
+            let option = parse_option(&option)?;
+            let msg = govpb::MsgVote { proposal_id, voter: key.address().to_bech32(), option, metadata: String::new() };
+            broadcast(&key, vec![pack(&msg)], &flags)
+        }
+        GovTx::WeightedVote { proposal_id, options, from, flags } => {
+            let key = ring.signer(&from)?;
+            let options = options
+                .split(',')
+                .map(|pair| {
+                    let (o, w) = pair.split_once('=').ok_or_else(|| anyhow::anyhow!("expected option=weight, got {pair:?}"))?;
+                    let weight = openledger_core::Dec::parse(w.trim()).map_err(anyhow::Error::msg)?;
+                    Ok(govpb::WeightedVoteOption { option: parse_option(o)?, weight: weight.to_string() })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let msg = govpb::MsgVoteWeighted { proposal_id, voter: key.address().to_bech32(), options, metadata: String::new() };
+            broadcast(&key, vec![pack(&msg)], &flags)
+        }
+    }
+}
+
+/// Runs a `query gov` command.
+pub fn gov_query(cmd: GovQueryCmd) -> anyhow::Result<()> {
+    let out = match cmd {
+        GovQueryCmd::Proposals { flags } => {
+            let r: govpb::QueryProposalsResponse =
+                query(&flags.node, flags.height, "/cosmos.gov.v1.Query/Proposals", &govpb::QueryProposalsRequest::default())?;
+            json!({"proposals": r.proposals.iter().map(proposal_json).collect::<Vec<_>>()})
+        }
+        GovQueryCmd::Proposal { proposal_id, flags } => {
+            let r: govpb::QueryProposalResponse =
+                query(&flags.node, flags.height, "/cosmos.gov.v1.Query/Proposal", &govpb::QueryProposalRequest { proposal_id })?;
+            proposal_json(&r.proposal.unwrap_or_default())
+        }
+        GovQueryCmd::Tally { proposal_id, flags } => {
+            let r: govpb::QueryTallyResultResponse =
+                query(&flags.node, flags.height, "/cosmos.gov.v1.Query/TallyResult", &govpb::QueryTallyResultRequest { proposal_id })?;
+            tally_json(&r.tally.unwrap_or_default())
+        }
+        GovQueryCmd::Votes { proposal_id, flags } => {
+            let r: govpb::QueryVotesResponse = query(
+                &flags.node,
+                flags.height,
+                "/cosmos.gov.v1.Query/Votes",
+                &govpb::QueryVotesRequest { proposal_id, pagination: None },
+            )?;
+            json!({"votes": r.votes.iter().map(|v| json!({
+                "proposal_id": v.proposal_id.to_string(), "voter": v.voter,
+                "options": v.options.iter().map(|o| json!({"option": openledger_gov::keeper::option_name(o.option), "weight": o.weight})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()})
+        }
+        GovQueryCmd::Params { flags } => {
+            let r: govpb::QueryParamsResponse =
+                query(&flags.node, flags.height, "/cosmos.gov.v1.Query/Params", &govpb::QueryParamsRequest::default())?;
+            let p = r.params.unwrap_or_default();
+            let json_params = openledger_gov::genesis::GovParamsJson::from_params(&p);
+            serde_json::to_value(json_params)?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
