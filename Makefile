@@ -39,10 +39,10 @@ build-debug:
 run: install-deps build
 	OPEN_HOME="$(OPEN_HOME)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" ./localnet/run-single.sh
 
-## test: every unit test and the end-to-end suite.
+## test: every unit test and the end-to-end suite of the chain. (The gpu-executor's suite,
+## `make test-executor`, is not part of it yet: it is still being finished, see issue 4.)
 test: install-deps build-debug
 	$(CARGO) test --workspace --lib --bins --tests
-	$(MAKE) test-executor
 
 ## lint: formatting and clippy with warnings as errors.
 lint:

@@ -1,0 +1,539 @@
+//! The executor: the models it holds (by content hash), the adapters registered for them, request
+//! validation, and routing — base models to mistral.rs, adapters to OpenLoRA.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use candle_core::Device;
+use tokio::sync::Semaphore;
+
+use crate::adapter_cache::AdapterCache;
+use crate::error::{ExecutorError, Result};
+use crate::hashing::{output_hash, parse_hash, Digest32};
+use crate::llama::{LlamaConfig, LlamaModel};
+use crate::lora::{adapter_hash, AdapterLimits, LoraAdapter};
+use crate::mistral_engine::{MistralEngine, MistralSettings};
+use crate::openlora::{GenerationRequest, OpenLoraEngine};
+use crate::pb;
+use crate::profile::{BatchingMode, ComputeDType, DeterminismProfile};
+use crate::sampling::TokenSelector;
+use crate::source::{ModelFormat, ModelSource};
+use crate::tokenizer::TextTokenizer;
+
+/// Bounds on everything a client controls.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest prompt in bytes.
+    pub max_prompt_bytes: usize,
+    /// Largest max_tokens.
+    pub max_tokens: u32,
+    /// Sequences OpenLoRA batches at once.
+    pub max_batch: usize,
+    /// Requests in flight (running or queued) before new ones get RESOURCE_EXHAUSTED.
+    pub max_in_flight: usize,
+    /// Adapter file and rank bounds.
+    pub adapter: AdapterLimits,
+    /// Adapter cache budget in bytes.
+    pub adapter_cache_bytes: u64,
+    /// Adapters kept in the cache at most.
+    pub max_cached_adapters: usize,
+    /// Adapters registered at most.
+    pub max_registered_adapters: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_prompt_bytes: 32 << 10,
+            max_tokens: 1024,
+            max_batch: 8,
+            max_in_flight: 64,
+            adapter: AdapterLimits::default(),
+            adapter_cache_bytes: 2 << 30,
+            max_cached_adapters: 1024,
+            max_registered_adapters: 100_000,
+        }
+    }
+}
+
+/// Which engine serves requests without an adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseEngine {
+    /// mistral.rs (the default).
+    Mistral,
+    /// OpenLoRA's own model (no mistral.rs instance is loaded).
+    OpenLora,
+}
+
+/// Executor start-up configuration.
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    /// Model files (GGUF) or directories (Hugging Face layout).
+    pub models: Vec<PathBuf>,
+    /// Directories whose sub-directories are PEFT adapters, registered for the first model.
+    pub adapter_dirs: Vec<PathBuf>,
+    /// Compute dtype models are loaded with.
+    pub dtype: ComputeDType,
+    /// Engine for base-model requests.
+    pub base_engine: BaseEngine,
+    /// Load the OpenLoRA engine (needed for adapters).
+    pub openlora: bool,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            models: Vec::new(),
+            adapter_dirs: Vec::new(),
+            dtype: ComputeDType::F32,
+            base_engine: BaseEngine::Mistral,
+            openlora: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// One inference request (the wire request, decoded).
+#[derive(Clone, Debug, Default)]
+pub struct ExecuteParams {
+    /// Base model content hash.
+    pub model: String,
+    /// Adapter content hash, empty for none.
+    pub adapter: String,
+    /// Prompt text.
+    pub prompt: String,
+    /// Tokens to generate at most.
+    pub max_tokens: u32,
+    /// Sampling seed.
+    pub seed: u64,
+    /// Profile (None: default).
+    pub profile: Option<pb::DeterminismProfile>,
+}
+
+/// A finished request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecuteOutput {
+    /// Generated ids (no prompt, no final end-of-sequence id).
+    pub tokens: Vec<u32>,
+    /// Decoded text.
+    pub text: String,
+    /// sha256(tokens u32 LE ‖ text).
+    pub output_hash: Digest32,
+    /// Prompt length in tokens.
+    pub prompt_tokens: u32,
+    /// "stop" or "length".
+    pub finish_reason: String,
+    /// Hash of the normalized profile.
+    pub profile_hash: Digest32,
+    /// "mistralrs" or "openlora".
+    pub engine: String,
+}
+
+impl From<ExecuteOutput> for pb::ExecuteResponse {
+    fn from(o: ExecuteOutput) -> Self {
+        Self {
+            tokens: o.tokens,
+            text: o.text,
+            output_hash: o.output_hash.to_vec(),
+            prompt_tokens: o.prompt_tokens,
+            finish_reason: o.finish_reason,
+            profile_hash: o.profile_hash.to_vec(),
+            engine: o.engine,
+        }
+    }
+}
+
+/// What a loaded adapter looks like.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    /// Content hash.
+    pub hash: String,
+    /// Bytes in the cache.
+    pub bytes: u64,
+    /// Rank.
+    pub rank: u32,
+    /// Target modules.
+    pub targets: Vec<String>,
+}
+
+struct ModelEntry {
+    source: ModelSource,
+    tokenizer: Arc<TextTokenizer>,
+    context_length: usize,
+    dtype: ComputeDType,
+    mistral: Option<MistralEngine>,
+    openlora: Option<OpenLoraEngine>,
+}
+
+#[derive(Clone)]
+struct AdapterEntry {
+    path: PathBuf,
+    name: String,
+    model: String,
+}
+
+/// The executor.
+pub struct Executor {
+    models: HashMap<String, ModelEntry>,
+    order: Vec<String>,
+    adapters: RwLock<HashMap<String, AdapterEntry>>,
+    cache: Mutex<AdapterCache>,
+    limits: Limits,
+    in_flight: Semaphore,
+    served: AtomicU64,
+}
+
+fn device() -> Result<Device> {
+    if cfg!(feature = "cuda") {
+        Ok(Device::cuda_if_available(0)?)
+    } else {
+        Ok(Device::Cpu)
+    }
+}
+
+fn lock_err<T>(_: T) -> ExecutorError {
+    ExecutorError::EngineStopped("a lock was poisoned by a panic".into())
+}
+
+impl Executor {
+    /// Hashes and loads every configured model and registers the adapters found.
+    pub async fn start(config: ExecutorConfig) -> Result<Self> {
+        if config.models.is_empty() {
+            return Err(ExecutorError::Config("no model given".into()));
+        }
+        let mut models = HashMap::new();
+        let mut order = Vec::new();
+        for path in &config.models {
+            let entry = Self::load_model(path, &config).await?;
+            let hash = entry.source.hash.clone();
+            tracing::info!("model {} ready: hash {hash}, context {} tokens", entry.source.name, entry.context_length);
+            if models.insert(hash.clone(), entry).is_some() {
+                return Err(ExecutorError::Config(format!("model {hash} given twice")));
+            }
+            order.push(hash);
+        }
+        let exec = Self {
+            models,
+            order,
+            adapters: RwLock::new(HashMap::new()),
+            cache: Mutex::new(AdapterCache::new(config.limits.adapter_cache_bytes, config.limits.max_cached_adapters)),
+            limits: config.limits,
+            in_flight: Semaphore::new(config.limits.max_in_flight.max(1)),
+            served: AtomicU64::new(0),
+        };
+        let first = exec.order[0].clone();
+        for dir in &config.adapter_dirs {
+            let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| ExecutorError::io(dir, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("adapter_config.json").is_file())
+                .collect();
+            subdirs.sort();
+            for sub in subdirs {
+                let hash = exec.register_adapter(&first, &sub)?;
+                tracing::info!("adapter {} registered: {hash}", sub.display());
+            }
+        }
+        Ok(exec)
+    }
+
+    async fn load_model(path: &Path, config: &ExecutorConfig) -> Result<ModelEntry> {
+        let p = path.to_path_buf();
+        let source =
+            tokio::task::spawn_blocking(move || ModelSource::open(&p)).await.map_err(|e| ExecutorError::EngineStopped(e.to_string()))??;
+        let (tokenizer, llama_cfg) = match source.format {
+            ModelFormat::Safetensors => (TextTokenizer::from_dir(&source.path)?, LlamaConfig::from_hf_dir(&source.path).ok()),
+            ModelFormat::Gguf => {
+                let mut f = std::fs::File::open(&source.path).map_err(|e| ExecutorError::io(&source.path, e))?;
+                let content = candle_core::quantized::gguf_file::Content::read(&mut f)
+                    .map_err(|e| ExecutorError::InvalidModel { path: source.path.clone(), reason: e.to_string() })?;
+                (TextTokenizer::from_gguf(&content)?, LlamaConfig::from_gguf(&source.path, &content).ok())
+            }
+        };
+        let dtype = config.dtype;
+        let mistral = if config.base_engine == BaseEngine::Mistral {
+            Some(
+                MistralEngine::load(&source.path, source.format == ModelFormat::Gguf, MistralSettings::deterministic(dtype.candle()))
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let openlora = if config.openlora || config.base_engine == BaseEngine::OpenLora {
+            let (p, fmt) = (source.path.clone(), source.format);
+            let model = tokio::task::spawn_blocking(move || -> Result<LlamaModel> {
+                let dev = device()?;
+                match fmt {
+                    ModelFormat::Safetensors => LlamaModel::load_hf_dir(&p, dtype.candle(), &dev),
+                    ModelFormat::Gguf => LlamaModel::load_gguf(&p, dtype.candle(), &dev),
+                }
+            })
+            .await
+            .map_err(|e| ExecutorError::EngineStopped(e.to_string()))??;
+            Some(OpenLoraEngine::start(Arc::new(model), config.limits.max_batch, config.limits.max_in_flight)?)
+        } else {
+            None
+        };
+        let mut context_length =
+            llama_cfg.as_ref().map(|c| c.max_positions).or(mistral.as_ref().and_then(|m| m.max_sequence_length())).unwrap_or(0);
+        if let Some(m) = mistral.as_ref().and_then(|m| m.max_sequence_length()) {
+            context_length = context_length.min(m);
+        }
+        if context_length == 0 {
+            return Err(ExecutorError::InvalidModel { path: source.path.clone(), reason: "unknown context length".into() });
+        }
+        Ok(ModelEntry { source, tokenizer: Arc::new(tokenizer), context_length, dtype, mistral, openlora })
+    }
+
+    /// Registers the adapter directory `dir` for `model` without loading its tensors; returns its
+    /// content hash. The tensors are loaded (and checked against the hash again) on first use.
+    pub fn register_adapter(&self, model: &str, dir: &Path) -> Result<String> {
+        let model = parse_hash(model)?;
+        if !self.models.contains_key(&model) {
+            return Err(ExecutorError::UnknownModel(model));
+        }
+        let hash = adapter_hash(dir, &self.limits.adapter)?;
+        let mut reg = self.adapters.write().map_err(lock_err)?;
+        if let Some(existing) = reg.get(&hash) {
+            if existing.model != model {
+                return Err(ExecutorError::AdapterModelMismatch {
+                    adapter: hash,
+                    registered_for: existing.model.clone(),
+                    requested: model,
+                });
+            }
+            return Ok(hash);
+        }
+        if reg.len() >= self.limits.max_registered_adapters {
+            return Err(ExecutorError::ResourceExhausted(format!("{} adapters registered already", reg.len())));
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        reg.insert(hash.clone(), AdapterEntry { path: dir.to_path_buf(), name, model });
+        Ok(hash)
+    }
+
+    /// Registers, validates and caches an adapter (the LoadAdapter RPC).
+    pub async fn load_adapter(&self, model: &str, dir: &Path) -> Result<AdapterSummary> {
+        let model_hash = parse_hash(model)?;
+        let entry = self.models.get(&model_hash).ok_or_else(|| ExecutorError::UnknownModel(model_hash.clone()))?;
+        let engine = entry.openlora.as_ref().ok_or_else(|| ExecutorError::Config("OpenLoRA is disabled for this model".into()))?;
+        if !dir.is_dir() {
+            return Err(ExecutorError::InvalidRequest(format!("{} is not a directory", dir.display())));
+        }
+        let (m, d, lim) = (engine.model().clone(), dir.to_path_buf(), self.limits.adapter);
+        let adapter = tokio::task::spawn_blocking(move || LoraAdapter::load(&d, &m, &lim))
+            .await
+            .map_err(|e| ExecutorError::EngineStopped(e.to_string()))??;
+        let hash = self.register_adapter(&model_hash, dir)?;
+        if hash != adapter.hash {
+            return Err(ExecutorError::HashMismatch {
+                what: format!("adapter {}", dir.display()),
+                expected: hash,
+                found: adapter.hash.clone(),
+            });
+        }
+        let adapter = self.cache.lock().map_err(lock_err)?.insert(Arc::new(adapter))?;
+        Ok(AdapterSummary { hash, bytes: adapter.bytes(), rank: adapter.rank as u32, targets: adapter.targets.clone() })
+    }
+
+    async fn resolve_adapter(&self, hash: &str, model_hash: &str, engine: &OpenLoraEngine) -> Result<Arc<LoraAdapter>> {
+        let entry =
+            self.adapters.read().map_err(lock_err)?.get(hash).cloned().ok_or_else(|| ExecutorError::UnknownAdapter(hash.to_string()))?;
+        if entry.model != model_hash {
+            return Err(ExecutorError::AdapterModelMismatch {
+                adapter: hash.to_string(),
+                registered_for: entry.model,
+                requested: model_hash.to_string(),
+            });
+        }
+        if let Some(a) = self.cache.lock().map_err(lock_err)?.get(hash) {
+            return Ok(a);
+        }
+        let (m, d, lim, h) = (engine.model().clone(), entry.path.clone(), self.limits.adapter, hash.to_string());
+        let adapter = tokio::task::spawn_blocking(move || LoraAdapter::load_expecting(&d, &m, &lim, Some(&h)))
+            .await
+            .map_err(|e| ExecutorError::EngineStopped(e.to_string()))??;
+        self.cache.lock().map_err(lock_err)?.insert(Arc::new(adapter))
+    }
+
+    /// Runs one request. Every check happens before any compute; a refused request leaves the
+    /// executor as it was.
+    pub async fn execute(&self, req: ExecuteParams) -> Result<ExecuteOutput> {
+        let profile = DeterminismProfile::from_proto(req.profile.as_ref())?;
+        let model_hash = parse_hash(&req.model)?;
+        let entry = self.models.get(&model_hash).ok_or_else(|| ExecutorError::UnknownModel(model_hash.clone()))?;
+        if profile.dtype != entry.dtype {
+            return Err(ExecutorError::UnsupportedProfile(format!(
+                "dtype {} but model {} is loaded in {}",
+                profile.dtype.as_str(),
+                entry.source.name,
+                entry.dtype.as_str()
+            )));
+        }
+        let adapter_hash = if req.adapter.trim().is_empty() { None } else { Some(parse_hash(&req.adapter)?) };
+        if let Some(h) = &adapter_hash {
+            let reg = self.adapters.read().map_err(lock_err)?;
+            let a = reg.get(h).ok_or_else(|| ExecutorError::UnknownAdapter(h.clone()))?;
+            if a.model != model_hash {
+                return Err(ExecutorError::AdapterModelMismatch {
+                    adapter: h.clone(),
+                    registered_for: a.model.clone(),
+                    requested: model_hash.clone(),
+                });
+            }
+        }
+        if req.prompt.is_empty() {
+            return Err(ExecutorError::InvalidRequest("empty prompt".into()));
+        }
+        if req.prompt.len() > self.limits.max_prompt_bytes {
+            return Err(ExecutorError::InvalidRequest(format!(
+                "prompt of {} bytes exceeds the limit of {}",
+                req.prompt.len(),
+                self.limits.max_prompt_bytes
+            )));
+        }
+        let limit = if profile.max_tokens > 0 { profile.max_tokens.min(self.limits.max_tokens) } else { self.limits.max_tokens };
+        if req.max_tokens == 0 || req.max_tokens > limit {
+            return Err(ExecutorError::InvalidRequest(format!("max_tokens {} out of range 1..={limit}", req.max_tokens)));
+        }
+        let _permit = self.in_flight.try_acquire().map_err(|_| ExecutorError::ResourceExhausted("too many requests in flight".into()))?;
+        let prompt = entry.tokenizer.encode(&req.prompt)?;
+        if prompt.is_empty() {
+            return Err(ExecutorError::InvalidRequest("prompt encodes to no tokens".into()));
+        }
+        let max_tokens = req.max_tokens as usize;
+        if prompt.len() + max_tokens > entry.context_length {
+            return Err(ExecutorError::ContextOverflow { prompt_tokens: prompt.len(), max_tokens, context_length: entry.context_length });
+        }
+        let selector = TokenSelector::new(profile.sampling, req.seed);
+        let eos = entry.tokenizer.eos_ids().to_vec();
+        let prompt_tokens = prompt.len() as u32;
+        let (mut tokens, engine) = match (&adapter_hash, &entry.mistral) {
+            (None, Some(m)) => (m.generate(prompt, max_tokens, selector).await?, "mistralrs"),
+            _ => {
+                let ol = entry.openlora.as_ref().ok_or_else(|| ExecutorError::Config("OpenLoRA is disabled for this model".into()))?;
+                let adapter = match &adapter_hash {
+                    Some(h) => Some(self.resolve_adapter(h, &model_hash, ol).await?),
+                    None => None,
+                };
+                let g = GenerationRequest {
+                    prompt,
+                    max_tokens,
+                    selector,
+                    adapter,
+                    sequential: profile.batching == BatchingMode::Sequential,
+                    eos: eos.clone(),
+                };
+                (ol.generate(g).await?, "openlora")
+            }
+        };
+        let finish_reason = match tokens.iter().position(|t| eos.contains(t)) {
+            Some(i) => {
+                tokens.truncate(i);
+                "stop"
+            }
+            None if tokens.len() < max_tokens => "stop",
+            None => "length",
+        };
+        let text = entry.tokenizer.decode(&tokens)?;
+        self.served.fetch_add(1, Ordering::Relaxed);
+        Ok(ExecuteOutput {
+            output_hash: output_hash(&tokens, &text),
+            tokens,
+            text,
+            prompt_tokens,
+            finish_reason: finish_reason.to_string(),
+            profile_hash: profile.hash(),
+            engine: engine.to_string(),
+        })
+    }
+
+    /// Executes and measures (for the CLI): the output and the generation seconds.
+    pub async fn execute_timed(&self, req: ExecuteParams) -> Result<(ExecuteOutput, f64)> {
+        let t = Instant::now();
+        let out = self.execute(req).await?;
+        Ok((out, t.elapsed().as_secs_f64()))
+    }
+
+    /// The ListModels answer.
+    pub fn list(&self) -> Result<pb::ListModelsResponse> {
+        let models = self
+            .order
+            .iter()
+            .filter_map(|h| self.models.get(h))
+            .map(|m| pb::ModelInfo {
+                hash: m.source.hash.clone(),
+                name: m.source.name.clone(),
+                format: m.source.format.as_str().to_string(),
+                context_length: m.context_length as u32,
+                dtype: m.dtype.as_str().to_string(),
+                max_tokens_limit: self.limits.max_tokens,
+            })
+            .collect();
+        let cache = self.cache.lock().map_err(lock_err)?;
+        let mut adapters: Vec<pb::AdapterInfo> = self
+            .adapters
+            .read()
+            .map_err(lock_err)?
+            .iter()
+            .map(|(h, a)| pb::AdapterInfo { hash: h.clone(), name: a.name.clone(), model: a.model.clone(), cached: cache.contains(h) })
+            .collect();
+        adapters.sort_by(|a, b| a.name.cmp(&b.name).then(a.hash.cmp(&b.hash)));
+        Ok(pb::ListModelsResponse { models, adapters })
+    }
+
+    /// The Health answer.
+    pub fn health(&self) -> Result<pb::HealthResponse> {
+        let cache = self.cache.lock().map_err(lock_err)?;
+        Ok(pb::HealthResponse {
+            status: "SERVING".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            models: self.models.len() as u32,
+            adapters_registered: self.adapters.read().map_err(lock_err)?.len() as u32,
+            adapters_cached: cache.len() as u32,
+            adapter_cache_bytes: cache.bytes(),
+            adapter_cache_budget_bytes: cache.budget_bytes(),
+            requests_served: self.served.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The bounds in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Content hashes of the models, in configuration order.
+    pub fn model_hashes(&self) -> &[String] {
+        &self.order
+    }
+
+    /// The OpenLoRA base model of a model hash (benchmarks and memory accounting).
+    pub fn openlora_model(&self, model: &str) -> Option<&Arc<LlamaModel>> {
+        self.models.get(model).and_then(|m| m.openlora.as_ref()).map(|e| e.model())
+    }
+
+    /// The mistral.rs engine of a model hash (benchmarks: the plain mistral.rs baseline runs on it).
+    pub fn mistral_engine(&self, model: &str) -> Option<&MistralEngine> {
+        self.models.get(model).and_then(|m| m.mistral.as_ref())
+    }
+
+    /// The OpenLoRA engine of a model hash.
+    pub fn openlora_engine(&self, model: &str) -> Option<&OpenLoraEngine> {
+        self.models.get(model).and_then(|m| m.openlora.as_ref())
+    }
+
+    /// The tokenizer of a model hash.
+    pub fn tokenizer(&self, model: &str) -> Option<&Arc<TextTokenizer>> {
+        self.models.get(model).map(|m| &m.tokenizer)
+    }
+
+    /// Bytes of cached adapter weights.
+    pub fn adapter_cache_bytes(&self) -> u64 {
+        self.cache.lock().map(|c| c.bytes()).unwrap_or(0)
+    }
+}

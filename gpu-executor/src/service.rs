@@ -1,0 +1,109 @@
+//! The gRPC service (`openledger.executor.v1.Executor`) on loopback only.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+use crate::error::{ExecutorError, Result};
+use crate::executor::{ExecuteParams, Executor};
+use crate::pb;
+use crate::pb::executor_server::{Executor as ExecutorRpc, ExecutorServer};
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// Largest request message accepted, in bytes (the prompt limit plus room for the other fields).
+pub fn max_message_bytes(exec: &Executor) -> usize {
+    exec.limits().max_prompt_bytes + 4096
+}
+
+/// The service implementation.
+pub struct ExecutorService {
+    exec: Arc<Executor>,
+}
+
+impl ExecutorService {
+    /// Wraps an executor.
+    pub fn new(exec: Arc<Executor>) -> Self {
+        Self { exec }
+    }
+}
+
+#[tonic::async_trait]
+impl ExecutorRpc for ExecutorService {
+    async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::ExecuteResponse>, Status> {
+        let r = request.into_inner();
+        let params = ExecuteParams {
+            model: r.model,
+            adapter: r.adapter,
+            prompt: r.prompt,
+            max_tokens: r.max_tokens,
+            seed: r.seed,
+            profile: r.profile,
+        };
+        match self.exec.execute(params).await {
+            Ok(out) => Ok(Response::new(out.into())),
+            Err(e) => {
+                tracing::info!("Execute refused: {e}");
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn load_adapter(&self, request: Request<pb::LoadAdapterRequest>) -> Result<Response<pb::LoadAdapterResponse>, Status> {
+        let r = request.into_inner();
+        let s = self.exec.load_adapter(&r.model, &PathBuf::from(r.path)).await?;
+        Ok(Response::new(pb::LoadAdapterResponse { adapter: s.hash, bytes: s.bytes, rank: s.rank, target_modules: s.targets }))
+    }
+
+    async fn list_models(&self, _request: Request<pb::ListModelsRequest>) -> Result<Response<pb::ListModelsResponse>, Status> {
+        Ok(Response::new(self.exec.list()?))
+    }
+
+    async fn health(&self, _request: Request<pb::HealthRequest>) -> Result<Response<pb::HealthResponse>, Status> {
+        Ok(Response::new(self.exec.health()?))
+    }
+}
+
+/// Binds `addr`, refusing anything but a loopback address.
+pub async fn bind_loopback(addr: SocketAddr) -> Result<TcpListener> {
+    if !addr.ip().is_loopback() {
+        return Err(ExecutorError::Config(format!("refusing to listen on {addr}: the executor serves loopback only (127.0.0.1 or ::1)")));
+    }
+    TcpListener::bind(addr).await.map_err(|e| ExecutorError::Transport(format!("bind {addr}: {e}")))
+}
+
+/// Serves `exec` on `listener` until `shutdown` resolves.
+pub async fn serve(exec: Arc<Executor>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<()> {
+    let local = listener.local_addr().map_err(|e| ExecutorError::Transport(e.to_string()))?;
+    if !local.ip().is_loopback() {
+        return Err(ExecutorError::Config(format!("refusing to serve on non-loopback {local}")));
+    }
+    let limit = max_message_bytes(&exec);
+    let svc = ExecutorServer::new(ExecutorService::new(exec)).max_decoding_message_size(limit);
+    tracing::info!("open-executor serving on {local}");
+    tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(64)
+        .add_service(svc)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(|e| ExecutorError::Transport(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refuses_non_loopback_binds() {
+        let e = bind_loopback("0.0.0.0:0".parse().unwrap()).await.err().unwrap();
+        assert!(e.to_string().contains("loopback"), "{e}");
+        let e = bind_loopback("192.0.2.1:50051".parse().unwrap()).await.err().unwrap();
+        assert!(e.to_string().contains("loopback"), "{e}");
+        assert!(bind_loopback("127.0.0.1:0".parse().unwrap()).await.is_ok());
+    }
+}
