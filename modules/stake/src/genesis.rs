@@ -129,34 +129,45 @@ fn dotted(d: Dec) -> String {
     trimmed.strip_suffix('.').map(|s| s.to_string()).unwrap_or_else(|| trimmed.to_string())
 }
 
+/// The JSON form of the four parameter sets (validators and delegations empty).
+fn from_params(
+    s: &spb::Params,
+    sl: &cosmos_sdk_proto::cosmos::slashing::v1beta1::Params,
+    d: &cosmos_sdk_proto::cosmos::distribution::v1beta1::Params,
+    r: &RewardSchedule,
+) -> StakeGenesis {
+    StakeGenesis {
+        params: StakingParamsJson {
+            unbonding_time_seconds: duration_ns(s.unbonding_time.as_ref()) / 1_000_000_000,
+            max_validators: s.max_validators,
+            max_entries: s.max_entries,
+            min_commission_rate: dotted(dec_from_proto(&s.min_commission_rate).unwrap_or(Dec::ZERO)),
+        },
+        slashing: SlashingParamsJson {
+            signed_blocks_window: sl.signed_blocks_window,
+            min_signed_per_window: dotted(dec_from_bytes(&sl.min_signed_per_window)),
+            downtime_jail_duration_seconds: duration_ns(sl.downtime_jail_duration.as_ref()) / 1_000_000_000,
+            slash_fraction_double_sign: dotted(dec_from_bytes(&sl.slash_fraction_double_sign)),
+            slash_fraction_downtime: dotted(dec_from_bytes(&sl.slash_fraction_downtime)),
+        },
+        distribution: DistributionParamsJson {
+            community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)),
+            withdraw_addr_enabled: d.withdraw_addr_enabled,
+        },
+        reward_schedule: RewardScheduleJson { block_reward: r.block_reward.clone(), halving_interval_blocks: r.halving_interval_blocks },
+        validators: Vec::new(),
+        delegations: Vec::new(),
+    }
+}
+
 impl Default for StakeGenesis {
     fn default() -> Self {
-        let s = params::default_staking();
-        let sl = params::default_slashing();
-        let d = params::default_distribution();
-        let r = params::default_reward_schedule();
-        Self {
-            params: StakingParamsJson {
-                unbonding_time_seconds: duration_ns(s.unbonding_time.as_ref()) / 1_000_000_000,
-                max_validators: s.max_validators,
-                max_entries: s.max_entries,
-                min_commission_rate: dotted(dec_from_proto(&s.min_commission_rate).unwrap_or(Dec::ZERO)),
-            },
-            slashing: SlashingParamsJson {
-                signed_blocks_window: sl.signed_blocks_window,
-                min_signed_per_window: dotted(dec_from_bytes(&sl.min_signed_per_window)),
-                downtime_jail_duration_seconds: duration_ns(sl.downtime_jail_duration.as_ref()) / 1_000_000_000,
-                slash_fraction_double_sign: dotted(dec_from_bytes(&sl.slash_fraction_double_sign)),
-                slash_fraction_downtime: dotted(dec_from_bytes(&sl.slash_fraction_downtime)),
-            },
-            distribution: DistributionParamsJson {
-                community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)),
-                withdraw_addr_enabled: d.withdraw_addr_enabled,
-            },
-            reward_schedule: RewardScheduleJson { block_reward: r.block_reward, halving_interval_blocks: r.halving_interval_blocks },
-            validators: Vec::new(),
-            delegations: Vec::new(),
-        }
+        from_params(
+            &params::default_staking(),
+            &params::default_slashing(),
+            &params::default_distribution(),
+            &params::default_reward_schedule(),
+        )
     }
 }
 
@@ -255,28 +266,7 @@ pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<Sta
     let sl = params::slashing(state)?;
     let d = params::distribution(state)?;
     let r = params::reward_schedule(state)?;
-    let mut genesis = StakeGenesis {
-        params: StakingParamsJson {
-            unbonding_time_seconds: duration_ns(s.unbonding_time.as_ref()) / 1_000_000_000,
-            max_validators: s.max_validators,
-            max_entries: s.max_entries,
-            min_commission_rate: dotted(dec_from_proto(&s.min_commission_rate).unwrap_or(Dec::ZERO)),
-        },
-        slashing: SlashingParamsJson {
-            signed_blocks_window: sl.signed_blocks_window,
-            min_signed_per_window: dotted(dec_from_bytes(&sl.min_signed_per_window)),
-            downtime_jail_duration_seconds: duration_ns(sl.downtime_jail_duration.as_ref()) / 1_000_000_000,
-            slash_fraction_double_sign: dotted(dec_from_bytes(&sl.slash_fraction_double_sign)),
-            slash_fraction_downtime: dotted(dec_from_bytes(&sl.slash_fraction_downtime)),
-        },
-        distribution: DistributionParamsJson {
-            community_tax: dotted(dec_from_proto(&d.community_tax).unwrap_or(Dec::ZERO)),
-            withdraw_addr_enabled: d.withdraw_addr_enabled,
-        },
-        reward_schedule: RewardScheduleJson { block_reward: r.block_reward, halving_interval_blocks: r.halving_interval_blocks },
-        validators: Vec::new(),
-        delegations: Vec::new(),
-    };
+    let mut genesis = from_params(&s, &sl, &d, &r);
     use openledger_core::StateReadExt;
     for (_, v) in state.scan_proto::<spb::Validator>(state_key::VALIDATOR_PREFIX, None, 100_000)? {
         let account = operator_account(&v.operator_address)?;
