@@ -323,8 +323,3 @@ fn single_mode(info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerInfo) -> Opti
         mode_info::Sum::Multi(_) => None,
     }
 }
-
-/// The fee a tx pays, for callers that need it before running it.
-pub fn fee_of(tx: &DecodedTx) -> Vec<Coin> {
-    tx.auth_info.fee.as_ref().and_then(|f| coins_from_proto(&f.amount).ok()).unwrap_or_default()
-}

@@ -344,13 +344,12 @@ pub fn allocate_to_validator(state: &mut dyn StateWrite, v: &Validator, reward: 
 /// Rewards a delegation has earned so far (query; nothing is written).
 pub fn pending_rewards(state: &dyn StateRead, v: &Validator, delegator: &str) -> Result<Dec, StakeError> {
     let operator = &v.operator_address;
-    let Some(start) = state.get_proto::<DelegatorStartingInfo>(&state_key::starting_info(operator, delegator))? else {
+    if !state.has(&state_key::starting_info(operator, delegator))? {
         return Ok(Dec::ZERO);
-    };
+    }
     // Simulate closing the current period on a scratch layer.
     let mut scratch = openledger_core::StateDelta::new(state);
     let ending = increment_period(&mut scratch, v)?;
-    let _ = start;
     calculate_rewards(&scratch, operator, delegator, ending)
 }
 

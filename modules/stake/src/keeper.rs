@@ -385,7 +385,8 @@ impl StakeKeeper {
             return Err(StakeError::SelfRedelegation);
         }
         let src_v = self.must_validator(state, src)?;
-        let dst_v = self.must_validator(state, dst)?;
+        // The destination must exist before anything is unbonded from the source.
+        self.must_validator(state, dst)?;
         let delegator_str = delegator.to_bech32();
         // No transitive redelegation: tokens that arrived at `src` by an immature redelegation
         // cannot move on until it completes.
@@ -439,7 +440,6 @@ impl StakeKeeper {
             state.put_raw(state_key::redelegation_by_dst(dst, &delegator_str, src), Vec::new())?;
             state.put_raw(state_key::redelegation_queue(completion, &delegator_str, src, dst), Vec::new())?;
         }
-        let _ = dst_v;
         Ok(completion)
     }
 

@@ -13,10 +13,7 @@ use openledger_core::delta::EmptyState;
 use openledger_core::{AbciError, Address, Coin, Dec, ErrorCode, StateDelta, StateError, StateRead, StateWrite};
 
 use crate::distribution::{self, Vote};
-use crate::keeper::{
-    consensus_address, ed25519_any, operator_of, tokens, StakeKeeper, BONDED_POOL, COMMUNITY_INCENTIVES, DISTRIBUTION_ACCOUNT,
-    NOT_BONDED_POOL,
-};
+use crate::keeper::{consensus_address, ed25519_any, operator_of, tokens, StakeKeeper, BONDED_POOL, COMMUNITY_INCENTIVES, NOT_BONDED_POOL};
 use crate::params::{self, dec_to_proto};
 use crate::{msg, slashing};
 
@@ -407,7 +404,6 @@ fn double_sign_tombstones_and_slashes_unbondings_after_the_infraction() {
     let e = msg::unjail(&w.keeper, &mut w.state, &cosmos_sdk_proto::cosmos::slashing::v1beta1::MsgUnjail { validator_addr: v2.clone() })
         .unwrap_err();
     assert_eq!(code(&e), ("slashing", 9));
-    let _ = DISTRIBUTION_ACCOUNT;
 }
 
 #[test]
@@ -464,7 +460,6 @@ fn genesis_round_trip_and_initial_set() {
     let mut bad = genesis.clone();
     bad.validators[0].self_delegation = 1;
     assert!(crate::genesis::init_genesis(&w.keeper, &mut StateDelta::new(EmptyState), &bad, w.info).is_err());
-    let _ = &mut w;
 }
 
 #[test]
