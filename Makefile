@@ -2,6 +2,7 @@
 #   make run    single-node chain (CometBFT v0.38 + openledgerd) on loopback, with generated genesis
 #   make test   unit + end-to-end tests (real CometBFT nodes on loopback ports)
 #   make bench  benchmarks (results go to BENCHMARKS.md)
+#   make localnet  4 validators (+ executors) on loopback in the background; localnet-status, localnet-stop
 
 SHELL := /bin/bash
 COMETBFT_VERSION := v0.38.19
@@ -11,7 +12,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all install-deps build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor
+.PHONY: all install-deps cosmjs-deps build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor localnet localnet-stop localnet-status
 
 all: build
 
@@ -28,6 +29,10 @@ $(COMETBFT):
 	@cp "$(CACHE)/bin/cometbft-$(COMETBFT_VERSION)" $(COMETBFT)
 	@$(COMETBFT) version
 
+## cosmjs-deps: the pinned CosmJS (tests/cosmjs/package-lock.json) for the wallet e2e test; needs Node >= 20.
+cosmjs-deps:
+	cd tests/cosmjs && npm ci --cache $(CACHE)/npm --prefer-offline --no-audit --no-fund
+
 ## build: release openledgerd.
 build:
 	$(CARGO) build --release -p openledger-app --bin openledgerd
@@ -41,7 +46,7 @@ run: install-deps build
 
 ## test: every unit test and the end-to-end suite of the chain, then the gpu-executor's suite
 ## (`make test-executor`: ~17 min cold on 2 cores, ~1 min warm).
-test: install-deps build-debug
+test: install-deps cosmjs-deps build-debug
 	$(CARGO) test --workspace --lib --bins --tests
 	$(MAKE) test-executor
 
@@ -53,12 +58,15 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: in-process FinalizeBlock / Commit throughput (see BENCHMARKS.md).
-bench:
+## bench: in-process FinalizeBlock / Commit throughput, balance queries/s over gRPC and REST
+## against a real node (see BENCHMARKS.md).
+bench: install-deps
 	$(CARGO) bench -p openledger-app --bench finalize_block
 	$(CARGO) bench -p openledger-app --bench stake_block
 	$(CARGO) bench -p openledger-app --bench datanet_contribute
 	$(CARGO) bench -p openledger-app --bench gov_tally
+	$(CARGO) build --release -p openledger-app --bin openledgerd
+	COMETBFT_BIN=$(COMETBFT) $(CARGO) bench -p openledger-tests --bench queries
 	$(MAKE) bench-executor
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.
@@ -92,3 +100,26 @@ bench-executor: executor-model
 lint-executor:
 	$(CARGO) fmt --manifest-path gpu-executor/Cargo.toml -- --check
 	$(EXECUTOR_CARGO) clippy --release --manifest-path gpu-executor/Cargo.toml --all-targets -- -D warnings
+
+## executor: the release `open-executor` binary ($(EXECUTOR_BIN)).
+EXECUTOR_BIN := $(CACHE)/target-executor/release/open-executor
+executor:
+	$(EXECUTOR_CARGO) build --release --manifest-path gpu-executor/Cargo.toml --bin open-executor
+
+# --- localnet: 4 validators on loopback (ports 27000+), each with openledgerd, CometBFT and an
+# open-executor serving SmolLM2; chain data, logs and pid files under $(LOCALNET_DIR).
+LOCALNET_DIR ?= $(CURDIR)/localnet/data
+LOCALNET_ENV := LOCALNET_DIR="$(LOCALNET_DIR)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" \
+	COMETBFT="$(COMETBFT)" OPEN_EXECUTOR="$(EXECUTOR_BIN)" EXECUTOR_MODEL="$(EXECUTOR_MODEL)"
+
+## localnet: write the network on first use (`openledgerd testnet`), start it in the background.
+localnet: install-deps build executor executor-model
+	$(LOCALNET_ENV) ./localnet/start.sh
+
+## localnet-stop: stop the processes localnet started (the chain data stays).
+localnet-stop:
+	$(LOCALNET_ENV) ./localnet/stop.sh
+
+## localnet-status: heights, validator powers and the latest inference results.
+localnet-status:
+	$(LOCALNET_ENV) ./localnet/status.sh

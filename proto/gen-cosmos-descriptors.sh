@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates proto/descriptors/cosmos.bin: the FileDescriptorSet of the Cosmos SDK services the
-# node serves, used only for gRPC server reflection (grpcurl). The .proto sources come from the
+# node serves, used for gRPC server reflection (grpcurl) and by the REST server (gateway routes
+# from the google.api.http options, JSON of Any values). The .proto sources come from the
 # Go module proxy (the same versions cosmos-sdk-proto 0.27 was generated from); protoc is the one
 # vendored by the protoc-bin-vendored crate. Run after adding a served cosmos service.
 set -euo pipefail
@@ -30,6 +31,19 @@ SERVICES=(
   cosmos/slashing/v1beta1/query.proto
   cosmos/gov/v1/query.proto
   cosmos/gov/v1beta1/query.proto
+  # Message and key types (not served as services): the REST server renders the Any values of
+  # txs, accounts and proposals from these descriptors.
+  cosmos/auth/v1beta1/tx.proto
+  cosmos/bank/v1beta1/tx.proto
+  cosmos/staking/v1beta1/tx.proto
+  cosmos/distribution/v1beta1/tx.proto
+  cosmos/slashing/v1beta1/tx.proto
+  cosmos/gov/v1/tx.proto
+  cosmos/gov/v1beta1/tx.proto
+  cosmos/upgrade/v1beta1/tx.proto
+  cosmos/crypto/secp256k1/keys.proto
+  cosmos/crypto/ed25519/keys.proto
+  cosmos/crypto/multisig/keys.proto
 )
 
 "$PROTOC" \

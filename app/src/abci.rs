@@ -51,12 +51,12 @@ impl Application for AbciApp {
         self.0.process_proposal(&request)
     }
 
-    fn extend_vote(&self, _request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
-        pb::ResponseExtendVote { vote_extension: Vec::new().into() }
+    fn extend_vote(&self, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
+        self.0.extend_vote(&request)
     }
 
-    fn verify_vote_extension(&self, _request: pb::RequestVerifyVoteExtension) -> pb::ResponseVerifyVoteExtension {
-        pb::ResponseVerifyVoteExtension { status: pb::response_verify_vote_extension::VerifyStatus::Accept as i32 }
+    fn verify_vote_extension(&self, request: pb::RequestVerifyVoteExtension) -> pb::ResponseVerifyVoteExtension {
+        self.0.verify_vote_extension(&request)
     }
 
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {

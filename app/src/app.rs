@@ -24,9 +24,12 @@ use openledger_stake::distribution::Vote;
 use openledger_stake::slashing::Evidence;
 
 use crate::ante::Mode;
+use crate::inference::InferenceRuntime;
 use crate::modules::{AppGenesis, Modules};
 use crate::state_key;
 use crate::tx::{run_tx, TxOutcome};
+use openledger_inference::votes;
+use openledger_inference::InferenceError;
 
 /// Name reported by Info.
 pub const APP_NAME: &str = "openledger";
@@ -57,6 +60,8 @@ pub struct App {
     /// Held for writing while a block is committed, for reading by queries, so a query's
     /// reported height always matches the state it read.
     commit_lock: RwLock<()>,
+    /// The local executor and its outputs (verifiable inference; local, not consensus data).
+    inference: RwLock<std::sync::Arc<InferenceRuntime>>,
 }
 
 /// Converts typed events to ABCI events.
@@ -94,7 +99,18 @@ impl App {
             consensus: Mutex::new(ConsensusState::default()),
             check,
             commit_lock: RwLock::new(()),
+            inference: RwLock::new(std::sync::Arc::new(InferenceRuntime::disabled())),
         }
+    }
+
+    /// Sets the local executor runtime (`start` with an `executor_addr`).
+    pub fn set_inference(&self, runtime: InferenceRuntime) {
+        *self.inference.write() = std::sync::Arc::new(runtime);
+    }
+
+    /// The local executor runtime.
+    pub fn inference(&self) -> std::sync::Arc<InferenceRuntime> {
+        self.inference.read().clone()
     }
 
     /// The keepers.
@@ -149,12 +165,25 @@ impl App {
         Ok(pb::ResponseInitChain { consensus_params: None, validators, app_hash: app_hash.to_vec().into() })
     }
 
-    /// ABCI PrepareProposal: the mempool's txs in order, up to the byte limit.
+    /// ABCI PrepareProposal: first the injected inference results (the previous height's signed
+    /// extended commit and the agreed texts this node holds), then the mempool's txs in order,
+    /// up to the byte limit.
     pub fn prepare_proposal(&self, req: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {
         let max = usize::try_from(req.max_tx_bytes).unwrap_or(0);
         let mut total = 0usize;
         let mut txs = Vec::new();
+        if let Some(commit) = &req.local_last_commit {
+            let state = LatestSnapshot(self.storage.clone());
+            let injected = self.inference().injected_tx(&self.modules.inference, &state, &self.chain_id(), req.height, commit);
+            if let Some(tx) = injected.filter(|tx| tx.len() <= max) {
+                total = tx.len();
+                txs.push(tx.into());
+            }
+        }
         for tx in req.txs {
+            if votes::is_injected(&tx) {
+                continue;
+            }
             total = total.saturating_add(tx.len());
             if total > max {
                 break;
@@ -164,9 +193,86 @@ impl App {
         pb::ResponsePrepareProposal { txs }
     }
 
-    /// ABCI ProcessProposal: every proposal is acceptable until vote extensions carry data.
-    pub fn process_proposal(&self, _req: &pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
-        pb::ResponseProcessProposal { status: pb::response_process_proposal::ProposalStatus::Accept as i32 }
+    /// ABCI ProcessProposal: an injected results tx may only come first, and must verify
+    /// (every extension signature, the power sums, every text against its agreed hash).
+    pub fn process_proposal(&self, req: &pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
+        use pb::response_process_proposal::ProposalStatus;
+        let verdict = self.check_proposal(&req.txs, req.height, req.proposed_last_commit.as_ref());
+        let status = match verdict {
+            Ok(()) => ProposalStatus::Accept,
+            Err(e) => {
+                tracing::warn!("rejecting proposal at height {}: {e}", req.height);
+                ProposalStatus::Reject
+            }
+        };
+        pb::ResponseProcessProposal { status: status as i32 }
+    }
+
+    fn check_proposal(&self, txs: &[bytes::Bytes], height: i64, commit: Option<&pb::CommitInfo>) -> Result<(), InferenceError> {
+        if txs.iter().skip(1).any(|tx| votes::is_injected(tx)) {
+            return Err(InferenceError::InvalidInjected("injected results must be the first tx".into()));
+        }
+        let Some(first) = txs.first().filter(|tx| votes::is_injected(tx)) else { return Ok(()) };
+        let injected = votes::decode_injected(first)?;
+        let commit = commit.ok_or_else(|| InferenceError::InvalidInjected("no previous commit".into()))?;
+        let state = LatestSnapshot(self.storage.clone());
+        let entries = crate::inference::commit_entries(commit);
+        votes::verify_injected(&self.modules.inference, &state, &self.chain_id(), height, commit.round, &entries, &injected).map(|_| ())
+    }
+
+    /// ABCI ExtendVote: the outputs of pending requests the local executor finished.
+    pub fn extend_vote(&self, _req: &pb::RequestExtendVote) -> pb::ResponseExtendVote {
+        let state = LatestSnapshot(self.storage.clone());
+        pb::ResponseExtendVote { vote_extension: self.inference().extend_vote(&self.modules.inference, &state).into() }
+    }
+
+    /// ABCI VerifyVoteExtension: only deterministic checks (shape, known requests).
+    pub fn verify_vote_extension(&self, req: &pb::RequestVerifyVoteExtension) -> pb::ResponseVerifyVoteExtension {
+        use pb::response_verify_vote_extension::VerifyStatus;
+        let state = LatestSnapshot(self.storage.clone());
+        let status = match votes::verify_extension(&self.modules.inference, &state, &req.vote_extension) {
+            Ok(()) => VerifyStatus::Accept,
+            Err(e) => {
+                tracing::warn!("rejecting vote extension of {} at height {}: {e}", hex::encode_upper(&req.validator_address), req.height);
+                VerifyStatus::Reject
+            }
+        };
+        pb::ResponseVerifyVoteExtension { status: status as i32 }
+    }
+
+    /// Applies the injected results tx of a block (verified again: nodes that sync blocks never
+    /// ran ProcessProposal). A tx that does not verify changes nothing and fails with a code.
+    fn apply_injected(
+        &self,
+        delta: &mut StateDelta<LatestSnapshot>,
+        tx: &[u8],
+        req: &pb::RequestFinalizeBlock,
+        info: BlockInfo,
+    ) -> pb::ExecTxResult {
+        let outcome = (|| -> Result<Vec<Event>, InferenceError> {
+            let injected = votes::decode_injected(tx)?;
+            let commit = req.decided_last_commit.as_ref().ok_or_else(|| InferenceError::InvalidInjected("no previous commit".into()))?;
+            let entries = crate::inference::commit_entries(commit);
+            let keeper = &self.modules.inference;
+            // Verified on committed state, exactly as ProcessProposal did.
+            let committed = LatestSnapshot(self.storage.clone());
+            let verified = votes::verify_injected(keeper, &committed, &self.chain_id(), req.height, commit.round, &entries, &injected)?;
+            let mut layer = StateDelta::new(&*delta);
+            let mut slashed = std::collections::BTreeSet::new();
+            for (agreement, output) in &verified {
+                keeper.apply_result(&mut layer, info, agreement, &output.tokens, &output.text, &mut slashed)?;
+            }
+            let (writes, events) = layer.into_parts();
+            delta.absorb(writes, Vec::new());
+            Ok(events)
+        })();
+        match outcome {
+            Ok(events) => pb::ExecTxResult { code: 0, events: abci_events(&events), ..Default::default() },
+            Err(e) => {
+                tracing::warn!("injected inference results at height {} rejected: {e}", req.height);
+                pb::ExecTxResult { code: e.code(), codespace: e.codespace().to_string(), log: e.to_string(), ..Default::default() }
+            }
+        }
     }
 
     /// ABCI FinalizeBlock: runs every tx on the block's delta and returns the would-be app hash.
@@ -178,14 +284,20 @@ impl App {
         let info = BlockInfo { height, time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
         set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         crate::upgrade::begin_block(&mut delta, height)?;
+        self.modules.inference.begin_block(&mut delta, &req.hash).map_err(|e| AbciError::from_code(&e))?;
         self.begin_block(&mut delta, req, info)?;
         let mut block_events = delta.take_events();
         let mut tx_results = Vec::with_capacity(req.txs.len());
-        for tx in &req.txs {
+        for (index, tx) in req.txs.iter().enumerate() {
+            if index == 0 && votes::is_injected(tx) {
+                tx_results.push(self.apply_injected(&mut delta, tx, req, info));
+                continue;
+            }
             let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
             tx_results.push(exec_result(outcome));
         }
         self.modules.gov.end_block(&mut delta, info, &crate::msg::GovRouter(&self.modules)).map_err(|e| AbciError::from_code(&e))?;
+        self.modules.inference.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         let validator_updates = self.modules.stake.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         block_events.extend(delta.take_events());
         delta.put_proto(state_key::LAST_BLOCK_HEIGHT.to_vec(), &height).map_err(|e| AbciError::from_code(&e))?;
@@ -263,6 +375,8 @@ impl App {
             self.storage.commit(finalized.height, changes).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
         }
         *check = StateDelta::new(LatestSnapshot(self.storage.clone()));
+        drop(check);
+        self.inference().after_commit(&self.modules.inference, &LatestSnapshot(self.storage.clone()));
         Ok(pb::ResponseCommit { retain_height: 0 })
     }
 

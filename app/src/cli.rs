@@ -63,6 +63,10 @@ pub enum Command {
     /// Datanet tools (export a version as JSONL and check its Merkle root).
     #[command(subcommand)]
     Datanet(crate::cli_datanet::DatanetCommand),
+    /// Write the homes of an N-validator loopback network sharing one genesis (see localnet/).
+    Testnet(crate::testnet::TestnetArgs),
+    /// Print the chain-registry chain.json (default), assetlist.json, or Keplr's chain info.
+    ChainInfo(ChainInfoArgs),
 }
 
 /// `genesis` subcommands (edit `config/genesis.json` before the first start).
@@ -120,6 +124,9 @@ pub struct InitArgs {
     /// gRPC listen address.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub grpc_addr: String,
+    /// REST (LCD) listen address.
+    #[arg(long, default_value = crate::home::DEFAULT_API_ADDR)]
+    pub api_addr: String,
     /// Block time (CometBFT timeout_commit).
     #[arg(long, default_value = "1s")]
     pub timeout_commit: String,
@@ -146,6 +153,17 @@ pub struct InitArgs {
     pub overwrite: bool,
 }
 
+/// `chain-info` flags.
+#[derive(Debug, Args)]
+pub struct ChainInfoArgs {
+    /// Print the object for Keplr's `experimentalSuggestChain` instead.
+    #[arg(long, conflicts_with = "assetlist")]
+    pub keplr: bool,
+    /// Print the chain-registry assetlist.json instead.
+    #[arg(long)]
+    pub assetlist: bool,
+}
+
 /// `start` flags.
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -155,9 +173,18 @@ pub struct StartArgs {
     /// Override the gRPC address of app.toml.
     #[arg(long)]
     pub grpc_addr: Option<String>,
+    /// Override the REST (LCD) address of app.toml.
+    #[arg(long)]
+    pub api_addr: Option<String>,
     /// Upgrade plan names this binary applies when their height is reached (repeatable).
     #[arg(long)]
     pub apply_upgrade: Vec<String>,
+    /// Override `executor_addr` of app.toml (the local open-executor, loopback URL).
+    #[arg(long)]
+    pub executor_addr: Option<String>,
+    /// Tests only: perturb every output this validator reports (it gets slashed and jailed).
+    #[arg(long, hide = true)]
+    pub inference_byzantine: bool,
 }
 
 /// `keys` subcommands.
@@ -224,6 +251,9 @@ pub enum TxCommand {
     /// Slashing transactions.
     #[command(subcommand)]
     Slashing(crate::cli_stake::SlashingTx),
+    /// Inference transactions (request, register-executor).
+    #[command(subcommand)]
+    Inference(crate::cli_inference::InferenceTx),
     /// Datanet transactions.
     #[command(subcommand)]
     Datanet(Box<crate::cli_datanet::DatanetTx>),
@@ -281,6 +311,9 @@ pub enum QueryCommand {
     /// Slashing queries.
     #[command(subcommand)]
     Slashing(crate::cli_stake::SlashingQuery),
+    /// Inference queries.
+    #[command(subcommand)]
+    Inference(crate::cli_inference::InferenceQueryCmd),
     /// Datanet queries.
     #[command(subcommand)]
     Datanet(crate::cli_datanet::DatanetQueryCmd),
@@ -344,11 +377,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(QueryCommand::Slashing(cmd)) => crate::cli_stake::slashing_query(cmd),
         Command::Comet(CometCommand::ShowValidator) => crate::cli_stake::show_validator(&home),
         Command::Genesis(cmd) => cmd_genesis(&home, cmd),
+        Command::Tx(TxCommand::Inference(cmd)) => crate::cli_inference::inference_tx(&home, cmd),
+        Command::Query(QueryCommand::Inference(cmd)) => crate::cli_inference::inference_query(cmd),
         Command::Tx(TxCommand::Datanet(cmd)) => crate::cli_datanet::datanet_tx(&home, *cmd),
         Command::Tx(TxCommand::Model(cmd)) => crate::cli_datanet::model_tx(&home, *cmd),
         Command::Query(QueryCommand::Datanet(cmd)) => crate::cli_datanet::datanet_query(cmd),
         Command::Query(QueryCommand::Model(cmd)) => crate::cli_datanet::model_query(cmd),
         Command::Datanet(cmd) => crate::cli_datanet::datanet_command(cmd),
+        Command::Testnet(args) => crate::testnet::cmd_testnet(&args),
+        Command::ChainInfo(args) => cmd_chain_info(&home, &args),
         Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => {
             cmd_balances(&address, denom.as_deref(), &flags)
         }
@@ -371,12 +408,14 @@ fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
         p2p_laddr: args.p2p_laddr,
         abci_addr: args.abci_addr,
         grpc_addr: args.grpc_addr,
+        api_addr: args.api_addr,
         timeout_commit: args.timeout_commit,
         unbonding_seconds: args.unbonding_seconds,
         signed_blocks_window: args.signed_blocks_window,
         downtime_jail_seconds: args.downtime_jail_seconds,
         voting_period_seconds: args.voting_period_seconds,
         max_deposit_period_seconds: args.max_deposit_period_seconds,
+        ..NodeConfig::default()
     };
     let out = init_home(home, &cfg, mnemonic, args.overwrite)?;
     println!("Initialized node home {} for chain {}", out.home.display(), cfg.chain_id);
@@ -389,26 +428,69 @@ fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn cmd_chain_info(home: &std::path::Path, args: &ChainInfoArgs) -> anyhow::Result<()> {
+    let input = crate::chain_info::ChainInfoInput::from_home(home)?;
+    let doc = if args.keplr {
+        crate::chain_info::keplr_chain_info(&input)
+    } else if args.assetlist {
+        crate::chain_info::assetlist_json(&input)
+    } else {
+        crate::chain_info::chain_json(&input)
+    };
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+/// The executor is reached over loopback only (DESIGN: executor gRPC is loopback only).
+fn check_loopback_url(url: &str) -> anyhow::Result<()> {
+    let host = url.trim_start_matches("http://").split(':').next().unwrap_or_default();
+    if host == "127.0.0.1" || host == "localhost" || host == "[::1]" {
+        Ok(())
+    } else {
+        anyhow::bail!("executor_addr {url} is not a loopback http:// address")
+    }
+}
+
 fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     let settings = AppToml::load(home)?;
     let abci_addr = args.abci_addr.unwrap_or(settings.abci_addr);
-    let grpc_addr: std::net::SocketAddr = args.grpc_addr.unwrap_or(settings.grpc_addr).parse()?;
+    let grpc_addr: std::net::SocketAddr = args.grpc_addr.unwrap_or(settings.grpc_addr.clone()).parse()?;
+    let mut chain_info = crate::chain_info::ChainInfoInput::from_home(home)?;
+    if let Some(api) = &args.api_addr {
+        chain_info.rest = format!("http://{api}");
+    }
+    let api_addr: std::net::SocketAddr = args.api_addr.unwrap_or(settings.api_addr.clone()).parse()?;
     for name in &args.apply_upgrade {
         crate::upgrade::register_handler(name);
     }
     let app = Arc::new(App::open(&home.join("data/application.db"))?);
+    let executor_addr = args.executor_addr.clone().unwrap_or(settings.executor_addr.clone());
+    if !executor_addr.is_empty() {
+        check_loopback_url(&executor_addr)?;
+        app.set_inference(crate::inference::InferenceRuntime::start(&executor_addr, args.inference_byzantine)?);
+        tracing::info!(
+            "inference: executing requests on {executor_addr}{}",
+            if args.inference_byzantine { " (BYZANTINE test mode)" } else { "" }
+        );
+    }
     let (height, hash) = app.storage().last_committed();
     tracing::info!("openledgerd starting at height {height}, app hash {}", hex::encode_upper(hash));
     let abci_app = app.clone();
     let abci_thread = std::thread::Builder::new().name("abci".into()).spawn(move || crate::abci::serve(abci_app, &abci_addr))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
+        let rest = tokio::spawn(crate::rest::serve(app.clone(), settings.comet_rpc.clone(), api_addr, chain_info.documents()));
         let grpc = tokio::spawn(crate::grpc::serve(app, settings.comet_rpc.clone(), grpc_addr));
         tokio::select! {
             r = grpc => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e),
                 Err(e) => Err(anyhow::anyhow!("gRPC task failed: {e}")),
+            },
+            r = rest => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::anyhow!("REST server on {api_addr}: {e}")),
+                Err(e) => Err(anyhow::anyhow!("REST task failed: {e}")),
             },
             _ = tokio::signal::ctrl_c() => {
                 tracing::info!("interrupted; stopping");
@@ -522,6 +604,11 @@ fn cmd_send(home: &std::path::Path, from: &str, to: &str, amount: &str, flags: &
 
 /// Signs, (optionally) simulates, broadcasts and waits for a tx; prints the result as JSON.
 pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::Result<()> {
+    broadcast_included(key, msgs, flags).map(|_| ())
+}
+
+/// Like [`broadcast`], and returns the tx as included in a block (`None` with `--no-wait`).
+pub fn broadcast_included(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::Result<Option<crate::rpc_client::IndexedTx>> {
     let rpc = CometRpc::new(&flags.node);
     let chain_id = match &flags.chain_id {
         Some(c) => c.clone(),
@@ -582,7 +669,7 @@ pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::R
     }
     if flags.no_wait {
         println!("{}", serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": 0}))?);
-        return Ok(());
+        return Ok(None);
     }
     let included =
         rpc.wait_for_tx(&res.hash, Duration::from_secs(60))?.ok_or_else(|| anyhow::anyhow!("tx {} not included within 60s", res.hash))?;
@@ -597,7 +684,7 @@ pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::R
     if included.code != 0 {
         anyhow::bail!("tx failed in block (codespace {}, code {}): {}", included.codespace, included.code, included.log);
     }
-    Ok(())
+    Ok(Some(included))
 }
 
 fn query(flags: &QueryFlags, path: &str, data: Vec<u8>) -> anyhow::Result<Vec<u8>> {

@@ -4,9 +4,20 @@
 //!
 //! A proposal file is the SDK's shape: `{"messages": [...], "deposit": "10000000000uopen",
 //! "title", "summary", "metadata"}`. Each message is either `{"@type": URL, "value": BASE64}`
-//! (protobuf bytes of any message) or, for staking parameters, `{"@type":
-//! "/cosmos.staking.v1beta1.MsgUpdateParams", "params": {"max_validators": 50, …}}` whose fields
-//! override the chain's current params; the authority is always the gov module account.
+//! (protobuf bytes of any message) or one of these JSON forms (64-bit numbers as JSON numbers or
+//! strings; `"authority"` defaults to the gov module account):
+//!
+//! - parameter changes whose `params` fields override the chain's current params:
+//!   `/cosmos.staking.v1beta1.MsgUpdateParams` (`max_validators`, `max_entries`,
+//!   `historical_entries`, `unbonding_time` "1814400s", `min_commission_rate` "0.05"),
+//!   `/cosmos.bank.v1beta1.MsgUpdateParams` (`default_send_enabled`, `send_enabled`
+//!   `[{"denom","enabled"}]`), `/openledger.datanet.v1.MsgUpdateParams` (the curation standards:
+//!   `max_rows_per_contribution`, `max_row_bytes_cap`, `max_curators`, `min_contribution_bond`
+//!   "500uopen");
+//! - data/model standards: `/openledger.datanet.v1.MsgDelistDatanet` (`datanet_id`, `reason`),
+//!   `/openledger.datanet.v1.MsgDelistRow` (`datanet_id`, `row_id`, `reason`),
+//!   `/openledger.model.v1.MsgDelistBaseModel` (`base_model_id`, `reason`),
+//!   `/openledger.model.v1.MsgDelistAdapter` (`adapter_id`, `reason`).
 
 use base64::Engine;
 use clap::Subcommand;
@@ -176,17 +187,98 @@ fn proposal_json(p: &govpb::Proposal) -> Value {
     })
 }
 
+/// A 64-bit field given as a JSON number or a decimal string.
+fn u64_field(v: &Value, name: &str) -> anyhow::Result<Option<u64>> {
+    match &v[name] {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(Some(n.as_u64().ok_or_else(|| anyhow::anyhow!("{name} must be a non-negative integer"))?)),
+        Value::String(t) => Ok(Some(t.parse().map_err(|_| anyhow::anyhow!("{name}: {t:?} is not a non-negative integer"))?)),
+        other => anyhow::bail!("{name} must be a number, got {other}"),
+    }
+}
+
+fn required_u64(v: &Value, name: &str) -> anyhow::Result<u64> {
+    u64_field(v, name)?.ok_or_else(|| anyhow::anyhow!("missing {name}"))
+}
+
+fn proto_any<M: Message>(type_url: &str, m: &M) -> Any {
+    Any { type_url: type_url.to_string(), value: m.encode_to_vec() }
+}
+
 /// Builds one proposal message from its JSON form.
 fn proposal_message(v: &Value, node: &str) -> anyhow::Result<Any> {
+    use openledger_proto::openledger::{datanet::v1 as dnpb, model::v1 as mdpb};
     let type_url = v["@type"].as_str().ok_or_else(|| anyhow::anyhow!("a proposal message needs \"@type\""))?;
     if let Some(b64) = v["value"].as_str() {
         return Ok(Any { type_url: type_url.to_string(), value: base64::engine::general_purpose::STANDARD.decode(b64)? });
     }
+    let authority = v["authority"].as_str().map_or_else(|| gov_authority().to_bech32(), str::to_string);
+    let reason = v["reason"].as_str().unwrap_or_default().to_string();
+    let given = &v["params"];
     match type_url {
+        "/openledger.datanet.v1.MsgDelistDatanet" => {
+            Ok(proto_any(type_url, &dnpb::MsgDelistDatanet { authority, datanet_id: required_u64(v, "datanet_id")?, reason }))
+        }
+        "/openledger.datanet.v1.MsgDelistRow" => Ok(proto_any(
+            type_url,
+            &dnpb::MsgDelistRow { authority, datanet_id: required_u64(v, "datanet_id")?, row_id: required_u64(v, "row_id")?, reason },
+        )),
+        "/openledger.model.v1.MsgDelistBaseModel" => {
+            Ok(proto_any(type_url, &mdpb::MsgDelistBaseModel { authority, base_model_id: required_u64(v, "base_model_id")?, reason }))
+        }
+        "/openledger.model.v1.MsgDelistAdapter" => {
+            Ok(proto_any(type_url, &mdpb::MsgDelistAdapter { authority, adapter_id: required_u64(v, "adapter_id")?, reason }))
+        }
+        "/openledger.datanet.v1.MsgUpdateParams" => {
+            let current: dnpb::QueryParamsResponse = query(node, 0, "/openledger.datanet.v1.Query/Params", &dnpb::QueryParamsRequest {})?;
+            let mut p = current.params.unwrap_or_default();
+            if let Some(n) = u64_field(given, "max_rows_per_contribution")? {
+                p.max_rows_per_contribution = n;
+            }
+            if let Some(n) = u64_field(given, "max_row_bytes_cap")? {
+                p.max_row_bytes_cap = n;
+            }
+            if let Some(n) = u64_field(given, "max_curators")? {
+                p.max_curators = u32::try_from(n)?;
+            }
+            match &given["min_contribution_bond"] {
+                Value::Null => {}
+                Value::String(text) => {
+                    let coins = parse_coins(text)?;
+                    p.min_contribution_bond = coins.first().map(Coin::to_proto);
+                }
+                other => {
+                    let denom = other["denom"].as_str().unwrap_or_default().to_string();
+                    let amount = other["amount"].as_str().map(str::to_string).unwrap_or_else(|| other["amount"].to_string());
+                    p.min_contribution_bond = Some(cosmos_sdk_proto::cosmos::base::v1beta1::Coin { denom, amount });
+                }
+            }
+            Ok(proto_any(type_url, &dnpb::MsgUpdateParams { authority, params: Some(p) }))
+        }
+        "/cosmos.bank.v1beta1.MsgUpdateParams" => {
+            use cosmos_sdk_proto::cosmos::bank::v1beta1 as bpb;
+            let current: bpb::QueryParamsResponse = query(node, 0, "/cosmos.bank.v1beta1.Query/Params", &bpb::QueryParamsRequest {})?;
+            let mut p = current.params.unwrap_or_default();
+            if let Some(b) = given["default_send_enabled"].as_bool() {
+                p.default_send_enabled = b;
+            }
+            if let Some(list) = given["send_enabled"].as_array() {
+                #[allow(deprecated)] // still part of the SDK's bank Params
+                {
+                    p.send_enabled = list
+                        .iter()
+                        .map(|e| bpb::SendEnabled {
+                            denom: e["denom"].as_str().unwrap_or_default().to_string(),
+                            enabled: e["enabled"].as_bool().unwrap_or(false),
+                        })
+                        .collect();
+                }
+            }
+            Ok(pack(&bpb::MsgUpdateParams { authority, params: Some(p) }))
+        }
         "/cosmos.staking.v1beta1.MsgUpdateParams" => {
             let current: spb::QueryParamsResponse = query(node, 0, "/cosmos.staking.v1beta1.Query/Params", &spb::QueryParamsRequest {})?;
             let mut p = current.params.unwrap_or_default();
-            let given = &v["params"];
             if let Some(n) = given["max_validators"].as_u64() {
                 p.max_validators = u32::try_from(n)?;
             }
@@ -203,7 +295,7 @@ fn proposal_message(v: &Value, node: &str) -> anyhow::Result<Any> {
             if let Some(s) = given["min_commission_rate"].as_str() {
                 p.min_commission_rate = openledger_stake::params::dec_to_proto(openledger_core::Dec::parse(s).map_err(anyhow::Error::msg)?);
             }
-            Ok(pack(&spb::MsgUpdateParams { authority: gov_authority().to_bech32(), params: Some(p) }))
+            Ok(pack(&spb::MsgUpdateParams { authority, params: Some(p) }))
         }
         other => anyhow::bail!("message {other}: give its protobuf bytes as \"value\" (base64)"),
     }

@@ -31,7 +31,7 @@ pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
 pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 
 /// Every gRPC service name served; index `N` is served by `GrpcService<N>`.
-pub const SERVICE_NAMES: [&str; 12] = [
+pub const SERVICE_NAMES: [&str; 14] = [
     "cosmos.auth.v1beta1.Query",
     "openledger.auth.v1.Query",
     "cosmos.bank.v1beta1.Query",
@@ -44,6 +44,8 @@ pub const SERVICE_NAMES: [&str; 12] = [
     "openledger.model.v1.Query",
     "cosmos.gov.v1.Query",
     "cosmos.gov.v1beta1.Query",
+    "openledger.inference.v1.Query",
+    "openledger.attribution.v1.Query",
 ];
 
 /// Passes message bytes through untouched (the router decodes them).
@@ -177,7 +179,9 @@ impl tonic::server::UnaryService<Vec<u8>> for Unary {
     }
 }
 
-fn handle(shared: &GrpcShared, path: &str, data: &[u8], height: i64) -> Result<Response<Vec<u8>>, Status> {
+/// Answers one gRPC method call (`/<service>/<method>` with protobuf request bytes); the REST
+/// gateway calls it too, so both surfaces share one router. Blocking (CometBFT RPC, storage).
+pub fn handle(shared: &GrpcShared, path: &str, data: &[u8], height: i64) -> Result<Response<Vec<u8>>, Status> {
     let tx_prefix = format!("/{TX_SERVICE}/");
     if let Some(method) = path.strip_prefix(&tx_prefix) {
         return tx_service(shared, method, data);
@@ -328,7 +332,9 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
         .add_service(GrpcService::<8>(shared.clone()))
         .add_service(GrpcService::<9>(shared.clone()))
         .add_service(GrpcService::<10>(shared.clone()))
-        .add_service(GrpcService::<11>(shared));
+        .add_service(GrpcService::<11>(shared.clone()))
+        .add_service(GrpcService::<12>(shared.clone()))
+        .add_service(GrpcService::<13>(shared));
     tracing::info!("gRPC server listening on {addr}");
     tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
     Ok(())

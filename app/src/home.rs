@@ -17,6 +17,8 @@ use crate::keys::{write_private_file, AccountKey, Keyring};
 use crate::modules::{AppGenesis, COMMUNITY_INCENTIVES};
 use openledger_stake::genesis::GenesisValidator;
 
+/// Default REST (LCD) listen address.
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:1317";
 /// Default chain id of a local chain.
 pub const DEFAULT_CHAIN_ID: &str = "openledger-local-1";
 /// Total supply: 1,000,000,000 OPEN in uopen.
@@ -53,6 +55,8 @@ pub struct NodeConfig {
     pub abci_addr: String,
     /// gRPC address.
     pub grpc_addr: String,
+    /// REST (LCD) address.
+    pub api_addr: String,
     /// CometBFT `timeout_commit` (block time), e.g. `1s`.
     pub timeout_commit: String,
     /// Staking unbonding period in seconds.
@@ -65,6 +69,10 @@ pub struct NodeConfig {
     pub voting_period_seconds: u64,
     /// Gov deposit period, seconds.
     pub max_deposit_period_seconds: u64,
+    /// CometBFT `persistent_peers` (`id@host:port,…`; empty for a single node).
+    pub persistent_peers: String,
+    /// URL of this validator's `open-executor` (`http://127.0.0.1:50051`); empty: none.
+    pub executor_addr: String,
 }
 
 impl Default for NodeConfig {
@@ -76,12 +84,15 @@ impl Default for NodeConfig {
             p2p_laddr: "tcp://127.0.0.1:26656".into(),
             abci_addr: "127.0.0.1:26658".into(),
             grpc_addr: "127.0.0.1:9090".into(),
+            api_addr: DEFAULT_API_ADDR.into(),
             timeout_commit: "1s".into(),
             unbonding_seconds: 21 * 24 * 3600,
             signed_blocks_window: 100,
             downtime_jail_seconds: 600,
             voting_period_seconds: openledger_gov::params::DEFAULT_PERIOD_SECONDS.unsigned_abs(),
             max_deposit_period_seconds: openledger_gov::params::DEFAULT_PERIOD_SECONDS.unsigned_abs(),
+            persistent_peers: String::new(),
+            executor_addr: String::new(),
         }
     }
 }
@@ -95,14 +106,21 @@ pub struct AppToml {
     pub grpc_addr: String,
     /// CometBFT RPC URL (for broadcast and tx lookups).
     pub comet_rpc: String,
+    /// URL of this validator's `open-executor` (`http://127.0.0.1:PORT`); empty: this
+    /// validator runs no executor.
+    pub executor_addr: String,
+    /// REST (LCD) listen address (homes written before it existed get the default).
+    pub api_addr: String,
 }
 
 impl AppToml {
     /// Renders the file.
     pub fn render(&self) -> String {
         format!(
-            "# openledgerd settings (CometBFT's own are in config.toml)\nabci_addr = \"{}\"\ngrpc_addr = \"{}\"\ncomet_rpc = \"{}\"\n",
-            self.abci_addr, self.grpc_addr, self.comet_rpc
+            "# openledgerd settings (CometBFT's own are in config.toml)\nabci_addr = \"{}\"\ngrpc_addr = \"{}\"\ncomet_rpc = \"{}\"\n\
+             # open-executor of this validator (empty: none)\nexecutor_addr = \"{}\"\n\
+             # REST (LCD) server\napi_addr = \"{}\"\n",
+            self.abci_addr, self.grpc_addr, self.comet_rpc, self.executor_addr, self.api_addr
         )
     }
 
@@ -115,7 +133,14 @@ impl AppToml {
                 .map(|(_, v)| v.trim().trim_matches('"').to_string())
                 .ok_or_else(|| anyhow::anyhow!("app.toml misses {key}"))
         };
-        Ok(Self { abci_addr: get("abci_addr")?, grpc_addr: get("grpc_addr")?, comet_rpc: get("comet_rpc")? })
+        Ok(Self {
+            abci_addr: get("abci_addr")?,
+            grpc_addr: get("grpc_addr")?,
+            comet_rpc: get("comet_rpc")?,
+            // Optional: homes written before executors existed have no such line.
+            executor_addr: get("executor_addr").unwrap_or_default(),
+            api_addr: get("api_addr").unwrap_or_else(|_| DEFAULT_API_ADDR.into()),
+        })
     }
 
     /// Reads `home/config/app.toml`.
@@ -154,7 +179,7 @@ max_body_bytes = 5000000
 laddr = "{p2p}"
 external_address = ""
 seeds = ""
-persistent_peers = ""
+persistent_peers = "{peers}"
 addr_book_strict = false
 allow_duplicate_ip = true
 
@@ -180,6 +205,7 @@ prometheus = false
         rpc = cfg.rpc_laddr,
         p2p = cfg.p2p_laddr,
         commit = cfg.timeout_commit,
+        peers = cfg.persistent_peers,
     )
 }
 
@@ -220,23 +246,34 @@ pub fn add_genesis_validator(genesis: &mut AppGenesis, operator: &Address, pubke
 /// The genesis allocation of a local chain: 51.7 % to community incentives, the rest to the dev
 /// account.
 pub fn local_app_genesis(dev: &Address) -> AppGenesis {
+    local_app_genesis_with(dev, &[])
+}
+
+/// Like [`local_app_genesis`], with `others` (address, uopen) funded out of the dev account's
+/// share, so the supply stays 1,000,000,000 OPEN. Account numbers follow the order given (dev 0).
+pub fn local_app_genesis_with(dev: &Address, others: &[(Address, u128)]) -> AppGenesis {
     let community = TOTAL_SUPPLY_UOPEN * COMMUNITY_SHARE_PER_MILLE / 1000;
-    let dev_amount = TOTAL_SUPPLY_UOPEN - community;
+    let others_total: u128 = others.iter().map(|(_, a)| a).sum();
+    let dev_amount = (TOTAL_SUPPLY_UOPEN - community).saturating_sub(others_total);
     let mut genesis = AppGenesis::default();
-    genesis.auth.accounts.push(AccountJson {
-        address: dev.to_bech32(),
-        account_number: 0,
-        sequence: 0,
-        module_name: None,
-        permissions: vec![],
+    let funded = std::iter::once((dev, dev_amount)).chain(others.iter().map(|(a, n)| (a, *n)));
+    for (number, (address, amount)) in (0u64..).zip(funded) {
+        genesis.auth.accounts.push(AccountJson {
+            address: address.to_bech32(),
+            account_number: number,
+            sequence: 0,
+            module_name: None,
+            permissions: vec![],
+        });
+        genesis
+            .bank
+            .balances
+            .push(BalanceJson { address: address.to_bech32(), coins: vec![CoinJson { denom: BASE_DENOM.into(), amount }] });
+    }
+    genesis.bank.balances.push(BalanceJson {
+        address: Address::module(COMMUNITY_INCENTIVES).to_bech32(),
+        coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: community }],
     });
-    genesis.bank.balances = vec![
-        BalanceJson { address: dev.to_bech32(), coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: dev_amount }] },
-        BalanceJson {
-            address: Address::module(COMMUNITY_INCENTIVES).to_bech32(),
-            coins: vec![CoinJson { denom: BASE_DENOM.into(), amount: community }],
-        },
-    ];
     genesis.bank.supply = vec![CoinJson { denom: BASE_DENOM.into(), amount: TOTAL_SUPPLY_UOPEN }];
     genesis
 }
@@ -252,9 +289,18 @@ pub struct InitOutput {
     pub dev_mnemonic: String,
 }
 
-/// Writes a complete single-validator node home. Refuses to touch an initialized home unless
-/// `overwrite` is set.
-pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, overwrite: bool) -> anyhow::Result<InitOutput> {
+/// A node's consensus and P2P identity, as written into its home by [`write_node_keys`].
+#[derive(Debug, Clone)]
+pub struct NodeKeys {
+    /// Base64 ed25519 consensus public key (the validator's key).
+    pub consensus_pubkey_b64: String,
+    /// CometBFT node id: lower-case hex of sha256(node ed25519 public key)[..20].
+    pub node_id: String,
+}
+
+/// Creates `home/config` and `home/data`; refuses an initialized home unless `overwrite`, in
+/// which case the previous config, data, keyring and dev account are deleted.
+pub fn prepare_home(home: &Path, overwrite: bool) -> anyhow::Result<()> {
     let genesis_path = home.join("config/genesis.json");
     if genesis_path.exists() && !overwrite {
         anyhow::bail!("{} already exists; use --overwrite to replace the node home", genesis_path.display());
@@ -273,8 +319,11 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
     }
     std::fs::create_dir_all(home.join("config"))?;
     std::fs::create_dir_all(home.join("data"))?;
+    Ok(())
+}
 
-    // Keys.
+/// Generates and writes (mode 0600) the consensus key, its sign state and the P2P node key.
+pub fn write_node_keys(home: &Path) -> anyhow::Result<NodeKeys> {
     let validator = new_ed25519();
     let pv_key = json!({
         "address": validator.address_hex,
@@ -286,18 +335,21 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
     let node = new_ed25519();
     let node_key = json!({"priv_key": {"type": "tendermint/PrivKeyEd25519", "value": node.priv_b64}});
     write_private_file(&home.join("config/node_key.json"), serde_json::to_string_pretty(&node_key)?.as_bytes())?;
+    Ok(NodeKeys { consensus_pubkey_b64: validator.pub_b64, node_id: node.address_hex.to_ascii_lowercase() })
+}
 
-    // Dev account.
-    let mnemonic = dev_mnemonic.unwrap_or_else(AccountKey::generate_mnemonic);
-    let dev_key = AccountKey::from_mnemonic(&mnemonic)?;
-    let dev_address = dev_key.address();
-    Keyring::new(home).add("dev", &mnemonic)?;
-    let dev_json = json!({"name": "dev", "address": dev_address.to_bech32(), "mnemonic": mnemonic});
+/// Saves `mnemonic` as key `dev` in the home's keyring and in `dev-account.json` (mode 0600);
+/// returns its address.
+pub fn write_dev_account(home: &Path, mnemonic: &str) -> anyhow::Result<Address> {
+    let address = AccountKey::from_mnemonic(mnemonic)?.address();
+    Keyring::new(home).add("dev", mnemonic)?;
+    let dev_json = json!({"name": "dev", "address": address.to_bech32(), "mnemonic": mnemonic});
     write_private_file(&home.join("dev-account.json"), serde_json::to_string_pretty(&dev_json)?.as_bytes())?;
+    Ok(address)
+}
 
-    // Genesis: the dev account self-bonds to this node's validator key.
-    let mut app_state = local_app_genesis(&dev_address);
-    add_genesis_validator(&mut app_state, &dev_address, &validator.pub_b64, &cfg.moniker, LOCAL_SELF_BOND_UOPEN);
+/// Sets the chain parameters a [`NodeConfig`] carries (unbonding, slashing, gov periods).
+pub fn apply_chain_params(app_state: &mut AppGenesis, cfg: &NodeConfig) {
     app_state.stake.params.unbonding_time_seconds = cfg.unbonding_seconds;
     app_state.stake.slashing.signed_blocks_window = cfg.signed_blocks_window;
     app_state.stake.slashing.downtime_jail_duration_seconds = cfg.downtime_jail_seconds;
@@ -305,27 +357,57 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
     gov_params.voting_period_seconds = cfg.voting_period_seconds;
     gov_params.max_deposit_period_seconds = cfg.max_deposit_period_seconds;
     app_state.gov.params = Some(gov_params);
-    let genesis_time = current_time_rfc3339();
-    let genesis = json!({
-        "genesis_time": genesis_time,
-        "chain_id": cfg.chain_id,
+}
+
+/// The CometBFT genesis document around an `app_state` (the validator set comes from the app's
+/// stake genesis at InitChain).
+pub fn genesis_document(chain_id: &str, app_state: serde_json::Value) -> serde_json::Value {
+    json!({
+        "genesis_time": current_time_rfc3339(),
+        "chain_id": chain_id,
         "initial_height": "1",
         "consensus_params": {
             "block": {"max_bytes": "4194304", "max_gas": "-1"},
             "evidence": {"max_age_num_blocks": "100000", "max_age_duration": "172800000000000", "max_bytes": "1048576"},
             "validator": {"pub_key_types": ["ed25519"]},
             "version": {"app": "1"},
-            "abci": {"vote_extensions_enable_height": "0"}
+            "abci": {"vote_extensions_enable_height": "1"}
         },
-        // The validator set comes from the app's stake genesis (InitChain).
         "validators": [],
         "app_hash": "",
         "app_state": app_state,
-    });
-    std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
+    })
+}
+
+/// Writes `config/config.toml` (CometBFT) and `config/app.toml` (ours) for `cfg`.
+pub fn write_node_config(home: &Path, cfg: &NodeConfig) -> anyhow::Result<()> {
     std::fs::write(home.join("config/config.toml"), cometbft_config(cfg))?;
-    let app_toml = AppToml { abci_addr: cfg.abci_addr.clone(), grpc_addr: cfg.grpc_addr.clone(), comet_rpc: http_url(&cfg.rpc_laddr) };
+    let app_toml = AppToml {
+        abci_addr: cfg.abci_addr.clone(),
+        grpc_addr: cfg.grpc_addr.clone(),
+        comet_rpc: http_url(&cfg.rpc_laddr),
+        executor_addr: cfg.executor_addr.clone(),
+        api_addr: cfg.api_addr.clone(),
+    };
     std::fs::write(home.join("config/app.toml"), app_toml.render())?;
+    Ok(())
+}
+
+/// Writes a complete single-validator node home. Refuses to touch an initialized home unless
+/// `overwrite` is set.
+pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, overwrite: bool) -> anyhow::Result<InitOutput> {
+    prepare_home(home, overwrite)?;
+    let keys = write_node_keys(home)?;
+    let mnemonic = dev_mnemonic.unwrap_or_else(AccountKey::generate_mnemonic);
+    let dev_address = write_dev_account(home, &mnemonic)?;
+
+    // Genesis: the dev account self-bonds to this node's validator key.
+    let mut app_state = local_app_genesis(&dev_address);
+    add_genesis_validator(&mut app_state, &dev_address, &keys.consensus_pubkey_b64, &cfg.moniker, LOCAL_SELF_BOND_UOPEN);
+    apply_chain_params(&mut app_state, cfg);
+    let genesis = genesis_document(&cfg.chain_id, serde_json::to_value(&app_state)?);
+    std::fs::write(home.join("config/genesis.json"), serde_json::to_string_pretty(&genesis)?)?;
+    write_node_config(home, cfg)?;
     Ok(InitOutput { home: home.to_path_buf(), dev_address: dev_address.to_bech32(), dev_mnemonic: mnemonic })
 }
 
@@ -388,6 +470,9 @@ mod tests {
         }
         assert!(init_home(dir.path(), &NodeConfig::default(), None, false).is_err());
         assert_eq!(AppToml::load(dir.path()).unwrap().comet_rpc, "http://127.0.0.1:26657");
+        assert_eq!(AppToml::load(dir.path()).unwrap().api_addr, DEFAULT_API_ADDR);
+        let old = "abci_addr = \"a\"\ngrpc_addr = \"g\"\ncomet_rpc = \"c\"\n";
+        assert_eq!(AppToml::parse(old).unwrap().api_addr, DEFAULT_API_ADDR, "homes without api_addr get the default");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_417), (2025, 11, 25));
     }

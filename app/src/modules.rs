@@ -19,6 +19,8 @@ use openledger_datanet::{DatanetKeeper, BONDS_ACCOUNT};
 use openledger_gov::genesis::GovGenesis;
 use openledger_gov::query::GovQuery;
 use openledger_gov::{GovKeeper, GOV_MODULE};
+use openledger_inference::query::InferenceQuery;
+use openledger_inference::{InferenceHost, InferenceKeeper, ModelTarget, ValidatorInfo};
 use openledger_model::genesis::ModelGenesis;
 use openledger_model::query::ModelQuery;
 use openledger_model::{DatanetReader, ModelKeeper, VersionInfo};
@@ -43,6 +45,7 @@ pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[
     (DISTRIBUTION_ACCOUNT, &[]),
     (BONDS_ACCOUNT, &["burner"]),
     (GOV_MODULE, &["burner"]),
+    (openledger_inference::INFERENCE_ACCOUNT, &[]),
 ];
 
 /// Auth seen from the bank: creates accounts for first-time recipients.
@@ -160,6 +163,120 @@ impl DatanetReader for ModelDatanets {
     }
 }
 
+/// Everything the inference module needs from bank, model registry, stake and attribution.
+struct InferenceHostImpl {
+    bank: BankKeeper,
+    stake: StakeKeeper,
+    model: ModelKeeper,
+}
+
+fn host_err<E: openledger_core::ErrorCode>(e: E) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+fn validator_info(v: &cosmos_sdk_proto::cosmos::staking::v1beta1::Validator) -> Result<ValidatorInfo, AbciError> {
+    Ok(ValidatorInfo {
+        operator: v.operator_address.clone(),
+        account: openledger_stake::keeper::operator_account(&v.operator_address).map_err(host_err)?,
+        consensus_key: openledger_stake::keeper::consensus_key(v).unwrap_or_default(),
+        jailed: v.jailed,
+    })
+}
+
+impl InferenceHost for InferenceHostImpl {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, amount: u128) -> Result<(), AbciError> {
+        if amount == 0 {
+            return Ok(());
+        }
+        self.bank.send(state, from, to, &[openledger_core::Coin::new(openledger_core::coin::BASE_DENOM, amount)]).map_err(host_err)
+    }
+
+    fn model_target(&self, state: &dyn StateRead, base_model_id: u64, adapter_id: u64) -> Result<ModelTarget, AbciError> {
+        let adapter_opt = (adapter_id != 0).then_some(adapter_id);
+        let servable = self.model.is_servable(state, base_model_id, adapter_opt).map_err(host_err)?;
+        let base = self.model.require_base_model(state, base_model_id).map_err(host_err)?;
+        let price_of =
+            |c: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>| -> u128 { c.and_then(|c| c.amount.parse().ok()).unwrap_or(0) };
+        let owner = |text: &str| {
+            Address::from_bech32(text).map_err(|e| AbciError::sdk(openledger_core::error::sdk_codes::INVALID_ADDRESS, e.to_string()))
+        };
+        match adapter_opt {
+            None => Ok(ModelTarget {
+                weights_hash: base.weights_hash.clone(),
+                adapter_hash: String::new(),
+                owner: owner(&base.owner)?,
+                price: price_of(base.inference_price.as_ref()),
+                datanet_versions: Vec::new(),
+                servable,
+            }),
+            Some(id) => {
+                let a = self.model.require_adapter(state, id).map_err(host_err)?;
+                Ok(ModelTarget {
+                    weights_hash: base.weights_hash.clone(),
+                    adapter_hash: a.adapter_hash.clone(),
+                    owner: owner(&a.owner)?,
+                    price: price_of(a.inference_price.as_ref()),
+                    datanet_versions: a
+                        .datanet_versions
+                        .iter()
+                        .map(|v| openledger_proto::openledger::inference::v1::DatanetVersionPin {
+                            datanet_id: v.datanet_id,
+                            version: v.version,
+                            merkle_root: v.merkle_root.clone(),
+                        })
+                        .collect(),
+                    servable,
+                })
+            }
+        }
+    }
+
+    fn base_model_exists(&self, state: &dyn StateRead, base_model_id: u64) -> Result<bool, AbciError> {
+        Ok(self.model.base_model(state, base_model_id).map_err(host_err)?.is_some())
+    }
+
+    fn validator(&self, state: &dyn StateRead, operator: &str) -> Result<Option<ValidatorInfo>, AbciError> {
+        self.stake.validator(state, operator).map_err(host_err)?.as_ref().map(validator_info).transpose()
+    }
+
+    fn validator_by_cons(&self, state: &dyn StateRead, cons_address: &[u8]) -> Result<Option<ValidatorInfo>, AbciError> {
+        self.stake.validator_by_cons(state, cons_address).map_err(host_err)?.as_ref().map(validator_info).transpose()
+    }
+
+    fn slash_and_jail(
+        &self,
+        state: &mut dyn StateWrite,
+        info: openledger_core::block::BlockInfo,
+        operator: &str,
+        fraction: openledger_core::Dec,
+        reason: &str,
+    ) -> Result<(), AbciError> {
+        self.stake.slash(state, info, operator, fraction, reason).map_err(host_err)?;
+        self.stake.jail(state, operator, reason).map_err(host_err)
+    }
+
+    fn attribute(
+        &self,
+        state: &mut dyn StateWrite,
+        _request_id: u64,
+        from: &Address,
+        amount: u128,
+        _versions: &[(u64, u64)],
+        _text: &str,
+    ) -> Result<u128, AbciError> {
+        self.fund_community_pool(state, from, amount)?;
+        Ok(0)
+    }
+
+    fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
+        if amount == 0 {
+            return Ok(());
+        }
+        self.send(state, from, &Address::module(DISTRIBUTION_ACCOUNT), amount)?;
+        openledger_stake::distribution::fund_community_pool(state, amount).map_err(host_err)
+    }
+}
+
 /// The application's keepers.
 #[derive(Clone)]
 pub struct Modules {
@@ -175,6 +292,8 @@ pub struct Modules {
     pub model: ModelKeeper,
     /// Governance: proposals, deposits, votes, tally.
     pub gov: GovKeeper,
+    /// Verifiable inference: requests, executors, results.
+    pub inference: InferenceKeeper,
 }
 
 impl Default for Modules {
@@ -202,6 +321,9 @@ pub struct AppGenesis {
     /// Gov section (parameters, starting proposal id).
     #[serde(default)]
     pub gov: GovGenesis,
+    /// Inference section (params, executor registrations, in-flight requests).
+    #[serde(default)]
+    pub inference: openledger_inference::genesis::InferenceGenesis,
 }
 
 fn internal(e: impl std::fmt::Display) -> AbciError {
@@ -217,7 +339,9 @@ impl Modules {
         let datanet = DatanetKeeper::new(Arc::new(DatanetBank(bank.clone())));
         let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
         let gov = GovKeeper::new(Arc::new(GovBank(bank.clone())), Arc::new(GovStake(stake.clone())));
-        Self { auth: AuthKeeper, bank, stake, datanet, model, gov }
+        let inference =
+            InferenceKeeper::new(Arc::new(InferenceHostImpl { bank: bank.clone(), stake: stake.clone(), model: model.clone() }));
+        Self { auth: AuthKeeper, bank, stake, datanet, model, gov, inference }
     }
 
     /// Query services, in routing order.
@@ -229,6 +353,7 @@ impl Modules {
             Box::new(DatanetQuery(self.datanet.clone())),
             Box::new(ModelQuery(self.model.clone())),
             Box::new(GovQuery(self.gov.clone())),
+            Box::new(InferenceQuery(self.inference.clone())),
         ]
     }
 
@@ -249,8 +374,12 @@ impl Modules {
             .map_err(|e| internal(format!("datanet genesis: {e}")))?;
         openledger_model::genesis::init_genesis(&self.model, state, &genesis.model).map_err(|e| internal(format!("model genesis: {e}")))?;
         openledger_gov::genesis::init_genesis(&self.gov, state, &genesis.gov).map_err(|e| internal(format!("gov genesis: {e}")))?;
-        openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info)
-            .map_err(|e| internal(format!("stake genesis: {e}")))
+        let validators = openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info)
+            .map_err(|e| internal(format!("stake genesis: {e}")))?;
+        // After stake and model: registrations name validators and base models.
+        openledger_inference::genesis::init_genesis(&self.inference, state, &genesis.inference, info)
+            .map_err(|e| internal(format!("inference genesis: {e}")))?;
+        Ok(validators)
     }
 
     /// Exports the current state as genesis.
@@ -262,6 +391,7 @@ impl Modules {
             datanet: openledger_datanet::genesis::export_genesis(&self.datanet, state).map_err(internal)?,
             model: openledger_model::genesis::export_genesis(state).map_err(internal)?,
             gov: openledger_gov::genesis::export_genesis(state).map_err(internal)?,
+            inference: openledger_inference::genesis::export_genesis(&self.inference, state).map_err(internal)?,
         })
     }
 }

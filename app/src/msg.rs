@@ -18,6 +18,7 @@ use openledger_core::{AbciError, Address, ErrorCode, StateWrite};
 use openledger_datanet::msg as datanet_msg;
 use openledger_datanet::DatanetError;
 use openledger_gov::GovError;
+use openledger_inference::msg as inference_msg;
 use openledger_model::msg as model_msg;
 use openledger_model::ModelError;
 use openledger_stake::msg as stake_msg;
@@ -77,6 +78,14 @@ pub enum Msg {
     RegisterAdapter(model_msg::RegisterAdapter),
     /// `openledger.model.v1.MsgSetInferencePrice`
     SetInferencePrice(model_msg::SetInferencePrice),
+    /// `openledger.model.v1.MsgDelistBaseModel` (governance only)
+    DelistBaseModel(model_msg::DelistBaseModel),
+    /// `openledger.model.v1.MsgDelistAdapter` (governance only)
+    DelistAdapter(model_msg::DelistAdapter),
+    /// `openledger.inference.v1.MsgRequestInference`
+    RequestInference(inference_msg::RequestInference),
+    /// `openledger.inference.v1.MsgRegisterExecutor`
+    RegisterExecutor(inference_msg::RegisterExecutor),
     /// `cosmos.gov.v1.MsgSubmitProposal`
     GovSubmitProposal(govpb::MsgSubmitProposal),
     /// `cosmos.gov.v1.MsgDeposit` (also `cosmos.gov.v1beta1.MsgDeposit`, same fields)
@@ -108,6 +117,75 @@ pub enum ParamsUpdate {
     Slashing(slpb::MsgUpdateParams),
     /// `cosmos.gov.v1.MsgUpdateParams`
     Gov(Box<govpb::MsgUpdateParams>),
+    /// `openledger.datanet.v1.MsgUpdateParams` (the curation standards)
+    Datanet(openledger_proto::openledger::datanet::v1::MsgUpdateParams),
+    /// `openledger.inference.v1.MsgUpdateParams` (fee split, deadlines, determinism profile)
+    Inference(openledger_proto::openledger::inference::v1::MsgUpdateParams),
+}
+
+/// An amino JSON object built field by field with the SDK's omit-empty rules.
+#[derive(Default)]
+struct AminoFields(serde_json::Map<String, Value>);
+
+impl AminoFields {
+    fn str(mut self, key: &str, v: &str) -> Self {
+        if !v.is_empty() {
+            self.0.insert(key.into(), Value::String(v.into()));
+        }
+        self
+    }
+    fn u64(mut self, key: &str, v: u64) -> Self {
+        if v != 0 {
+            self.0.insert(key.into(), Value::String(v.to_string()));
+        }
+        self
+    }
+    fn i64(mut self, key: &str, v: i64) -> Self {
+        if v != 0 {
+            self.0.insert(key.into(), Value::String(v.to_string()));
+        }
+        self
+    }
+    fn num(mut self, key: &str, v: i64) -> Self {
+        if v != 0 {
+            self.0.insert(key.into(), json!(v));
+        }
+        self
+    }
+    fn bool(mut self, key: &str, v: bool) -> Self {
+        if v {
+            self.0.insert(key.into(), Value::Bool(true));
+        }
+        self
+    }
+    fn list(mut self, key: &str, v: Vec<Value>) -> Self {
+        if !v.is_empty() {
+            self.0.insert(key.into(), Value::Array(v));
+        }
+        self
+    }
+    /// Always written unless null (`dont_omitempty` fields).
+    fn value(mut self, key: &str, v: Value) -> Self {
+        if !v.is_null() {
+            self.0.insert(key.into(), v);
+        }
+        self
+    }
+    fn build(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+/// A duration as legacy amino writes a Go `time.Duration`: nanoseconds as a string.
+fn duration_amino(d: Option<&tendermint_proto::google::protobuf::Duration>) -> Value {
+    let (seconds, nanos) = d.map_or((0, 0), |d| (d.seconds, d.nanos));
+    let total = i128::from(seconds).saturating_mul(1_000_000_000).saturating_add(i128::from(nanos));
+    Value::String(total.to_string())
+}
+
+/// Proto coins as amino JSON (`[{"amount","denom"}]`, `[]` when empty).
+fn proto_coins_json(coins: &[cosmos_sdk_proto::cosmos::base::v1beta1::Coin]) -> Value {
+    Value::Array(coins.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect())
 }
 
 fn invalid_params(text: impl Into<String>) -> AbciError {
@@ -123,6 +201,8 @@ impl ParamsUpdate {
             Self::Distribution(m) => &m.authority,
             Self::Slashing(m) => &m.authority,
             Self::Gov(m) => &m.authority,
+            Self::Datanet(m) => &m.authority,
+            Self::Inference(m) => &m.authority,
         }
     }
 
@@ -134,6 +214,8 @@ impl ParamsUpdate {
             Self::Distribution(_) => type_url::<dpb::MsgUpdateParams>(),
             Self::Slashing(_) => type_url::<slpb::MsgUpdateParams>(),
             Self::Gov(_) => type_url::<govpb::MsgUpdateParams>(),
+            Self::Datanet(_) => DATANET_MSG_UPDATE_PARAMS.to_string(),
+            Self::Inference(_) => inference_msg::MSG_UPDATE_PARAMS.to_string(),
         }
     }
 
@@ -145,6 +227,8 @@ impl ParamsUpdate {
             Self::Distribution(_) => "distribution",
             Self::Slashing(_) => "slashing",
             Self::Gov(_) => "gov",
+            Self::Datanet(_) => "datanet",
+            Self::Inference(_) => "inference",
         }
     }
 
@@ -156,6 +240,136 @@ impl ParamsUpdate {
             Self::Distribution(_) => "cosmos-sdk/distribution/MsgUpdateParams",
             Self::Slashing(_) => "cosmos-sdk/x/slashing/MsgUpdateParams",
             Self::Gov(_) => "cosmos-sdk/x/gov/v1/MsgUpdateParams",
+            Self::Datanet(_) => "openledger/x/datanet/MsgUpdateParams",
+            Self::Inference(_) => "openledger/x/inference/MsgUpdateParams",
+        }
+    }
+
+    /// The `params` object of the amino JSON form, by the SDK's legacy amino rules: proto field
+    /// names; zero scalars omitted unless the SDK marks them `dont_omitempty` (non-nullable
+    /// `LegacyDec`s and durations); 64-bit integers and durations (nanoseconds) as strings;
+    /// 32-bit integers as numbers; `LegacyDec`s with 18 decimals. A nested `Params` is a plain
+    /// object (only interface values, the messages themselves, get `{"type","value"}`).
+    #[allow(deprecated)] // bank `send_enabled` and the distribution proposer rewards are signed too
+    fn params_amino(&self) -> Value {
+        let dec = |text: &str| Value::String(openledger_stake::params::dec_from_proto(text).unwrap_or_default().to_string());
+        let dec_bytes = |b: &[u8]| Value::String(openledger_stake::params::dec_from_bytes(b).to_string());
+        match self {
+            Self::Auth(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                AminoFields::default()
+                    .u64("max_memo_characters", p.max_memo_characters)
+                    .u64("tx_sig_limit", p.tx_sig_limit)
+                    .u64("tx_size_cost_per_byte", p.tx_size_cost_per_byte)
+                    .u64("sig_verify_cost_ed25519", p.sig_verify_cost_ed25519)
+                    .u64("sig_verify_cost_secp256k1", p.sig_verify_cost_secp256k1)
+                    .build()
+            }
+            Self::Bank(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                let send_enabled: Vec<Value> = p
+                    .send_enabled
+                    .iter()
+                    .map(|e| AminoFields::default().str("denom", &e.denom).bool("enabled", e.enabled).build())
+                    .collect();
+                AminoFields::default().list("send_enabled", send_enabled).bool("default_send_enabled", p.default_send_enabled).build()
+            }
+            Self::Staking(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                AminoFields::default()
+                    .value("unbonding_time", duration_amino(p.unbonding_time.as_ref()))
+                    .num("max_validators", p.max_validators.into())
+                    .num("max_entries", p.max_entries.into())
+                    .num("historical_entries", p.historical_entries.into())
+                    .str("bond_denom", &p.bond_denom)
+                    .value("min_commission_rate", dec(&p.min_commission_rate))
+                    .build()
+            }
+            Self::Distribution(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                AminoFields::default()
+                    .value("community_tax", dec(&p.community_tax))
+                    .value("base_proposer_reward", dec(&p.base_proposer_reward))
+                    .value("bonus_proposer_reward", dec(&p.bonus_proposer_reward))
+                    .bool("withdraw_addr_enabled", p.withdraw_addr_enabled)
+                    .build()
+            }
+            Self::Slashing(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                AminoFields::default()
+                    .i64("signed_blocks_window", p.signed_blocks_window)
+                    .value("min_signed_per_window", dec_bytes(&p.min_signed_per_window))
+                    .value("downtime_jail_duration", duration_amino(p.downtime_jail_duration.as_ref()))
+                    .value("slash_fraction_double_sign", dec_bytes(&p.slash_fraction_double_sign))
+                    .value("slash_fraction_downtime", dec_bytes(&p.slash_fraction_downtime))
+                    .build()
+            }
+            Self::Gov(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                let opt_duration =
+                    |d: Option<&tendermint_proto::google::protobuf::Duration>| d.map_or(Value::Null, |d| duration_amino(Some(d)));
+                AminoFields::default()
+                    .value("min_deposit", proto_coins_json(&p.min_deposit))
+                    .value("max_deposit_period", opt_duration(p.max_deposit_period.as_ref()))
+                    .value("voting_period", opt_duration(p.voting_period.as_ref()))
+                    .str("quorum", &p.quorum)
+                    .str("threshold", &p.threshold)
+                    .str("veto_threshold", &p.veto_threshold)
+                    .str("min_initial_deposit_ratio", &p.min_initial_deposit_ratio)
+                    .str("proposal_cancel_ratio", &p.proposal_cancel_ratio)
+                    .str("proposal_cancel_dest", &p.proposal_cancel_dest)
+                    .value("expedited_voting_period", opt_duration(p.expedited_voting_period.as_ref()))
+                    .str("expedited_threshold", &p.expedited_threshold)
+                    .value("expedited_min_deposit", proto_coins_json(&p.expedited_min_deposit))
+                    .bool("burn_vote_quorum", p.burn_vote_quorum)
+                    .bool("burn_proposal_deposit_prevote", p.burn_proposal_deposit_prevote)
+                    .bool("burn_vote_veto", p.burn_vote_veto)
+                    .str("min_deposit_ratio", &p.min_deposit_ratio)
+                    .build()
+            }
+            Self::Datanet(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                AminoFields::default()
+                    .u64("max_rows_per_contribution", p.max_rows_per_contribution)
+                    .u64("max_row_bytes_cap", p.max_row_bytes_cap)
+                    .num("max_curators", p.max_curators.into())
+                    .value("min_contribution_bond", datanet_msg::coin_amino(p.min_contribution_bond.as_ref()))
+                    .build()
+            }
+            Self::Inference(m) => {
+                let p = m.params.clone().unwrap_or_default();
+                let profile = p.profile.unwrap_or_default();
+                let split = p.fee_split.unwrap_or_default();
+                AminoFields::default()
+                    .u64("deadline_blocks", p.deadline_blocks)
+                    .num("max_prompt_bytes", p.max_prompt_bytes.into())
+                    .num("max_tokens_cap", p.max_tokens_cap.into())
+                    .value(
+                        "profile",
+                        AminoFields::default()
+                            .str("dtype", &profile.dtype)
+                            .num("sampling", profile.sampling.into())
+                            .num("temperature_milli", profile.temperature_milli.into())
+                            .num("top_k", profile.top_k.into())
+                            .num("max_tokens", profile.max_tokens.into())
+                            .bool("prefix_cache", profile.prefix_cache)
+                            .num("batching", profile.batching.into())
+                            .build(),
+                    )
+                    .value(
+                        "fee_split",
+                        AminoFields::default()
+                            .num("contributors_bps", split.contributors_bps.into())
+                            .num("owner_bps", split.owner_bps.into())
+                            .num("executors_bps", split.executors_bps.into())
+                            .num("community_bps", split.community_bps.into())
+                            .build(),
+                    )
+                    .str("wrong_result_slash_fraction", &p.wrong_result_slash_fraction)
+                    .num("max_requests_per_block", p.max_requests_per_block.into())
+                    .num("max_models_per_executor", p.max_models_per_executor.into())
+                    .build()
+            }
         }
     }
 
@@ -210,6 +424,14 @@ impl ParamsUpdate {
                 let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
                 openledger_gov::params::validate(p).map_err(gov_err)?;
             }
+            Self::Datanet(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                openledger_datanet::keeper::validate_params(p).map_err(datanet_err)?;
+            }
+            Self::Inference(m) => {
+                let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
+                openledger_inference::keeper::validate_params(p).map_err(inference_err)?;
+            }
         }
         Ok(())
     }
@@ -255,9 +477,20 @@ impl ParamsUpdate {
                 openledger_gov::params::set_params(state, &m.params.clone().unwrap_or_default()).map_err(gov_err)?;
                 Ok(pack(govpb::MsgUpdateParamsResponse {}))
             }
+            Self::Datanet(m) => {
+                modules.datanet.set_params(state, &m.params.clone().unwrap_or_default()).map_err(datanet_err)?;
+                Ok(response_any(DATANET_MSG_UPDATE_PARAMS, openledger_proto::openledger::datanet::v1::MsgUpdateParamsResponse {}))
+            }
+            Self::Inference(m) => {
+                modules.inference.set_params(state, &m.params.clone().unwrap_or_default()).map_err(inference_err)?;
+                Ok(response_any(inference_msg::MSG_UPDATE_PARAMS, openledger_proto::openledger::inference::v1::MsgUpdateParamsResponse {}))
+            }
         }
     }
 }
+
+/// Type URL of the datanet module's `MsgUpdateParams`.
+pub const DATANET_MSG_UPDATE_PARAMS: &str = "/openledger.datanet.v1.MsgUpdateParams";
 
 /// Which gov API a message came in through (for its type URL and amino name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +548,10 @@ fn datanet_err(e: DatanetError) -> AbciError {
 }
 
 fn model_err(e: ModelError) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+fn inference_err(e: openledger_inference::InferenceError) -> AbciError {
     AbciError::from_code(&e)
 }
 
@@ -486,6 +723,23 @@ impl Msg {
             model_msg::MSG_SET_INFERENCE_PRICE => {
                 model_msg::SetInferencePrice::check_stateless(&decode(any)?).map(Self::SetInferencePrice).map_err(model_err)
             }
+            model_msg::MSG_DELIST_BASE_MODEL => {
+                model_msg::DelistBaseModel::check_stateless(&decode(any)?).map(Self::DelistBaseModel).map_err(model_err)
+            }
+            model_msg::MSG_DELIST_ADAPTER => {
+                model_msg::DelistAdapter::check_stateless(&decode(any)?).map(Self::DelistAdapter).map_err(model_err)
+            }
+            inference_msg::MSG_REQUEST_INFERENCE => {
+                inference_msg::RequestInference::check_stateless(&decode(any)?).map(Self::RequestInference).map_err(inference_err)
+            }
+            inference_msg::MSG_REGISTER_EXECUTOR => {
+                inference_msg::RegisterExecutor::check_stateless(&decode(any)?).map(Self::RegisterExecutor).map_err(inference_err)
+            }
+            inference_msg::MSG_UPDATE_PARAMS => {
+                let u = ParamsUpdate::Inference(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
             "/cosmos.gov.v1.MsgSubmitProposal" => {
                 let m = decode::<govpb::MsgSubmitProposal>(any)?;
                 account_field("proposer", &m.proposer)?;
@@ -572,6 +826,11 @@ impl Msg {
                 u.check()?;
                 Ok(Self::UpdateParams(u))
             }
+            DATANET_MSG_UPDATE_PARAMS => {
+                let u = ParamsUpdate::Datanet(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
             "/cosmos.distribution.v1beta1.MsgCommunityPoolSpend" => {
                 let m = decode::<dpb::MsgCommunityPoolSpend>(any)?;
                 account_field("authority", &m.authority)?;
@@ -624,6 +883,10 @@ impl Msg {
             Self::RegisterBaseModel(_) => model_msg::MSG_REGISTER_BASE_MODEL.to_string(),
             Self::RegisterAdapter(_) => model_msg::MSG_REGISTER_ADAPTER.to_string(),
             Self::SetInferencePrice(_) => model_msg::MSG_SET_INFERENCE_PRICE.to_string(),
+            Self::DelistBaseModel(_) => model_msg::MSG_DELIST_BASE_MODEL.to_string(),
+            Self::DelistAdapter(_) => model_msg::MSG_DELIST_ADAPTER.to_string(),
+            Self::RequestInference(_) => inference_msg::MSG_REQUEST_INFERENCE.to_string(),
+            Self::RegisterExecutor(_) => inference_msg::MSG_REGISTER_EXECUTOR.to_string(),
             Self::GovSubmitProposal(_) => type_url::<govpb::MsgSubmitProposal>(),
             Self::GovDeposit(_, GovVersion::V1) => type_url::<govpb::MsgDeposit>(),
             Self::GovDeposit(_, GovVersion::V1beta1) => type_url::<gov1b1::MsgDeposit>(),
@@ -660,7 +923,12 @@ impl Msg {
             | Self::PublishVersion(_)
             | Self::DelistDatanet(_)
             | Self::DelistRow(_) => "datanet",
-            Self::RegisterBaseModel(_) | Self::RegisterAdapter(_) | Self::SetInferencePrice(_) => "model",
+            Self::RegisterBaseModel(_)
+            | Self::RegisterAdapter(_)
+            | Self::SetInferencePrice(_)
+            | Self::DelistBaseModel(_)
+            | Self::DelistAdapter(_) => "model",
+            Self::RequestInference(_) | Self::RegisterExecutor(_) => "inference",
             Self::GovSubmitProposal(_) | Self::GovDeposit(..) | Self::GovVote(_) => "gov",
             Self::UpdateParams(u) => u.module(),
             Self::CommunityPoolSpend(_) => "distribution",
@@ -694,6 +962,10 @@ impl Msg {
             Self::RegisterBaseModel(m) => m.signers(),
             Self::RegisterAdapter(m) => m.signers(),
             Self::SetInferencePrice(m) => m.signers(),
+            Self::DelistBaseModel(m) => m.signers(),
+            Self::DelistAdapter(m) => m.signers(),
+            Self::RequestInference(m) => m.signers(),
+            Self::RegisterExecutor(m) => m.signers(),
             Self::GovSubmitProposal(m) => account_field("proposer", &m.proposer).into_iter().collect(),
             Self::GovDeposit(m, _) => account_field("depositor", &m.depositor).into_iter().collect(),
             Self::GovVote(v) => account_field("voter", &v.voter).into_iter().collect(),
@@ -787,10 +1059,30 @@ impl Msg {
             Self::RegisterBaseModel(m) => m.amino_json(),
             Self::RegisterAdapter(m) => m.amino_json(),
             Self::SetInferencePrice(m) => m.amino_json(),
-            Self::GovSubmitProposal(m) => json!({"type": "cosmos-sdk/v1/MsgSubmitProposal", "value": {
-                "initial_deposit": m.initial_deposit.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(),
-                "messages": m.messages.iter().map(|a| Msg::from_any(a).map(|inner| inner.amino_json()).unwrap_or_else(|_| json!({"type_url": a.type_url, "value": base64_std(&a.value)}))).collect::<Vec<_>>(),
-                "metadata": m.metadata, "proposer": m.proposer, "summary": m.summary, "title": m.title}}),
+            Self::DelistBaseModel(m) => m.amino_json(),
+            Self::DelistAdapter(m) => m.amino_json(),
+            Self::RequestInference(m) => m.amino_json(),
+            Self::RegisterExecutor(m) => m.amino_json(),
+            Self::GovSubmitProposal(m) => {
+                let messages: Vec<Value> = m
+                    .messages
+                    .iter()
+                    .map(|a| {
+                        Msg::from_any(a)
+                            .map(|inner| inner.amino_json())
+                            .unwrap_or_else(|_| json!({"type_url": a.type_url, "value": base64_std(&a.value)}))
+                    })
+                    .collect();
+                json!({"type": "cosmos-sdk/v1/MsgSubmitProposal", "value": AminoFields::default()
+                    .list("messages", messages)
+                    .value("initial_deposit", proto_coins_json(&m.initial_deposit))
+                    .str("proposer", &m.proposer)
+                    .str("metadata", &m.metadata)
+                    .str("title", &m.title)
+                    .str("summary", &m.summary)
+                    .bool("expedited", m.expedited)
+                    .build()})
+            }
             Self::GovDeposit(m, version) => {
                 let name = if *version == GovVersion::V1 { "cosmos-sdk/v1/MsgDeposit" } else { "cosmos-sdk/MsgDeposit" };
                 json!({"type": name, "value": {
@@ -800,14 +1092,15 @@ impl Msg {
             Self::GovVote(v) => match (v.version, v.single) {
                 (GovVersion::V1beta1, option) => json!({"type": "cosmos-sdk/MsgVote", "value": {
                     "option": option.unwrap_or_default(), "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
-                (GovVersion::V1, Some(option)) => json!({"type": "cosmos-sdk/v1/MsgVote", "value": {
-                    "metadata": v.metadata, "option": option, "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
+                (GovVersion::V1, Some(option)) => json!({"type": "cosmos-sdk/v1/MsgVote", "value": AminoFields::default()
+                    .u64("proposal_id", v.proposal_id).str("voter", &v.voter).num("option", option.into()).str("metadata", &v.metadata).build()}),
                 (GovVersion::V1, None) => json!({"type": "cosmos-sdk/v1/MsgVoteWeighted", "value": {
                     "metadata": v.metadata,
                     "options": v.options.iter().map(|o| json!({"option": o.option, "weight": o.weight})).collect::<Vec<_>>(),
                     "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
             },
-            Self::UpdateParams(u) => json!({"type": u.amino_name(), "value": {"authority": u.authority()}}),
+            Self::UpdateParams(u) => json!({"type": u.amino_name(), "value":
+                AminoFields::default().str("authority", u.authority()).value("params", u.params_amino()).build()}),
             Self::CommunityPoolSpend(m) => json!({"type": "cosmos-sdk/distr/MsgCommunityPoolSpend", "value": {
                 "amount": m.amount.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(),
                 "authority": m.authority, "recipient": m.recipient}}),
@@ -906,6 +1199,18 @@ impl Msg {
             }
             Self::SetInferencePrice(m) => {
                 Ok(response_any(model_msg::MSG_SET_INFERENCE_PRICE, m.execute(&modules.model, state).map_err(model_err)?))
+            }
+            Self::DelistBaseModel(m) => {
+                Ok(response_any(model_msg::MSG_DELIST_BASE_MODEL, m.execute(&modules.model, state).map_err(model_err)?))
+            }
+            Self::DelistAdapter(m) => Ok(response_any(model_msg::MSG_DELIST_ADAPTER, m.execute(&modules.model, state).map_err(model_err)?)),
+            Self::RequestInference(m) => {
+                let info = openledger_core::block::block_info(state).map_err(|e| AbciError::from_code(&e))?;
+                Ok(response_any(inference_msg::MSG_REQUEST_INFERENCE, m.execute(&modules.inference, state, info).map_err(inference_err)?))
+            }
+            Self::RegisterExecutor(m) => {
+                let info = openledger_core::block::block_info(state).map_err(|e| AbciError::from_code(&e))?;
+                Ok(response_any(inference_msg::MSG_REGISTER_EXECUTOR, m.execute(&modules.inference, state, info).map_err(inference_err)?))
             }
             Self::GovSubmitProposal(m) => {
                 let proposal_id = modules.gov.submit_proposal(state, &GovRouter(modules), m).map_err(gov_err)?;

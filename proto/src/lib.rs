@@ -43,6 +43,20 @@ pub mod openledger {
             include!(concat!(env!("OUT_DIR"), "/openledger.executor.v1.rs"));
         }
     }
+    /// `openledger.inference.*`
+    pub mod inference {
+        /// `openledger.inference.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.inference.v1.rs"));
+        }
+    }
+    /// `openledger.attribution.*`
+    pub mod attribution {
+        /// `openledger.attribution.v1`
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/openledger.attribution.v1.rs"));
+        }
+    }
     /// `openledger.auth.*`
     pub mod auth {
         /// `openledger.auth.v1`

@@ -1,5 +1,7 @@
 //! Test harness: starts a real single-validator chain — `openledgerd` (ABCI + gRPC) and the real
-//! CometBFT v0.38 binary — on free loopback ports with a temporary home, and tears it down.
+//! CometBFT v0.38 binary — on free loopback ports with a temporary home, and tears it down;
+//! [`Localnet`] does the same for an N-validator network (`openledgerd testnet`), optionally with
+//! one `open-executor` per validator.
 //! Binaries are found through `OPENLEDGERD_BIN` / `COMETBFT_BIN`, else next to the test binary
 //! (`target/<profile>/openledgerd`) and in `./bin` or `~/.cache/openledger/bin`.
 
@@ -58,11 +60,29 @@ pub struct Ports {
     pub abci: u16,
     /// gRPC.
     pub grpc: u16,
+    /// REST (LCD).
+    pub rest: u16,
 }
 
-/// A running single-validator chain.
+/// Where a node's home lives: its own temporary directory, or a directory owned by someone
+/// else (a [`Localnet`]'s node homes share one temporary directory).
+enum HomeDir {
+    Temp(tempfile::TempDir),
+    Path(PathBuf),
+}
+
+impl HomeDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Temp(t) => t.path(),
+            Self::Path(p) => p,
+        }
+    }
+}
+
+/// A running single-validator chain (or one node of a [`Localnet`]).
 pub struct Node {
-    home: tempfile::TempDir,
+    home: HomeDir,
     /// Ports in use.
     pub ports: Ports,
     app: Option<Child>,
@@ -115,6 +135,7 @@ fn init_home(home: &Path, ports: Ports, opts: &NodeOptions) {
         .args(["--p2p-laddr", &format!("tcp://127.0.0.1:{}", ports.p2p)])
         .args(["--abci-addr", &format!("127.0.0.1:{}", ports.abci)])
         .args(["--grpc-addr", &format!("127.0.0.1:{}", ports.grpc)])
+        .args(["--api-addr", &format!("127.0.0.1:{}", ports.rest)])
         .args(["--timeout-commit", &opts.timeout_commit])
         .args(["--unbonding-seconds", &opts.unbonding_seconds.to_string()])
         .args(["--signed-blocks-window", &opts.signed_blocks_window.to_string()])
@@ -135,12 +156,12 @@ impl Node {
     /// Like [`Node::start`] with chain parameters.
     pub fn start_with(opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
-        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port() };
+        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port(), rest: free_port() };
         init_home(home.path(), ports, opts);
         let dev: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
         let mut node = Self {
-            home,
+            home: HomeDir::Temp(home),
             ports,
             app: None,
             comet: None,
@@ -157,7 +178,7 @@ impl Node {
     /// persistent peer. It follows the chain as a full node until it becomes a validator.
     pub fn join(first: &Node, opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
-        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port() };
+        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port(), rest: free_port() };
         init_home(home.path(), ports, opts);
         std::fs::copy(first.home().join("config/genesis.json"), home.path().join("config/genesis.json")).expect("copy genesis");
         let status = first.rpc().status().expect("status of the first node");
@@ -169,7 +190,7 @@ impl Node {
         let dev: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
         let mut node = Self {
-            home,
+            home: HomeDir::Temp(home),
             ports,
             app: None,
             comet: None,
@@ -213,6 +234,11 @@ impl Node {
     /// gRPC URL.
     pub fn grpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.ports.grpc)
+    }
+
+    /// REST (LCD) URL.
+    pub fn rest_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.rest)
     }
 
     /// A CometBFT RPC client.
@@ -327,5 +353,335 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill_comet();
         self.kill_app();
+    }
+}
+
+/// Finds the `open-executor` binary: `OPEN_EXECUTOR`, else `./bin/open-executor`, else the
+/// executor workspace's release build (`~/.cache/openledger/target-executor/release`, made by
+/// `make test-executor` / `make localnet`), else `open-executor` on the PATH.
+pub fn open_executor_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("OPEN_EXECUTOR") {
+        return PathBuf::from(p);
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let home = std::env::var("HOME").unwrap_or_default();
+    for c in [repo.join("bin/open-executor"), PathBuf::from(home).join(".cache/openledger/target-executor/release/open-executor")] {
+        if c.exists() {
+            return c;
+        }
+    }
+    PathBuf::from("open-executor")
+}
+
+/// A block of `count` consecutive free loopback ports (each bound then released), below the
+/// kernel's ephemeral range so outgoing connections do not take them meanwhile.
+pub fn free_port_block(count: u16) -> u16 {
+    let seed = u64::from(std::process::id()).wrapping_mul(6_364_136_223_846_793_005)
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos().into()).unwrap_or(0);
+    let span = 32_000u64 - 20_000 - u64::from(count);
+    for attempt in 0..200u64 {
+        let base = 20_000 + u16::try_from((seed.wrapping_add(attempt.wrapping_mul(7_919))) % span).unwrap_or(0) / 10 * 10;
+        let held: Vec<TcpListener> = (0..count).map_while(|k| TcpListener::bind(("127.0.0.1", base + k)).ok()).collect();
+        if held.len() == usize::from(count) {
+            return base;
+        }
+    }
+    panic!("no block of {count} free loopback ports found")
+}
+
+/// How a [`Localnet`] is set up.
+#[derive(Debug, Clone)]
+pub struct LocalnetOptions {
+    /// Chain parameters (block time, unbonding, slashing window, gov periods).
+    pub chain: NodeOptions,
+    /// Generate a tiny random Llama with `open-executor fixture llama` and register it at genesis
+    /// as base model 1, served by the validators in `executors`.
+    pub tiny_model: bool,
+    /// Validators that run an `open-executor` (and are registered as executors of the model);
+    /// `None`: all of them. Ignored without `tiny_model`.
+    pub executors: Option<Vec<usize>>,
+    /// Extra `openledgerd start` flags per validator, e.g. `(1, vec!["--inference-byzantine"])`.
+    pub app_args: Vec<(usize, Vec<String>)>,
+    /// Extra `openledgerd testnet` flags.
+    pub testnet_args: Vec<String>,
+}
+
+impl Default for LocalnetOptions {
+    fn default() -> Self {
+        Self {
+            chain: NodeOptions { timeout_commit: "500ms".into(), ..NodeOptions::default() },
+            tiny_model: false,
+            executors: None,
+            app_args: Vec::new(),
+            testnet_args: Vec::new(),
+        }
+    }
+}
+
+/// One validator of a [`Localnet`]: its openledgerd and CometBFT (a [`Node`]) and, optionally,
+/// its `open-executor`.
+pub struct LocalnetNode {
+    /// The node (home, ports, CLI, processes).
+    pub node: Node,
+    /// Its entry in `localnet.json` (ports, node id, operator and account addresses).
+    pub info: openledger_app::testnet::LocalnetNode,
+    /// Extra `openledgerd start` flags.
+    pub app_args: Vec<String>,
+    executor: Option<Child>,
+    /// The model directory its executor serves (`None`: runs no executor).
+    executor_model: Option<PathBuf>,
+}
+
+impl LocalnetNode {
+    fn start_executor(&mut self) {
+        let Some(model) = self.executor_model.clone() else { return };
+        let port = self.info.executor_port;
+        let child = Command::new(open_executor_bin())
+            .arg("serve")
+            .arg("--model")
+            .arg(&model)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--threads", "1"])
+            .stdout(Stdio::from(log_file(self.node.home(), "executor.log")))
+            .stderr(Stdio::from(log_file(self.node.home(), "executor.log")))
+            .spawn()
+            .expect("spawn open-executor (run `make test-executor` or set OPEN_EXECUTOR)");
+        self.executor = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = matches!(self.executor.as_mut().map(|c| c.try_wait()), Some(Ok(Some(_))));
+            assert!(!exited && Instant::now() < deadline, "open-executor did not open port {port}; log:\n{}", self.executor_log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill_executor(&mut self) {
+        if let Some(mut c) = self.executor.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The executor's log so far (empty when it runs none).
+    pub fn executor_log(&self) -> String {
+        std::fs::read_to_string(self.node.home().join("executor.log")).unwrap_or_default()
+    }
+
+    /// Whether this validator runs an executor.
+    pub fn has_executor(&self) -> bool {
+        self.executor_model.is_some()
+    }
+}
+
+impl Drop for LocalnetNode {
+    fn drop(&mut self) {
+        self.kill_executor();
+    }
+}
+
+/// An N-validator network on loopback: `openledgerd testnet` homes in a temporary directory,
+/// one openledgerd + CometBFT (+ open-executor) per validator. Drop kills everything.
+pub struct Localnet {
+    /// The validators, in index order.
+    pub nodes: Vec<LocalnetNode>,
+    /// `localnet.json`.
+    pub info: openledger_app::testnet::LocalnetInfo,
+    /// The tiny model's directory, when `tiny_model` was set.
+    pub model_dir: Option<PathBuf>,
+    // Last: removed after every process above was killed.
+    dir: tempfile::TempDir,
+}
+
+impl Localnet {
+    /// Writes the network with `openledgerd testnet`, starts executors, apps and CometBFT nodes,
+    /// and returns once every node has committed block 2.
+    pub fn start(n: usize, opts: &LocalnetOptions) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = free_port_block(openledger_app::testnet::PORTS_PER_NODE * u16::try_from(n).expect("node count"));
+        let mut args: Vec<String> = vec![
+            "testnet".into(),
+            "--validators".into(),
+            n.to_string(),
+            "--output".into(),
+            dir.path().join("net").display().to_string(),
+            "--chain-id".into(),
+            "openledger-localnet-1".into(),
+            "--base-port".into(),
+            base.to_string(),
+            "--timeout-commit".into(),
+            opts.chain.timeout_commit.clone(),
+            "--unbonding-seconds".into(),
+            opts.chain.unbonding_seconds.to_string(),
+            "--signed-blocks-window".into(),
+            opts.chain.signed_blocks_window.to_string(),
+            "--downtime-jail-seconds".into(),
+            opts.chain.downtime_jail_seconds.to_string(),
+            "--voting-period-seconds".into(),
+            opts.chain.voting_period_seconds.to_string(),
+            "--max-deposit-period-seconds".into(),
+            opts.chain.max_deposit_period_seconds.to_string(),
+        ];
+        let executors: Vec<usize> = if opts.tiny_model { opts.executors.clone().unwrap_or_else(|| (0..n).collect()) } else { Vec::new() };
+        let model_dir = opts.tiny_model.then(|| {
+            let model = dir.path().join("tiny-llama");
+            let out = Command::new(open_executor_bin())
+                .args(["fixture", "llama", "--out"])
+                .arg(&model)
+                .args(["--seed", "7"])
+                .output()
+                .expect("run open-executor fixture llama (run `make test-executor` or set OPEN_EXECUTOR)");
+            assert!(out.status.success(), "open-executor fixture llama failed: {}", String::from_utf8_lossy(&out.stderr));
+            model
+        });
+        if let Some(model) = &model_dir {
+            args.push("--model".into());
+            args.push(model.display().to_string());
+        }
+        for i in (0..n).filter(|i| !executors.contains(i)) {
+            args.push("--without-executor".into());
+            args.push(i.to_string());
+        }
+        args.extend(opts.testnet_args.iter().cloned());
+        let out = Command::new(openledgerd_bin()).args(&args).output().expect("run openledgerd testnet");
+        assert!(out.status.success(), "openledgerd testnet failed: {}", String::from_utf8_lossy(&out.stderr));
+        let info = openledger_app::testnet::LocalnetInfo::load(&dir.path().join("net")).expect("localnet.json");
+        if let (Some(model), Some(registered)) = (&model_dir, info.models.first()) {
+            // The chain registered what the executor will report as the weights hash.
+            let out = Command::new(open_executor_bin()).arg("hash").arg(model).output().expect("run open-executor hash");
+            let printed = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(printed.trim(), registered.weights_hash, "open-executor hash disagrees with the genesis weights hash");
+        }
+
+        let mut nodes: Vec<LocalnetNode> = info
+            .nodes
+            .iter()
+            .map(|ni| {
+                let ports = Ports { rpc: ni.rpc_port, p2p: ni.p2p_port, abci: ni.abci_port, grpc: ni.grpc_port, rest: ni.api_port };
+                let dev: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(ni.home.join("dev-account.json")).expect("dev-account.json"))
+                        .expect("json");
+                let node = Node {
+                    home: HomeDir::Path(ni.home.clone()),
+                    ports,
+                    app: None,
+                    comet: None,
+                    dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
+                    dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
+                };
+                let app_args = opts.app_args.iter().filter(|(i, _)| *i == ni.index).flat_map(|(_, a)| a.iter().cloned()).collect();
+                let executor_model = if executors.contains(&ni.index) { model_dir.clone() } else { None };
+                LocalnetNode { node, info: ni.clone(), app_args, executor: None, executor_model }
+            })
+            .collect();
+        for node in &mut nodes {
+            node.start_executor();
+        }
+        for node in &mut nodes {
+            let extra: Vec<&str> = node.app_args.iter().map(String::as_str).collect();
+            node.node.start_app_with(&extra);
+        }
+        for node in &mut nodes {
+            node.node.start_comet();
+        }
+        let net = Self { nodes, info, model_dir, dir };
+        net.wait_all(2, Duration::from_secs(120));
+        net
+    }
+
+    /// The directory holding `node0…` and `localnet.json`.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().join("net")
+    }
+
+    /// Validator `i`'s node.
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i].node
+    }
+
+    /// Validator `i`'s CometBFT RPC URL.
+    pub fn rpc_url(&self, i: usize) -> String {
+        self.node(i).rpc_url()
+    }
+
+    /// Validator `i`'s gRPC URL.
+    pub fn grpc_url(&self, i: usize) -> String {
+        self.node(i).grpc_url()
+    }
+
+    /// Validator `i`'s operator address (`openvaloper1…`).
+    pub fn operator(&self, i: usize) -> &str {
+        &self.nodes[i].info.operator_address
+    }
+
+    /// Validator `i`'s operator account (`open1…`; key `dev` in its home). Node 0's is the
+    /// chain's big dev account.
+    pub fn account(&self, i: usize) -> &str {
+        &self.nodes[i].info.account_address
+    }
+
+    /// `openledgerd ARGS --home <home of i>`; stdout, panics on failure. Add `--node
+    /// net.rpc_url(i)` to txs and queries yourself.
+    pub fn cli(&self, i: usize, args: &[&str]) -> String {
+        self.node(i).cli(args)
+    }
+
+    /// Kills validator `i`'s CometBFT, openledgerd and executor (SIGKILL).
+    pub fn kill_node(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.node.kill_comet();
+        node.node.kill_app();
+        node.kill_executor();
+    }
+
+    /// Starts validator `i` again (executor, openledgerd with its extra flags, CometBFT); does not
+    /// wait for it to catch up (see [`Localnet::wait_for_height`]).
+    pub fn restart_node(&mut self, i: usize) {
+        self.kill_node(i);
+        let node = &mut self.nodes[i];
+        node.start_executor();
+        let extra: Vec<&str> = node.app_args.iter().map(String::as_str).collect();
+        node.node.start_app_with(&extra);
+        node.node.start_comet();
+    }
+
+    /// Validator `i`'s executor URL (`http://127.0.0.1:PORT`; empty when it runs none).
+    pub fn executor_url(&self, i: usize) -> &str {
+        &self.nodes[i].info.executor_addr
+    }
+
+    /// Blocks until every node reports `height` (all must be running).
+    pub fn wait_all(&self, height: i64, timeout: Duration) {
+        for i in 0..self.nodes.len() {
+            self.wait_for_height(i, height, timeout);
+        }
+    }
+
+    /// Validator `i`'s latest height (0 when its RPC is down).
+    pub fn height(&self, i: usize) -> i64 {
+        self.node(i).height()
+    }
+
+    /// Highest height any node reports.
+    pub fn max_height(&self) -> i64 {
+        (0..self.nodes.len()).map(|i| self.height(i)).max().unwrap_or(0)
+    }
+
+    /// Blocks until validator `i` reports `height`; panics with its logs after `timeout`.
+    pub fn wait_for_height(&self, i: usize, height: i64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.height(i) < height {
+            assert!(Instant::now() < deadline, "node {i} did not reach height {height} (at {}):\n{}", self.height(i), self.logs(i));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The tails of validator `i`'s CometBFT, openledgerd and executor logs.
+    pub fn logs(&self, i: usize) -> String {
+        let n = &self.nodes[i];
+        format!(
+            "--- node{i} cometbft.log ---\n{}\n--- node{i} app.log ---\n{}\n--- node{i} executor.log ---\n{}",
+            tail(&n.node.comet_log(), 30),
+            tail(&n.node.app_log(), 30),
+            tail(&n.executor_log(), 10)
+        )
     }
 }

@@ -3,13 +3,23 @@
 
 #[path = "e2e/app_level.rs"]
 mod app_level;
+#[path = "e2e/cosmjs.rs"]
+mod cosmjs;
 #[path = "e2e/datanet.rs"]
 mod datanet;
 #[path = "e2e/determinism.rs"]
 mod determinism;
 #[path = "e2e/gov.rs"]
 mod gov;
+#[path = "e2e/gov_node.rs"]
+mod gov_node;
+#[path = "e2e/inference.rs"]
+mod inference;
+#[path = "e2e/localnet.rs"]
+mod localnet;
 #[path = "e2e/node.rs"]
 mod node;
+#[path = "e2e/rest.rs"]
+mod rest;
 #[path = "e2e/stake.rs"]
 mod stake;

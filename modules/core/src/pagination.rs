@@ -67,7 +67,8 @@ pub fn paginate(
     } else {
         Vec::new()
     };
-    let total = if page.count_total && page.key.is_empty() {
+    // As in the SDK, a request without a limit also counts the total.
+    let total = if (page.count_total || page.limit == 0) && page.key.is_empty() {
         let counted = state.scan_raw(prefix, None, usize::try_from(MAX_OFFSET).unwrap_or(usize::MAX))?.len();
         u64::try_from(counted).unwrap_or(u64::MAX)
     } else {
@@ -103,5 +104,9 @@ mod tests {
         assert!(resp3.unwrap().next_key.is_empty());
         let huge = PageRequest { limit: MAX_LIMIT + 1, ..Default::default() };
         assert!(paginate(&d, b"p/", Some(&huge)).is_err());
+        // No limit: the SDK counts the total, and so do we.
+        assert_eq!(paginate(&d, b"p/", None).unwrap().1.unwrap().total, 5);
+        let limited = PageRequest { limit: 2, ..Default::default() };
+        assert_eq!(paginate(&d, b"p/", Some(&limited)).unwrap().1.unwrap().total, 0);
     }
 }

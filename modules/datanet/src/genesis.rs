@@ -37,16 +37,39 @@ pub struct ParamsJson {
     pub max_row_bytes_cap: u64,
     /// Most curators.
     pub max_curators: u32,
+    /// Governance floor of every contribution bond (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_contribution_bond: Option<CoinJson>,
 }
 
-impl Default for ParamsJson {
-    fn default() -> Self {
-        let p = default_params();
+impl ParamsJson {
+    /// The JSON form of params.
+    pub fn from_params(p: &pb::Params) -> Self {
         Self {
             max_rows_per_contribution: p.max_rows_per_contribution,
             max_row_bytes_cap: p.max_row_bytes_cap,
             max_curators: p.max_curators,
+            min_contribution_bond: p.min_contribution_bond.as_ref().map(|c| CoinJson { denom: c.denom.clone(), amount: c.amount.clone() }),
         }
+    }
+
+    /// The proto form (not validated).
+    pub fn to_params(&self) -> pb::Params {
+        pb::Params {
+            max_rows_per_contribution: self.max_rows_per_contribution,
+            max_row_bytes_cap: self.max_row_bytes_cap,
+            max_curators: self.max_curators,
+            min_contribution_bond: self
+                .min_contribution_bond
+                .as_ref()
+                .map(|c| cosmos_sdk_proto::cosmos::base::v1beta1::Coin { denom: c.denom.clone(), amount: c.amount.clone() }),
+        }
+    }
+}
+
+impl Default for ParamsJson {
+    fn default() -> Self {
+        Self::from_params(&default_params())
     }
 }
 
@@ -507,30 +530,14 @@ impl DatanetGenesis {
                 bond_burned: s.bond_burned.clone(),
             })
             .collect();
-        Ok(pb::GenesisState {
-            params: Some(pb::Params {
-                max_rows_per_contribution: p.max_rows_per_contribution,
-                max_row_bytes_cap: p.max_row_bytes_cap,
-                max_curators: p.max_curators,
-            }),
-            datanets,
-            contributions,
-            rows,
-            versions,
-            votes,
-            contributor_stats,
-        })
+        Ok(pb::GenesisState { params: Some(p.to_params()), datanets, contributions, rows, versions, votes, contributor_stats })
     }
 
     /// The JSON form of a proto genesis.
     pub fn from_proto(g: &pb::GenesisState) -> Self {
-        let p = g.params.unwrap_or_else(default_params);
+        let p = g.params.clone().unwrap_or_else(default_params);
         Self {
-            params: ParamsJson {
-                max_rows_per_contribution: p.max_rows_per_contribution,
-                max_row_bytes_cap: p.max_row_bytes_cap,
-                max_curators: p.max_curators,
-            },
+            params: ParamsJson::from_params(&p),
             datanets: g.datanets.iter().map(DatanetJson::from).collect(),
             contributions: g.contributions.iter().map(ContributionJson::from).collect(),
             rows: g
@@ -673,7 +680,7 @@ pub fn init_genesis(keeper: &DatanetKeeper, state: &mut dyn StateWrite, genesis:
 
 /// Writes the datanet genesis after checking it is consistent.
 pub fn init_genesis_proto(keeper: &DatanetKeeper, state: &mut dyn StateWrite, g: &pb::GenesisState) -> Result<(), DatanetError> {
-    let params = g.params.unwrap_or_else(default_params);
+    let params = g.params.clone().unwrap_or_else(default_params);
     validate_params(&params).map_err(|e| bad(e.to_string()))?;
     keeper.set_params(state, &params)?;
 

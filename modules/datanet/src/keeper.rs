@@ -37,9 +37,15 @@ pub fn bonds_address() -> Address {
     Address::module(BONDS_ACCOUNT)
 }
 
-/// The default params: 1,000 rows per contribution, rows up to 64 KiB, 32 curators.
+/// The default params: 1,000 rows per contribution, rows up to 64 KiB, 32 curators, no minimum
+/// contribution bond.
 pub fn default_params() -> Params {
-    Params { max_rows_per_contribution: 1000, max_row_bytes_cap: 64 * 1024, max_curators: 32 }
+    Params { max_rows_per_contribution: 1000, max_row_bytes_cap: 64 * 1024, max_curators: 32, min_contribution_bond: None }
+}
+
+/// The governance floor of every contribution bond, in uopen (0: none).
+pub fn min_contribution_bond(p: &Params) -> Result<u128, DatanetError> {
+    uopen_amount(p.min_contribution_bond.as_ref()).map_err(|e| DatanetError::InvalidParams(format!("min_contribution_bond: {e}")))
 }
 
 /// Checks params against the hard caps.
@@ -53,6 +59,7 @@ pub fn validate_params(p: &Params) -> Result<(), DatanetError> {
     if p.max_curators == 0 || p.max_curators > ABSOLUTE_MAX_CURATORS {
         return Err(DatanetError::InvalidParams(format!("max_curators must be 1..={ABSOLUTE_MAX_CURATORS}")));
     }
+    min_contribution_bond(p)?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use openledger_core::coin::format_coins;
+use openledger_core::coin::{format_coins, BASE_DENOM};
 use openledger_core::{Address, Coin, StateReadExt, StateWrite, StateWriteExt};
 use openledger_proto::openledger::datanet::v1::{
     ContributionStatus, CurationMode, CurationPolicy, Curator, CuratorVote, Datanet, Delisting, MsgCreateDatanet, MsgCreateDatanetResponse,
@@ -23,8 +23,8 @@ use crate::events::{
     VersionPublished,
 };
 use crate::keeper::{
-    add_amount, dec, gov_authority, inc, split_bond, sub_amount, uopen, uopen_amount, DatanetKeeper, ABSOLUTE_MAX_CURATORS,
-    ABSOLUTE_MAX_ROWS, ABSOLUTE_MAX_ROW_BYTES, SCAN_PAGE,
+    add_amount, dec, gov_authority, inc, min_contribution_bond, split_bond, sub_amount, uopen, uopen_amount, DatanetKeeper,
+    ABSOLUTE_MAX_CURATORS, ABSOLUTE_MAX_ROWS, ABSOLUTE_MAX_ROW_BYTES, SCAN_PAGE,
 };
 use crate::merkle::{self, Hash};
 use crate::schema::Schema;
@@ -143,6 +143,13 @@ pub fn check_policy_params(policy: &CurationPolicy, params: &Params) -> Result<(
     }
     if policy.curators.len() > params.max_curators as usize {
         return Err(DatanetError::InvalidPolicy(format!("{} curators exceed the maximum {}", policy.curators.len(), params.max_curators)));
+    }
+    let floor = min_contribution_bond(params)?;
+    let bond = uopen_amount(policy.contribution_bond.as_ref())?;
+    if bond < floor {
+        return Err(DatanetError::InvalidPolicy(format!(
+            "contribution bond {bond}{BASE_DENOM} is below the governance minimum {floor}{BASE_DENOM}"
+        )));
     }
     Ok(())
 }
@@ -467,7 +474,8 @@ impl SubmitContribution {
             schema.check_row(row).map_err(|reason| DatanetError::SchemaMismatch { index, reason })?;
             total_bytes = inc(total_bytes, size, "contribution size")?;
         }
-        let expected = uopen_amount(policy.contribution_bond.as_ref())?;
+        // The governance floor applies to datanets whose policy predates a raise.
+        let expected = uopen_amount(policy.contribution_bond.as_ref())?.max(min_contribution_bond(&params)?);
         if self.bond != expected {
             return Err(DatanetError::BondMismatch {
                 expected: format!("{expected}{}", openledger_core::coin::BASE_DENOM),
@@ -1329,6 +1337,52 @@ pub(crate) mod tests {
         assert_eq!(review(&k, &mut s, 11, id, c, false).unwrap(), ContributionStatus::Rejected as i32);
         assert_eq!(bank.balance(&addr(2)), 1_000);
         assert_eq!(k.require_contribution(&s, id, c).unwrap().reason, NO_AGREEMENT_REASON);
+    }
+
+    #[test]
+    fn governance_minimum_contribution_bond_is_enforced_at_create_update_and_contribution() {
+        let (k, bank) = keeper();
+        let mut s = StateDelta::new(EmptyState);
+        bank.fund(&addr(2), 10_000);
+        // A datanet created before the floor exists, with a 100 uopen bond.
+        let old = create(&k, &mut s, 1, json_schema(&["prompt", "completion"]), owner_policy(100, 0, 256));
+        // Governance raises the floor to 500 uopen (and a floor in another denom is invalid).
+        let mut p = k.params(&s).unwrap();
+        p.min_contribution_bond = Some(Coin::new("uatom", 5).to_proto());
+        assert_eq!(code(&k.set_params(&mut s, &p).unwrap_err()), ("datanet", 22));
+        p.min_contribution_bond = Some(uopen(500));
+        k.set_params(&mut s, &p).unwrap();
+        assert_eq!(k.params(&s).unwrap().min_contribution_bond, Some(uopen(500)));
+        // New datanets and policy updates must meet it.
+        let below = MsgCreateDatanet {
+            owner: addr(1).to_bech32(),
+            name: "n".into(),
+            description: String::new(),
+            license: String::new(),
+            schema: Some(json_schema(&["prompt"])),
+            policy: Some(owner_policy(499, 0, 256)),
+        };
+        let err = fails_cleanly(&s, |c| CreateDatanet::check_stateless(&below).unwrap().execute(&k, c));
+        assert_eq!(code(&err), ("datanet", 4), "{err}");
+        assert!(err.to_string().contains("below the governance minimum 500uopen"), "{err}");
+        let update = |bond: u128| MsgUpdateDatanet {
+            owner: addr(1).to_bech32(),
+            datanet_id: old,
+            policy: Some(owner_policy(bond, 0, 256)),
+            ..Default::default()
+        };
+        let err = fails_cleanly(&s, |c| UpdateDatanet::check_stateless(&update(200)).unwrap().execute(&k, c));
+        assert_eq!(code(&err), ("datanet", 4));
+        // The old datanet's contributors escrow the floor, not the lower policy bond.
+        let err = fails_cleanly(&s, |c| submit(&k, c, 2, old, &[ROW_A], 100));
+        assert_eq!(code(&err), ("datanet", 11));
+        assert!(err.to_string().contains("500uopen"), "{err}");
+        submit(&k, &mut s, 2, old, &[ROW_A], 500).unwrap();
+        assert_eq!(bank.balance(&bonds_address()), 500);
+        // Once the owner raises the policy above the floor, the policy bond applies again.
+        UpdateDatanet::check_stateless(&update(700)).unwrap().execute(&k, &mut s).unwrap();
+        assert_eq!(code(&fails_cleanly(&s, |c| submit(&k, c, 2, old, &[ROW_B], 500))), ("datanet", 11));
+        submit(&k, &mut s, 2, old, &[ROW_B], 700).unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Query services: cosmos.gov.v1.Query (Proposal, Proposals, Vote, Votes, Deposit, Deposits,
-//! TallyResult, Params) and the cosmos.gov.v1beta1.Query subset Keplr uses (Proposal, Proposals,
-//! Vote, TallyResult), answered from any state view.
+//! TallyResult, Params) and cosmos.gov.v1beta1.Query (the same methods in the v1beta1 shapes
+//! Keplr and CosmJS's gov extension read), answered from any state view.
 
 use cosmos_sdk_proto::cosmos::gov::v1;
 use cosmos_sdk_proto::cosmos::gov::v1beta1 as v1b1;
@@ -97,6 +97,22 @@ fn to_v1beta1(p: v1::Proposal, tally: v1::TallyResult) -> v1b1::Proposal {
     }
 }
 
+/// A v1 vote in the v1beta1 shape (`option` set only for a single-option vote).
+fn vote_v1beta1(vote: v1::Vote) -> v1b1::Vote {
+    let single = if vote.options.len() == 1 { vote.options[0].option } else { 0 };
+    #[allow(deprecated)]
+    v1b1::Vote {
+        proposal_id: vote.proposal_id,
+        voter: vote.voter,
+        option: single,
+        options: vote.options.iter().map(|o| v1b1::WeightedVoteOption { option: o.option, weight: dec_atomics(&o.weight) }).collect(),
+    }
+}
+
+fn deposit_v1beta1(d: v1::Deposit) -> v1b1::Deposit {
+    v1b1::Deposit { proposal_id: d.proposal_id, depositor: d.depositor, amount: d.amount }
+}
+
 fn tally_v1beta1(t: v1::TallyResult) -> v1b1::TallyResult {
     v1b1::TallyResult { yes: t.yes_count, abstain: t.abstain_count, no: t.no_count, no_with_veto: t.no_with_veto_count }
 }
@@ -189,20 +205,48 @@ impl GovQuery {
                 let vote = vote.ok_or_else(|| {
                     QueryError::NotFound(format!("voter: {} not found for proposal: {}", voter.to_bech32(), r.proposal_id))
                 })?;
-                let single = if vote.options.len() == 1 { vote.options[0].option } else { 0 };
-                #[allow(deprecated)]
-                Ok(v1b1::QueryVoteResponse {
-                    vote: Some(v1b1::Vote {
-                        proposal_id: vote.proposal_id,
-                        voter: vote.voter,
-                        option: single,
-                        options: vote
-                            .options
-                            .iter()
-                            .map(|o| v1b1::WeightedVoteOption { option: o.option, weight: dec_atomics(&o.weight) })
-                            .collect(),
-                    }),
-                })
+                Ok(v1b1::QueryVoteResponse { vote: Some(vote_v1beta1(vote)) })
+            }),
+            "Votes" => unary(data, |r: v1b1::QueryVotesRequest| {
+                must_proposal(k, state, r.proposal_id)?;
+                let (pairs, pagination) = paginate(state, &state_key::votes_of(r.proposal_id), r.pagination.as_ref())?;
+                let votes = decode_all::<v1::Vote>(pairs)?.into_iter().map(vote_v1beta1).collect();
+                Ok(v1b1::QueryVotesResponse { votes, pagination })
+            }),
+            "Deposit" => unary(data, |r: v1b1::QueryDepositRequest| {
+                let depositor = parse_address("depositor", &r.depositor)?;
+                must_proposal(k, state, r.proposal_id)?;
+                let deposit: Option<v1::Deposit> = state.get_proto(&state_key::deposit(r.proposal_id, &depositor.to_bech32()))?;
+                let deposit = deposit.ok_or_else(|| {
+                    QueryError::NotFound(format!("depositer: {} not found for proposal: {}", depositor.to_bech32(), r.proposal_id))
+                })?;
+                Ok(v1b1::QueryDepositResponse { deposit: Some(deposit_v1beta1(deposit)) })
+            }),
+            "Deposits" => unary(data, |r: v1b1::QueryDepositsRequest| {
+                must_proposal(k, state, r.proposal_id)?;
+                let (pairs, pagination) = paginate(state, &state_key::deposits_of(r.proposal_id), r.pagination.as_ref())?;
+                let deposits = decode_all::<v1::Deposit>(pairs)?.into_iter().map(deposit_v1beta1).collect();
+                Ok(v1b1::QueryDepositsResponse { deposits, pagination })
+            }),
+            "Params" => unary(data, |r: v1b1::QueryParamsRequest| {
+                let p = params::params(state)?;
+                let mut out = v1b1::QueryParamsResponse::default();
+                match r.params_type.as_str() {
+                    "voting" => out.voting_params = Some(v1b1::VotingParams { voting_period: p.voting_period }),
+                    "deposit" => {
+                        out.deposit_params =
+                            Some(v1b1::DepositParams { min_deposit: p.min_deposit, max_deposit_period: p.max_deposit_period })
+                    }
+                    "tallying" => {
+                        out.tally_params = Some(v1b1::TallyParams {
+                            quorum: dec_atomics(&p.quorum).into_bytes(),
+                            threshold: dec_atomics(&p.threshold).into_bytes(),
+                            veto_threshold: dec_atomics(&p.veto_threshold).into_bytes(),
+                        })
+                    }
+                    other => return Err(QueryError::InvalidArgument(format!("{other} is not a valid parameter type"))),
+                }
+                Ok(out)
             }),
             "TallyResult" => unary(data, |r: v1b1::QueryTallyResultRequest| {
                 let p = must_proposal(k, state, r.proposal_id)?;

@@ -288,3 +288,61 @@ fn params_validate_and_round_trip() {
     let (q, t, v) = params::tally_fractions(&params::default_params()).unwrap();
     assert_eq!((q, t, v), (Dec::parse("0.334").unwrap(), Dec::parse("0.5").unwrap(), Dec::parse("0.334").unwrap()));
 }
+
+/// The cosmos.gov.v1beta1.Query methods CosmJS's gov extension calls (votes, deposits, params by
+/// type) answer in the v1beta1 shapes; an unknown params type is an InvalidArgument.
+#[test]
+fn v1beta1_queries_answer_votes_deposits_and_params() {
+    use cosmos_sdk_proto::cosmos::gov::v1beta1 as v1b1;
+    use openledger_core::query::QueryService;
+    use prost::Message;
+
+    use crate::query::{GovQuery, GOV_V1BETA1_SERVICE};
+
+    let (mut s, k) = setup();
+    let id = submit(&mut s, &k, "/test.SetFlag", 1000).unwrap();
+    vote(&mut s, &k, id, 1, 1);
+    let split = [WeightedVoteOption { option: 1, weight: "0.7".into() }, WeightedVoteOption { option: 3, weight: "0.3".into() }];
+    k.vote(&mut s, id, &addr(11).to_bech32(), &split, "").unwrap();
+    let q = GovQuery(k.clone());
+    let ask = |method: &str, req: Vec<u8>| q.query(&s, GOV_V1BETA1_SERVICE, method, &req);
+
+    let votes = v1b1::QueryVotesResponse::decode(
+        ask("Votes", v1b1::QueryVotesRequest { proposal_id: id, pagination: None }.encode_to_vec()).unwrap().as_slice(),
+    )
+    .unwrap();
+    assert_eq!(votes.votes.len(), 2);
+    #[allow(deprecated)]
+    let single = votes.votes.iter().find(|v| v.voter == addr(1).to_bech32()).unwrap();
+    #[allow(deprecated)]
+    let single_option = single.option;
+    assert_eq!(single_option, 1);
+    assert_eq!(single.options, vec![v1b1::WeightedVoteOption { option: 1, weight: "1000000000000000000".into() }]);
+    let weighted = votes.votes.iter().find(|v| v.voter == addr(11).to_bech32()).unwrap();
+    assert_eq!(weighted.options.iter().map(|o| o.weight.as_str()).collect::<Vec<_>>(), ["700000000000000000", "300000000000000000"]);
+
+    let deposits = v1b1::QueryDepositsResponse::decode(
+        ask("Deposits", v1b1::QueryDepositsRequest { proposal_id: id, pagination: None }.encode_to_vec()).unwrap().as_slice(),
+    )
+    .unwrap();
+    assert_eq!(deposits.deposits, vec![v1b1::Deposit { proposal_id: id, depositor: addr(20).to_bech32(), amount: uopen(1000) }]);
+    let one = v1b1::QueryDepositResponse::decode(
+        ask("Deposit", v1b1::QueryDepositRequest { proposal_id: id, depositor: addr(20).to_bech32() }.encode_to_vec()).unwrap().as_slice(),
+    )
+    .unwrap();
+    assert_eq!(one.deposit.unwrap().amount, uopen(1000));
+    let missing = ask("Deposit", v1b1::QueryDepositRequest { proposal_id: id, depositor: addr(1).to_bech32() }.encode_to_vec());
+    assert!(matches!(missing, Err(openledger_core::QueryError::NotFound(_))), "{missing:?}");
+
+    let params_of = |t: &str| {
+        ask("Params", v1b1::QueryParamsRequest { params_type: t.into() }.encode_to_vec())
+            .map(|b| v1b1::QueryParamsResponse::decode(b.as_slice()).unwrap())
+    };
+    let deposit = params_of("deposit").unwrap();
+    assert_eq!(deposit.deposit_params.unwrap().min_deposit, uopen(1000));
+    assert!(deposit.voting_params.is_none() && deposit.tally_params.is_none());
+    assert_eq!(params_of("voting").unwrap().voting_params.unwrap().voting_period, Some(Duration { seconds: 10, nanos: 0 }));
+    let tally = params_of("tallying").unwrap().tally_params.unwrap();
+    assert_eq!(tally.threshold, b"500000000000000000".to_vec());
+    assert!(matches!(params_of("bogus"), Err(openledger_core::QueryError::InvalidArgument(_))));
+}

@@ -84,6 +84,15 @@ pub enum ModelError {
     /// A counter overflowed.
     #[error("overflow: {0}")]
     Overflow(String),
+    /// The base model was delisted by governance.
+    #[error("base model {0} is delisted")]
+    BaseModelDelisted(u64),
+    /// The adapter was delisted by governance.
+    #[error("adapter {0} is delisted")]
+    AdapterDelisted(u64),
+    /// Delisting something already delisted.
+    #[error("{0} is already delisted")]
+    AlreadyDelisted(String),
 }
 
 impl ErrorCode for ModelError {
@@ -113,6 +122,9 @@ impl ErrorCode for ModelError {
             Self::InvalidTarget(_) => 11,
             Self::InvalidGenesis(_) => 12,
             Self::Overflow(_) => 13,
+            Self::BaseModelDelisted(_) => 14,
+            Self::AdapterDelisted(_) => 15,
+            Self::AlreadyDelisted(_) => 16,
         }
     }
 }
@@ -131,6 +143,9 @@ mod tests {
             (ModelError::DuplicateWeights { hash: "h".into(), id: 1 }, "model", 6),
             (ModelError::VersionNotFound { datanet_id: 1, version: 9 }, "model", 8),
             (ModelError::Overflow("x".into()), "model", 13),
+            (ModelError::BaseModelDelisted(1), "model", 14),
+            (ModelError::AdapterDelisted(1), "model", 15),
+            (ModelError::AlreadyDelisted("x".into()), "model", 16),
         ];
         for (err, space, code) in cases {
             assert_eq!((err.codespace(), err.code()), (space, code), "{err}");

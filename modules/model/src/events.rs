@@ -61,3 +61,19 @@ impl TypedEvent for InferencePriceSet {
         Event::new("inference_price_set").attr("kind", self.kind).attr("id", self.id.to_string()).attr("price", self.price)
     }
 }
+
+/// Governance delisted a base model or an adapter.
+pub struct ModelDelisted {
+    /// `base_model` or `adapter`.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: u64,
+    /// Why.
+    pub reason: String,
+}
+
+impl TypedEvent for ModelDelisted {
+    fn into_event(self) -> Event {
+        Event::new("model_delisted").attr("kind", self.kind).attr("id", self.id.to_string()).attr("reason", self.reason)
+    }
+}

@@ -58,6 +58,12 @@ pub struct BaseModelJson {
     /// Price.
     #[serde(default)]
     pub inference_price: Option<CoinJson>,
+    /// Delisted by governance.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delisted: bool,
+    /// Why it was delisted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub delist_reason: String,
 }
 
 /// `PinnedVersion` in JSON.
@@ -96,6 +102,12 @@ pub struct AdapterJson {
     /// Price.
     #[serde(default)]
     pub inference_price: Option<CoinJson>,
+    /// Delisted by governance.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delisted: bool,
+    /// Why it was delisted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub delist_reason: String,
 }
 
 /// The model section of the genesis `app_state`.
@@ -132,6 +144,8 @@ impl ModelGenesis {
                     tokenizer_hash: m.tokenizer_hash.clone(),
                     license: m.license.clone(),
                     inference_price: CoinJson::to_proto(m.inference_price.as_ref()),
+                    delisted: m.delisted,
+                    delist_reason: m.delist_reason.clone(),
                 })
                 .collect(),
             adapters: self
@@ -157,6 +171,8 @@ impl ModelGenesis {
                             .collect::<Result<Vec<_>, ModelError>>()?,
                         training_config_hash: a.training_config_hash.clone(),
                         inference_price: CoinJson::to_proto(a.inference_price.as_ref()),
+                        delisted: a.delisted,
+                        delist_reason: a.delist_reason.clone(),
                     })
                 })
                 .collect::<Result<Vec<_>, ModelError>>()?,
@@ -187,6 +203,8 @@ impl From<&pb::BaseModel> for BaseModelJson {
             tokenizer_hash: m.tokenizer_hash.clone(),
             license: m.license.clone(),
             inference_price: CoinJson::from_proto(m.inference_price.as_ref()),
+            delisted: m.delisted,
+            delist_reason: m.delist_reason.clone(),
         }
     }
 }
@@ -212,6 +230,8 @@ impl From<&pb::Adapter> for AdapterJson {
             datanet_versions: a.datanet_versions.iter().map(PinnedVersionJson::from).collect(),
             training_config_hash: a.training_config_hash.clone(),
             inference_price: CoinJson::from_proto(a.inference_price.as_ref()),
+            delisted: a.delisted,
+            delist_reason: a.delist_reason.clone(),
         }
     }
 }

@@ -32,6 +32,14 @@ pub trait DatanetReader: Send + Sync {
     }
 }
 
+/// Name of the governance module account, the only authority allowed to delist.
+pub const GOV_MODULE: &str = "gov";
+
+/// The governance authority address (`Address::module("gov")`).
+pub fn gov_authority() -> openledger_core::Address {
+    openledger_core::Address::module(GOV_MODULE)
+}
+
 /// Checks a hex SHA-256 and returns it lower-cased.
 pub fn normalize_hash(field: &'static str, value: &str) -> Result<String, ModelError> {
     if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -96,6 +104,41 @@ impl ModelKeeper {
     /// An adapter, or [`ModelError::AdapterNotFound`].
     pub fn require_adapter(&self, state: &dyn StateRead, id: u64) -> Result<Adapter, ModelError> {
         self.adapter(state, id)?.ok_or(ModelError::AdapterNotFound(id))
+    }
+
+    /// Checks that inference may be served on `base_model_id` (with `adapter_id`, a fine-tune
+    /// of it): both exist and neither is delisted by governance. Errors name the reason: not
+    /// found (model 4 / 5), the adapter belongs to another base model (model 11), base model
+    /// delisted (model 14), adapter delisted (model 15).
+    pub fn check_servable(&self, state: &dyn StateRead, base_model_id: u64, adapter_id: Option<u64>) -> Result<(), ModelError> {
+        let base = self.require_base_model(state, base_model_id)?;
+        let adapter = adapter_id.map(|id| self.require_adapter(state, id)).transpose()?;
+        if let Some(a) = &adapter {
+            if a.base_model_id != base_model_id {
+                return Err(ModelError::InvalidTarget(format!(
+                    "adapter {} is a fine-tune of base model {}, not {base_model_id}",
+                    a.id, a.base_model_id
+                )));
+            }
+        }
+        if base.delisted {
+            return Err(ModelError::BaseModelDelisted(base_model_id));
+        }
+        match adapter {
+            Some(a) if a.delisted => Err(ModelError::AdapterDelisted(a.id)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether inference may be served on `base_model_id` (with `adapter_id`): `Ok(false)` when
+    /// governance delisted the base model or the adapter; an error when either does not exist
+    /// or the adapter is not a fine-tune of that base model.
+    pub fn is_servable(&self, state: &dyn StateRead, base_model_id: u64, adapter_id: Option<u64>) -> Result<bool, ModelError> {
+        match self.check_servable(state, base_model_id, adapter_id) {
+            Ok(()) => Ok(true),
+            Err(ModelError::BaseModelDelisted(_) | ModelError::AdapterDelisted(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The base model registered with these weights.

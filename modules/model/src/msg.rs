@@ -6,14 +6,15 @@ use std::collections::BTreeSet;
 
 use openledger_core::{Address, Coin, StateWrite, StateWriteExt};
 use openledger_proto::openledger::model::v1::{
-    Adapter, BaseModel, DatanetVersionRef, MsgRegisterAdapter, MsgRegisterAdapterResponse, MsgRegisterBaseModel,
-    MsgRegisterBaseModelResponse, MsgSetInferencePrice, MsgSetInferencePriceResponse, PinnedVersion,
+    Adapter, BaseModel, DatanetVersionRef, MsgDelistAdapter, MsgDelistAdapterResponse, MsgDelistBaseModel, MsgDelistBaseModelResponse,
+    MsgRegisterAdapter, MsgRegisterAdapterResponse, MsgRegisterBaseModel, MsgRegisterBaseModelResponse, MsgSetInferencePrice,
+    MsgSetInferencePriceResponse, PinnedVersion,
 };
 use serde_json::{json, Map, Value};
 
 use crate::error::ModelError;
-use crate::events::{AdapterRegistered, BaseModelRegistered, InferencePriceSet};
-use crate::keeper::{normalize_hash, normalize_price, ModelKeeper};
+use crate::events::{AdapterRegistered, BaseModelRegistered, InferencePriceSet, ModelDelisted};
+use crate::keeper::{gov_authority, normalize_hash, normalize_price, ModelKeeper};
 
 /// Longest model name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
@@ -30,6 +31,10 @@ pub const MSG_REGISTER_BASE_MODEL: &str = "/openledger.model.v1.MsgRegisterBaseM
 pub const MSG_REGISTER_ADAPTER: &str = "/openledger.model.v1.MsgRegisterAdapter";
 /// Type URL of `MsgSetInferencePrice`.
 pub const MSG_SET_INFERENCE_PRICE: &str = "/openledger.model.v1.MsgSetInferencePrice";
+/// Type URL of `MsgDelistBaseModel`.
+pub const MSG_DELIST_BASE_MODEL: &str = "/openledger.model.v1.MsgDelistBaseModel";
+/// Type URL of `MsgDelistAdapter`.
+pub const MSG_DELIST_ADAPTER: &str = "/openledger.model.v1.MsgDelistAdapter";
 
 /// Type URL of a message's response (`…Msg<X>` → `…Msg<X>Response`).
 pub fn response_type_url(msg_type_url: &str) -> String {
@@ -150,6 +155,8 @@ impl RegisterBaseModel {
             tokenizer_hash: self.tokenizer_hash.clone(),
             license: self.msg.license.clone(),
             inference_price: Some(self.price.to_proto()),
+            delisted: false,
+            delist_reason: String::new(),
         };
         keeper.set_base_model(state, &model)?;
         state.emit_typed(BaseModelRegistered { base_model_id: id, owner: model.owner.clone(), weights_hash: model.weights_hash.clone() });
@@ -224,7 +231,9 @@ impl RegisterAdapter {
 
     /// Registers the adapter, snapshotting each pinned version's Merkle root.
     pub fn execute(&self, keeper: &ModelKeeper, state: &mut dyn StateWrite) -> Result<MsgRegisterAdapterResponse, ModelError> {
-        keeper.require_base_model(state, self.msg.base_model_id)?;
+        if keeper.require_base_model(state, self.msg.base_model_id)?.delisted {
+            return Err(ModelError::BaseModelDelisted(self.msg.base_model_id));
+        }
         if let Some(id) = keeper.by_adapter_hash(state, &self.adapter_hash)? {
             return Err(ModelError::DuplicateAdapter { hash: self.adapter_hash.clone(), id });
         }
@@ -253,6 +262,8 @@ impl RegisterAdapter {
             datanet_versions: pinned,
             training_config_hash: self.training_config_hash.clone(),
             inference_price: Some(self.price.to_proto()),
+            delisted: false,
+            delist_reason: String::new(),
         };
         keeper.set_adapter(state, &adapter)?;
         state.emit_typed(AdapterRegistered {
@@ -333,6 +344,122 @@ impl SetInferencePrice {
         };
         state.emit_typed(InferencePriceSet { kind, id, price: self.price.to_string() });
         Ok(MsgSetInferencePriceResponse {})
+    }
+}
+
+/// Longest delisting reason, in bytes.
+pub const MAX_REASON_BYTES: usize = 512;
+
+fn require_gov(authority: &Address) -> Result<(), ModelError> {
+    let gov = gov_authority();
+    if *authority != gov {
+        return Err(ModelError::Unauthorized(format!("invalid authority; expected {gov} (governance), got {authority}")));
+    }
+    Ok(())
+}
+
+/// A validated `MsgDelistBaseModel`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DelistBaseModel {
+    /// Authority (signer; must be the gov module account).
+    pub authority: Address,
+    /// The message.
+    pub msg: MsgDelistBaseModel,
+}
+
+impl Eq for DelistBaseModel {}
+
+impl DelistBaseModel {
+    /// `ValidateBasic`.
+    pub fn check_stateless(msg: &MsgDelistBaseModel) -> Result<Self, ModelError> {
+        let authority = address("authority", &msg.authority)?;
+        if msg.base_model_id == 0 {
+            return Err(ModelError::BaseModelNotFound(0));
+        }
+        bounded("reason", &msg.reason, 0, MAX_REASON_BYTES)?;
+        Ok(Self { authority, msg: msg.clone() })
+    }
+
+    /// The signer.
+    pub fn signers(&self) -> Vec<Address> {
+        vec![self.authority.clone()]
+    }
+
+    /// Amino JSON.
+    pub fn amino_json(&self) -> Value {
+        let m = &self.msg;
+        Amino::default()
+            .str("authority", &m.authority)
+            .u64("base_model_id", m.base_model_id)
+            .str("reason", &m.reason)
+            .typed("openledger/MsgDelistBaseModel")
+    }
+
+    /// Delists the base model (governance only). Its adapters stay registered but are not
+    /// servable while their base is delisted, and no new adapter can be registered on it.
+    pub fn execute(&self, keeper: &ModelKeeper, state: &mut dyn StateWrite) -> Result<MsgDelistBaseModelResponse, ModelError> {
+        require_gov(&self.authority)?;
+        let mut m = keeper.require_base_model(state, self.msg.base_model_id)?;
+        if m.delisted {
+            return Err(ModelError::AlreadyDelisted(format!("base model {}", m.id)));
+        }
+        m.delisted = true;
+        m.delist_reason = self.msg.reason.clone();
+        keeper.set_base_model(state, &m)?;
+        state.emit_typed(ModelDelisted { kind: "base_model", id: m.id, reason: self.msg.reason.clone() });
+        Ok(MsgDelistBaseModelResponse {})
+    }
+}
+
+/// A validated `MsgDelistAdapter`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DelistAdapter {
+    /// Authority (signer; must be the gov module account).
+    pub authority: Address,
+    /// The message.
+    pub msg: MsgDelistAdapter,
+}
+
+impl Eq for DelistAdapter {}
+
+impl DelistAdapter {
+    /// `ValidateBasic`.
+    pub fn check_stateless(msg: &MsgDelistAdapter) -> Result<Self, ModelError> {
+        let authority = address("authority", &msg.authority)?;
+        if msg.adapter_id == 0 {
+            return Err(ModelError::AdapterNotFound(0));
+        }
+        bounded("reason", &msg.reason, 0, MAX_REASON_BYTES)?;
+        Ok(Self { authority, msg: msg.clone() })
+    }
+
+    /// The signer.
+    pub fn signers(&self) -> Vec<Address> {
+        vec![self.authority.clone()]
+    }
+
+    /// Amino JSON.
+    pub fn amino_json(&self) -> Value {
+        let m = &self.msg;
+        Amino::default()
+            .str("authority", &m.authority)
+            .u64("adapter_id", m.adapter_id)
+            .str("reason", &m.reason)
+            .typed("openledger/MsgDelistAdapter")
+    }
+
+    /// Delists the adapter (governance only).
+    pub fn execute(&self, keeper: &ModelKeeper, state: &mut dyn StateWrite) -> Result<MsgDelistAdapterResponse, ModelError> {
+        require_gov(&self.authority)?;
+        let mut a = keeper.require_adapter(state, self.msg.adapter_id)?;
+        if a.delisted {
+            return Err(ModelError::AlreadyDelisted(format!("adapter {}", a.id)));
+        }
+        a.delisted = true;
+        a.delist_reason = self.msg.reason.clone();
+        keeper.set_adapter(state, &a)?;
+        state.emit_typed(ModelDelisted { kind: "adapter", id: a.id, reason: self.msg.reason.clone() });
+        Ok(MsgDelistAdapterResponse {})
     }
 }
 
@@ -436,6 +563,73 @@ pub(crate) mod tests {
         price(1, m, 0).unwrap().execute(&k, &mut s).unwrap();
         assert_eq!(k.require_adapter(&s, a).unwrap().inference_price.unwrap().amount, "99");
         assert_eq!(k.require_base_model(&s, m).unwrap().inference_price.unwrap().amount, "99");
+    }
+
+    #[test]
+    fn governance_delists_models_and_adapters_and_nobody_else_can() {
+        let k = keeper();
+        let mut s = StateDelta::new(EmptyState);
+        let m = RegisterBaseModel::check_stateless(&base(1, 1)).unwrap().execute(&k, &mut s).unwrap().base_model_id;
+        let other = RegisterBaseModel::check_stateless(&base(1, 2)).unwrap().execute(&k, &mut s).unwrap().base_model_id;
+        let a = RegisterAdapter::check_stateless(&adapter(2, m, 50, &[(1, 1)])).unwrap().execute(&k, &mut s).unwrap().adapter_id;
+        let b = RegisterAdapter::check_stateless(&adapter(2, m, 51, &[(1, 2)])).unwrap().execute(&k, &mut s).unwrap().adapter_id;
+        assert!(k.is_servable(&s, m, None).unwrap());
+        assert!(k.is_servable(&s, m, Some(a)).unwrap());
+        // Unknown ids and an adapter of another base model are errors, not "unservable".
+        assert_eq!(code(&k.is_servable(&s, 9, None).unwrap_err()), ("model", 4));
+        assert_eq!(code(&k.is_servable(&s, m, Some(9)).unwrap_err()), ("model", 5));
+        assert_eq!(code(&k.is_servable(&s, other, Some(a)).unwrap_err()), ("model", 11));
+
+        let gov = gov_authority().to_bech32();
+        let delist_adapter = |authority: &str, adapter_id: u64| {
+            DelistAdapter::check_stateless(&MsgDelistAdapter { authority: authority.into(), adapter_id, reason: "memorised PII".into() })
+        };
+        let delist_base = |authority: &str, base_model_id: u64| {
+            DelistBaseModel::check_stateless(&MsgDelistBaseModel { authority: authority.into(), base_model_id, reason: "unsafe".into() })
+        };
+        // Only the gov module account may delist; unknown ids are not found; nothing is written.
+        let owner = addr(2).to_bech32();
+        assert_eq!(fails_cleanly(&s, |c| delist_adapter(&owner, a).unwrap().execute(&k, c)), ("sdk", 4));
+        assert_eq!(fails_cleanly(&s, |c| delist_base(&addr(1).to_bech32(), m).unwrap().execute(&k, c)), ("sdk", 4));
+        assert_eq!(fails_cleanly(&s, |c| delist_adapter(&gov, 77).unwrap().execute(&k, c)), ("model", 5));
+        assert_eq!(fails_cleanly(&s, |c| delist_base(&gov, 77).unwrap().execute(&k, c)), ("model", 4));
+        assert_eq!(code(&delist_base(&gov, 0).unwrap_err()), ("model", 4));
+        assert_eq!(code(&delist_base("bad", m).unwrap_err()), ("sdk", 7));
+        let long = MsgDelistAdapter { authority: gov.clone(), adapter_id: a, reason: "x".repeat(MAX_REASON_BYTES + 1) };
+        assert_eq!(code(&DelistAdapter::check_stateless(&long).unwrap_err()), ("model", 2));
+
+        // Delisting an adapter: it is reported delisted and not servable; its base and siblings are.
+        delist_adapter(&gov, a).unwrap().execute(&k, &mut s).unwrap();
+        let stored = k.require_adapter(&s, a).unwrap();
+        assert!(stored.delisted);
+        assert_eq!(stored.delist_reason, "memorised PII");
+        assert!(!k.is_servable(&s, m, Some(a)).unwrap());
+        assert_eq!(code(&k.check_servable(&s, m, Some(a)).unwrap_err()), ("model", 15));
+        assert!(k.is_servable(&s, m, Some(b)).unwrap());
+        assert!(k.is_servable(&s, m, None).unwrap());
+        assert_eq!(fails_cleanly(&s, |c| delist_adapter(&gov, a).unwrap().execute(&k, c)), ("model", 16));
+
+        // Delisting the base model: neither it nor any adapter on it is servable, and no new
+        // adapter can be registered on it.
+        delist_base(&gov, m).unwrap().execute(&k, &mut s).unwrap();
+        assert!(k.require_base_model(&s, m).unwrap().delisted);
+        assert!(!k.is_servable(&s, m, None).unwrap());
+        assert!(!k.is_servable(&s, m, Some(b)).unwrap());
+        assert_eq!(code(&k.check_servable(&s, m, Some(b)).unwrap_err()), ("model", 14));
+        assert!(k.is_servable(&s, other, None).unwrap());
+        assert_eq!(
+            fails_cleanly(&s, |c| RegisterAdapter::check_stateless(&adapter(2, m, 52, &[(1, 1)])).unwrap().execute(&k, c)),
+            ("model", 14)
+        );
+        assert_eq!(fails_cleanly(&s, |c| delist_base(&gov, m).unwrap().execute(&k, c)), ("model", 16));
+
+        // Queries report it, and the genesis export round-trips the flags.
+        let g = crate::genesis::export_genesis(&s).unwrap();
+        assert!(g.base_models.iter().any(|bm| bm.id == m && bm.delisted && bm.delist_reason == "unsafe"));
+        assert!(g.adapters.iter().any(|ad| ad.id == a && ad.delisted));
+        let amino = delist_base(&gov, m).unwrap().amino_json();
+        assert_eq!(amino["type"], "openledger/MsgDelistBaseModel");
+        assert_eq!(amino["value"]["base_model_id"], "1");
     }
 
     #[test]

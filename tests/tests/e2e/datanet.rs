@@ -43,7 +43,7 @@ const BURN_BPS: u128 = 2_500;
 const FUNDS: u128 = 50_000_000;
 
 /// Runs `openledgerd ARGS --home <node home>` and returns stdout; panics with stderr on failure.
-fn cli_text(node: &Node, args: &[&str]) -> String {
+pub(crate) fn cli_text(node: &Node, args: &[&str]) -> String {
     let out = Command::new(openledgerd_bin()).args(args).arg("--home").arg(node.home()).output().expect("run openledgerd");
     assert!(
         out.status.success(),
@@ -55,7 +55,7 @@ fn cli_text(node: &Node, args: &[&str]) -> String {
 }
 
 /// Runs a CLI command against the node's RPC and parses its JSON output.
-fn cli(node: &Node, args: &[&str]) -> Value {
+pub(crate) fn cli(node: &Node, args: &[&str]) -> Value {
     let url = node.rpc_url();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--node", url.as_str()]);
@@ -64,12 +64,12 @@ fn cli(node: &Node, args: &[&str]) -> Value {
 }
 
 /// Splits a command line on whitespace (for arguments without spaces).
-fn words(line: &str) -> Vec<&str> {
+pub(crate) fn words(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
 }
 
 /// `keys add NAME` through the CLI; returns the key (from the printed mnemonic).
-fn add_key(node: &Node, name: &str) -> AccountKey {
+pub(crate) fn add_key(node: &Node, name: &str) -> AccountKey {
     let text = cli_text(node, &["keys", "add", name]);
     let mnemonic = text.lines().rev().find(|l| !l.trim().is_empty()).expect("mnemonic line");
     let key = AccountKey::from_mnemonic(mnemonic.trim()).expect("mnemonic");
@@ -78,18 +78,18 @@ fn add_key(node: &Node, name: &str) -> AccountKey {
 }
 
 /// The fee the CLI paid for a tx it printed (`ceil(gas_wanted × 0.025)`).
-fn fee_of(out: &Value) -> u128 {
+pub(crate) fn fee_of(out: &Value) -> u128 {
     let gas: u64 = out["gas_wanted"].as_str().expect("gas_wanted").parse().expect("number");
     min_fee(gas)
 }
 
-fn abci<Resp: Message + Default>(node: &Node, path: &str, req: impl Message) -> Resp {
+pub(crate) fn abci<Resp: Message + Default>(node: &Node, path: &str, req: impl Message) -> Resp {
     let res = node.rpc().abci_query(path, &req.encode_to_vec(), 0, false).expect("abci_query");
     assert_eq!(res.code, 0, "{path}: {}", res.log);
     Resp::decode(res.value.as_slice()).expect("decode")
 }
 
-fn uopen(node: &Node, address: &Address) -> u128 {
+pub(crate) fn uopen(node: &Node, address: &Address) -> u128 {
     let r: QueryBalanceResponse =
         abci(node, "/cosmos.bank.v1beta1.Query/Balance", QueryBalanceRequest { address: address.to_bech32(), denom: "uopen".into() });
     r.balance.expect("coin").amount.parse().expect("amount")
@@ -264,7 +264,7 @@ fn datanet_contributions_version_adapter_lineage_and_export_on_a_real_chain() {
 }
 
 /// Signs `msgs` for `key` with `gas` and the minimum fee, at the account's current sequence.
-fn signed(node: &Node, key: &AccountKey, msgs: Vec<Any>, gas: u64) -> Vec<u8> {
+pub(crate) fn signed(node: &Node, key: &AccountKey, msgs: Vec<Any>, gas: u64) -> Vec<u8> {
     let account = fetch_account(&node.rpc(), &key.address()).expect("account query").expect("account exists");
     sign_tx(&TxSpec {
         key,
@@ -281,14 +281,14 @@ fn signed(node: &Node, key: &AccountKey, msgs: Vec<Any>, gas: u64) -> Vec<u8> {
 }
 
 /// Broadcasts a tx that passes CheckTx and waits for its result in a block.
-fn deliver(node: &Node, tx: &[u8]) -> IndexedTx {
+pub(crate) fn deliver(node: &Node, tx: &[u8]) -> IndexedTx {
     let rpc = node.rpc();
     let res = rpc.broadcast_tx_sync(tx).expect("broadcast");
     assert_eq!(res.code, 0, "CheckTx rejected: {} {} {}", res.codespace, res.code, res.log);
     rpc.wait_for_tx(&res.hash, Duration::from_secs(30)).expect("tx_search").expect("tx included")
 }
 
-fn any(type_url: &str, msg: impl Message) -> Any {
+pub(crate) fn any(type_url: &str, msg: impl Message) -> Any {
     Any { type_url: type_url.into(), value: msg.encode_to_vec() }
 }
 
@@ -296,7 +296,7 @@ fn contribution(who: &AccountKey, rows: &[&str], bond: u128) -> Any {
     contribution_to(1, who, rows, bond)
 }
 
-fn contribution_to(datanet_id: u64, who: &AccountKey, rows: &[&str], bond: u128) -> Any {
+pub(crate) fn contribution_to(datanet_id: u64, who: &AccountKey, rows: &[&str], bond: u128) -> Any {
     any(
         dmsg::MSG_SUBMIT_CONTRIBUTION,
         dpb::MsgSubmitContribution {

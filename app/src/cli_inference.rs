@@ -1,0 +1,245 @@
+//! CLI of the inference module: `tx inference request` (submits a paid request and waits until
+//! the network agreed on the answer, then prints it), `tx inference register-executor`, and
+//! `query inference params|request|pending|executors`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use cosmos_sdk_proto::Any;
+use openledger_core::coin::Coin;
+use openledger_inference::msg as imsg;
+use openledger_proto::openledger::inference::v1 as ipb;
+use prost::Message;
+use serde_json::{json, Value};
+
+use crate::cli::{broadcast, broadcast_included, QueryFlags, TxFlags};
+use crate::keys::Keyring;
+use crate::rpc_client::CometRpc;
+
+/// `tx inference` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InferenceTx {
+    /// Pay for an inference and wait for the agreed answer.
+    Request {
+        /// Base model id.
+        #[arg(long)]
+        model: u64,
+        /// Adapter id (0 = base model only).
+        #[arg(long, default_value_t = 0)]
+        adapter: u64,
+        /// Prompt.
+        #[arg(long)]
+        prompt: String,
+        /// Tokens to generate at most.
+        #[arg(long, default_value_t = 32)]
+        max_tokens: u32,
+        /// Fee escrowed for the inference, e.g. 1000uopen (at least the model's price).
+        #[arg(long)]
+        fee: String,
+        /// Seconds to wait for the result (0: do not wait).
+        #[arg(long, default_value_t = 120)]
+        wait_seconds: u64,
+        /// Key name.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+    /// Declare the base models this validator's executor serves (empty list: none).
+    RegisterExecutor {
+        /// Base model ids, comma separated.
+        #[arg(long, default_value = "")]
+        models: String,
+        /// Key name of the validator operator.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
+}
+
+/// `query inference` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InferenceQueryCmd {
+    /// Module params (fee split, deadline, determinism profile).
+    Params {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// A request and, when answered, its result with every executor's vote.
+    Request {
+        /// Request id.
+        id: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Requests waiting for a result.
+    Pending {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Executor registrations.
+    Executors {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+}
+
+fn query<Req: Message, Resp: Message + Default>(node: &str, height: i64, method: &str, req: &Req) -> anyhow::Result<Resp> {
+    let rpc = CometRpc::new(node);
+    let res = rpc.abci_query(&format!("/openledger.inference.v1.Query/{method}"), &req.encode_to_vec(), height, false)?;
+    if res.code != 0 {
+        bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
+    }
+    Ok(Resp::decode(res.value.as_slice())?)
+}
+
+fn status_name(status: i32) -> &'static str {
+    match ipb::RequestStatus::try_from(status) {
+        Ok(ipb::RequestStatus::Pending) => "pending",
+        Ok(ipb::RequestStatus::Completed) => "completed",
+        Ok(ipb::RequestStatus::Expired) => "expired",
+        _ => "unspecified",
+    }
+}
+
+/// JSON of a request and its result.
+pub fn request_json(request: &ipb::Request, result: Option<&ipb::Result>) -> Value {
+    let mut out = json!({
+        "id": request.id.to_string(),
+        "status": status_name(request.status),
+        "requester": request.requester,
+        "base_model_id": request.base_model_id.to_string(),
+        "adapter_id": request.adapter_id.to_string(),
+        "prompt": request.prompt,
+        "max_tokens": request.max_tokens,
+        "fee": request.fee.as_ref().map(|c| format!("{}{}", c.amount, c.denom)),
+        "weights_hash": request.weights_hash,
+        "adapter_hash": request.adapter_hash,
+        "datanet_versions": request.datanet_versions.iter().map(|v| json!({"datanet_id": v.datanet_id.to_string(), "version": v.version.to_string()})).collect::<Vec<_>>(),
+        "seed": request.seed.to_string(),
+        "height": request.height.to_string(),
+        "deadline": request.deadline.to_string(),
+    });
+    if let Some(r) = result {
+        out["result"] = json!({
+            "text": r.text,
+            "token_count": r.tokens.len(),
+            "output_hash": hex::encode(&r.output_hash),
+            "height": r.height.to_string(),
+            "extension_height": r.extension_height.to_string(),
+            "agreeing_power": r.agreeing_power.to_string(),
+            "eligible_power": r.eligible_power.to_string(),
+            "paid_contributors": r.paid_contributors,
+            "paid_owner": r.paid_owner,
+            "paid_executors": r.paid_executors,
+            "paid_community": r.paid_community,
+            "slashed": r.slashed,
+            "votes": r.votes.iter().map(|v| json!({
+                "validator": v.validator, "power": v.power.to_string(), "agreed": v.agreed,
+                "output_hash": hex::encode(&v.output_hash), "token_count": v.token_count,
+            })).collect::<Vec<_>>(),
+        });
+    }
+    out
+}
+
+/// Request id from the included tx's `inference_request` event.
+fn request_id_of(tx: &crate::rpc_client::IndexedTx) -> anyhow::Result<u64> {
+    tx.events
+        .iter()
+        .filter(|(kind, _)| kind == "inference_request")
+        .flat_map(|(_, attrs)| attrs.iter())
+        .find(|(k, _)| k == "request_id")
+        .context("the tx has no inference_request event")?
+        .1
+        .parse()
+        .context("request_id")
+}
+
+/// Runs an inference tx command.
+pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
+    let ring = Keyring::new(home);
+    match cmd {
+        InferenceTx::Request { model, adapter, prompt, max_tokens, fee, wait_seconds, from, flags } => {
+            let key = ring.signer(&from)?;
+            let fee = Coin::parse(&fee)?;
+            let msg = ipb::MsgRequestInference {
+                requester: key.address().to_bech32(),
+                base_model_id: model,
+                adapter_id: adapter,
+                prompt,
+                max_tokens,
+                fee: Some(fee.to_proto()),
+            };
+            let any = Any { type_url: imsg::MSG_REQUEST_INFERENCE.into(), value: msg.encode_to_vec() };
+            let Some(included) = broadcast_included(&key, vec![any], &flags)? else { return Ok(()) };
+            if wait_seconds == 0 {
+                return Ok(());
+            }
+            let id = request_id_of(&included)?;
+            eprintln!("request {id} accepted at height {}; waiting for two thirds of the executors to agree…", included.height);
+            let deadline = Instant::now() + Duration::from_secs(wait_seconds);
+            loop {
+                let resp: ipb::QueryRequestResponse = query(&flags.node, 0, "Request", &ipb::QueryRequestRequest { id })?;
+                let request = resp.request.context("missing request")?;
+                if request.status != ipb::RequestStatus::Pending as i32 {
+                    println!("{}", serde_json::to_string_pretty(&request_json(&request, resp.result.as_ref()))?);
+                    if request.status == ipb::RequestStatus::Expired as i32 {
+                        bail!("request {id} expired unanswered; its fee was refunded");
+                    }
+                    return Ok(());
+                }
+                if Instant::now() > deadline {
+                    bail!("request {id} still pending after {wait_seconds}s (deadline height {})", request.deadline);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        InferenceTx::RegisterExecutor { models, from, flags } => {
+            let key = ring.signer(&from)?;
+            let ids = models
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<u64>().with_context(|| format!("bad model id {s:?}")))
+                .collect::<anyhow::Result<Vec<u64>>>()?;
+            let msg = ipb::MsgRegisterExecutor { validator: openledger_stake::keeper::operator_of(&key.address()), base_model_ids: ids };
+            broadcast(&key, vec![Any { type_url: imsg::MSG_REGISTER_EXECUTOR.into(), value: msg.encode_to_vec() }], &flags)
+        }
+    }
+}
+
+/// Runs an inference query command.
+pub fn inference_query(cmd: InferenceQueryCmd) -> anyhow::Result<()> {
+    let value = match cmd {
+        InferenceQueryCmd::Params { flags } => {
+            let r: ipb::QueryParamsResponse = query(&flags.node, flags.height, "Params", &ipb::QueryParamsRequest {})?;
+            let p = r.params.unwrap_or_default();
+            serde_json::to_value(openledger_inference::genesis::ParamsJson::from_params(&p))?
+        }
+        InferenceQueryCmd::Request { id, flags } => {
+            let r: ipb::QueryRequestResponse = query(&flags.node, flags.height, "Request", &ipb::QueryRequestRequest { id })?;
+            request_json(&r.request.unwrap_or_default(), r.result.as_ref())
+        }
+        InferenceQueryCmd::Pending { flags } => {
+            let r: ipb::QueryPendingRequestsResponse =
+                query(&flags.node, flags.height, "PendingRequests", &ipb::QueryPendingRequestsRequest { pagination: None })?;
+            json!({"requests": r.requests.iter().map(|q| request_json(q, None)).collect::<Vec<_>>()})
+        }
+        InferenceQueryCmd::Executors { flags } => {
+            let r: ipb::QueryExecutorsResponse = query(&flags.node, flags.height, "Executors", &ipb::QueryExecutorsRequest {})?;
+            json!({"executors": r.executors.iter().map(|e| json!({"validator": e.validator, "base_model_ids": e.base_model_ids.iter().map(u64::to_string).collect::<Vec<_>>(), "registered_height": e.registered_height.to_string()})).collect::<Vec<_>>()})
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! The node side of verifiable inference: the local executor worker and the ABCI 2.0 steps.
+//!
+//! After each Commit the app hands the pending requests it has not run yet to its local
+//! `open-executor` over loopback gRPC (a background thread, so consensus never waits on the
+//! model). Finished outputs are kept in memory; `ExtendVote` reports them (hashes only),
+//! `PrepareProposal` injects the previous height's signed extended commit plus the texts it
+//! holds for requests with a two-thirds agreement. The outputs are local, non-consensus data:
+//! every check a block must pass is in `openledger_inference::votes`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openledger_core::StateRead;
+use openledger_inference::keeper::output_hash;
+use openledger_inference::votes::{self, CommitEntry};
+use openledger_inference::InferenceKeeper;
+use openledger_proto::openledger::executor::v1::executor_client::ExecutorClient;
+use openledger_proto::openledger::executor::v1::ExecuteRequest;
+use openledger_proto::openledger::inference::v1::{AgreedOutput, InjectedResults, InjectedVote, ReportedOutput, Request};
+use parking_lot::Mutex;
+use tendermint_proto::v0_38::abci as pb;
+
+/// Longest time one Execute call may take before it is retried at a later commit.
+const EXECUTE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Failed attempts per request before this node gives up on it (it then just does not vote).
+const MAX_ATTEMPTS: u32 = 3;
+/// Pending requests looked at per commit.
+const MAX_PENDING_SCAN: usize = 1024;
+
+/// One output produced by the local executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalOutput {
+    /// Token ids.
+    pub tokens: Vec<u32>,
+    /// Text.
+    pub text: String,
+    /// sha256(tokens LE ‖ text).
+    pub hash: [u8; 32],
+}
+
+#[derive(Default)]
+struct Shared {
+    outputs: BTreeMap<u64, LocalOutput>,
+    in_flight: BTreeSet<u64>,
+    attempts: BTreeMap<u64, u32>,
+}
+
+/// The local executor connection and the outputs it produced.
+pub struct InferenceRuntime {
+    shared: Arc<Mutex<Shared>>,
+    jobs: Option<mpsc::Sender<Request>>,
+    byzantine: bool,
+}
+
+impl Default for InferenceRuntime {
+    fn default() -> Self {
+        Self::disabled()
+    }
+}
+
+impl InferenceRuntime {
+    /// A validator without an executor: it reports nothing and injects nothing of its own.
+    pub fn disabled() -> Self {
+        Self { shared: Arc::default(), jobs: None, byzantine: false }
+    }
+
+    /// Connects to `executor_addr` (an `http://127.0.0.1:port` URL) from a worker thread.
+    /// `byzantine` perturbs every output (tests of slashing only).
+    pub fn start(executor_addr: &str, byzantine: bool) -> anyhow::Result<Self> {
+        let shared: Arc<Mutex<Shared>> = Arc::default();
+        let (tx, rx) = mpsc::channel::<Request>();
+        let addr = executor_addr.to_string();
+        let worker_shared = shared.clone();
+        std::thread::Builder::new().name("inference-worker".into()).spawn(move || worker(addr, rx, worker_shared, byzantine))?;
+        Ok(Self { shared, jobs: Some(tx), byzantine })
+    }
+
+    /// Whether this node runs an executor.
+    pub fn enabled(&self) -> bool {
+        self.jobs.is_some()
+    }
+
+    /// Whether outputs are perturbed (test flag).
+    pub fn byzantine(&self) -> bool {
+        self.byzantine
+    }
+
+    /// After Commit: queue pending requests not run yet; forget outputs of finished ones.
+    pub fn after_commit(&self, keeper: &InferenceKeeper, state: &dyn StateRead) {
+        let Some(jobs) = &self.jobs else { return };
+        let pending = match keeper.pending_ids(state, MAX_PENDING_SCAN) {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!("inference: cannot list pending requests: {e}");
+                return;
+            }
+        };
+        let pending_set: BTreeSet<u64> = pending.iter().copied().collect();
+        let mut shared = self.shared.lock();
+        shared.outputs.retain(|id, _| pending_set.contains(id));
+        shared.attempts.retain(|id, _| pending_set.contains(id));
+        for id in pending {
+            if shared.outputs.contains_key(&id) || shared.in_flight.contains(&id) {
+                continue;
+            }
+            if shared.attempts.get(&id).copied().unwrap_or(0) >= MAX_ATTEMPTS {
+                continue;
+            }
+            let Ok(Some(request)) = keeper.request(state, id) else { continue };
+            if jobs.send(request).is_ok() {
+                shared.in_flight.insert(id);
+                *shared.attempts.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// A local output.
+    pub fn output(&self, id: u64) -> Option<LocalOutput> {
+        self.shared.lock().outputs.get(&id).cloned()
+    }
+
+    /// Records an output (the worker, and tests).
+    pub fn insert_output(&self, id: u64, output: LocalOutput) {
+        self.shared.lock().outputs.insert(id, output);
+    }
+
+    /// ExtendVote: the outputs of pending requests this node has, hashes only.
+    pub fn extend_vote(&self, keeper: &InferenceKeeper, state: &dyn StateRead) -> Vec<u8> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        let pending = keeper.pending_ids(state, MAX_PENDING_SCAN).unwrap_or_default();
+        let shared = self.shared.lock();
+        let outputs: Vec<ReportedOutput> = pending
+            .into_iter()
+            .filter_map(|id| {
+                let o = shared.outputs.get(&id)?;
+                Some(ReportedOutput {
+                    request_id: id,
+                    output_hash: o.hash.to_vec(),
+                    token_count: u32::try_from(o.tokens.len()).unwrap_or(u32::MAX),
+                })
+            })
+            .collect();
+        votes::encode_extension(outputs)
+    }
+
+    /// PrepareProposal: the injected results tx for the previous height's extended commit, if
+    /// this node holds the text of at least one request with a two-thirds agreement.
+    pub fn injected_tx(
+        &self,
+        keeper: &InferenceKeeper,
+        state: &dyn StateRead,
+        chain_id: &str,
+        height: i64,
+        commit: &pb::ExtendedCommitInfo,
+    ) -> Option<Vec<u8>> {
+        if height < 2 || commit.votes.is_empty() {
+            return None;
+        }
+        let injected_votes: Vec<InjectedVote> = commit
+            .votes
+            .iter()
+            .map(|v| InjectedVote {
+                address: v.validator.as_ref().map(|x| x.address.to_vec()).unwrap_or_default(),
+                power: v.validator.as_ref().map(|x| x.power).unwrap_or(0),
+                block_id_flag: v.block_id_flag,
+                vote_extension: v.vote_extension.to_vec(),
+                extension_signature: v.extension_signature.to_vec(),
+            })
+            .collect();
+        let entries = commit_entries_extended(commit);
+        let verified = match votes::verify_commit(keeper, state, chain_id, height - 1, commit.round, &injected_votes, &entries) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("inference: own extended commit does not verify: {e}");
+                return None;
+            }
+        };
+        let agreements = votes::tally(keeper, state, &verified, u64::try_from(height - 1).unwrap_or(0)).ok()?;
+        let shared = self.shared.lock();
+        let outputs: Vec<AgreedOutput> = agreements
+            .iter()
+            .filter_map(|a| {
+                let o = shared.outputs.get(&a.request_id)?;
+                (o.hash == a.output_hash).then(|| AgreedOutput { request_id: a.request_id, tokens: o.tokens.clone(), text: o.text.clone() })
+            })
+            .collect();
+        if outputs.is_empty() {
+            return None;
+        }
+        let injected = InjectedResults { height: height - 1, round: commit.round, votes: injected_votes, outputs };
+        Some(votes::encode_injected(&injected))
+    }
+}
+
+/// The commit entries of a block's `CommitInfo`.
+pub fn commit_entries(commit: &pb::CommitInfo) -> Vec<CommitEntry> {
+    commit
+        .votes
+        .iter()
+        .map(|v| CommitEntry {
+            address: v.validator.as_ref().map(|x| x.address.to_vec()).unwrap_or_default(),
+            power: v.validator.as_ref().map(|x| x.power).unwrap_or(0),
+            block_id_flag: v.block_id_flag,
+        })
+        .collect()
+}
+
+fn commit_entries_extended(commit: &pb::ExtendedCommitInfo) -> Vec<CommitEntry> {
+    commit
+        .votes
+        .iter()
+        .map(|v| CommitEntry {
+            address: v.validator.as_ref().map(|x| x.address.to_vec()).unwrap_or_default(),
+            power: v.validator.as_ref().map(|x| x.power).unwrap_or(0),
+            block_id_flag: v.block_id_flag,
+        })
+        .collect()
+}
+
+/// Runs requests on the executor one at a time (the executor batches internally).
+fn worker(addr: String, jobs: mpsc::Receiver<Request>, shared: Arc<Mutex<Shared>>, byzantine: bool) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("inference worker: cannot start a runtime: {e}");
+            return;
+        }
+    };
+    let mut client: Option<ExecutorClient<tonic::transport::Channel>> = None;
+    while let Ok(request) = jobs.recv() {
+        let id = request.id;
+        let result = runtime.block_on(async {
+            if client.is_none() {
+                let endpoint = tonic::transport::Endpoint::from_shared(addr.clone())?.connect_timeout(Duration::from_secs(5));
+                client = Some(ExecutorClient::new(endpoint.connect().await?).max_decoding_message_size(16 * 1024 * 1024));
+            }
+            let Some(c) = client.as_mut() else { anyhow::bail!("no executor client") };
+            let call = c.execute(ExecuteRequest {
+                model: request.weights_hash.clone(),
+                adapter: request.adapter_hash.clone(),
+                prompt: request.prompt.clone(),
+                max_tokens: request.max_tokens,
+                seed: request.seed,
+                profile: request.profile.clone(),
+            });
+            let response = tokio::time::timeout(EXECUTE_TIMEOUT, call).await.map_err(|_| anyhow::anyhow!("timed out"))??.into_inner();
+            Ok::<_, anyhow::Error>(response)
+        });
+        let mut guard = shared.lock();
+        guard.in_flight.remove(&id);
+        match result {
+            Ok(response) => {
+                let mut text = response.text;
+                if byzantine {
+                    text.push_str(" [perturbed]");
+                }
+                let hash = output_hash(&response.tokens, &text);
+                if !byzantine && response.output_hash.as_slice() != hash {
+                    tracing::warn!("inference: executor hash of request {id} does not match its tokens and text; not reporting it");
+                    continue;
+                }
+                tracing::info!("inference: request {id} executed ({} tokens)", response.tokens.len());
+                guard.outputs.insert(id, LocalOutput { tokens: response.tokens, text, hash });
+            }
+            Err(e) => {
+                tracing::warn!("inference: request {id} failed on the executor at {addr}: {e}");
+                client = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_runtime_reports_nothing() {
+        let rt = InferenceRuntime::disabled();
+        assert!(!rt.enabled());
+        rt.insert_output(1, LocalOutput { tokens: vec![1], text: "a".into(), hash: output_hash(&[1], "a") });
+        assert_eq!(rt.output(1).map(|o| o.text), Some("a".to_string()));
+    }
+}

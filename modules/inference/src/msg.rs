@@ -1,0 +1,161 @@
+//! Inference messages: for each, a stateless check (the SDK's `ValidateBasic`) producing a
+//! validated value, its signer, its amino JSON form (`openledger/<MsgName>`), and its execution.
+
+use openledger_core::address::VALOPER_PREFIX;
+use openledger_core::block::BlockInfo;
+use openledger_core::{Address, StateWrite};
+use openledger_proto::openledger::inference::v1::{
+    MsgRegisterExecutor, MsgRegisterExecutorResponse, MsgRequestInference, MsgRequestInferenceResponse,
+};
+use serde_json::{json, Map, Value};
+
+use crate::error::InferenceError;
+use crate::keeper::{InferenceKeeper, ABSOLUTE_MAX_MODELS, ABSOLUTE_MAX_PROMPT_BYTES, ABSOLUTE_MAX_TOKENS};
+
+/// Type URL of `MsgRequestInference`.
+pub const MSG_REQUEST_INFERENCE: &str = "/openledger.inference.v1.MsgRequestInference";
+/// Type URL of `MsgRegisterExecutor`.
+pub const MSG_REGISTER_EXECUTOR: &str = "/openledger.inference.v1.MsgRegisterExecutor";
+/// Type URL of `MsgUpdateParams`.
+pub const MSG_UPDATE_PARAMS: &str = "/openledger.inference.v1.MsgUpdateParams";
+
+fn address(field: &'static str, text: &str) -> Result<Address, InferenceError> {
+    Address::from_bech32(text).map_err(|e| InferenceError::InvalidAddress { field, reason: e.to_string() })
+}
+
+/// Amino object with the SDK's rules: zero values omitted, 64-bit integers as strings.
+fn amino(name: &str, fields: Vec<(&str, Value)>) -> Value {
+    let mut map = Map::new();
+    for (k, v) in fields {
+        let empty = matches!(&v, Value::String(s) if s.is_empty() || s == "0") || v.is_null() || v == json!([]);
+        if !empty {
+            map.insert(k.to_string(), v);
+        }
+    }
+    json!({"type": name, "value": Value::Object(map)})
+}
+
+/// A validated MsgRequestInference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestInference {
+    /// Signer.
+    pub requester: Address,
+    /// Fee in uopen.
+    pub fee: u128,
+    /// The message as signed.
+    pub msg: MsgRequestInference,
+}
+
+impl RequestInference {
+    /// `ValidateBasic`.
+    pub fn check_stateless(msg: &MsgRequestInference) -> Result<Self, InferenceError> {
+        let requester = address("requester", &msg.requester)?;
+        if msg.base_model_id == 0 {
+            return Err(InferenceError::ModelNotServable("base_model_id must be set".into()));
+        }
+        if msg.prompt.is_empty() || msg.prompt.len() > ABSOLUTE_MAX_PROMPT_BYTES as usize {
+            return Err(InferenceError::InvalidPrompt(format!("prompt must be 1..={ABSOLUTE_MAX_PROMPT_BYTES} bytes")));
+        }
+        if msg.max_tokens == 0 || msg.max_tokens > ABSOLUTE_MAX_TOKENS {
+            return Err(InferenceError::InvalidMaxTokens(format!("must be 1..={ABSOLUTE_MAX_TOKENS}, got {}", msg.max_tokens)));
+        }
+        let coin = msg.fee.as_ref().ok_or_else(|| InferenceError::InvalidCoins("fee is required".into()))?;
+        if coin.denom != openledger_core::coin::BASE_DENOM {
+            return Err(InferenceError::InvalidCoins(format!("fee denom must be uopen, got {:?}", coin.denom)));
+        }
+        let fee = openledger_core::coin::parse_amount(&coin.amount).map_err(|e| InferenceError::InvalidCoins(e.to_string()))?;
+        Ok(Self { requester, fee, msg: msg.clone() })
+    }
+
+    /// The signer.
+    pub fn signers(&self) -> Vec<Address> {
+        vec![self.requester.clone()]
+    }
+
+    /// Amino JSON.
+    pub fn amino_json(&self) -> Value {
+        let fee = self.msg.fee.as_ref().map(|c| json!({"amount": c.amount, "denom": c.denom})).unwrap_or(Value::Null);
+        amino(
+            "openledger/MsgRequestInference",
+            vec![
+                ("adapter_id", json!(self.msg.adapter_id.to_string())),
+                ("base_model_id", json!(self.msg.base_model_id.to_string())),
+                ("fee", fee),
+                ("max_tokens", if self.msg.max_tokens == 0 { Value::Null } else { json!(self.msg.max_tokens) }),
+                ("prompt", json!(self.msg.prompt)),
+                ("requester", json!(self.msg.requester)),
+            ],
+        )
+    }
+
+    /// Escrows the fee and stores the request.
+    pub fn execute(
+        &self,
+        keeper: &InferenceKeeper,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+    ) -> Result<MsgRequestInferenceResponse, InferenceError> {
+        let request_id = keeper.request_inference(
+            state,
+            info,
+            &self.requester,
+            self.msg.base_model_id,
+            self.msg.adapter_id,
+            &self.msg.prompt,
+            self.msg.max_tokens,
+            self.fee,
+        )?;
+        Ok(MsgRequestInferenceResponse { request_id })
+    }
+}
+
+/// A validated MsgRegisterExecutor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisterExecutor {
+    /// The operator's account (signer): same bytes as the operator address.
+    pub signer: Address,
+    /// Models, sorted and unique.
+    pub base_model_ids: Vec<u64>,
+    /// The message as signed.
+    pub msg: MsgRegisterExecutor,
+}
+
+impl RegisterExecutor {
+    /// `ValidateBasic`.
+    pub fn check_stateless(msg: &MsgRegisterExecutor) -> Result<Self, InferenceError> {
+        let operator = Address::from_bech32_prefixed(&msg.validator, VALOPER_PREFIX)
+            .map_err(|e| InferenceError::InvalidAddress { field: "validator", reason: e.to_string() })?;
+        if msg.base_model_ids.len() > ABSOLUTE_MAX_MODELS as usize {
+            return Err(InferenceError::InvalidRegistration(format!("at most {ABSOLUTE_MAX_MODELS} models")));
+        }
+        let mut ids = msg.base_model_ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != msg.base_model_ids.len() || ids.contains(&0) {
+            return Err(InferenceError::InvalidRegistration("base model ids must be unique and non-zero".into()));
+        }
+        Ok(Self { signer: operator, base_model_ids: ids, msg: msg.clone() })
+    }
+
+    /// The signer (the operator's own account).
+    pub fn signers(&self) -> Vec<Address> {
+        vec![self.signer.clone()]
+    }
+
+    /// Amino JSON.
+    pub fn amino_json(&self) -> Value {
+        let ids: Vec<Value> = self.msg.base_model_ids.iter().map(|i| json!(i.to_string())).collect();
+        amino("openledger/MsgRegisterExecutor", vec![("base_model_ids", Value::Array(ids)), ("validator", json!(self.msg.validator))])
+    }
+
+    /// Stores the registration.
+    pub fn execute(
+        &self,
+        keeper: &InferenceKeeper,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+    ) -> Result<MsgRegisterExecutorResponse, InferenceError> {
+        keeper.register_executor(state, info, &self.msg.validator, &self.base_model_ids)?;
+        Ok(MsgRegisterExecutorResponse {})
+    }
+}

@@ -1,0 +1,438 @@
+//! Unit tests of the inference module over an in-memory state: requests and escrow, deadline
+//! refunds, the fee split, and the vote-extension protocol on crafted commits and proposals
+//! (real ed25519 signatures over CometBFT's sign bytes).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use ed25519_consensus::SigningKey;
+use openledger_core::block::BlockInfo;
+use openledger_core::delta::EmptyState;
+use openledger_core::{AbciError, Address, Dec, StateDelta, StateRead, StateWrite};
+use openledger_proto::openledger::inference::v1::{
+    AgreedOutput, DatanetVersionPin, InjectedResults, InjectedVote, ReportedOutput, RequestStatus,
+};
+use sha2::{Digest, Sha256};
+use tendermint_proto::v0_38::types::BlockIdFlag;
+
+use crate::keeper::{output_hash, InferenceHost, InferenceKeeper, ModelTarget, ValidatorInfo};
+use crate::votes::{self, CommitEntry};
+use crate::InferenceError;
+use openledger_core::error::ErrorCode;
+
+const CHAIN: &str = "openledger-test-1";
+
+/// Host whose balances live in the state (so dropped deltas drop them too).
+#[derive(Default)]
+struct TestHost {
+    validators: Vec<(ValidatorInfo, [u8; 20])>,
+    slashed: Mutex<Vec<String>>,
+    /// Share of the contributors' amount the attribution pays (per mille).
+    attribution_per_mille: u128,
+}
+
+fn bal_key(a: &Address) -> Vec<u8> {
+    format!("test/bal/{}", a.to_bech32()).into_bytes()
+}
+
+fn balance(state: &dyn StateRead, a: &Address) -> u128 {
+    state.get_raw(&bal_key(a)).unwrap().map(|v| String::from_utf8(v).unwrap().parse().unwrap()).unwrap_or(0)
+}
+
+fn set_balance(state: &mut dyn StateWrite, a: &Address, v: u128) {
+    state.put_raw(bal_key(a), v.to_string().into_bytes()).unwrap();
+}
+
+fn pool() -> Address {
+    Address::module("community_pool_test")
+}
+
+fn contributors() -> Address {
+    Address::module("contributors_test")
+}
+
+fn owner() -> Address {
+    Address::module("owner_test")
+}
+
+impl InferenceHost for TestHost {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, amount: u128) -> Result<(), AbciError> {
+        let have = balance(state, from);
+        if have < amount {
+            return Err(AbciError::sdk(5, format!("{have}uopen is smaller than {amount}uopen: insufficient funds")));
+        }
+        set_balance(state, from, have - amount);
+        let to_have = balance(state, to);
+        set_balance(state, to, to_have + amount);
+        Ok(())
+    }
+    fn model_target(&self, _state: &dyn StateRead, base: u64, adapter: u64) -> Result<ModelTarget, AbciError> {
+        if base != 1 {
+            return Err(AbciError { codespace: "model", code: 3, log: format!("base model {base} not found") });
+        }
+        Ok(ModelTarget {
+            weights_hash: "ab".repeat(32),
+            adapter_hash: if adapter == 0 { String::new() } else { "cd".repeat(32) },
+            owner: owner(),
+            price: 1_000,
+            datanet_versions: vec![DatanetVersionPin { datanet_id: 1, version: 1, merkle_root: vec![7; 32] }],
+            servable: adapter != 99,
+        })
+    }
+    fn base_model_exists(&self, _state: &dyn StateRead, id: u64) -> Result<bool, AbciError> {
+        Ok(id == 1)
+    }
+    fn validator(&self, _state: &dyn StateRead, operator: &str) -> Result<Option<ValidatorInfo>, AbciError> {
+        Ok(self.validators.iter().find(|(v, _)| v.operator == operator).map(|(v, _)| v.clone()))
+    }
+    fn validator_by_cons(&self, _state: &dyn StateRead, cons: &[u8]) -> Result<Option<ValidatorInfo>, AbciError> {
+        Ok(self.validators.iter().find(|(_, a)| a[..] == *cons).map(|(v, _)| v.clone()))
+    }
+    fn slash_and_jail(&self, _state: &mut dyn StateWrite, _info: BlockInfo, operator: &str, _f: Dec, _r: &str) -> Result<(), AbciError> {
+        self.slashed.lock().unwrap().push(operator.to_string());
+        Ok(())
+    }
+    fn attribute(
+        &self,
+        state: &mut dyn StateWrite,
+        _id: u64,
+        from: &Address,
+        amount: u128,
+        _v: &[(u64, u64)],
+        _t: &str,
+    ) -> Result<u128, AbciError> {
+        let paid = amount * self.attribution_per_mille / 1000;
+        self.send(state, from, &contributors(), paid)?;
+        self.send(state, from, &pool(), amount - paid)?;
+        Ok(paid)
+    }
+    fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
+        self.send(state, from, &pool(), amount)
+    }
+}
+
+struct Net {
+    keeper: InferenceKeeper,
+    host: Arc<TestHost>,
+    keys: Vec<SigningKey>,
+    cons: Vec<[u8; 20]>,
+    operators: Vec<String>,
+}
+
+fn operator(i: usize) -> String {
+    Address::from_bytes(&[i as u8 + 1; 20]).unwrap().to_bech32_prefixed("openvaloper")
+}
+
+fn net(n: usize) -> Net {
+    let mut host = TestHost { attribution_per_mille: 600, ..Default::default() };
+    let mut keys = Vec::new();
+    let mut cons = Vec::new();
+    let mut operators = Vec::new();
+    for i in 0..n {
+        let key = SigningKey::from([i as u8 + 1; 32]);
+        let pubkey = key.verification_key().to_bytes();
+        let digest = Sha256::digest(pubkey);
+        let mut addr = [0u8; 20];
+        addr.copy_from_slice(&digest[..20]);
+        let op = operator(i);
+        host.validators.push((
+            ValidatorInfo {
+                operator: op.clone(),
+                account: Address::from_bytes(&[i as u8 + 1; 20]).unwrap(),
+                consensus_key: pubkey.to_vec(),
+                jailed: false,
+            },
+            addr,
+        ));
+        keys.push(key);
+        cons.push(addr);
+        operators.push(op);
+    }
+    let host = Arc::new(host);
+    Net { keeper: InferenceKeeper::new(host.clone()), host, keys, cons, operators }
+}
+
+fn requester() -> Address {
+    Address::from_bytes(&[0xAA; 20]).unwrap()
+}
+
+fn info(height: u64) -> BlockInfo {
+    BlockInfo { height, time_ns: height * 1_000_000_000 }
+}
+
+/// Registers every validator for model 1 and creates one request of `fee` at height 10.
+fn setup(n: usize, fee: u128) -> (Net, StateDelta<EmptyState>, u64) {
+    let net = net(n);
+    let mut state = StateDelta::new(EmptyState);
+    set_balance(&mut state, &requester(), 1_000_000);
+    net.keeper.begin_block(&mut state, &[9; 32]).unwrap();
+    for op in &net.operators {
+        net.keeper.register_executor(&mut state, info(1), op, &[1]).unwrap();
+    }
+    let id = net.keeper.request_inference(&mut state, info(10), &requester(), 1, 0, "Hello", 16, fee).unwrap();
+    (net, state, id)
+}
+
+fn report(id: u64, tokens: &[u32], text: &str) -> ReportedOutput {
+    ReportedOutput { request_id: id, output_hash: output_hash(tokens, text).to_vec(), token_count: tokens.len() as u32 }
+}
+
+/// Signed injected votes of height `h`, round 0: validator i reports `reports[i]` (None: absent).
+fn signed_votes(net: &Net, h: i64, reports: &[Option<Vec<ReportedOutput>>]) -> (Vec<InjectedVote>, Vec<CommitEntry>) {
+    let mut votes = Vec::new();
+    let mut commit = Vec::new();
+    for (i, r) in reports.iter().enumerate() {
+        let (flag, ext, sig) = match r {
+            Some(outputs) => {
+                let ext = votes::encode_extension(outputs.clone());
+                let sig = net.keys[i].sign(&votes::extension_sign_bytes(&ext, h, 0, CHAIN));
+                (BlockIdFlag::Commit as i32, ext, sig.to_bytes().to_vec())
+            }
+            None => (BlockIdFlag::Absent as i32, Vec::new(), Vec::new()),
+        };
+        votes.push(InjectedVote {
+            address: net.cons[i].to_vec(),
+            power: 10,
+            block_id_flag: flag,
+            vote_extension: ext,
+            extension_signature: sig,
+        });
+        commit.push(CommitEntry { address: net.cons[i].to_vec(), power: 10, block_id_flag: flag });
+    }
+    (votes, commit)
+}
+
+fn injected(h: i64, votes: Vec<InjectedVote>, outputs: Vec<AgreedOutput>) -> InjectedResults {
+    InjectedResults { height: h, round: 0, votes, outputs }
+}
+
+const TOKENS: [u32; 3] = [5, 6, 7];
+const TEXT: &str = " Paris is nice";
+
+fn good_output(id: u64) -> AgreedOutput {
+    AgreedOutput { request_id: id, tokens: TOKENS.to_vec(), text: TEXT.into() }
+}
+
+#[test]
+fn request_escrows_fee_and_pins_lineage_and_seed() {
+    let (net, state, id) = setup(4, 5_000);
+    let r = net.keeper.request(&state, id).unwrap().unwrap();
+    assert_eq!(r.status, RequestStatus::Pending as i32);
+    assert_eq!(r.weights_hash, "ab".repeat(32));
+    assert_eq!(r.datanet_versions.len(), 1);
+    assert_eq!(r.deadline, 30);
+    assert_eq!(r.seed, crate::keeper::request_seed(&[9; 32], id));
+    assert_eq!(balance(&state, &InferenceKeeper::escrow_address()), 5_000);
+    assert_eq!(balance(&state, &requester()), 995_000);
+    assert_eq!(net.keeper.pending_ids(&state, 10).unwrap(), vec![id]);
+}
+
+#[test]
+fn bad_requests_fail_with_codes() {
+    let (net, mut state, _) = setup(4, 5_000);
+    let k = &net.keeper;
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "", 16, 5_000).unwrap_err();
+    assert_eq!((e.codespace(), e.code()), ("inference", 2));
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "hi", 100_000, 5_000).unwrap_err();
+    assert_eq!(e.code(), 3);
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 99, "hi", 16, 5_000).unwrap_err();
+    assert_eq!(e.code(), 4);
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "hi", 16, 999).unwrap_err();
+    assert_eq!(e.code(), 5);
+    let e = k.request_inference(&mut state, info(10), &requester(), 2, 0, "hi", 16, 5_000).unwrap_err();
+    assert_eq!((e.codespace(), e.code()), ("model", 3));
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "hi", 16, 10_000_000).unwrap_err();
+    assert_eq!((e.codespace(), e.code()), ("sdk", 5));
+    // Nobody serves model 1 any more.
+    for op in &net.operators {
+        k.register_executor(&mut state, info(11), op, &[]).unwrap();
+    }
+    let e = k.request_inference(&mut state, info(11), &requester(), 1, 0, "hi", 16, 5_000).unwrap_err();
+    assert_eq!(e.code(), 6);
+}
+
+#[test]
+fn unanswered_request_is_refunded_at_its_deadline() {
+    let (net, mut state, id) = setup(4, 5_000);
+    net.keeper.end_block(&mut state, info(29)).unwrap();
+    assert_eq!(net.keeper.request(&state, id).unwrap().unwrap().status, RequestStatus::Pending as i32);
+    net.keeper.end_block(&mut state, info(30)).unwrap();
+    assert_eq!(net.keeper.request(&state, id).unwrap().unwrap().status, RequestStatus::Expired as i32);
+    assert_eq!(balance(&state, &requester()), 1_000_000);
+    assert_eq!(balance(&state, &InferenceKeeper::escrow_address()), 0);
+    assert!(net.keeper.pending_ids(&state, 10).unwrap().is_empty());
+}
+
+#[test]
+fn agreed_result_splits_the_fee_exactly_and_slashes_the_dissenter() {
+    let (net, mut state, id) = setup(4, 10_001);
+    let good = report(id, &TOKENS, TEXT);
+    let bad = report(id, &TOKENS, " Paris is nice!");
+    let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good]), Some(vec![bad])]);
+    let inj = injected(11, votes, vec![good_output(id)]);
+    let verified = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &inj).unwrap();
+    assert_eq!(verified.len(), 1);
+    let (agreement, output) = &verified[0];
+    assert_eq!((agreement.agreeing_power, agreement.eligible_power), (30, 40));
+    let mut slashed = BTreeSet::new();
+    let result = net.keeper.apply_result(&mut state, info(12), agreement, &output.tokens, &output.text, &mut slashed).unwrap();
+    assert_eq!(result.slashed, vec![net.operators[3].clone()]);
+    assert_eq!(*net.host.slashed.lock().unwrap(), vec![net.operators[3].clone()]);
+    // 10_001 uopen: contributors 5000 (60 % paid = 3000, rest to pool), owner 2000, executors
+    // 2000 over three equal agreeing validators = 666 each (1998), pool gets the rest.
+    let paid: u128 = ["paid_contributors", "paid_owner", "paid_executors", "paid_community"]
+        .iter()
+        .map(|f| match *f {
+            "paid_contributors" => result.paid_contributors.parse::<u128>().unwrap(),
+            "paid_owner" => result.paid_owner.parse().unwrap(),
+            "paid_executors" => result.paid_executors.parse().unwrap(),
+            _ => result.paid_community.parse().unwrap(),
+        })
+        .sum();
+    assert_eq!(paid, 10_001);
+    assert_eq!(balance(&state, &contributors()), 3_000);
+    assert_eq!(balance(&state, &owner()), 2_000);
+    for i in 0..3 {
+        assert_eq!(balance(&state, &Address::from_bytes(&[i as u8 + 1; 20]).unwrap()), 666);
+    }
+    assert_eq!(balance(&state, &Address::from_bytes(&[4; 20]).unwrap()), 0);
+    assert_eq!(balance(&state, &pool()), 10_001 - 3_000 - 2_000 - 1_998);
+    assert_eq!(balance(&state, &InferenceKeeper::escrow_address()), 0);
+    let stored = net.keeper.request(&state, id).unwrap().unwrap();
+    assert_eq!(stored.status, RequestStatus::Completed as i32);
+    // Refund at the old deadline must not touch a completed request.
+    net.keeper.end_block(&mut state, info(30)).unwrap();
+    assert_eq!(balance(&state, &requester()), 1_000_000 - 10_001);
+}
+
+#[test]
+fn no_show_loses_only_its_share() {
+    let (net, mut state, id) = setup(4, 9_000);
+    let good = report(id, &TOKENS, TEXT);
+    let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good]), Some(vec![])]);
+    let inj = injected(11, votes, vec![good_output(id)]);
+    let verified = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &inj).unwrap();
+    let mut slashed = BTreeSet::new();
+    let result = net.keeper.apply_result(&mut state, info(12), &verified[0].0, &TOKENS, TEXT, &mut slashed).unwrap();
+    assert!(result.slashed.is_empty());
+    assert!(net.host.slashed.lock().unwrap().is_empty());
+    assert_eq!(balance(&state, &Address::from_bytes(&[4; 20]).unwrap()), 0);
+    assert_eq!(balance(&state, &Address::from_bytes(&[1; 20]).unwrap()), 600);
+}
+
+#[test]
+fn process_proposal_rejects_forged_extension() {
+    let (net, state, id) = setup(4, 5_000);
+    let good = report(id, &TOKENS, TEXT);
+    let (mut votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good.clone()]), None]);
+    // Validator 2's extension is replaced by one it never signed.
+    votes[2].vote_extension = votes::encode_extension(vec![report(id, &TOKENS, "forged")]);
+    let err = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).unwrap_err();
+    assert!(err.to_string().contains("forged vote extension"), "{err}");
+    // A signature by another validator's key.
+    let (mut votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good]), None]);
+    votes[1].extension_signature = votes[0].extension_signature.clone();
+    assert!(votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).is_err());
+}
+
+#[test]
+fn process_proposal_rejects_wrong_text_and_wrong_commit() {
+    let (net, state, id) = setup(4, 5_000);
+    let good = report(id, &TOKENS, TEXT);
+    let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good]), None]);
+    let wrong = AgreedOutput { request_id: id, tokens: TOKENS.to_vec(), text: " Paris is bad".into() };
+    let err = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes.clone(), vec![wrong])).unwrap_err();
+    assert!(err.to_string().contains("does not hash"), "{err}");
+    // Powers that differ from the block's commit.
+    let mut tampered = votes.clone();
+    tampered[3].power = 100;
+    assert!(votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, tampered, vec![good_output(id)])).is_err());
+    // A dropped vote (hiding a dissenter).
+    let mut dropped = votes.clone();
+    dropped.pop();
+    assert!(votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, dropped, vec![good_output(id)])).is_err());
+    // Wrong height and wrong chain id (signatures are bound to both).
+    assert!(
+        votes::verify_injected(&net.keeper, &state, CHAIN, 13, 0, &commit, &injected(11, votes.clone(), vec![good_output(id)])).is_err()
+    );
+    assert!(votes::verify_injected(
+        &net.keeper,
+        &state,
+        "other-chain",
+        12,
+        0,
+        &commit,
+        &injected(11, votes.clone(), vec![good_output(id)])
+    )
+    .is_err());
+    // The honest one passes.
+    assert!(votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).is_ok());
+}
+
+#[test]
+fn process_proposal_rejects_power_below_two_thirds() {
+    let (net, state, id) = setup(4, 5_000);
+    let good = report(id, &TOKENS, TEXT);
+    let other = report(id, &[1], "x");
+    // 2 of 4 equal powers agree: 50 % < 2/3.
+    let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good]), Some(vec![other]), None]);
+    let err = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).unwrap_err();
+    assert!(err.to_string().contains("no two-thirds agreement"), "{err}");
+}
+
+#[test]
+fn only_registered_executors_count_towards_two_thirds() {
+    let (net, mut state, id) = setup(4, 5_000);
+    // Validators 2 and 3 stop serving the model: two of the two remaining executors agree.
+    net.keeper.register_executor(&mut state, info(10), &net.operators[2], &[]).unwrap();
+    net.keeper.register_executor(&mut state, info(10), &net.operators[3], &[]).unwrap();
+    let good = report(id, &TOKENS, TEXT);
+    let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good]), Some(vec![]), None]);
+    let verified = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).unwrap();
+    assert_eq!((verified[0].0.agreeing_power, verified[0].0.eligible_power), (20, 20));
+}
+
+#[test]
+fn vote_extension_checks_are_deterministic_shape_checks() {
+    let (net, state, id) = setup(4, 5_000);
+    assert!(votes::verify_extension(&net.keeper, &state, &[]).is_ok());
+    let ok = votes::encode_extension(vec![report(id, &TOKENS, TEXT)]);
+    assert!(votes::verify_extension(&net.keeper, &state, &ok).is_ok());
+    // Unknown request, too many tokens, garbage, oversized.
+    let unknown = votes::encode_extension(vec![report(id + 1, &TOKENS, TEXT)]);
+    assert!(votes::verify_extension(&net.keeper, &state, &unknown).is_err());
+    let many = votes::encode_extension(vec![ReportedOutput { request_id: id, output_hash: vec![0; 32], token_count: 17 }]);
+    assert!(votes::verify_extension(&net.keeper, &state, &many).is_err());
+    assert!(votes::verify_extension(&net.keeper, &state, &[0xff, 0xff, 0xff]).is_err());
+    assert!(votes::verify_extension(&net.keeper, &state, &vec![0u8; votes::MAX_EXTENSION_BYTES + 1]).is_err());
+    let short_hash = openledger_proto::openledger::inference::v1::VoteExtension {
+        outputs: vec![ReportedOutput { request_id: id, output_hash: vec![0; 31], token_count: 1 }],
+    };
+    assert!(votes::verify_extension(&net.keeper, &state, &prost::Message::encode_to_vec(&short_hash)).is_err());
+}
+
+#[test]
+fn injected_tx_is_never_a_valid_cosmos_tx() {
+    let bytes = votes::encode_injected(&injected(1, vec![], vec![]));
+    assert!(votes::is_injected(&bytes));
+    assert!(<cosmos_sdk_proto::cosmos::tx::v1beta1::TxRaw as prost::Message>::decode(bytes.as_slice()).is_err());
+    assert_eq!(votes::decode_injected(&bytes).unwrap().height, 1);
+}
+
+#[test]
+fn params_validate_and_genesis_round_trips() {
+    let (net, mut state, _) = setup(4, 5_000);
+    let mut p = crate::keeper::default_params();
+    p.fee_split.as_mut().unwrap().owner_bps += 1;
+    let e = net.keeper.set_params(&mut state, &p).unwrap_err();
+    assert!(matches!(e, InferenceError::InvalidParams(_)));
+    let exported = crate::genesis::export_genesis(&net.keeper, &state).unwrap();
+    let mut fresh = StateDelta::new(EmptyState);
+    crate::genesis::init_genesis(&net.keeper, &mut fresh, &exported, info(1)).unwrap();
+    let again = crate::genesis::export_genesis(&net.keeper, &fresh).unwrap();
+    assert_eq!(exported, again);
+    assert_eq!(again.requests.len(), 1);
+    assert_eq!(net.keeper.pending_ids(&fresh, 10).unwrap().len(), 1);
+    let map: BTreeMap<_, _> = again.executors.iter().map(|e| (e.validator.clone(), e.base_model_ids.clone())).collect();
+    assert_eq!(map.len(), 4);
+}

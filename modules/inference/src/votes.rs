@@ -1,0 +1,318 @@
+//! The vote-extension protocol of verifiable inference (DESIGN "Verifiable inference"):
+//! the extension format, what `VerifyVoteExtension` may check, the CometBFT sign bytes of an
+//! extension, the proposer's injected results tx, and the verification that ProcessProposal and
+//! FinalizeBlock both run on it. Everything here is a pure function of the block, the previous
+//! commit and committed state, so every honest node reaches the same answer.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use openledger_core::StateRead;
+use openledger_proto::openledger::inference::v1::{
+    AgreedOutput, InjectedResults, InjectedVote, ReportedOutput, RequestStatus, VoteExtension,
+};
+use prost::Message;
+use tendermint_proto::v0_38::types::{BlockIdFlag, CanonicalVoteExtension};
+
+use crate::error::InferenceError;
+use crate::keeper::{output_hash, InferenceKeeper, ValidatorInfo, MAX_TEXT_BYTES_PER_TOKEN};
+
+/// Magic prefix of the proposer-injected results tx (never a valid `TxRaw`: 'O' is field 9 with
+/// the invalid wire type 7, so CheckTx rejects it and it can never come from the mempool).
+pub const INJECTED_MAGIC: &[u8; 8] = b"OLINFER1";
+/// Largest vote extension accepted, in bytes.
+pub const MAX_EXTENSION_BYTES: usize = 16 * 1024;
+/// Most outputs one extension may report.
+pub const MAX_OUTPUTS_PER_EXTENSION: usize = 256;
+/// Largest injected results tx, in bytes.
+pub const MAX_INJECTED_BYTES: usize = 2 * 1024 * 1024;
+
+/// Whether a block tx is the injected results tx.
+pub fn is_injected(tx: &[u8]) -> bool {
+    tx.starts_with(INJECTED_MAGIC)
+}
+
+/// Encodes an extension (outputs sorted by request id).
+pub fn encode_extension(mut outputs: Vec<ReportedOutput>) -> Vec<u8> {
+    outputs.sort_by_key(|o| o.request_id);
+    outputs.dedup_by_key(|o| o.request_id);
+    outputs.truncate(MAX_OUTPUTS_PER_EXTENSION);
+    if outputs.is_empty() {
+        return Vec::new();
+    }
+    VoteExtension { outputs }.encode_to_vec()
+}
+
+/// Decodes an extension and checks its shape: size, count, 32-byte hashes, strictly ascending
+/// request ids. An empty extension reports nothing.
+pub fn decode_extension(bytes: &[u8]) -> Result<VoteExtension, InferenceError> {
+    if bytes.len() > MAX_EXTENSION_BYTES {
+        return Err(InferenceError::InvalidExtension(format!("{} bytes exceed {MAX_EXTENSION_BYTES}", bytes.len())));
+    }
+    let ext = VoteExtension::decode(bytes).map_err(|e| InferenceError::InvalidExtension(e.to_string()))?;
+    if ext.outputs.len() > MAX_OUTPUTS_PER_EXTENSION {
+        return Err(InferenceError::InvalidExtension(format!("{} outputs exceed {MAX_OUTPUTS_PER_EXTENSION}", ext.outputs.len())));
+    }
+    let mut last = 0u64;
+    for o in &ext.outputs {
+        if o.request_id <= last {
+            return Err(InferenceError::InvalidExtension("request ids must be strictly ascending and non-zero".into()));
+        }
+        last = o.request_id;
+        if o.output_hash.len() != 32 {
+            return Err(InferenceError::InvalidExtension(format!("output hash of request {} is not 32 bytes", o.request_id)));
+        }
+    }
+    Ok(ext)
+}
+
+/// VerifyVoteExtension: only what every honest node sees alike — the shape, and that each
+/// request exists in committed state with a token count within its max_tokens. Never the local
+/// executor's state.
+pub fn verify_extension(keeper: &InferenceKeeper, state: &dyn StateRead, bytes: &[u8]) -> Result<(), InferenceError> {
+    let ext = decode_extension(bytes)?;
+    for o in &ext.outputs {
+        let request = keeper.request(state, o.request_id)?.ok_or(InferenceError::RequestNotFound(o.request_id))?;
+        if o.token_count > request.max_tokens {
+            return Err(InferenceError::InvalidExtension(format!(
+                "request {} reports {} tokens, above its max_tokens {}",
+                o.request_id, o.token_count, request.max_tokens
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes a validator signs for its extension: CometBFT's `CanonicalVoteExtension`,
+/// length-delimited (as `protoio.MarshalDelimited` writes it).
+pub fn extension_sign_bytes(extension: &[u8], height: i64, round: i64, chain_id: &str) -> Vec<u8> {
+    CanonicalVoteExtension { extension: extension.to_vec(), height, round, chain_id: chain_id.to_string() }.encode_length_delimited_to_vec()
+}
+
+/// One entry of the commit the block carries (`decided_last_commit` / `proposed_last_commit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitEntry {
+    /// Consensus address.
+    pub address: Vec<u8>,
+    /// Power at that height.
+    pub power: i64,
+    /// BlockIDFlag.
+    pub block_id_flag: i32,
+}
+
+/// One executor's report for one request, as tallied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyVote {
+    /// Operator address.
+    pub operator: String,
+    /// Power in that commit.
+    pub power: i64,
+    /// Reported hash (None: no report).
+    pub output_hash: Option<[u8; 32]>,
+    /// Reported token count.
+    pub token_count: u32,
+}
+
+/// A request whose output two thirds of its executors' power reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreement {
+    /// Request.
+    pub request_id: u64,
+    /// The agreed hash.
+    pub output_hash: [u8; 32],
+    /// Its token count.
+    pub token_count: u32,
+    /// Power that reported it.
+    pub agreeing_power: i64,
+    /// Power of every executor of the model in the commit's validator set.
+    pub eligible_power: i64,
+    /// Height of the commit.
+    pub extension_height: u64,
+    /// Every eligible executor's report (operator order).
+    pub votes: Vec<TallyVote>,
+}
+
+/// A verified commit entry: who, with what power, and the decoded extension (empty if none).
+#[derive(Debug, Clone)]
+pub struct VerifiedVote {
+    /// The validator.
+    pub validator: ValidatorInfo,
+    /// Power at that height.
+    pub power: i64,
+    /// Reported outputs.
+    pub outputs: Vec<ReportedOutput>,
+}
+
+/// Checks the injected votes against the block's own commit (same validators, powers and flags,
+/// in order) and every extension signature (ed25519 over [`extension_sign_bytes`]).
+pub fn verify_commit(
+    keeper: &InferenceKeeper,
+    state: &dyn StateRead,
+    chain_id: &str,
+    height: i64,
+    round: i32,
+    votes: &[InjectedVote],
+    commit: &[CommitEntry],
+) -> Result<Vec<VerifiedVote>, InferenceError> {
+    let bad = |m: String| Err(InferenceError::InvalidInjected(m));
+    if votes.len() != commit.len() {
+        return bad(format!("{} injected votes for a commit of {}", votes.len(), commit.len()));
+    }
+    let mut out = Vec::with_capacity(votes.len());
+    let mut seen = BTreeSet::new();
+    for (vote, entry) in votes.iter().zip(commit) {
+        if vote.address != entry.address || vote.power != entry.power || vote.block_id_flag != entry.block_id_flag {
+            return bad(format!("injected vote of {} does not match the block's commit", hex::encode_upper(&vote.address)));
+        }
+        if !seen.insert(vote.address.clone()) {
+            return bad(format!("validator {} appears twice", hex::encode_upper(&vote.address)));
+        }
+        let Some(validator) = keeper.host().validator_by_cons(state, &vote.address)? else {
+            return bad(format!("unknown validator {}", hex::encode_upper(&vote.address)));
+        };
+        let has_extension = vote.block_id_flag == BlockIdFlag::Commit as i32;
+        if !has_extension {
+            if !vote.vote_extension.is_empty() || !vote.extension_signature.is_empty() {
+                return bad(format!("validator {} did not commit but carries an extension", validator.operator));
+            }
+            out.push(VerifiedVote { validator, power: vote.power, outputs: Vec::new() });
+            continue;
+        }
+        let key = ed25519_consensus::VerificationKey::try_from(validator.consensus_key.as_slice())
+            .map_err(|e| InferenceError::InvalidInjected(format!("consensus key of {}: {e}", validator.operator)))?;
+        let signature = ed25519_consensus::Signature::try_from(vote.extension_signature.as_slice())
+            .map_err(|e| InferenceError::InvalidInjected(format!("extension signature of {}: {e}", validator.operator)))?;
+        let sign_bytes = extension_sign_bytes(&vote.vote_extension, height, i64::from(round), chain_id);
+        if key.verify(&signature, &sign_bytes).is_err() {
+            return bad(format!("forged vote extension of {}", validator.operator));
+        }
+        // A malformed extension cannot be in a commit unless a third of the power is faulty;
+        // it then simply reports nothing.
+        let outputs = decode_extension(&vote.vote_extension).map(|e| e.outputs).unwrap_or_default();
+        out.push(VerifiedVote { validator, power: vote.power, outputs });
+    }
+    Ok(out)
+}
+
+/// Tallies verified votes: for every pending request someone reported, the hash that two
+/// thirds of the power of its model's executors (in this validator set) reported, if any.
+pub fn tally(
+    keeper: &InferenceKeeper,
+    state: &dyn StateRead,
+    votes: &[VerifiedVote],
+    extension_height: u64,
+) -> Result<Vec<Agreement>, InferenceError> {
+    let registrations = keeper.eligible_operators(state)?;
+    let mut request_ids = BTreeSet::new();
+    for v in votes {
+        request_ids.extend(v.outputs.iter().map(|o| o.request_id));
+    }
+    let mut agreements = Vec::new();
+    for id in request_ids {
+        let Some(request) = keeper.request(state, id)? else { continue };
+        if request.status != RequestStatus::Pending as i32 {
+            continue;
+        }
+        let mut eligible_power = 0i64;
+        let mut by_hash: BTreeMap<([u8; 32], u32), i64> = BTreeMap::new();
+        let mut tally_votes = Vec::new();
+        for v in votes {
+            let serves = registrations.get(&v.validator.operator).is_some_and(|models| models.contains(&request.base_model_id));
+            if !serves {
+                continue;
+            }
+            eligible_power = eligible_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+            let report = v.outputs.iter().find(|o| o.request_id == id);
+            let hash = report.and_then(|o| <[u8; 32]>::try_from(o.output_hash.as_slice()).ok());
+            let token_count = report.map(|o| o.token_count).unwrap_or(0);
+            if let Some(h) = hash {
+                let slot = by_hash.entry((h, token_count)).or_insert(0);
+                *slot = slot.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+            }
+            tally_votes.push(TallyVote { operator: v.validator.operator.clone(), power: v.power, output_hash: hash, token_count });
+        }
+        if eligible_power <= 0 {
+            continue;
+        }
+        let two_thirds = |p: i64| i128::from(p) * 3 >= i128::from(eligible_power) * 2;
+        if let Some(((hash, token_count), power)) = by_hash.into_iter().find(|(_, p)| two_thirds(*p)) {
+            agreements.push(Agreement {
+                request_id: id,
+                output_hash: hash,
+                token_count,
+                agreeing_power: power,
+                eligible_power,
+                extension_height,
+                votes: tally_votes,
+            });
+        }
+    }
+    Ok(agreements)
+}
+
+/// Encodes the injected results tx.
+pub fn encode_injected(injected: &InjectedResults) -> Vec<u8> {
+    let mut bytes = INJECTED_MAGIC.to_vec();
+    bytes.extend_from_slice(&injected.encode_to_vec());
+    bytes
+}
+
+/// Decodes an injected results tx (with its magic prefix).
+pub fn decode_injected(tx: &[u8]) -> Result<InjectedResults, InferenceError> {
+    if tx.len() > MAX_INJECTED_BYTES {
+        return Err(InferenceError::InvalidInjected(format!("{} bytes exceed {MAX_INJECTED_BYTES}", tx.len())));
+    }
+    let body = tx.strip_prefix(INJECTED_MAGIC).ok_or_else(|| InferenceError::InvalidInjected("missing magic prefix".into()))?;
+    InjectedResults::decode(body).map_err(|e| InferenceError::InvalidInjected(e.to_string()))
+}
+
+/// Verifies an injected results tx of the block at `block_height` against the block's commit
+/// (`commit_round`, `commit`): signatures, power sums, and that every text hashes to an agreed
+/// output. Returns each agreement with its output, in request-id order.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_injected(
+    keeper: &InferenceKeeper,
+    state: &dyn StateRead,
+    chain_id: &str,
+    block_height: i64,
+    commit_round: i32,
+    commit: &[CommitEntry],
+    injected: &InjectedResults,
+) -> Result<Vec<(Agreement, AgreedOutput)>, InferenceError> {
+    let bad = |m: String| Err(InferenceError::InvalidInjected(m));
+    if injected.height != block_height - 1 || injected.height < 1 {
+        return bad(format!("results of height {} injected at height {block_height}", injected.height));
+    }
+    if injected.round != commit_round {
+        return bad(format!("round {} does not match the commit's round {commit_round}", injected.round));
+    }
+    if injected.outputs.is_empty() {
+        return bad("no outputs".into());
+    }
+    let verified = verify_commit(keeper, state, chain_id, injected.height, injected.round, &injected.votes, commit)?;
+    let extension_height = u64::try_from(injected.height).unwrap_or(0);
+    let agreements: BTreeMap<u64, Agreement> =
+        tally(keeper, state, &verified, extension_height)?.into_iter().map(|a| (a.request_id, a)).collect();
+    let mut out = Vec::with_capacity(injected.outputs.len());
+    let mut last = 0u64;
+    for output in &injected.outputs {
+        if output.request_id <= last {
+            return bad("outputs must be in strictly ascending request order".into());
+        }
+        last = output.request_id;
+        let Some(agreement) = agreements.get(&output.request_id) else {
+            return bad(format!("request {} has no two-thirds agreement", output.request_id));
+        };
+        let max_text = output.tokens.len().saturating_mul(MAX_TEXT_BYTES_PER_TOKEN);
+        if output.text.len() > max_text {
+            return bad(format!("text of request {} is longer than its tokens allow", output.request_id));
+        }
+        if output_hash(&output.tokens, &output.text) != agreement.output_hash {
+            return bad(format!("text of request {} does not hash to the agreed output", output.request_id));
+        }
+        if u32::try_from(output.tokens.len()).ok() != Some(agreement.token_count) {
+            return bad(format!("token count of request {} differs from the agreed one", output.request_id));
+        }
+        out.push((agreement.clone(), output.clone()));
+    }
+    Ok(out)
+}
