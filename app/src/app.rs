@@ -174,8 +174,8 @@ impl App {
         let mut txs = Vec::new();
         if let Some(commit) = &req.local_last_commit {
             let state = LatestSnapshot(self.storage.clone());
-            let injected = self.inference().injected_tx(&self.modules.inference, &state, &self.chain_id(), req.height, commit);
-            if let Some(tx) = injected.filter(|tx| tx.len() <= max) {
+            let injected = self.inference().injected_tx(&self.modules.inference, &state, &self.chain_id(), req.height, commit, max);
+            if let Some(tx) = injected {
                 total = tx.len();
                 txs.push(tx.into());
             }
@@ -297,6 +297,8 @@ impl App {
             tx_results.push(exec_result(outcome));
         }
         self.modules.gov.end_block(&mut delta, info, &crate::msg::GovRouter(&self.modules)).map_err(|e| AbciError::from_code(&e))?;
+        // Indexes the versions published in this block (a few per block; the rest wait).
+        self.modules.attribution.end_block(&mut delta).map_err(|e| AbciError::from_code(&e))?;
         self.modules.inference.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         let validator_updates = self.modules.stake.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         block_events.extend(delta.take_events());

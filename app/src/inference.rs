@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openledger_core::StateRead;
-use openledger_inference::keeper::output_hash;
+use openledger_inference::keeper::{output_hash, MAX_TEXT_BYTES_PER_TOKEN};
 use openledger_inference::votes::{self, CommitEntry};
 use openledger_inference::InferenceKeeper;
 use openledger_proto::openledger::executor::v1::executor_client::ExecutorClient;
 use openledger_proto::openledger::executor::v1::ExecuteRequest;
 use openledger_proto::openledger::inference::v1::{AgreedOutput, InjectedResults, InjectedVote, ReportedOutput, Request};
 use parking_lot::Mutex;
+use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
 
 /// Longest time one Execute call may take before it is retried at a later commit.
@@ -156,6 +157,7 @@ impl InferenceRuntime {
         chain_id: &str,
         height: i64,
         commit: &pb::ExtendedCommitInfo,
+        max_bytes: usize,
     ) -> Option<Vec<u8>> {
         if height < 2 || commit.votes.is_empty() {
             return None;
@@ -185,14 +187,37 @@ impl InferenceRuntime {
             .iter()
             .filter_map(|a| {
                 let o = shared.outputs.get(&a.request_id)?;
-                (o.hash == a.output_hash).then(|| AgreedOutput { request_id: a.request_id, tokens: o.tokens.clone(), text: o.text.clone() })
+                // ProcessProposal rejects texts longer than their tokens allow: never propose one.
+                let fits = o.text.len() <= o.tokens.len().saturating_mul(MAX_TEXT_BYTES_PER_TOKEN);
+                (o.hash == a.output_hash && fits).then(|| AgreedOutput {
+                    request_id: a.request_id,
+                    tokens: o.tokens.clone(),
+                    text: o.text.clone(),
+                })
             })
             .collect();
-        if outputs.is_empty() {
+        // Every node rejects an injected tx over MAX_INJECTED_BYTES, and the block has its own
+        // limit: take outputs in request order while they fit. The ones left out stay pending,
+        // are reported again in the next extensions and injected at a later height.
+        let limit = max_bytes.min(votes::MAX_INJECTED_BYTES);
+        let mut injected = InjectedResults { height: height - 1, round: commit.round, votes: injected_votes, outputs: Vec::new() };
+        let mut size = votes::INJECTED_MAGIC.len() + injected.encoded_len();
+        for output in outputs {
+            let len = output.encoded_len();
+            // Field tag (1 byte) + length prefix + the message.
+            let added = 1 + prost::length_delimiter_len(len) + len;
+            if size + added > limit {
+                break;
+            }
+            size += added;
+            injected.outputs.push(output);
+        }
+        if injected.outputs.is_empty() {
             return None;
         }
-        let injected = InjectedResults { height: height - 1, round: commit.round, votes: injected_votes, outputs };
-        Some(votes::encode_injected(&injected))
+        let tx = votes::encode_injected(&injected);
+        debug_assert_eq!(tx.len(), size);
+        Some(tx)
     }
 }
 

@@ -5,6 +5,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use openledger_attribution::genesis::AttributionGenesis;
+use openledger_attribution::query::AttributionQuery;
+use openledger_attribution::{AttributionError, AttributionKeeper};
 use openledger_auth::genesis::AuthGenesis;
 use openledger_auth::query::AuthQuery;
 use openledger_auth::{AuthError, AuthKeeper};
@@ -163,11 +166,40 @@ impl DatanetReader for ModelDatanets {
     }
 }
 
+/// Moves `amount` uopen from `from` into the distribution module's community pool.
+fn fund_community_pool(bank: &BankKeeper, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let coins = [openledger_core::Coin::new(openledger_core::coin::BASE_DENOM, amount)];
+    bank.send(state, from, &Address::module(DISTRIBUTION_ACCOUNT), &coins).map_err(host_err)?;
+    openledger_stake::distribution::fund_community_pool(state, amount).map_err(host_err)
+}
+
+/// The bank seen from attribution: contributor payouts out of the inference escrow.
+struct AttributionBank(BankKeeper);
+
+impl openledger_attribution::BankKeeper for AttributionBank {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.send(state, from, to, coins).map_err(|e| AbciError::from_code(&e))
+    }
+}
+
+/// The community pool seen from attribution: where remainders and unattributed shares go.
+struct AttributionPool(BankKeeper);
+
+impl openledger_attribution::CommunityPool for AttributionPool {
+    fn fund(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
+        fund_community_pool(&self.0, state, from, amount)
+    }
+}
+
 /// Everything the inference module needs from bank, model registry, stake and attribution.
 struct InferenceHostImpl {
     bank: BankKeeper,
     stake: StakeKeeper,
     model: ModelKeeper,
+    attribution: AttributionKeeper,
 }
 
 fn host_err<E: openledger_core::ErrorCode>(e: E) -> AbciError {
@@ -255,25 +287,39 @@ impl InferenceHost for InferenceHostImpl {
         self.stake.jail(state, operator, reason).map_err(host_err)
     }
 
+    /// Proof of Attribution over the pinned versions. `distribute` writes nothing when it
+    /// fails; a failure that is not a state error (an output over the attribution size limit,
+    /// say) must not keep an agreed result off the chain, so the share then goes to the
+    /// community pool, as for an output that matches no row.
     fn attribute(
         &self,
         state: &mut dyn StateWrite,
-        _request_id: u64,
+        request_id: u64,
         from: &Address,
         amount: u128,
-        _versions: &[(u64, u64)],
-        _text: &str,
+        versions: &[(u64, u64)],
+        text: &str,
     ) -> Result<u128, AbciError> {
-        self.fund_community_pool(state, from, amount)?;
-        Ok(0)
+        if versions.is_empty() {
+            self.fund_community_pool(state, from, amount)?;
+            return Ok(0);
+        }
+        match self.attribution.distribute(state, request_id, from, amount, versions, text) {
+            Ok(record) => {
+                let to_pool: u128 = record.community_pool.parse().map_err(|_| internal("attribution remainder"))?;
+                amount.checked_sub(to_pool).ok_or_else(|| internal("attribution paid more than its share"))
+            }
+            Err(AttributionError::State(e)) => Err(AbciError::from_code(&e)),
+            Err(e) => {
+                tracing::warn!("attribution of inference {request_id} failed ({e}); its contributors' share goes to the community pool");
+                self.fund_community_pool(state, from, amount)?;
+                Ok(0)
+            }
+        }
     }
 
     fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
-        if amount == 0 {
-            return Ok(());
-        }
-        self.send(state, from, &Address::module(DISTRIBUTION_ACCOUNT), amount)?;
-        openledger_stake::distribution::fund_community_pool(state, amount).map_err(host_err)
+        fund_community_pool(&self.bank, state, from, amount)
     }
 }
 
@@ -294,6 +340,8 @@ pub struct Modules {
     pub gov: GovKeeper,
     /// Verifiable inference: requests, executors, results.
     pub inference: InferenceKeeper,
+    /// Proof of Attribution: version indexes, span matching, contributor payouts.
+    pub attribution: AttributionKeeper,
 }
 
 impl Default for Modules {
@@ -324,6 +372,9 @@ pub struct AppGenesis {
     /// Inference section (params, executor registrations, in-flight requests).
     #[serde(default)]
     pub inference: openledger_inference::genesis::InferenceGenesis,
+    /// Attribution section (params, indexed and queued versions, records).
+    #[serde(default)]
+    pub attribution: AttributionGenesis,
 }
 
 fn internal(e: impl std::fmt::Display) -> AbciError {
@@ -339,9 +390,15 @@ impl Modules {
         let datanet = DatanetKeeper::new(Arc::new(DatanetBank(bank.clone())));
         let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
         let gov = GovKeeper::new(Arc::new(GovBank(bank.clone())), Arc::new(GovStake(stake.clone())));
-        let inference =
-            InferenceKeeper::new(Arc::new(InferenceHostImpl { bank: bank.clone(), stake: stake.clone(), model: model.clone() }));
-        Self { auth: AuthKeeper, bank, stake, datanet, model, gov, inference }
+        let attribution =
+            AttributionKeeper::new(datanet.clone(), Arc::new(AttributionBank(bank.clone())), Arc::new(AttributionPool(bank.clone())));
+        let inference = InferenceKeeper::new(Arc::new(InferenceHostImpl {
+            bank: bank.clone(),
+            stake: stake.clone(),
+            model: model.clone(),
+            attribution: attribution.clone(),
+        }));
+        Self { auth: AuthKeeper, bank, stake, datanet, model, gov, inference, attribution }
     }
 
     /// Query services, in routing order.
@@ -354,6 +411,7 @@ impl Modules {
             Box::new(ModelQuery(self.model.clone())),
             Box::new(GovQuery(self.gov.clone())),
             Box::new(InferenceQuery(self.inference.clone())),
+            Box::new(AttributionQuery(self.attribution.clone())),
         ]
     }
 
@@ -372,6 +430,9 @@ impl Modules {
         openledger_bank::genesis::init_genesis(&self.bank, state, &genesis.bank).map_err(|e| internal(format!("bank genesis: {e}")))?;
         openledger_datanet::genesis::init_genesis(&self.datanet, state, &genesis.datanet)
             .map_err(|e| internal(format!("datanet genesis: {e}")))?;
+        // After datanet: indexes are built from the published versions' rows.
+        openledger_attribution::genesis::init_genesis(&self.attribution, state, &genesis.attribution)
+            .map_err(|e| internal(format!("attribution genesis: {e}")))?;
         openledger_model::genesis::init_genesis(&self.model, state, &genesis.model).map_err(|e| internal(format!("model genesis: {e}")))?;
         openledger_gov::genesis::init_genesis(&self.gov, state, &genesis.gov).map_err(|e| internal(format!("gov genesis: {e}")))?;
         let validators = openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info)
@@ -392,6 +453,7 @@ impl Modules {
             model: openledger_model::genesis::export_genesis(state).map_err(internal)?,
             gov: openledger_gov::genesis::export_genesis(state).map_err(internal)?,
             inference: openledger_inference::genesis::export_genesis(&self.inference, state).map_err(internal)?,
+            attribution: openledger_attribution::genesis::export_genesis(&self.attribution, state).map_err(internal)?,
         })
     }
 }

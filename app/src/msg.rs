@@ -10,6 +10,7 @@ use cosmos_sdk_proto::cosmos::slashing::v1beta1 as slpb;
 use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
 use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upb;
 use cosmos_sdk_proto::Any;
+use openledger_attribution::msg as attribution_msg;
 use openledger_bank::msg::{MultiSend, Send};
 use openledger_core::address::VALOPER_PREFIX;
 use openledger_core::block::ns_timestamp;
@@ -121,6 +122,8 @@ pub enum ParamsUpdate {
     Datanet(openledger_proto::openledger::datanet::v1::MsgUpdateParams),
     /// `openledger.inference.v1.MsgUpdateParams` (fee split, deadlines, determinism profile)
     Inference(openledger_proto::openledger::inference::v1::MsgUpdateParams),
+    /// `openledger.attribution.v1.MsgUpdateParams` (min span length, scored output, index size)
+    Attribution(openledger_proto::openledger::attribution::v1::MsgUpdateParams),
 }
 
 /// An amino JSON object built field by field with the SDK's omit-empty rules.
@@ -203,6 +206,7 @@ impl ParamsUpdate {
             Self::Gov(m) => &m.authority,
             Self::Datanet(m) => &m.authority,
             Self::Inference(m) => &m.authority,
+            Self::Attribution(m) => &m.authority,
         }
     }
 
@@ -216,6 +220,7 @@ impl ParamsUpdate {
             Self::Gov(_) => type_url::<govpb::MsgUpdateParams>(),
             Self::Datanet(_) => DATANET_MSG_UPDATE_PARAMS.to_string(),
             Self::Inference(_) => inference_msg::MSG_UPDATE_PARAMS.to_string(),
+            Self::Attribution(_) => attribution_msg::MSG_UPDATE_PARAMS.to_string(),
         }
     }
 
@@ -229,6 +234,7 @@ impl ParamsUpdate {
             Self::Gov(_) => "gov",
             Self::Datanet(_) => "datanet",
             Self::Inference(_) => "inference",
+            Self::Attribution(_) => "attribution",
         }
     }
 
@@ -242,6 +248,7 @@ impl ParamsUpdate {
             Self::Gov(_) => "cosmos-sdk/x/gov/v1/MsgUpdateParams",
             Self::Datanet(_) => "openledger/x/datanet/MsgUpdateParams",
             Self::Inference(_) => "openledger/x/inference/MsgUpdateParams",
+            Self::Attribution(_) => attribution_msg::AMINO_UPDATE_PARAMS,
         }
     }
 
@@ -370,6 +377,7 @@ impl ParamsUpdate {
                     .num("max_models_per_executor", p.max_models_per_executor.into())
                     .build()
             }
+            Self::Attribution(m) => attribution_msg::params_amino(&m.params.unwrap_or_default()),
         }
     }
 
@@ -432,6 +440,9 @@ impl ParamsUpdate {
                 let p = m.params.as_ref().ok_or_else(|| invalid_params("params cannot be empty"))?;
                 openledger_inference::keeper::validate_params(p).map_err(inference_err)?;
             }
+            Self::Attribution(m) => {
+                attribution_msg::UpdateParams::check_stateless(m).map_err(attribution_err)?;
+            }
         }
         Ok(())
     }
@@ -484,6 +495,10 @@ impl ParamsUpdate {
             Self::Inference(m) => {
                 modules.inference.set_params(state, &m.params.clone().unwrap_or_default()).map_err(inference_err)?;
                 Ok(response_any(inference_msg::MSG_UPDATE_PARAMS, openledger_proto::openledger::inference::v1::MsgUpdateParamsResponse {}))
+            }
+            Self::Attribution(m) => {
+                let update = attribution_msg::UpdateParams::check_stateless(m).map_err(attribution_err)?;
+                Ok(response_any(attribution_msg::MSG_UPDATE_PARAMS, update.execute(&modules.attribution, state).map_err(attribution_err)?))
             }
         }
     }
@@ -548,6 +563,10 @@ fn datanet_err(e: DatanetError) -> AbciError {
 }
 
 fn model_err(e: ModelError) -> AbciError {
+    AbciError::from_code(&e)
+}
+
+fn attribution_err(e: openledger_attribution::AttributionError) -> AbciError {
     AbciError::from_code(&e)
 }
 
@@ -737,6 +756,11 @@ impl Msg {
             }
             inference_msg::MSG_UPDATE_PARAMS => {
                 let u = ParamsUpdate::Inference(decode(any)?);
+                u.check()?;
+                Ok(Self::UpdateParams(u))
+            }
+            attribution_msg::MSG_UPDATE_PARAMS => {
+                let u = ParamsUpdate::Attribution(decode(any)?);
                 u.check()?;
                 Ok(Self::UpdateParams(u))
             }
@@ -1185,7 +1209,11 @@ impl Msg {
                 Ok(response_any(datanet_msg::MSG_REVIEW_CONTRIBUTION, m.execute(&modules.datanet, state).map_err(datanet_err)?))
             }
             Self::PublishVersion(m) => {
-                Ok(response_any(datanet_msg::MSG_PUBLISH_VERSION, m.execute(&modules.datanet, state).map_err(datanet_err)?))
+                let published = m.execute(&modules.datanet, state).map_err(datanet_err)?;
+                // Queued in the same message layer: a failed tx queues nothing; the index is
+                // built at this block's end.
+                modules.attribution.on_version_published(state, m.msg.datanet_id, published.version).map_err(attribution_err)?;
+                Ok(response_any(datanet_msg::MSG_PUBLISH_VERSION, published))
             }
             Self::DelistDatanet(m) => {
                 Ok(response_any(datanet_msg::MSG_DELIST_DATANET, m.execute(&modules.datanet, state).map_err(datanet_err)?))

@@ -12,6 +12,17 @@ use crate::keeper::{gov_authority, validate_params, AttributionKeeper};
 
 /// Type URL of `MsgUpdateParams`.
 pub const MSG_UPDATE_PARAMS: &str = "/openledger.attribution.v1.MsgUpdateParams";
+/// Amino name of `MsgUpdateParams` (the `openledger/x/<module>/` form of the other modules).
+pub const AMINO_UPDATE_PARAMS: &str = "openledger/x/attribution/MsgUpdateParams";
+
+/// The `params` object of the amino JSON form (64-bit integers as strings, 32-bit as numbers).
+pub fn params_amino(p: &Params) -> Value {
+    AminoObject::default()
+        .num("min_span_tokens", i64::from(p.min_span_tokens))
+        .num("max_output_tokens", i64::from(p.max_output_tokens))
+        .u64("max_index_tokens", p.max_index_tokens)
+        .build()
+}
 
 /// A validated `MsgUpdateParams`.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +50,9 @@ impl UpdateParams {
         vec![self.authority.clone()]
     }
 
-    /// Amino JSON (`openledger/attribution/MsgUpdateParams`).
+    /// Amino JSON ([`AMINO_UPDATE_PARAMS`]).
     pub fn amino_json(&self) -> Value {
-        let p = &self.params;
-        let params = AminoObject::default()
-            .num("min_span_tokens", i64::from(p.min_span_tokens))
-            .num("max_output_tokens", i64::from(p.max_output_tokens))
-            .u64("max_index_tokens", p.max_index_tokens)
-            .build();
-        json!({"type": "openledger/attribution/MsgUpdateParams", "value": {"authority": self.authority.to_bech32(), "params": params}})
+        json!({"type": AMINO_UPDATE_PARAMS, "value": {"authority": self.authority.to_bech32(), "params": params_amino(&self.params)}})
     }
 
     /// Replaces the params (governance only).

@@ -430,7 +430,7 @@ fn update_params_is_governance_only_and_validated() {
     UpdateParams::check_stateless(&msg).unwrap().execute(&k, &mut c).unwrap();
     assert_eq!(k.params(&c).unwrap(), good);
     let v = UpdateParams::check_stateless(&msg).unwrap().amino_json();
-    assert_eq!(v["type"], "openledger/attribution/MsgUpdateParams");
+    assert_eq!(v["type"], "openledger/x/attribution/MsgUpdateParams");
     assert_eq!(v["value"]["params"]["max_index_tokens"], "1000");
     let not_gov = pb::MsgUpdateParams { authority: addr(2).to_bech32(), params: Some(good) };
     let e = fails_cleanly(&s, |c| UpdateParams::check_stateless(&not_gov)?.execute(&k, c));

@@ -481,7 +481,9 @@ impl InferenceKeeper {
         let fraction = Dec::parse(&params.wrong_result_slash_fraction).unwrap_or(Dec::ZERO);
         let mut slashed_now = Vec::new();
         for vote in &agreement.votes {
-            let agreed = vote.output_hash == Some(agreement.output_hash);
+            // The hash covers the tokens, so a matching hash with another token count is a
+            // report of something else: it neither earns nor escapes the slash.
+            let agreed = vote.output_hash == Some(agreement.output_hash) && vote.token_count == agreement.token_count;
             if agreed && agree_power > 0 {
                 let power = u128::try_from(vote.power).unwrap_or(0);
                 let share = executors_share.checked_mul(power).ok_or(InferenceError::Overflow("executor share"))? / agree_power;
@@ -493,8 +495,8 @@ impl InferenceKeeper {
                     }
                 }
             }
-            if let Some(hash) = &vote.output_hash {
-                if hash[..] != agreement.output_hash[..] && !slashed.contains(&vote.operator) {
+            if vote.output_hash.is_some() && !agreed {
+                if !slashed.contains(&vote.operator) {
                     let jailed = self.host.validator(state, &vote.operator)?.map(|v| v.jailed).unwrap_or(true);
                     if !jailed {
                         let reason = format!("wrong inference result for request {}", request.id);

@@ -321,6 +321,26 @@ fn no_show_loses_only_its_share() {
 }
 
 #[test]
+fn right_hash_with_a_wrong_token_count_is_slashed_and_unpaid() {
+    let (net, mut state, id) = setup(4, 9_000);
+    let good = report(id, &TOKENS, TEXT);
+    let mut liar = good.clone();
+    liar.token_count = 2;
+    let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good]), Some(vec![liar])]);
+    let inj = injected(11, votes, vec![good_output(id)]);
+    let verified = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &inj).unwrap();
+    assert_eq!(verified[0].0.agreeing_power, 30);
+    let mut slashed = BTreeSet::new();
+    let result = net.keeper.apply_result(&mut state, info(12), &verified[0].0, &TOKENS, TEXT, &mut slashed).unwrap();
+    assert_eq!(result.slashed, vec![net.operators[3].clone()]);
+    assert!(!result.votes[3].agreed);
+    assert_eq!(balance(&state, &Address::from_bytes(&[4; 20]).unwrap()), 0, "the liar earns nothing");
+    // 1800 for executors over the 30 agreeing power: 600 each, and never more than the share.
+    assert_eq!(result.paid_executors, "1800");
+    assert_eq!(balance(&state, &InferenceKeeper::escrow_address()), 0);
+}
+
+#[test]
 fn process_proposal_rejects_forged_extension() {
     let (net, state, id) = setup(4, 5_000);
     let good = report(id, &TOKENS, TEXT);

@@ -29,6 +29,7 @@ use openledger_datanet::keeper::{bonds_address, gov_authority};
 use openledger_datanet::merkle;
 use openledger_datanet::msg as dmsg;
 use openledger_model::msg as mmsg;
+use openledger_proto::openledger::attribution::v1 as apb;
 use openledger_proto::openledger::datanet::v1 as dpb;
 use openledger_proto::openledger::model::v1 as mpb;
 use openledger_tests::{openledgerd_bin, Node};
@@ -206,6 +207,27 @@ fn datanet_contributions_version_adapter_lineage_and_export_on_a_real_chain() {
     assert_eq!(rows["rows"].as_array().expect("rows").len(), 2);
     assert_eq!(rows["pagination"]["total"], "3");
     assert_eq!(rows["rows"][1]["data"], alice_rows[1]);
+
+    // The version was indexed for Proof of Attribution at the end of its block, and an output
+    // quoting Alice's third row is attributed to her alone.
+    let info: apb::QueryIndexInfoResponse =
+        abci(&node, "/openledger.attribution.v1.Query/IndexInfo", apb::QueryIndexInfoRequest { datanet_id: 1, version: 1 });
+    let meta = info.meta.expect("index meta");
+    assert_eq!((meta.status, meta.row_count), (apb::IndexStatus::Ready as i32, 3), "{meta:?}");
+    assert!(meta.token_count > 0 && meta.chunk_count > 0);
+    let scored: apb::QueryScoreResponse = abci(
+        &node,
+        "/openledger.attribution.v1.Query/Score",
+        apb::QueryScoreRequest {
+            versions: vec![apb::VersionRef { datanet_id: 1, version: 1 }],
+            text: r#"the answer: "completion":"7","source":"textbook" indeed"#.into(),
+            amount: "1000".into(),
+        },
+    );
+    let record = scored.record.expect("record");
+    assert_eq!(record.payouts.len(), 1, "{record:?}");
+    assert_eq!((record.payouts[0].contributor.as_str(), record.payouts[0].amount.as_str()), (alice.address().to_bech32().as_str(), "1000"));
+    assert_eq!(record.rows.iter().map(|r| r.row_id).collect::<Vec<_>>(), vec![3]);
 
     // 5. A base model and an adapter trained on exactly that version.
     let weights = hash_of("open-llama-3b weights");
