@@ -316,7 +316,7 @@ pub fn served_descriptors(encoded: &[u8]) -> anyhow::Result<Vec<u8>> {
 pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> anyhow::Result<()> {
     let shared = Arc::new(GrpcShared { app, comet: CometRpc::new(&comet_rpc_url) });
     let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(openledger_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(&served_descriptors(openledger_proto::FILE_DESCRIPTOR_SET)?)
         .register_encoded_file_descriptor_set(&served_descriptors(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET)?)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -357,5 +357,16 @@ mod tests {
         assert!(services.contains(&"cosmos.bank.v1beta1.Query".to_string()));
         assert!(services.contains(&TX_SERVICE.to_string()));
         assert!(!services.iter().any(|s| s.starts_with("tendermint.")), "{services:?}");
+        // Our own protos also hold the gpu-executor's service, which this server does not serve.
+        let ours = served_descriptors(openledger_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
+        let set = prost_types::FileDescriptorSet::decode(ours.as_slice()).expect("decode");
+        let services: Vec<String> =
+            set.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))).collect();
+        assert!(services.contains(&"openledger.inference.v1.Query".to_string()), "{services:?}");
+        assert!(services.contains(&"openledger.attribution.v1.Query".to_string()), "{services:?}");
+        assert!(!services.iter().any(|s| s.starts_with("openledger.executor.")), "{services:?}");
+        for s in &services {
+            assert!(SERVICE_NAMES.contains(&s.as_str()), "{s} is advertised but not served");
+        }
     }
 }

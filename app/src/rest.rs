@@ -459,7 +459,11 @@ impl RestState {
     pub async fn route(self: Arc<Self>, method: &Method, path: &str, query: &str, body: &[u8], height: i64) -> HttpResponse {
         if *method == Method::GET {
             if let Some((_, doc)) = self.documents.documents.iter().find(|(p, _)| p == path) {
-                return json_response(StatusCode::OK, doc, None);
+                // Public, read-only chain descriptions: any web page may fetch them (a dApp
+                // hands the Keplr one to `experimentalSuggestChain`). Nothing else gets CORS.
+                let mut resp = json_response(StatusCode::OK, doc, None);
+                resp.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+                return resp;
             }
             if let Some(resp) = self.clone().tendermint(path).await {
                 return resp;

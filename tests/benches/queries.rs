@@ -2,16 +2,21 @@
 //! release `openledgerd`, started by the bench on loopback ports), under a bounded local load:
 //! `CLIENTS` concurrent clients, each on its own keep-alive connection, sending one request
 //! after another for `SECONDS` seconds (gRPC: tonic clients; REST: HTTP/1.1 clients). Every
-//! answer is checked (the dev account's balance). Prints queries/s, latency percentiles and the
-//! REST/gRPC ratio. `OPENLEDGER_BENCH_SECONDS` / `OPENLEDGER_BENCH_CLIENTS` override the load.
+//! answer is checked (the dev account's balance). Baseline, same run and load: the same query
+//! through CometBFT's RPC `abci_query` (HTTP JSON-RPC, what CosmJS uses), which crosses
+//! CometBFT and the ABCI socket but none of our gRPC/REST code. Prints queries/s, latency
+//! percentiles and each surface's ratio to the baseline. `OPENLEDGER_BENCH_SECONDS` /
+//! `OPENLEDGER_BENCH_CLIENTS` override the load.
 
 // Rates and milliseconds for the report only.
 #![allow(clippy::float_arithmetic)]
 
 use std::time::{Duration, Instant};
 
-use cosmos_sdk_proto::cosmos::bank::v1beta1::{query_client::QueryClient as BankClient, QueryBalanceRequest};
+use base64::Engine;
+use cosmos_sdk_proto::cosmos::bank::v1beta1::{query_client::QueryClient as BankClient, QueryBalanceRequest, QueryBalanceResponse};
 use openledger_tests::Node;
+use prost::Message;
 
 /// What one load run measured.
 struct Measured {
@@ -70,23 +75,23 @@ fn grpc_load(node: &Node, clients: u64, run_for: Duration, expected: &str) -> Me
     })
 }
 
-fn rest_load(node: &Node, clients: u64, run_for: Duration, expected: &str) -> Measured {
-    let url = format!("{}/cosmos/bank/v1beta1/balances/{}/by_denom?denom=uopen", node.rest_url(), node.dev_address);
+/// `clients` threads, each with one keep-alive HTTP connection, GETting `url` until `run_for`
+/// is over; `check` validates every answer.
+fn http_load(url: &str, clients: u64, run_for: Duration, check: fn(&serde_json::Value, &str), expected: &str) -> Measured {
     let start = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let url = url.clone();
+            let url = url.to_string();
             let expected = expected.to_string();
             std::thread::spawn(move || {
-                // One agent = one keep-alive connection, like one wallet or explorer backend.
                 let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
                 let mut latencies = Vec::new();
                 let deadline = Instant::now() + run_for;
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    let body: serde_json::Value = agent.get(&url).call().expect("balance over REST").into_json().expect("JSON");
+                    let body: serde_json::Value = agent.get(&url).call().expect("HTTP query").into_json().expect("JSON");
                     latencies.push(sent.elapsed());
-                    assert_eq!(body["balance"]["amount"], expected.as_str(), "REST balance");
+                    check(&body, &expected);
                 }
                 latencies
             })
@@ -99,10 +104,34 @@ fn rest_load(node: &Node, clients: u64, run_for: Duration, expected: &str) -> Me
     Measured { queries: latencies.len() as u64, elapsed: start.elapsed(), latencies }
 }
 
+fn check_rest(body: &serde_json::Value, expected: &str) {
+    assert_eq!(body["balance"]["amount"], expected, "REST balance");
+}
+
+fn check_abci(body: &serde_json::Value, expected: &str) {
+    let response = &body["result"]["response"];
+    assert_eq!(response["code"], 0, "abci_query: {body}");
+    let value = base64::engine::general_purpose::STANDARD.decode(response["value"].as_str().unwrap_or_default()).expect("base64");
+    let amount = QueryBalanceResponse::decode(value.as_slice()).expect("protobuf").balance.map(|c| c.amount).unwrap_or_default();
+    assert_eq!(amount, expected, "abci_query balance");
+}
+
+/// Baseline: the balance through CometBFT's `abci_query` (GET form, hex-encoded request).
+fn abci_load(node: &Node, clients: u64, run_for: Duration, expected: &str) -> Measured {
+    let data = hex::encode(QueryBalanceRequest { address: node.dev_address.clone(), denom: "uopen".into() }.encode_to_vec());
+    let url = format!("{}/abci_query?path=%22/cosmos.bank.v1beta1.Query/Balance%22&data=0x{data}", node.rpc_url());
+    http_load(&url, clients, run_for, check_abci, expected)
+}
+
+fn rest_load(node: &Node, clients: u64, run_for: Duration, expected: &str) -> Measured {
+    let url = format!("{}/cosmos/bank/v1beta1/balances/{}/by_denom?denom=uopen", node.rest_url(), node.dev_address);
+    http_load(&url, clients, run_for, check_rest, expected)
+}
+
 fn report(name: &str, m: &mut Measured) {
     let (p50, p99) = (m.percentile(50), m.percentile(99));
     println!(
-        "{name:<5} {:>8.0} queries/s  ({} queries in {:.2} s; latency p50 {:.2} ms, p99 {:.2} ms)",
+        "{name:<30} {:>8.0} queries/s  ({} queries in {:.2} s; latency p50 {:.2} ms, p99 {:.2} ms)",
         m.per_second(),
         m.queries,
         m.elapsed.as_secs_f64(),
@@ -127,11 +156,19 @@ fn main() {
     };
     println!("balance query of one account ({clients} concurrent clients, {} s each, keep-alive connections)", run_for.as_secs());
     // Warm-up (connections, caches), not counted.
+    abci_load(&node, 1, Duration::from_millis(500), &expected);
     grpc_load(&node, 1, Duration::from_millis(500), &expected);
     rest_load(&node, 1, Duration::from_millis(500), &expected);
+    let mut abci = abci_load(&node, clients, run_for, &expected);
     let mut grpc = grpc_load(&node, clients, run_for, &expected);
     let mut rest = rest_load(&node, clients, run_for, &expected);
+    report("baseline: CometBFT abci_query", &mut abci);
     report("gRPC", &mut grpc);
     report("REST", &mut rest);
-    println!("ratio REST/gRPC: {:.2}", rest.per_second() / grpc.per_second());
+    println!(
+        "ratio to the abci_query baseline: gRPC {:.2}x, REST {:.2}x (REST/gRPC {:.2})",
+        grpc.per_second() / abci.per_second(),
+        rest.per_second() / abci.per_second(),
+        rest.per_second() / grpc.per_second()
+    );
 }

@@ -628,6 +628,41 @@ fn simulate_accepts_a_cosmjs_style_unsigned_tx_and_its_estimate_is_enough() {
 }
 
 #[test]
+fn simulate_of_a_first_tx_without_pubkey_or_signature_estimates_enough_gas() {
+    let f = fixture();
+    // Alice has never sent a tx: no public key on record. The simulation carries neither key
+    // nor signature (what an SDK client without the key at hand sends).
+    assert!(account(&f.app, &f.alice.address()).unwrap().pub_key.is_none());
+    let msgs = vec![send_msg(&f.alice.address(), &f.bob.address(), 777)];
+    let body = TxBody { messages: msgs.clone(), ..Default::default() };
+    let auth_info = AuthInfo {
+        signer_infos: vec![SignerInfo {
+            public_key: None,
+            mode_info: Some(ModeInfo { sum: Some(mode_info::Sum::Single(mode_info::Single { mode: SignMode::Unspecified as i32 })) }),
+            sequence: 0,
+        }],
+        fee: Some(Fee { amount: vec![], gas_limit: 0, payer: String::new(), granter: String::new() }),
+        #[allow(deprecated)]
+        tip: None,
+    };
+    let unsigned =
+        TxRaw { body_bytes: body.encode_to_vec(), auth_info_bytes: auth_info.encode_to_vec(), signatures: vec![] }.encode_to_vec();
+    let before = snapshot(&f.app, &f.parties());
+    let gas_used = simulate(&f.app, &unsigned).gas_info.unwrap().gas_used;
+    assert_eq!(snapshot(&f.app, &f.parties()), before, "simulate changed state");
+    assert!(account(&f.app, &f.alice.address()).unwrap().pub_key.is_none(), "the placeholder key was not stored");
+    // The real first tx stores Alice's key: the estimate (× 1.4, as CosmJS) covers it.
+    let gas = (gas_used * 14).div_ceil(10);
+    let tx = sign_with(&f.app, &f.alice, msgs, gas, min_fee(gas), None, SignModeChoice::Direct, "");
+    let resp = run_block(&f.app, &[tx]);
+    assert_eq!(resp.tx_results[0].code, 0, "{}", resp.tx_results[0].log);
+    assert!(u64::try_from(resp.tx_results[0].gas_used).unwrap() <= gas);
+    // Without Simulate, a tx with no signature is still refused.
+    let check = f.app.check_tx(&pb::RequestCheckTx { tx: unsigned.into(), r#type: 0 });
+    assert_ne!(check.code, 0);
+}
+
+#[test]
 fn queries_report_not_found_heights_zero_balances_and_proofs() {
     let f = fixture();
     run_block(&f.app, &[signed_send(&f.app, &f.alice, &f.bob.address(), 10)]);

@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 struct Answer {
     status: u16,
     body: Value,
+    /// `Access-Control-Allow-Origin`, if sent.
+    cors: Option<String>,
 }
 
 fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Answer {
@@ -41,9 +43,10 @@ fn http(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -
         Err(e) => panic!("{method} {url}: {e}"),
     };
     let status = response.status();
+    let cors = response.header("access-control-allow-origin").map(str::to_string);
     let text = response.into_string().expect("body");
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {url}: not JSON ({e}): {text}"));
-    Answer { status, body }
+    Answer { status, body, cors }
 }
 
 fn get(node: &Node, path: &str) -> Answer {
@@ -257,6 +260,8 @@ fn rest_answers_match_the_sdk_shapes_and_bad_input_gets_sdk_errors() {
     assert_eq!(keplr.body["chainId"], "openledger-local-1");
     assert_eq!(keplr.body["rest"], node.rest_url().as_str());
     assert_eq!(keplr.body["bip44"]["coinType"], 118);
+    assert_eq!(keplr.cors.as_deref(), Some("*"), "a web page can fetch the Keplr chain info");
+    assert_eq!(fee_params.cors, None, "queries get no CORS header");
     let chain = get(&node, "/openledger/chain-registry/chain.json");
     assert_eq!(chain.body["bech32_prefix"], "open");
     let assets = get(&node, "/openledger/chain-registry/assetlist.json");
