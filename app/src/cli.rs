@@ -314,6 +314,9 @@ pub enum QueryCommand {
     /// Inference queries.
     #[command(subcommand)]
     Inference(crate::cli_inference::InferenceQueryCmd),
+    /// Proof of Attribution queries (records, indexes, dry-run scores).
+    #[command(subcommand)]
+    Attribution(crate::cli_attribution::AttributionQueryCmd),
     /// Datanet queries.
     #[command(subcommand)]
     Datanet(crate::cli_datanet::DatanetQueryCmd),
@@ -379,6 +382,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Genesis(cmd) => cmd_genesis(&home, cmd),
         Command::Tx(TxCommand::Inference(cmd)) => crate::cli_inference::inference_tx(&home, cmd),
         Command::Query(QueryCommand::Inference(cmd)) => crate::cli_inference::inference_query(cmd),
+        Command::Query(QueryCommand::Attribution(cmd)) => crate::cli_attribution::attribution_query(cmd),
         Command::Tx(TxCommand::Datanet(cmd)) => crate::cli_datanet::datanet_tx(&home, *cmd),
         Command::Tx(TxCommand::Model(cmd)) => crate::cli_datanet::model_tx(&home, *cmd),
         Command::Query(QueryCommand::Datanet(cmd)) => crate::cli_datanet::datanet_query(cmd),

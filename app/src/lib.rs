@@ -11,6 +11,7 @@ pub mod ante;
 pub mod app;
 pub mod chain_info;
 pub mod cli;
+pub mod cli_attribution;
 pub mod cli_datanet;
 pub mod cli_gov;
 pub mod cli_inference;

@@ -228,6 +228,14 @@ fn datanet_contributions_version_adapter_lineage_and_export_on_a_real_chain() {
     assert_eq!(record.payouts.len(), 1, "{record:?}");
     assert_eq!((record.payouts[0].contributor.as_str(), record.payouts[0].amount.as_str()), (alice.address().to_bech32().as_str(), "1000"));
     assert_eq!(record.rows.iter().map(|r| r.row_id).collect::<Vec<_>>(), vec![3]);
+    let shown = cli(&node, &["query", "attribution", "index", "1", "1"]);
+    assert_eq!(shown["meta"]["status"], "INDEX_STATUS_READY", "{shown}");
+    assert_eq!(shown["meta"]["token_count"], meta.token_count.to_string());
+    let shown = cli(
+        &node,
+        &["query", "attribution", "score", "--version", "1:1", "--text", "nothing like any row at all, really", "--amount", "10"],
+    );
+    assert_eq!(shown["record"]["community_pool"], "10", "no span: everything to the pool: {shown}");
 
     // 5. A base model and an adapter trained on exactly that version.
     let weights = hash_of("open-llama-3b weights");

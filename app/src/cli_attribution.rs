@@ -1,0 +1,112 @@
+//! CLI of the attribution module (Proof of Attribution): `query attribution params|record|index|
+//! score`. Answers are printed as the SDK's JSON (the same rendering as the REST server), so a
+//! record reads the same from the CLI, `curl` and grpcurl.
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use openledger_proto::openledger::attribution::v1 as apb;
+use prost::Message;
+use prost_reflect::{DynamicMessage, MessageDescriptor};
+use serde_json::Value;
+
+use crate::cli::QueryFlags;
+use crate::rest::descriptor_pool;
+use crate::rest_json::SdkJson;
+use crate::rpc_client::CometRpc;
+
+/// `query attribution` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AttributionQueryCmd {
+    /// Module params (minimum span length, scored output tokens, index size limit).
+    Params {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// The attribution record of a completed inference: matched spans, rows, payouts.
+    Record {
+        /// Inference request id.
+        inference_id: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// The suffix-array index of a published datanet version (status, tokens, bytes).
+    Index {
+        /// Datanet id.
+        datanet_id: u64,
+        /// Version.
+        version: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Dry run: how a text would be attributed over datanet versions (nothing is paid).
+    Score {
+        /// A version as DATANET:VERSION (repeat for several).
+        #[arg(long = "version", required = true)]
+        versions: Vec<String>,
+        /// The text to attribute.
+        #[arg(long)]
+        text: String,
+        /// Amount to split, in uopen (0: only the spans and rows).
+        #[arg(long, default_value_t = 0)]
+        amount: u128,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+}
+
+/// `DATANET:VERSION` → a version reference.
+fn parse_version(text: &str) -> anyhow::Result<apb::VersionRef> {
+    let (d, v) = text.split_once(':').with_context(|| format!("{text:?} is not DATANET:VERSION"))?;
+    Ok(apb::VersionRef {
+        datanet_id: d.trim().parse().with_context(|| format!("datanet id in {text:?}"))?,
+        version: v.trim().parse().with_context(|| format!("version in {text:?}"))?,
+    })
+}
+
+/// Sends `req` to `/openledger.attribution.v1.Query/{method}` and renders the answer as SDK JSON.
+fn query(flags: &QueryFlags, method: &str, req: &impl Message) -> anyhow::Result<Value> {
+    let rpc = CometRpc::new(&flags.node);
+    let res = rpc.abci_query(&format!("/openledger.attribution.v1.Query/{method}"), &req.encode_to_vec(), flags.height, false)?;
+    if res.code != 0 {
+        bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
+    }
+    let pool = descriptor_pool()?;
+    let name = format!("openledger.attribution.v1.Query{method}Response");
+    let descriptor: MessageDescriptor = pool.get_message_by_name(&name).with_context(|| format!("no descriptor for {name}"))?;
+    let message = DynamicMessage::decode(descriptor, res.value.as_slice())?;
+    Ok(SdkJson::new(pool).render(&message)?)
+}
+
+/// Runs an attribution query command.
+pub fn attribution_query(cmd: AttributionQueryCmd) -> anyhow::Result<()> {
+    let value = match cmd {
+        AttributionQueryCmd::Params { flags } => query(&flags, "Params", &apb::QueryParamsRequest {})?,
+        AttributionQueryCmd::Record { inference_id, flags } => query(&flags, "Record", &apb::QueryRecordRequest { inference_id })?,
+        AttributionQueryCmd::Index { datanet_id, version, flags } => {
+            query(&flags, "IndexInfo", &apb::QueryIndexInfoRequest { datanet_id, version })?
+        }
+        AttributionQueryCmd::Score { versions, text, amount, flags } => {
+            let versions = versions.iter().map(|v| parse_version(v)).collect::<anyhow::Result<Vec<_>>>()?;
+            query(&flags, "Score", &apb::QueryScoreRequest { versions, text, amount: amount.to_string() })?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_bad_ones_are_refused() {
+        assert_eq!(parse_version("3:7").unwrap(), apb::VersionRef { datanet_id: 3, version: 7 });
+        assert!(parse_version("3").is_err());
+        assert!(parse_version("x:1").is_err());
+        assert!(parse_version("1:-2").is_err());
+    }
+}
