@@ -42,6 +42,9 @@ pub struct Index {
     pub row_starts: Vec<u32>,
     /// Range-minimum levels over `sa` (level 0 is the minima of blocks of `sa`).
     min_levels: Vec<Vec<u32>>,
+    /// `first[t]..first[t + 1]`: the suffix-array range of the suffixes starting with token id
+    /// `t` (derived from `sa`, never encoded), so a match skips its widest binary search.
+    first: Vec<u32>,
 }
 
 /// Sizes of an encoded index.
@@ -154,7 +157,17 @@ impl Index {
             min_levels.push(next);
             level = min_levels.last().map(Vec::as_slice).unwrap_or(&[]);
         }
-        Self { vocab, stream, sa, row_starts, min_levels }
+        // Suffixes are sorted by their first token: count each token, then prefix sums.
+        let mut first = vec![0u32; vocab.len() + 2];
+        for &p in &sa {
+            if let Some(t) = stream.get(p as usize).map(|&t| t as usize + 1).filter(|&t| t < first.len()) {
+                first[t] += 1;
+            }
+        }
+        for t in 1..first.len() {
+            first[t] = first[t].saturating_add(first[t - 1]);
+        }
+        Self { vocab, stream, sa, row_starts, min_levels, first }
     }
 
     /// Rows indexed.
@@ -290,9 +303,15 @@ impl Index {
 
     /// The longest prefix of `q` occurring in the stream: its length and suffix-array range.
     pub fn longest_match(&self, q: &[u32]) -> (usize, usize, usize) {
-        let (mut lo, mut hi) = (0usize, self.sa.len());
-        let mut len = 0usize;
-        for &id in q {
+        let Some(&t0) = q.first() else { return (0, 0, self.sa.len()) };
+        let t0 = t0 as usize;
+        let (Some(&a), Some(&b)) = (self.first.get(t0), self.first.get(t0 + 1)) else { return (0, 0, self.sa.len()) };
+        if t0 == 0 || a >= b {
+            return (0, 0, self.sa.len());
+        }
+        let (mut lo, mut hi) = (a as usize, b as usize);
+        let mut len = 1usize;
+        for &id in &q[1..] {
             if id == 0 {
                 break;
             }

@@ -17,13 +17,14 @@ use openledger_app::client::{fetch_account, sign_tx, SignModeChoice, TxSpec};
 use openledger_app::keys::AccountKey;
 use openledger_core::{Address, Coin};
 use openledger_inference::msg as imsg;
+use openledger_proto::openledger::attribution::v1 as apb;
 use openledger_proto::openledger::executor::v1 as epb;
 use openledger_proto::openledger::inference::v1 as ipb;
 use openledger_tests::{open_executor_bin, Localnet, LocalnetOptions, Node};
 use serde_json::Value;
 
 use crate::app_level::min_fee;
-use crate::datanet::{abci, add_key, any, cli, contribution_to, uopen, words};
+use crate::datanet::{abci, add_key, any, cli, cli_text, contribution_to, uopen, words};
 
 const PROMPT: &str = "Tell me about open data";
 const MAX_TOKENS: u32 = 24;
@@ -208,15 +209,38 @@ fn verifiable_inference_on_a_four_validator_localnet() {
     let before: Vec<u128> = (0..4).map(|i| uopen(node, &Address::from_bech32(net.account(i)).expect("addr"))).collect();
     let (alice0, bob0, carol0, pool0) =
         (uopen(node, &alice.address()), uopen(node, &bob.address()), uopen(node, &carol.address()), community_pool(node));
-    let msg = ipb::MsgRequestInference {
-        requester: dave.address().to_bech32(),
-        base_model_id: 1,
-        adapter_id: 1,
-        prompt: PROMPT.into(),
-        max_tokens: MAX_TOKENS,
-        fee: Some(Coin::new("uopen", FEE).to_proto()),
-    };
-    deliver_ok(&net, node, &dave, vec![any(imsg::MSG_REQUEST_INFERENCE, msg)], 300_000);
+    //    Through the CLI, as a user would: it waits for the agreed answer and prints it.
+    let (max_tokens, fee, url) = (MAX_TOKENS.to_string(), format!("{FEE}uopen"), net.rpc_url(0));
+    let printed = cli_text(
+        node,
+        &[
+            "tx",
+            "inference",
+            "request",
+            "--model",
+            "1",
+            "--adapter",
+            "1",
+            "--prompt",
+            PROMPT,
+            "--max-tokens",
+            &max_tokens,
+            "--fee",
+            &fee,
+            "--from",
+            "dave",
+            "--chain-id",
+            &net.info.chain_id,
+            "--node",
+            &url,
+            "--wait-seconds",
+            "90",
+        ],
+    );
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&printed).into_iter().collect::<Result<_, _>>().expect("CLI JSON");
+    let answer = docs.last().expect("the CLI printed the answer");
+    assert_eq!((answer["id"].as_str(), answer["status"].as_str()), (Some("2"), Some("completed")), "{printed}");
+    assert_eq!(answer["result"]["text"], expected.text.as_str());
     let done = wait_done(&net, 2, Duration::from_secs(60));
     let req = done.request.expect("request");
     let result = done.result.expect("result stored with its votes");
@@ -237,6 +261,14 @@ fn verifiable_inference_on_a_four_validator_localnet() {
     assert!(to_contrib > 0, "Alice's row appears in the output, so contributors are paid");
     assert_eq!(uopen(node, &alice.address()) - alice0, to_contrib, "Alice gets the whole contributors' payout");
     assert_eq!(uopen(node, &bob.address()), bob0, "Bob's rows are not in the output");
+    // Anyone can read why: the attribution record names Alice's row and the spans matched.
+    let record: apb::QueryRecordResponse =
+        abci(node, "/openledger.attribution.v1.Query/Record", apb::QueryRecordRequest { inference_id: 2 });
+    let record = record.record.expect("attribution record");
+    assert_eq!(record.payouts.len(), 1, "{record:?}");
+    assert_eq!(record.payouts[0].contributor, alice.address().to_bech32());
+    assert_eq!(record.payouts[0].amount, to_contrib.to_string());
+    assert!(!record.spans.is_empty() && record.rows.iter().all(|r| r.contributor == alice.address().to_bech32()), "{record:?}");
     assert_eq!(uopen(node, &carol.address()) - carol0, to_owner);
     let agreed: Vec<&ipb::ResultVote> = result.votes.iter().filter(|v| v.agreed).collect();
     let mut exec_total = 0;
