@@ -44,10 +44,11 @@ build-debug:
 run: install-deps build
 	OPEN_HOME="$(OPEN_HOME)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" ./localnet/run-single.sh
 
-## test: every unit test and the end-to-end suite of the chain, then the gpu-executor's suite
-## (`make test-executor`: ~17 min cold on 2 cores, ~1 min warm).
-test: install-deps cosmjs-deps build-debug
-	$(CARGO) test --workspace --lib --bins --tests
+## test: every unit test and the end-to-end suite of the chain (the verifiable-inference e2e runs
+## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
+## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
+test: install-deps cosmjs-deps build-debug executor executor-model
+	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --lib --bins --tests
 	$(MAKE) test-executor
 
 ## lint: formatting and clippy with warnings as errors.
@@ -58,15 +59,18 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: in-process FinalizeBlock / Commit throughput, balance queries/s over gRPC and REST
-## against a real node (see BENCHMARKS.md).
-bench: install-deps
+## bench: in-process FinalizeBlock / Commit throughput, attribution on a 10 MB datanet, balance
+## queries/s over gRPC and REST against a real node, inference latency and block time on a
+## 4-validator localnet, then the executor's benchmarks (see BENCHMARKS.md).
+bench: install-deps executor
 	$(CARGO) bench -p openledger-app --bench finalize_block
 	$(CARGO) bench -p openledger-app --bench stake_block
 	$(CARGO) bench -p openledger-app --bench datanet_contribute
 	$(CARGO) bench -p openledger-app --bench gov_tally
+	$(CARGO) bench -p openledger-attribution --bench attribution
 	$(CARGO) build --release -p openledger-app --bin openledgerd
 	COMETBFT_BIN=$(COMETBFT) $(CARGO) bench -p openledger-tests --bench queries
+	COMETBFT_BIN=$(COMETBFT) OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) bench -p openledger-tests --bench inference_latency
 	$(MAKE) bench-executor
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.
