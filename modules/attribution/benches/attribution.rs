@@ -125,7 +125,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let mut rng = Rng(0x5eed_0f_a77_1b07);
+    let mut rng = Rng(0x0005_eed0_fa77_1b07);
     let words = word_list(&mut rng);
     let mut rows: Vec<(Address, Vec<u8>)> = Vec::new();
     let mut bytes = 0usize;

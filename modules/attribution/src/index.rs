@@ -257,10 +257,9 @@ impl Index {
         for i in 0..=row_count {
             row_starts.push(get(bytes, at + i * pw, pw));
         }
-        if row_starts.windows(2).any(|w| w[0] >= w[1]) || row_starts.last().copied().unwrap_or(0) as usize != stream_len {
-            if !(row_count == 0 && stream_len == 0) {
-                return Err(corrupt("row starts out of order"));
-            }
+        let out_of_order = row_starts.windows(2).any(|w| w[0] >= w[1]) || row_starts.last().copied().unwrap_or(0) as usize != stream_len;
+        if out_of_order && !(row_count == 0 && stream_len == 0) {
+            return Err(corrupt("row starts out of order"));
         }
         Ok(Self::assemble(vocab, stream, sa, row_starts))
     }

@@ -151,6 +151,8 @@ pub enum Loaded {
 }
 
 type CacheKey = (u64, u64, Vec<u8>);
+/// Most recently used first.
+type IndexCache = VecDeque<(CacheKey, Arc<Index>)>;
 
 /// The attribution keeper.
 #[derive(Clone)]
@@ -158,7 +160,7 @@ pub struct AttributionKeeper {
     datanet: DatanetKeeper,
     bank: Arc<dyn BankKeeper>,
     pool: Arc<dyn CommunityPool>,
-    cache: Arc<Mutex<VecDeque<(CacheKey, Arc<Index>)>>>,
+    cache: Arc<Mutex<IndexCache>>,
 }
 
 impl std::fmt::Debug for AttributionKeeper {

@@ -176,7 +176,7 @@ pub(crate) mod tests {
         assert_eq!(build(&[5, 0]), vec![0]);
         // Identical rows: earlier row first.
         assert_eq!(build(&[1, 1, 0, 1, 1, 0]), vec![1, 4, 0, 3]);
-        let long: Vec<u32> = std::iter::repeat(7).take(5000).chain([0]).collect();
+        let long: Vec<u32> = std::iter::repeat_n(7, 5000).chain([0]).collect();
         assert_eq!(build(&long), naive(&long));
     }
 }

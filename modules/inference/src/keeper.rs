@@ -495,21 +495,19 @@ impl InferenceKeeper {
                     }
                 }
             }
-            if vote.output_hash.is_some() && !agreed {
-                if !slashed.contains(&vote.operator) {
-                    let jailed = self.host.validator(state, &vote.operator)?.map(|v| v.jailed).unwrap_or(true);
-                    if !jailed {
-                        let reason = format!("wrong inference result for request {}", request.id);
-                        self.host.slash_and_jail(state, info, &vote.operator, fraction, &reason)?;
-                        state.emit_typed(ValidatorSlashed {
-                            validator: vote.operator.clone(),
-                            request_id: request.id,
-                            fraction: fraction.to_string(),
-                        });
-                        slashed_now.push(vote.operator.clone());
-                    }
-                    slashed.insert(vote.operator.clone());
+            if vote.output_hash.is_some() && !agreed && !slashed.contains(&vote.operator) {
+                let jailed = self.host.validator(state, &vote.operator)?.map(|v| v.jailed).unwrap_or(true);
+                if !jailed {
+                    let reason = format!("wrong inference result for request {}", request.id);
+                    self.host.slash_and_jail(state, info, &vote.operator, fraction, &reason)?;
+                    state.emit_typed(ValidatorSlashed {
+                        validator: vote.operator.clone(),
+                        request_id: request.id,
+                        fraction: fraction.to_string(),
+                    });
+                    slashed_now.push(vote.operator.clone());
                 }
+                slashed.insert(vote.operator.clone());
             }
             votes.push(ResultVote {
                 validator: vote.operator.clone(),
