@@ -81,6 +81,10 @@ pub struct TestnetArgs {
     /// Gov deposit period in seconds (default 2 days).
     #[arg(long, default_value_t = 2 * 24 * 3600)]
     pub max_deposit_period_seconds: u64,
+    /// Proof of Attribution: shortest output span (in canonical tokens) that earns a row
+    /// anything (default: the module's 8).
+    #[arg(long)]
+    pub attribution_min_span_tokens: Option<u32>,
     /// Replace node homes already in the output directory.
     #[arg(long)]
     pub overwrite: bool,
@@ -322,6 +326,15 @@ pub fn write_testnet(args: &TestnetArgs) -> anyhow::Result<LocalnetInfo> {
         ..NodeConfig::default()
     };
     apply_chain_params(&mut app_state, &base_cfg);
+    if let Some(n) = args.attribution_min_span_tokens {
+        app_state.attribution.params.min_span_tokens = n;
+        let params = openledger_proto::openledger::attribution::v1::Params {
+            min_span_tokens: n,
+            max_output_tokens: app_state.attribution.params.max_output_tokens,
+            max_index_tokens: app_state.attribution.params.max_index_tokens,
+        };
+        openledger_attribution::keeper::validate_params(&params).map_err(|e| anyhow::anyhow!("--attribution-min-span-tokens: {e}"))?;
+    }
     let mut registered = Vec::new();
     for (id, m) in (1u64..).zip(&models) {
         app_state.model.base_models.push(openledger_model::genesis::BaseModelJson {

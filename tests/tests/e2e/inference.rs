@@ -96,8 +96,14 @@ fn hex_hash(path: &std::path::Path) -> String {
 
 #[test]
 fn verifiable_inference_on_a_four_validator_localnet() {
-    let opts =
-        LocalnetOptions { tiny_model: true, app_args: vec![(3, vec!["--inference-byzantine".to_string()])], ..LocalnetOptions::default() };
+    // The generated tiny Llama has random weights: its answers are a few canonical tokens long
+    // (e.g. "\t8\u{7f}tUUUU…"), so spans of 2 tokens earn attribution on this network.
+    let opts = LocalnetOptions {
+        tiny_model: true,
+        app_args: vec![(3, vec!["--inference-byzantine".to_string()])],
+        testnet_args: vec!["--attribution-min-span-tokens".to_string(), "2".to_string()],
+        ..LocalnetOptions::default()
+    };
     let mut net = Localnet::start(4, &opts);
     let model_dir = net.model_dir.clone().expect("tiny model");
     let weights_hash = net.info.models[0].weights_hash.clone();
@@ -258,13 +264,13 @@ fn verifiable_inference_on_a_four_validator_localnet() {
     let (to_contrib, to_owner, to_exec, to_pool) =
         (paid(&result.paid_contributors), paid(&result.paid_owner), paid(&result.paid_executors), paid(&result.paid_community));
     assert_eq!(to_contrib + to_owner + to_exec + to_pool, FEE, "{result:?}");
-    assert!(to_contrib > 0, "Alice's row appears in the output, so contributors are paid");
-    assert_eq!(uopen(node, &alice.address()) - alice0, to_contrib, "Alice gets the whole contributors' payout");
-    assert_eq!(uopen(node, &bob.address()), bob0, "Bob's rows are not in the output");
-    // Anyone can read why: the attribution record names Alice's row and the spans matched.
     let record: apb::QueryRecordResponse =
         abci(node, "/openledger.attribution.v1.Query/Record", apb::QueryRecordRequest { inference_id: 2 });
     let record = record.record.expect("attribution record");
+    assert!(to_contrib > 0, "Alice's row appears in the output, so contributors are paid: {:?}\n{record:?}", expected.text);
+    assert_eq!(uopen(node, &alice.address()) - alice0, to_contrib, "Alice gets the whole contributors' payout");
+    assert_eq!(uopen(node, &bob.address()), bob0, "Bob's rows are not in the output");
+    // Anyone can read why: the attribution record names Alice's row and the spans matched.
     assert_eq!(record.payouts.len(), 1, "{record:?}");
     assert_eq!(record.payouts[0].contributor, alice.address().to_bech32());
     assert_eq!(record.payouts[0].amount, to_contrib.to_string());
