@@ -100,9 +100,16 @@ fn rfc3339_nanos(t: &str) -> i128 {
 fn wait_completed(node: &Node, id: u64, timeout: Duration) -> ipb::QueryRequestResponse {
     let deadline = Instant::now() + timeout;
     loop {
-        let r: ipb::QueryRequestResponse = query(node, "/openledger.inference.v1.Query/Request", ipb::QueryRequestRequest { id });
-        if r.request.as_ref().is_some_and(|q| q.status == ipb::RequestStatus::Completed as i32) {
-            return r;
+        // NotFound until the request tx is in a block.
+        let res = node
+            .rpc()
+            .abci_query("/openledger.inference.v1.Query/Request", &ipb::QueryRequestRequest { id }.encode_to_vec(), 0, false)
+            .expect("abci_query");
+        if res.code == 0 {
+            let r = ipb::QueryRequestResponse::decode(res.value.as_slice()).expect("decode");
+            if r.request.as_ref().is_some_and(|q| q.status == ipb::RequestStatus::Completed as i32) {
+                return r;
+            }
         }
         assert!(Instant::now() < deadline, "request {id} not completed in time");
         std::thread::sleep(Duration::from_millis(20));
