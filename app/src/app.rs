@@ -584,7 +584,28 @@ pub fn tx_response(
         gas_wanted: result.gas_wanted,
         gas_used: result.gas_used,
         tx,
-        timestamp,
+        timestamp: rfc3339_seconds(&timestamp),
         events: result.events.clone(),
+    }
+}
+
+/// A CometBFT block time (`2006-01-02T15:04:05.999999999Z`) as the SDK writes a tx's timestamp:
+/// Go's `time.RFC3339`, whole seconds (`2006-01-02T15:04:05Z`).
+pub fn rfc3339_seconds(time: &str) -> String {
+    match time.split_once('.') {
+        Some((seconds, fraction)) if fraction.ends_with('Z') => format!("{seconds}Z"),
+        _ => time.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339_seconds;
+
+    #[test]
+    fn tx_timestamps_are_whole_seconds_like_the_sdk() {
+        assert_eq!(rfc3339_seconds("2026-12-01T22:50:41.123456789Z"), "2026-12-01T22:50:41Z");
+        assert_eq!(rfc3339_seconds("2026-12-01T22:50:41Z"), "2026-12-01T22:50:41Z");
+        assert_eq!(rfc3339_seconds(""), "");
     }
 }

@@ -281,7 +281,12 @@ fn tx_service(shared: &GrpcShared, method: &str, data: &[u8]) -> Result<Response
             let page = req.page.clamp(1, 10_000);
             let (found, total) = shared
                 .comet
-                .tx_search(&query, u32::try_from(page).unwrap_or(1), u32::try_from(limit).unwrap_or(100))
+                .tx_search(
+                    &query,
+                    u32::try_from(page).unwrap_or(1),
+                    u32::try_from(limit).unwrap_or(100),
+                    req.order_by == txpb::OrderBy::Desc as i32,
+                )
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;
             let mut txs = Vec::new();
             let mut tx_responses = Vec::new();

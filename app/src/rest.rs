@@ -843,7 +843,7 @@ mod tests {
         assert_eq!(v["status"], "BOND_STATUS_UNSPECIFIED");
         assert_eq!(v["consensus_pubkey"], Value::Null);
         assert_eq!(v["description"]["moniker"], "");
-        assert_eq!(v["commission"]["commission_rates"]["rate"], "");
+        assert_eq!(v["commission"]["commission_rates"]["rate"], "0.000000000000000000", "an unset Dec is zero, as in Go");
         assert_eq!(v["unbonding_time"], "0001-01-01T00:00:00Z");
     }
 }

@@ -175,6 +175,8 @@ impl SdkJson {
             PValue::U64(n) => Value::String(n.to_string()),
             PValue::F32(f) => float(f64::from(*f)),
             PValue::F64(f) => float(*f),
+            // An unset Dec is Go's zero `LegacyDec`, which marshals as 0 with 18 decimals.
+            PValue::String(s) if style.legacy_dec && s.is_empty() => Value::String("0.000000000000000000".into()),
             PValue::String(s) if style.legacy_dec => Value::String(dec_from_atomics(s).unwrap_or_else(|| s.clone())),
             PValue::String(s) => Value::String(s.clone()),
             PValue::Bytes(b) if b.is_empty() => Value::Null,

@@ -173,11 +173,12 @@ impl CometRpc {
         })
     }
 
-    /// `/tx_search` (one page, ascending).
-    pub fn tx_search(&self, query: &str, page: u32, per_page: u32) -> Result<(Vec<IndexedTx>, u64), RpcError> {
+    /// `/tx_search`, one page, oldest first (`descending`: newest first).
+    pub fn tx_search(&self, query: &str, page: u32, per_page: u32, descending: bool) -> Result<(Vec<IndexedTx>, u64), RpcError> {
+        let order = if descending { "desc" } else { "asc" };
         let r = self.call(
             "tx_search",
-            json!({"query": query, "prove": false, "page": page.to_string(), "per_page": per_page.to_string(), "order_by": "asc"}),
+            json!({"query": query, "prove": false, "page": page.to_string(), "per_page": per_page.to_string(), "order_by": order}),
         )?;
         let total = u64::try_from(num(&r["total_count"])).unwrap_or(0);
         let mut out = Vec::new();
@@ -220,7 +221,7 @@ impl CometRpc {
 
     /// Looks a tx up by hash via `tx_search tx.hash='…'` (what CosmJS does).
     pub fn tx_by_hash(&self, hash_hex: &str) -> Result<Option<IndexedTx>, RpcError> {
-        let (mut txs, _) = self.tx_search(&format!("tx.hash='{}'", hash_hex.to_uppercase()), 1, 1)?;
+        let (mut txs, _) = self.tx_search(&format!("tx.hash='{}'", hash_hex.to_uppercase()), 1, 1, false)?;
         Ok(txs.pop())
     }
 

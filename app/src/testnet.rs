@@ -266,6 +266,13 @@ pub fn write_testnet(args: &TestnetArgs) -> anyhow::Result<LocalnetInfo> {
     }
     let price = openledger_core::coin::Coin::parse(&args.model_price)?;
     let models = args.model.iter().map(|m| model_identity(m)).collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(n) = args.attribution_min_span_tokens {
+        let params = openledger_proto::openledger::attribution::v1::Params {
+            min_span_tokens: n,
+            ..openledger_attribution::keeper::default_params()
+        };
+        openledger_attribution::keeper::validate_params(&params).map_err(|e| anyhow::anyhow!("--attribution-min-span-tokens: {e}"))?;
+    }
     std::fs::create_dir_all(&args.output)?;
     let out = std::fs::canonicalize(&args.output)?;
     if out.join("localnet.json").exists() && !args.overwrite {
@@ -328,12 +335,6 @@ pub fn write_testnet(args: &TestnetArgs) -> anyhow::Result<LocalnetInfo> {
     apply_chain_params(&mut app_state, &base_cfg);
     if let Some(n) = args.attribution_min_span_tokens {
         app_state.attribution.params.min_span_tokens = n;
-        let params = openledger_proto::openledger::attribution::v1::Params {
-            min_span_tokens: n,
-            max_output_tokens: app_state.attribution.params.max_output_tokens,
-            max_index_tokens: app_state.attribution.params.max_index_tokens,
-        };
-        openledger_attribution::keeper::validate_params(&params).map_err(|e| anyhow::anyhow!("--attribution-min-span-tokens: {e}"))?;
     }
     let mut registered = Vec::new();
     for (id, m) in (1u64..).zip(&models) {
@@ -429,6 +430,7 @@ mod tests {
             downtime_jail_seconds: 600,
             voting_period_seconds: 30,
             max_deposit_period_seconds: 30,
+            attribution_min_span_tokens: None,
             overwrite: false,
         }
     }
@@ -439,6 +441,7 @@ mod tests {
         let mut a = args(dir.path());
         a.model = vec!["AB".repeat(32)];
         a.without_executor = vec![2];
+        a.attribution_min_span_tokens = Some(3);
         let info = write_testnet(&a).unwrap();
         assert_eq!(info.nodes.len(), 3);
         assert_eq!(info, LocalnetInfo::load(dir.path()).unwrap());
@@ -455,6 +458,7 @@ mod tests {
         assert!(app.stake.validators.iter().all(|v| v.self_delegation == LOCAL_SELF_BOND_UOPEN));
         assert_eq!(app.model.base_models[0].weights_hash, "ab".repeat(32));
         assert_eq!(app.model.base_models[0].owner, info.nodes[0].account_address);
+        assert_eq!(app.attribution.params.min_span_tokens, 3);
         // Node 2 runs no executor: not registered, empty executor_addr.
         let executors = &app.inference.executors;
         assert_eq!(executors.len(), 2);
@@ -484,8 +488,12 @@ mod tests {
             let mode = std::fs::metadata(info.nodes[1].home.join("dev-account.json")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        // A second run refuses to overwrite.
+        // A second run refuses to overwrite; a span length the module refuses is refused here.
         assert!(write_testnet(&args(dir.path())).is_err());
+        let other = tempfile::tempdir().unwrap();
+        let mut bad = args(other.path());
+        bad.attribution_min_span_tokens = Some(0);
+        assert!(write_testnet(&bad).is_err());
     }
 
     #[test]

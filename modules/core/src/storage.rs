@@ -130,9 +130,24 @@ impl std::fmt::Debug for Storage {
 
 impl Storage {
     /// Opens (or creates) the store at `path`.
+    ///
+    /// sled's background flusher releases the directory lock a moment after the previous
+    /// `Db` (of this process, or of one that is still exiting) is dropped, so a lock conflict
+    /// is retried for a few seconds before it is reported.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
-        Self::from_db(db)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => return Self::from_db(db),
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(sled::Error::Io(e).into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// A throw-away store (sled temporary) for tests and benchmarks.

@@ -83,8 +83,14 @@ impl StakeQuery {
                 if !req.status.is_empty() && spb::BondStatus::from_str_name(&req.status).is_none() {
                     return Err(QueryError::InvalidArgument(format!("invalid validator status {}", req.status)));
                 }
-                let (entries, pagination) = paginate(state, state_key::VALIDATOR_PREFIX, req.pagination.as_ref())?;
-                let validators = decode_all::<spb::Validator>(entries)?.into_iter().filter(|v| status_matches(v, &req.status)).collect();
+                // Filtered before paging, as the SDK's FilteredPaginate: pages and totals count
+                // only validators of the asked status.
+                let keep = |_: &[u8], bytes: &[u8]| {
+                    req.status.is_empty() || spb::Validator::decode(bytes).is_ok_and(|v| status_matches(&v, &req.status))
+                };
+                let (entries, pagination) =
+                    openledger_core::pagination::paginate_filtered(state, state_key::VALIDATOR_PREFIX, req.pagination.as_ref(), &keep)?;
+                let validators = decode_all::<spb::Validator>(entries)?;
                 Ok(spb::QueryValidatorsResponse { validators, pagination })
             }),
             "Validator" => unary(data, |req: spb::QueryValidatorRequest| {

@@ -220,15 +220,31 @@ fn wallet_flow_direct_and_amino_sends_with_fees_sequences_and_queries() {
     assert_eq!(grpc_account(&node, &node.dev_address).expect("dev").sequence, 2);
 
     // tx_search by message.sender finds both (the event CosmJS's searchTx uses).
-    let (found, total) = node.rpc().tx_search(&format!("message.sender='{}'", node.dev_address), 1, 30).expect("search");
+    let (found, total) = node.rpc().tx_search(&format!("message.sender='{}'", node.dev_address), 1, 30, false).expect("search");
     assert_eq!(total, 2);
     assert_eq!(found.len(), 2);
+    // GetTxsEvent with ORDER_BY_DESC (what explorers ask for): newest first.
+    let newest_first = runtime().block_on(async {
+        let mut client =
+            cosmos_sdk_proto::cosmos::tx::v1beta1::service_client::ServiceClient::connect(node.grpc_url()).await.expect("grpc connect");
+        #[allow(deprecated)]
+        let req = cosmos_sdk_proto::cosmos::tx::v1beta1::GetTxsEventRequest {
+            query: format!("message.sender='{}'", node.dev_address),
+            order_by: cosmos_sdk_proto::cosmos::tx::v1beta1::OrderBy::Desc as i32,
+            ..Default::default()
+        };
+        client.get_txs_event(req).await.expect("GetTxsEvent").into_inner().tx_responses
+    });
+    let hashes: Vec<&str> = newest_first.iter().map(|r| r.txhash.as_str()).collect();
+    assert_eq!(hashes, found.iter().rev().map(|t| t.hash.as_str()).collect::<Vec<_>>(), "descending order");
     // (CometBFT >= 0.37's kv indexer matches AND-ed conditions only within one event, so
     // each event kind is searched on its own, as on every SDK chain.)
-    let (by_transfer, _) = node.rpc().tx_search(&format!("transfer.recipient='{recipient}'"), 1, 30).expect("search");
+    let (by_transfer, _) = node.rpc().tx_search(&format!("transfer.recipient='{recipient}'"), 1, 30, false).expect("search");
     assert_eq!(by_transfer.len(), 2);
-    let (by_spent, _) =
-        node.rpc().tx_search(&format!("coin_spent.spender='{}' AND coin_spent.amount='5uopen'", node.dev_address), 1, 30).expect("search");
+    let (by_spent, _) = node
+        .rpc()
+        .tx_search(&format!("coin_spent.spender='{}' AND coin_spent.amount='5uopen'", node.dev_address), 1, 30, false)
+        .expect("search");
     assert_eq!(by_spent.len(), 1, "conditions on one event combine");
 
     // 3. Mempool rejections: never reach a block, change nothing.

@@ -222,6 +222,8 @@ fn rest_answers_match_the_sdk_shapes_and_bad_input_gets_sdk_errors() {
     let tx_answer = get(&node, &format!("/cosmos/tx/v1beta1/txs/{hash}"));
     assert_eq!(tx_answer.status, 200, "{}", tx_answer.body);
     assert_shape("tx.json", &tx_answer.body);
+    let timestamp = tx_answer.body["tx_response"]["timestamp"].as_str().unwrap_or_default();
+    assert!(timestamp.len() == 20 && timestamp.ends_with('Z'), "RFC 3339 in whole seconds, as the SDK writes it: {timestamp}");
     assert_eq!(tx_answer.body["tx_response"]["txhash"], hash.as_str());
     assert_eq!(tx_answer.body["tx"]["body"]["messages"][0]["to_address"], recipient.to_string().as_str());
 
