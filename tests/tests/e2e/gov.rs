@@ -314,6 +314,70 @@ fn one_proposal_changes_bank_and_gov_params_together() {
     assert_eq!(params.voting_period.expect("set").seconds, 5);
 }
 
+/// The data and model standards of Proof of Attribution: one proposal sets the inference fee
+/// split and the attribution minimum span; a split that does not add up to 100 % is refused at
+/// submit with the inference module's code, and a user cannot send either message directly.
+#[test]
+fn attribution_and_fee_split_standards_change_only_through_gov() {
+    use openledger_proto::openledger::attribution::v1 as apb;
+    use openledger_proto::openledger::inference::v1 as ipb;
+    let app = gov_app();
+    let dev = dev();
+    let params_of = |app: &App| -> (ipb::Params, apb::Params) {
+        let i = query(app, "/openledger.inference.v1.Query/Params", ipb::QueryParamsRequest {}.encode_to_vec());
+        let a = query(app, "/openledger.attribution.v1.Query/Params", apb::QueryParamsRequest {}.encode_to_vec());
+        (
+            ipb::QueryParamsResponse::decode(i.value.as_ref()).expect("inference params").params.expect("set"),
+            apb::QueryParamsResponse::decode(a.value.as_ref()).expect("attribution params").params.expect("set"),
+        )
+    };
+    let (mut inference, mut attribution) = params_of(&app);
+    assert_eq!(attribution.min_span_tokens, 8);
+    inference.fee_split = Some(ipb::FeeSplit { contributors_bps: 7000, owner_bps: 1000, executors_bps: 1500, community_bps: 500 });
+    attribution.min_span_tokens = 12;
+    let authority = gov_authority().to_bech32();
+    let set_split = Any {
+        type_url: "/openledger.inference.v1.MsgUpdateParams".into(),
+        value: ipb::MsgUpdateParams { authority: authority.clone(), params: Some(inference.clone()) }.encode_to_vec(),
+    };
+    let set_span = Any {
+        type_url: "/openledger.attribution.v1.MsgUpdateParams".into(),
+        value: apb::MsgUpdateParams { authority: authority.clone(), params: Some(attribution) }.encode_to_vec(),
+    };
+
+    // A split of 110 % is refused at submit; a direct update by a user is unauthorized.
+    let mut bad = inference.clone();
+    bad.fee_split = Some(ipb::FeeSplit { contributors_bps: 8000, owner_bps: 1000, executors_bps: 1500, community_bps: 500 });
+    let bad = Any {
+        type_url: "/openledger.inference.v1.MsgUpdateParams".into(),
+        value: ipb::MsgUpdateParams { authority: authority.clone(), params: Some(bad) }.encode_to_vec(),
+    };
+    let results = block(&app, vec![tx(&app, &dev, vec![submit(&dev.address(), vec![bad], coins(DEPOSIT))])]);
+    assert_eq!(results[0].0, "inference", "{results:?}");
+    assert_ne!(results[0].1, 0);
+    let direct = Any {
+        type_url: "/openledger.attribution.v1.MsgUpdateParams".into(),
+        value: apb::MsgUpdateParams {
+            authority: dev.address().to_bech32(),
+            params: Some(apb::Params { min_span_tokens: 1, ..attribution }),
+        }
+        .encode_to_vec(),
+    };
+    let results = block(&app, vec![tx(&app, &dev, vec![direct])]);
+    assert_ne!(results[0].1, 0, "a user cannot change the attribution params: {results:?}");
+    assert_eq!(params_of(&app).1.min_span_tokens, 8);
+
+    ok(&block(&app, vec![tx(&app, &dev, vec![submit(&dev.address(), vec![set_split, set_span], coins(DEPOSIT))])]));
+    ok(&block(&app, vec![tx(&app, &dev, vec![vote(&dev.address(), 1, govpb::VoteOption::Yes)])]));
+    for _ in 0..3 {
+        block(&app, vec![]);
+    }
+    assert_eq!(proposal(&app, 1).status, govpb::ProposalStatus::Passed as i32);
+    let (inference_now, attribution_now) = params_of(&app);
+    assert_eq!(inference_now.fee_split, inference.fee_split);
+    assert_eq!(attribution_now.min_span_tokens, 12);
+}
+
 #[test]
 fn software_upgrade_halts_at_its_height_and_continues_with_the_handler() {
     use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upb;
