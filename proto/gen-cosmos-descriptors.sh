@@ -31,6 +31,7 @@ SERVICES=(
   cosmos/slashing/v1beta1/query.proto
   cosmos/gov/v1/query.proto
   cosmos/gov/v1beta1/query.proto
+  cosmos/upgrade/v1beta1/query.proto
   # Message and key types (not served as services): the REST server renders the Any values of
   # txs, accounts and proposals from these descriptors.
   cosmos/auth/v1beta1/tx.proto

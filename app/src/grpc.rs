@@ -31,7 +31,7 @@ pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
 pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 
 /// Every gRPC service name served; index `N` is served by `GrpcService<N>`.
-pub const SERVICE_NAMES: [&str; 14] = [
+pub const SERVICE_NAMES: [&str; 15] = [
     "cosmos.auth.v1beta1.Query",
     "openledger.auth.v1.Query",
     "cosmos.bank.v1beta1.Query",
@@ -46,6 +46,7 @@ pub const SERVICE_NAMES: [&str; 14] = [
     "cosmos.gov.v1beta1.Query",
     "openledger.inference.v1.Query",
     "openledger.attribution.v1.Query",
+    "cosmos.upgrade.v1beta1.Query",
 ];
 
 /// Passes message bytes through untouched (the router decodes them).
@@ -339,7 +340,8 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
         .add_service(GrpcService::<10>(shared.clone()))
         .add_service(GrpcService::<11>(shared.clone()))
         .add_service(GrpcService::<12>(shared.clone()))
-        .add_service(GrpcService::<13>(shared));
+        .add_service(GrpcService::<13>(shared.clone()))
+        .add_service(GrpcService::<14>(shared));
     tracing::info!("gRPC server listening on {addr}");
     tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
     Ok(())

@@ -412,6 +412,7 @@ impl Modules {
             Box::new(GovQuery(self.gov.clone())),
             Box::new(InferenceQuery(self.inference.clone())),
             Box::new(AttributionQuery(self.attribution.clone())),
+            Box::new(crate::upgrade::UpgradeQuery),
         ]
     }
 

@@ -97,3 +97,57 @@ pub fn begin_block(state: &mut dyn StateWrite, height: u64) -> Result<(), AbciEr
     state.emit(openledger_core::Event::new("upgrade").attr("name", plan.name.clone()).attr("height", height.to_string()));
     Ok(())
 }
+
+/// Modules reported by `ModuleVersions`, with their consensus versions (all 1: no in-place
+/// store migration has happened yet). Sorted by name, as the SDK returns them.
+pub const MODULE_VERSIONS: &[(&str, u64)] = &[
+    ("attribution", 1),
+    ("auth", 1),
+    ("bank", 1),
+    ("datanet", 1),
+    ("distribution", 1),
+    ("gov", 1),
+    ("inference", 1),
+    ("model", 1),
+    ("slashing", 1),
+    ("staking", 1),
+    ("upgrade", 1),
+];
+
+/// `cosmos.upgrade.v1beta1.Query`: the scheduled plan, when a plan was applied, module
+/// versions and the authority (what validator operators and upgrade tooling ask).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpgradeQuery;
+
+impl openledger_core::query::QueryService for UpgradeQuery {
+    fn services(&self) -> &'static [&'static str] {
+        &["cosmos.upgrade.v1beta1.Query"]
+    }
+
+    fn query(&self, state: &dyn StateRead, service: &str, method: &str, data: &[u8]) -> Result<Vec<u8>, openledger_core::QueryError> {
+        use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upb;
+        use openledger_core::query::unary;
+        use openledger_core::QueryError;
+        match method {
+            "CurrentPlan" => unary(data, |_: upb::QueryCurrentPlanRequest| Ok(upb::QueryCurrentPlanResponse { plan: plan(state)? })),
+            "AppliedPlan" => unary(data, |req: upb::QueryAppliedPlanRequest| {
+                Ok(upb::QueryAppliedPlanResponse { height: applied_height(state, &req.name)?.unwrap_or(0) })
+            }),
+            "ModuleVersions" => unary(data, |req: upb::QueryModuleVersionsRequest| {
+                let module_versions: Vec<upb::ModuleVersion> = MODULE_VERSIONS
+                    .iter()
+                    .filter(|(name, _)| req.module_name.is_empty() || *name == req.module_name)
+                    .map(|(name, version)| upb::ModuleVersion { name: (*name).to_string(), version: *version })
+                    .collect();
+                if module_versions.is_empty() {
+                    return Err(QueryError::NotFound(format!("x/upgrade: QueryModuleVersions module {} not found", req.module_name)));
+                }
+                Ok(upb::QueryModuleVersionsResponse { module_versions })
+            }),
+            "Authority" => unary(data, |_: upb::QueryAuthorityRequest| {
+                Ok(upb::QueryAuthorityResponse { address: openledger_gov::gov_authority().to_bech32() })
+            }),
+            _ => Err(QueryError::UnknownPath(format!("unknown method {method} of {service}"))),
+        }
+    }
+}

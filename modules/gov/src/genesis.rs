@@ -1,9 +1,10 @@
 //! The gov section of genesis.json: the starting proposal id and the parameters in a readable
 //! JSON form (coins as `10000000000uopen`, periods in seconds, fractions as decimals).
 
-use cosmos_sdk_proto::cosmos::gov::v1::Params;
+use cosmos_sdk_proto::cosmos::gov::v1::{Deposit, Params, Proposal, ProposalStatus, Vote};
+use openledger_core::block::timestamp_ns;
 use openledger_core::coin::{format_coins, parse_coins};
-use openledger_core::{StateRead, StateReadExt, StateWrite};
+use openledger_core::{StateRead, StateReadExt, StateWrite, StateWriteExt};
 use serde::{Deserialize, Serialize};
 use tendermint_proto::google::protobuf::Duration;
 
@@ -51,6 +52,26 @@ pub struct GovGenesis {
     /// Parameters (defaults when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<GovParamsJson>,
+    /// Proposals (ended and in flight), each a hex-encoded `cosmos.gov.v1.Proposal`: their
+    /// messages are arbitrary `Any`s, which only their protobuf bytes carry faithfully.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposals_hex: Vec<String>,
+    /// Deposits of proposals still in their deposit or voting period (hex `cosmos.gov.v1.Deposit`;
+    /// the coins themselves are in the gov module account's bank balance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposits_hex: Vec<String>,
+    /// Votes (hex `cosmos.gov.v1.Vote`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes_hex: Vec<String>,
+}
+
+fn decode_hex<M: prost::Message + Default>(what: &str, text: &str) -> Result<M, GovError> {
+    let bytes = hex::decode(text).map_err(|e| GovError::InvalidGenesis(format!("{what}: {e}")))?;
+    M::decode(bytes.as_slice()).map_err(|e| GovError::InvalidGenesis(format!("{what}: {e}")))
+}
+
+fn encode_hex(m: &impl prost::Message) -> String {
+    hex::encode(m.encode_to_vec())
 }
 
 fn seconds(s: u64) -> Option<Duration> {
@@ -102,14 +123,72 @@ pub fn init_genesis(keeper: &GovKeeper, state: &mut dyn StateWrite, genesis: &Go
         None => params::default_params(),
     };
     params::set_params(state, &p)?;
-    keeper.set_next_id(state, genesis.starting_proposal_id.max(1))
+    let next = genesis.starting_proposal_id.max(1);
+    // Everything is decoded and checked before anything is written.
+    let mut proposals = std::collections::BTreeMap::new();
+    for text in &genesis.proposals_hex {
+        let proposal: Proposal = decode_hex("proposal", text)?;
+        if proposal.id == 0 || proposal.id >= next {
+            return Err(GovError::InvalidGenesis(format!("proposal id {} outside 1..{next}", proposal.id)));
+        }
+        if proposals.insert(proposal.id, proposal).is_some() {
+            return Err(GovError::InvalidGenesis("a proposal id is listed twice".into()));
+        }
+    }
+    let in_flight =
+        |id: u64, statuses: &[ProposalStatus]| proposals.get(&id).is_some_and(|p| statuses.iter().any(|s| *s as i32 == p.status));
+    let deposits: Vec<Deposit> = genesis.deposits_hex.iter().map(|t| decode_hex("deposit", t)).collect::<Result<_, _>>()?;
+    if let Some(d) = deposits.iter().find(|d| !in_flight(d.proposal_id, &[ProposalStatus::DepositPeriod, ProposalStatus::VotingPeriod])) {
+        return Err(GovError::InvalidGenesis(format!("deposit on proposal {}, which takes no deposits", d.proposal_id)));
+    }
+    let votes: Vec<Vote> = genesis.votes_hex.iter().map(|t| decode_hex("vote", t)).collect::<Result<_, _>>()?;
+    if let Some(v) = votes.iter().find(|v| !in_flight(v.proposal_id, &[ProposalStatus::VotingPeriod])) {
+        return Err(GovError::InvalidGenesis(format!("vote on proposal {}, which is not in its voting period", v.proposal_id)));
+    }
+    for (id, proposal) in &proposals {
+        state.put_proto(state_key::proposal(*id), proposal)?;
+        // In-flight proposals go back on their queue, so end block settles them on time.
+        if proposal.status == ProposalStatus::DepositPeriod as i32 {
+            let end = proposal.deposit_end_time.as_ref().map(timestamp_ns).unwrap_or(0);
+            state.put_raw(state_key::inactive_queue(end, *id), Vec::new())?;
+        } else if proposal.status == ProposalStatus::VotingPeriod as i32 {
+            let end = proposal.voting_end_time.as_ref().map(timestamp_ns).unwrap_or(0);
+            state.put_raw(state_key::active_queue(end, *id), Vec::new())?;
+        }
+    }
+    for d in &deposits {
+        state.put_proto(state_key::deposit(d.proposal_id, &d.depositor), d)?;
+    }
+    for v in &votes {
+        state.put_proto(state_key::vote(v.proposal_id, &v.voter), v)?;
+    }
+    keeper.set_next_id(state, next)
 }
 
-/// Exports the gov section (parameters and the next id; in-flight proposals are not exported).
+fn scan_all<M: prost::Message + Default>(state: &dyn StateRead, prefix: &[u8]) -> Result<Vec<M>, GovError> {
+    let mut out = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = state.scan_proto::<M>(prefix, after.as_deref(), 1024)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        out.extend(page.into_iter().map(|(_, m)| m));
+    }
+    Ok(out)
+}
+
+/// Exports the gov section: parameters, the next id, every proposal, and the deposits and votes
+/// still on record.
 pub fn export_genesis(state: &dyn StateRead) -> Result<GovGenesis, GovError> {
     let p = params::params(state)?;
     let next = state.get_proto::<u64>(state_key::NEXT_PROPOSAL_ID)?.unwrap_or(1);
-    Ok(GovGenesis { starting_proposal_id: next, params: Some(GovParamsJson::from_params(&p)) })
+    Ok(GovGenesis {
+        starting_proposal_id: next,
+        params: Some(GovParamsJson::from_params(&p)),
+        proposals_hex: scan_all::<Proposal>(state, state_key::PROPOSAL_PREFIX)?.iter().map(encode_hex).collect(),
+        deposits_hex: scan_all::<Deposit>(state, state_key::DEPOSIT_PREFIX)?.iter().map(encode_hex).collect(),
+        votes_hex: scan_all::<Vote>(state, state_key::VOTE_PREFIX)?.iter().map(encode_hex).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub const PROPOSAL_PREFIX: &[u8] = b"gov/proposal/";
 pub fn deposit(id: u64, depositor: &str) -> Vec<u8> {
     format!("gov/deposit/{id:020}/{depositor}").into_bytes()
 }
+/// Prefix of all deposits.
+pub const DEPOSIT_PREFIX: &[u8] = b"gov/deposit/";
 /// Deposits of one proposal.
 pub fn deposits_of(id: u64) -> Vec<u8> {
     format!("gov/deposit/{id:020}/").into_bytes()
@@ -25,6 +27,8 @@ pub fn deposits_of(id: u64) -> Vec<u8> {
 pub fn vote(id: u64, voter: &str) -> Vec<u8> {
     format!("gov/vote/{id:020}/{voter}").into_bytes()
 }
+/// Prefix of all votes.
+pub const VOTE_PREFIX: &[u8] = b"gov/vote/";
 /// Votes of one proposal.
 pub fn votes_of(id: u64) -> Vec<u8> {
     format!("gov/vote/{id:020}/").into_bytes()

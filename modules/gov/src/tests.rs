@@ -346,3 +346,48 @@ fn v1beta1_queries_answer_votes_deposits_and_params() {
     assert_eq!(tally.threshold, b"500000000000000000".to_vec());
     assert!(matches!(params_of("bogus"), Err(openledger_core::QueryError::InvalidArgument(_))));
 }
+
+#[test]
+fn genesis_carries_in_flight_proposals_deposits_and_votes() {
+    use crate::genesis::{export_genesis, init_genesis};
+    let (mut s, k) = setup();
+    let voting = submit(&mut s, &k, "/test.SetFlag", 1000).unwrap();
+    vote(&mut s, &k, voting, 1, 1);
+    vote(&mut s, &k, voting, 2, 1);
+    let depositing = submit(&mut s, &k, "/test.SetFlag", 300).unwrap();
+    let exported = export_genesis(&s).unwrap();
+    assert_eq!((exported.proposals_hex.len(), exported.deposits_hex.len(), exported.votes_hex.len()), (2, 2, 2));
+
+    // A fresh chain from that genesis (the gov account's coins come with the bank section).
+    let (mut fresh, k2) = setup();
+    fund(&mut fresh, &gov_authority(), 1300);
+    init_genesis(&k2, &mut fresh, &exported).unwrap();
+    assert_eq!(export_genesis(&fresh).unwrap(), exported, "round trip");
+    // The queues were rebuilt: the voting proposal passes at its end time, the other is dropped
+    // at the end of its deposit period with its deposit refunded.
+    end_at(&mut fresh, &k2, 110);
+    assert_eq!(status(&fresh, &k2, voting), ProposalStatus::Passed as i32);
+    assert_eq!(fresh.get_raw(b"test/flag").unwrap(), Some(b"on".to_vec()));
+    assert!(k2.proposal(&fresh, depositing).unwrap().is_none(), "dropped after its deposit period");
+    assert_eq!(balance(&fresh, &gov_authority(), "uopen"), 0, "every deposit settled");
+    let next = submit(&mut fresh, &k2, "/test.SetFlag", 1000).unwrap();
+    assert_eq!(next, depositing + 1, "ids continue after the exported ones");
+
+    // Bad sections are refused whole: a vote on a proposal not in its voting period, an id at or
+    // above the starting id, garbage bytes.
+    let mut bad = exported.clone();
+    bad.votes_hex.push(hex::encode(prost::Message::encode_to_vec(&cosmos_sdk_proto::cosmos::gov::v1::Vote {
+        proposal_id: depositing,
+        voter: addr(1).to_bech32(),
+        ..Default::default()
+    })));
+    let (mut s3, k3) = setup();
+    assert_eq!(init_genesis(&k3, &mut s3, &bad).unwrap_err().code(), 8);
+    let mut bad = exported.clone();
+    bad.starting_proposal_id = depositing;
+    assert!(init_genesis(&k3, &mut s3, &bad).is_err());
+    let mut bad = exported;
+    bad.proposals_hex.push("zz".into());
+    assert!(init_genesis(&k3, &mut s3, &bad).is_err());
+    assert!(k3.proposal(&s3, voting).unwrap().is_none(), "nothing was written");
+}

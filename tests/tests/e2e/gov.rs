@@ -46,6 +46,7 @@ fn gov_app() -> App {
             burn_proposal_deposit_prevote: false,
             burn_vote_veto: true,
         }),
+        ..GovGenesis::default()
     };
     let app = new_app(&genesis);
     run_block(&app, &[]);
@@ -392,6 +393,17 @@ fn software_upgrade_halts_at_its_height_and_continues_with_the_handler() {
         block(&app, vec![]);
     }
     assert_eq!(proposal(&app, 1).status, govpb::ProposalStatus::Passed as i32);
+    // Operators (and their upgrade tooling) see the plan through cosmos.upgrade.v1beta1.Query.
+    let res = query(&app, "/cosmos.upgrade.v1beta1.Query/CurrentPlan", upb::QueryCurrentPlanRequest {}.encode_to_vec());
+    let current = upb::QueryCurrentPlanResponse::decode(res.value.as_ref()).expect("plan").plan.expect("scheduled");
+    assert_eq!((current.name.as_str(), current.height), ("v2-gov-test", height));
+    let applied = |app: &App| {
+        let req = upb::QueryAppliedPlanRequest { name: "v2-gov-test".into() };
+        upb::QueryAppliedPlanResponse::decode(query(app, "/cosmos.upgrade.v1beta1.Query/AppliedPlan", req.encode_to_vec()).value.as_ref())
+            .expect("applied")
+            .height
+    };
+    assert_eq!(applied(&app), 0);
     let req = tendermint_proto::v0_38::abci::RequestFinalizeBlock {
         height,
         time: Some(tendermint_proto::google::protobuf::Timestamp { seconds: 1_700_000_000 + height, nanos: 0 }),
@@ -407,6 +419,15 @@ fn software_upgrade_halts_at_its_height_and_continues_with_the_handler() {
     block(&app, vec![]);
     let state = openledger_core::state::LatestSnapshot(app.storage().clone());
     assert_eq!(openledger_app::upgrade::applied_height(&state, "v2-gov-test").expect("read"), Some(height));
+    assert_eq!(applied(&app), height, "AppliedPlan answers the height");
+    let res = query(&app, "/cosmos.upgrade.v1beta1.Query/CurrentPlan", upb::QueryCurrentPlanRequest {}.encode_to_vec());
+    assert!(upb::QueryCurrentPlanResponse::decode(res.value.as_ref()).expect("plan").plan.is_none(), "no plan once applied");
+    let res = query(
+        &app,
+        "/cosmos.upgrade.v1beta1.Query/ModuleVersions",
+        upb::QueryModuleVersionsRequest { module_name: "nope".into() }.encode_to_vec(),
+    );
+    assert_eq!(res.code, 22, "{}", res.log);
     assert!(openledger_app::upgrade::plan(&state).expect("read").is_none());
 }
 
