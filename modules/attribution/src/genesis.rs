@@ -14,9 +14,6 @@ use crate::error::AttributionError;
 use crate::keeper::{default_params, validate_params, AttributionKeeper};
 use crate::state_key;
 
-/// Page size of genesis scans.
-const SCAN_PAGE: usize = 1000;
-
 fn bad(msg: impl Into<String>) -> AttributionError {
     AttributionError::InvalidGenesis(msg.into())
 }
@@ -171,26 +168,15 @@ pub fn init_genesis_proto(keeper: &AttributionKeeper, state: &mut dyn StateWrite
     Ok(())
 }
 
-fn scan_all<M: prost::Message + Default>(state: &dyn StateRead, prefix: &[u8]) -> Result<Vec<(Vec<u8>, M)>, AttributionError> {
-    let mut out = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = state.scan_proto::<M>(prefix, after.as_deref(), SCAN_PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.0.clone());
-        out.extend(page);
-    }
-    Ok(out)
-}
-
 /// Reads the attribution genesis back out of the state (proto form).
 pub fn export_genesis_proto(keeper: &AttributionKeeper, state: &dyn StateRead) -> Result<pb::GenesisState, AttributionError> {
-    let indexed = scan_all::<pb::IndexMeta>(state, state_key::META_PREFIX)?
+    let indexed = state
+        .scan_all_proto::<pb::IndexMeta>(state_key::META_PREFIX)?
         .into_iter()
         .map(|(_, m)| pb::VersionRef { datanet_id: m.datanet_id, version: m.version })
         .collect();
-    let pending = scan_all::<pb::VersionRef>(state, state_key::PENDING_PREFIX)?.into_iter().map(|(_, v)| v).collect();
-    let records = scan_all::<pb::AttributionRecord>(state, state_key::RECORD_PREFIX)?.into_iter().map(|(_, r)| r).collect();
+    let pending = state.scan_all_proto::<pb::VersionRef>(state_key::PENDING_PREFIX)?.into_iter().map(|(_, v)| v).collect();
+    let records = state.scan_all_proto::<pb::AttributionRecord>(state_key::RECORD_PREFIX)?.into_iter().map(|(_, r)| r).collect();
     Ok(pb::GenesisState { params: Some(keeper.params(state)?), indexed, pending, records })
 }
 

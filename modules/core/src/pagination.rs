@@ -14,14 +14,9 @@ pub const MAX_LIMIT: u64 = 1000;
 /// Largest offset served (offset pagination scans from the start).
 pub const MAX_OFFSET: u64 = 10_000;
 
-/// Reads one page of `prefix` according to `page`.
-pub fn paginate(
-    state: &dyn StateRead,
-    prefix: &[u8],
-    page: Option<&PageRequest>,
-) -> Result<(Vec<KvPair>, Option<PageResponse>), QueryError> {
-    let default = PageRequest::default();
-    let page = page.unwrap_or(&default);
+/// Refuses what we do not serve (reverse order, key and offset together) and pages over the
+/// bounds.
+fn checked(page: &PageRequest) -> Result<&PageRequest, QueryError> {
     if page.reverse {
         return Err(QueryError::InvalidArgument("reverse pagination is not supported".into()));
     }
@@ -34,6 +29,17 @@ pub fn paginate(
     if page.offset > MAX_OFFSET {
         return Err(QueryError::InvalidArgument(format!("pagination offset {} exceeds the maximum {MAX_OFFSET}", page.offset)));
     }
+    Ok(page)
+}
+
+/// Reads one page of `prefix` according to `page`.
+pub fn paginate(
+    state: &dyn StateRead,
+    prefix: &[u8],
+    page: Option<&PageRequest>,
+) -> Result<(Vec<KvPair>, Option<PageResponse>), QueryError> {
+    let default = PageRequest::default();
+    let page = checked(page.unwrap_or(&default))?;
     let limit = if page.limit == 0 { DEFAULT_LIMIT } else { page.limit };
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
@@ -91,19 +97,7 @@ pub fn paginate_filtered(
     keep: &dyn Fn(&[u8], &[u8]) -> bool,
 ) -> Result<(Vec<KvPair>, Option<PageResponse>), QueryError> {
     let default = PageRequest::default();
-    let page = page.unwrap_or(&default);
-    if page.reverse {
-        return Err(QueryError::InvalidArgument("reverse pagination is not supported".into()));
-    }
-    if !page.key.is_empty() && page.offset > 0 {
-        return Err(QueryError::InvalidArgument("paginate: invalid request, either offset or key is expected, got both".into()));
-    }
-    if page.limit > MAX_LIMIT {
-        return Err(QueryError::InvalidArgument(format!("pagination limit {} exceeds the maximum {MAX_LIMIT}", page.limit)));
-    }
-    if page.offset > MAX_OFFSET {
-        return Err(QueryError::InvalidArgument(format!("pagination offset {} exceeds the maximum {MAX_OFFSET}", page.offset)));
-    }
+    let page = checked(page.unwrap_or(&default))?;
     let limit = usize::try_from(if page.limit == 0 { DEFAULT_LIMIT } else { page.limit }).unwrap_or(usize::MAX);
     let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
     let count_total = (page.count_total || page.limit == 0) && page.key.is_empty();

@@ -129,6 +129,20 @@ pub trait StateReadExt: StateRead {
         self.scan_raw(prefix, start_after, limit)?.into_iter().map(|(k, v)| decode_proto(&k, &v).map(|m| (k, m))).collect()
     }
 
+    /// Every entry under `prefix`, decoded, in key order (paged scans of 1,024). For genesis
+    /// export and other whole-module walks, never for a tx or a query.
+    fn scan_all_proto<M: prost::Message + Default>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, M)>, StateError> {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.scan_proto::<M>(prefix, after.as_deref(), 1024)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.0.clone());
+            out.extend(page);
+        }
+        Ok(out)
+    }
+
     /// Whether `key` is set.
     fn has(&self, key: &[u8]) -> Result<bool, StateError> {
         Ok(self.get_raw(key)?.is_some())

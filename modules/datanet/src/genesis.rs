@@ -12,7 +12,7 @@ use pb::{ContributionStatus, CurationMode, SchemaKind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DatanetError;
-use crate::keeper::{default_params, inc, uopen_amount, validate_params, DatanetKeeper, SCAN_PAGE};
+use crate::keeper::{default_params, inc, uopen_amount, validate_params, DatanetKeeper};
 use crate::merkle;
 use crate::msg::check_policy;
 use crate::schema::Schema;
@@ -834,25 +834,13 @@ pub fn init_genesis_proto(keeper: &DatanetKeeper, state: &mut dyn StateWrite, g:
     Ok(())
 }
 
-fn scan_all<M: prost::Message + Default>(state: &dyn StateRead, prefix: &[u8]) -> Result<Vec<(Vec<u8>, M)>, DatanetError> {
-    let mut out = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = state.scan_proto::<M>(prefix, after.as_deref(), SCAN_PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.0.clone());
-        out.extend(page);
-    }
-    Ok(out)
-}
-
 /// Reads the datanet genesis back out of the state (proto form).
 pub fn export_genesis_proto(keeper: &DatanetKeeper, state: &dyn StateRead) -> Result<pb::GenesisState, DatanetError> {
     let mut g = pb::GenesisState { params: Some(keeper.params(state)?), ..Default::default() };
-    for (_, d) in scan_all::<pb::Datanet>(state, state_key::DATANET_PREFIX)? {
+    for (_, d) in state.scan_all_proto::<pb::Datanet>(state_key::DATANET_PREFIX)? {
         let id = d.id;
-        g.contributions.extend(scan_all::<pb::Contribution>(state, &state_key::contributions(id))?.into_iter().map(|(_, c)| c));
-        for (key, row) in scan_all::<pb::Row>(state, &state_key::rows(id))? {
+        g.contributions.extend(state.scan_all_proto::<pb::Contribution>(&state_key::contributions(id))?.into_iter().map(|(_, c)| c));
+        for (key, row) in state.scan_all_proto::<pb::Row>(&state_key::rows(id))? {
             let row_id = state_key::trailing_id(&key).ok_or_else(|| DatanetError::Corrupt("row key".into()))?;
             let delist_reason = if row.delisted {
                 state.get_proto::<pb::Delisting>(&state_key::delisted_row(id, row_id))?.map(|d| d.reason).unwrap_or_default()
@@ -861,12 +849,12 @@ pub fn export_genesis_proto(keeper: &DatanetKeeper, state: &dyn StateRead) -> Re
             };
             g.rows.push(pb::GenesisRow { datanet_id: id, row_id, row: Some(row), delist_reason });
         }
-        for (_, v) in scan_all::<pb::Version>(state, &state_key::versions(id))? {
+        for (_, v) in state.scan_all_proto::<pb::Version>(&state_key::versions(id))? {
             let segments = keeper.segments(state, id, v.version)?;
             g.versions.push(pb::GenesisVersion { version: Some(v), segments });
         }
         let vote_prefix = state_key::all_votes(id);
-        for (key, vote) in scan_all::<pb::CuratorVote>(state, &vote_prefix)? {
+        for (key, vote) in state.scan_all_proto::<pb::CuratorVote>(&vote_prefix)? {
             let rest = String::from_utf8_lossy(&key[vote_prefix.len()..]).into_owned();
             let mut parts = rest.splitn(3, '/');
             let (Some(c), Some(e)) = (parts.next().and_then(|s| s.parse().ok()), parts.next().and_then(|s| s.parse().ok())) else {
@@ -876,7 +864,7 @@ pub fn export_genesis_proto(keeper: &DatanetKeeper, state: &dyn StateRead) -> Re
         }
         g.datanets.push(d);
     }
-    g.contributor_stats = scan_all::<pb::ContributorStats>(state, state_key::STATS_PREFIX)?.into_iter().map(|(_, s)| s).collect();
+    g.contributor_stats = state.scan_all_proto::<pb::ContributorStats>(state_key::STATS_PREFIX)?.into_iter().map(|(_, s)| s).collect();
     Ok(g)
 }
 

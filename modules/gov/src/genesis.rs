@@ -165,18 +165,6 @@ pub fn init_genesis(keeper: &GovKeeper, state: &mut dyn StateWrite, genesis: &Go
     keeper.set_next_id(state, next)
 }
 
-fn scan_all<M: prost::Message + Default>(state: &dyn StateRead, prefix: &[u8]) -> Result<Vec<M>, GovError> {
-    let mut out = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = state.scan_proto::<M>(prefix, after.as_deref(), 1024)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.0.clone());
-        out.extend(page.into_iter().map(|(_, m)| m));
-    }
-    Ok(out)
-}
-
 /// Exports the gov section: parameters, the next id, every proposal, and the deposits and votes
 /// still on record.
 pub fn export_genesis(state: &dyn StateRead) -> Result<GovGenesis, GovError> {
@@ -185,9 +173,9 @@ pub fn export_genesis(state: &dyn StateRead) -> Result<GovGenesis, GovError> {
     Ok(GovGenesis {
         starting_proposal_id: next,
         params: Some(GovParamsJson::from_params(&p)),
-        proposals_hex: scan_all::<Proposal>(state, state_key::PROPOSAL_PREFIX)?.iter().map(encode_hex).collect(),
-        deposits_hex: scan_all::<Deposit>(state, state_key::DEPOSIT_PREFIX)?.iter().map(encode_hex).collect(),
-        votes_hex: scan_all::<Vote>(state, state_key::VOTE_PREFIX)?.iter().map(encode_hex).collect(),
+        proposals_hex: state.scan_all_proto::<Proposal>(state_key::PROPOSAL_PREFIX)?.iter().map(|(_, m)| encode_hex(m)).collect(),
+        deposits_hex: state.scan_all_proto::<Deposit>(state_key::DEPOSIT_PREFIX)?.iter().map(|(_, m)| encode_hex(m)).collect(),
+        votes_hex: state.scan_all_proto::<Vote>(state_key::VOTE_PREFIX)?.iter().map(|(_, m)| encode_hex(m)).collect(),
     })
 }
 

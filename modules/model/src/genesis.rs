@@ -315,23 +315,11 @@ pub fn init_genesis_proto(keeper: &ModelKeeper, state: &mut dyn StateWrite, g: &
     Ok(())
 }
 
-fn scan_all<M: prost::Message + Default>(state: &dyn StateRead, prefix: &[u8]) -> Result<Vec<M>, ModelError> {
-    let mut out = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = state.scan_proto::<M>(prefix, after.as_deref(), 1000)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.0.clone());
-        out.extend(page.into_iter().map(|(_, m)| m));
-    }
-    Ok(out)
-}
-
 /// Reads the registry back out of the state (proto form).
 pub fn export_genesis_proto(state: &dyn StateRead) -> Result<pb::GenesisState, ModelError> {
     Ok(pb::GenesisState {
-        base_models: scan_all(state, state_key::BASE_MODEL_PREFIX)?,
-        adapters: scan_all(state, state_key::ADAPTER_PREFIX)?,
+        base_models: state.scan_all_proto(state_key::BASE_MODEL_PREFIX)?.into_iter().map(|(_, m)| m).collect(),
+        adapters: state.scan_all_proto(state_key::ADAPTER_PREFIX)?.into_iter().map(|(_, a)| a).collect(),
         next_base_model_id: state.get_proto::<u64>(state_key::NEXT_BASE_MODEL_ID)?.unwrap_or(1),
         next_adapter_id: state.get_proto::<u64>(state_key::NEXT_ADAPTER_ID)?.unwrap_or(1),
     })
