@@ -12,7 +12,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all install-deps cosmjs-deps build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor localnet localnet-stop localnet-status
+.PHONY: all install-deps cosmjs-deps build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status
 
 all: build
 
@@ -47,7 +47,7 @@ run: install-deps build
 ## test: every unit test and the end-to-end suite of the chain (the verifiable-inference e2e runs
 ## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
-test: install-deps cosmjs-deps build-debug executor executor-model
+test: install-deps cosmjs-deps build-debug executor-test-build executor-model
 	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --lib --bins --tests
 	$(MAKE) test-executor
 
@@ -109,6 +109,13 @@ lint-executor:
 EXECUTOR_BIN := $(CACHE)/target-executor/release/open-executor
 executor:
 	$(EXECUTOR_CARGO) build --release --manifest-path gpu-executor/Cargo.toml --bin open-executor
+
+## executor-test-build: the executor's library, tests and `open-executor` binary (also at
+## $(EXECUTOR_BIN)) as `make test-executor` builds them. The dev-dependencies switch on more
+## features of shared crates (rustix), so a plain `make executor` would compile mistral.rs a
+## second time; building the chain's e2e executor this way compiles it once.
+executor-test-build:
+	$(EXECUTOR_CARGO) test --release --manifest-path gpu-executor/Cargo.toml --no-run
 
 # --- localnet: 4 validators on loopback (ports 27000+), each with openledgerd, CometBFT and an
 # open-executor serving SmolLM2; chain data, logs and pid files under $(LOCALNET_DIR).

@@ -19,6 +19,8 @@ mod inference;
 mod localnet;
 #[path = "e2e/node.rs"]
 mod node;
+#[path = "e2e/proposals.rs"]
+mod proposals;
 #[path = "e2e/rest.rs"]
 mod rest;
 #[path = "e2e/stake.rs"]
