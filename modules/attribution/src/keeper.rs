@@ -30,8 +30,10 @@ pub const MAX_QUERY_TEXT_BYTES: usize = 64 * 1024;
 pub const MAX_VERSIONS: usize = 32;
 /// Largest index chunk, in bytes.
 pub const CHUNK_BYTES: usize = 64 * 1024;
-/// Most pending versions indexed by one end block (the rest wait for the next blocks).
-pub const MAX_INDEX_PER_BLOCK: usize = 4;
+/// Most pending versions indexed by one end block (the rest wait for the next blocks). Building
+/// costs about 0.9 µs per token on one core (BENCHMARKS.md), so one version of at most
+/// `max_index_tokens` bounds the time an end block spends indexing.
+pub const MAX_INDEX_PER_BLOCK: usize = 1;
 /// Indexes kept loaded.
 pub const CACHE_ENTRIES: usize = 8;
 /// Hard cap on `min_span_tokens`.
@@ -46,9 +48,11 @@ pub fn gov_authority() -> Address {
     Address::module(GOV_MODULE)
 }
 
-/// The default params: spans of 8 tokens, 4,096 output tokens scored, 20 M tokens per version.
+/// The default params: spans of 8 tokens, 4,096 output tokens scored, 4 M tokens per indexed
+/// version (about 25 MB of text, a ~4 s index build in the block that publishes it; governance
+/// raises it when blocks can afford more).
 pub fn default_params() -> Params {
-    Params { min_span_tokens: 8, max_output_tokens: 4096, max_index_tokens: 20_000_000 }
+    Params { min_span_tokens: 8, max_output_tokens: 4096, max_index_tokens: 4_000_000 }
 }
 
 /// Checks params against the hard caps.
