@@ -13,6 +13,7 @@ use cosmos_sdk_proto::Any;
 use openledger_attribution::msg as attribution_msg;
 use openledger_bank::msg::{MultiSend, Send};
 use openledger_core::address::VALOPER_PREFIX;
+use openledger_core::amino::{coin_amino, AminoObject};
 use openledger_core::block::ns_timestamp;
 use openledger_core::error::sdk_codes;
 use openledger_core::{AbciError, Address, ErrorCode, StateWrite};
@@ -126,60 +127,6 @@ pub enum ParamsUpdate {
     Attribution(openledger_proto::openledger::attribution::v1::MsgUpdateParams),
 }
 
-/// An amino JSON object built field by field with the SDK's omit-empty rules.
-#[derive(Default)]
-struct AminoFields(serde_json::Map<String, Value>);
-
-impl AminoFields {
-    fn str(mut self, key: &str, v: &str) -> Self {
-        if !v.is_empty() {
-            self.0.insert(key.into(), Value::String(v.into()));
-        }
-        self
-    }
-    fn u64(mut self, key: &str, v: u64) -> Self {
-        if v != 0 {
-            self.0.insert(key.into(), Value::String(v.to_string()));
-        }
-        self
-    }
-    fn i64(mut self, key: &str, v: i64) -> Self {
-        if v != 0 {
-            self.0.insert(key.into(), Value::String(v.to_string()));
-        }
-        self
-    }
-    fn num(mut self, key: &str, v: i64) -> Self {
-        if v != 0 {
-            self.0.insert(key.into(), json!(v));
-        }
-        self
-    }
-    fn bool(mut self, key: &str, v: bool) -> Self {
-        if v {
-            self.0.insert(key.into(), Value::Bool(true));
-        }
-        self
-    }
-    fn list(mut self, key: &str, v: Vec<Value>) -> Self {
-        if !v.is_empty() {
-            self.0.insert(key.into(), Value::Array(v));
-        }
-        self
-    }
-    /// Always written unless null (`dont_omitempty` fields).
-    fn value(mut self, key: &str, v: Value) -> Self {
-        if !v.is_null() {
-            self.0.insert(key.into(), v);
-        }
-        self
-    }
-    fn build(self) -> Value {
-        Value::Object(self.0)
-    }
-}
-
-/// A duration as legacy amino writes a Go `time.Duration`: nanoseconds as a string.
 fn duration_amino(d: Option<&tendermint_proto::google::protobuf::Duration>) -> Value {
     let (seconds, nanos) = d.map_or((0, 0), |d| (d.seconds, d.nanos));
     let total = i128::from(seconds).saturating_mul(1_000_000_000).saturating_add(i128::from(nanos));
@@ -264,7 +211,7 @@ impl ParamsUpdate {
         match self {
             Self::Auth(m) => {
                 let p = m.params.clone().unwrap_or_default();
-                AminoFields::default()
+                AminoObject::default()
                     .u64("max_memo_characters", p.max_memo_characters)
                     .u64("tx_sig_limit", p.tx_sig_limit)
                     .u64("tx_size_cost_per_byte", p.tx_size_cost_per_byte)
@@ -277,13 +224,13 @@ impl ParamsUpdate {
                 let send_enabled: Vec<Value> = p
                     .send_enabled
                     .iter()
-                    .map(|e| AminoFields::default().str("denom", &e.denom).bool("enabled", e.enabled).build())
+                    .map(|e| AminoObject::default().str("denom", &e.denom).bool("enabled", e.enabled).build())
                     .collect();
-                AminoFields::default().list("send_enabled", send_enabled).bool("default_send_enabled", p.default_send_enabled).build()
+                AminoObject::default().list("send_enabled", send_enabled).bool("default_send_enabled", p.default_send_enabled).build()
             }
             Self::Staking(m) => {
                 let p = m.params.clone().unwrap_or_default();
-                AminoFields::default()
+                AminoObject::default()
                     .value("unbonding_time", duration_amino(p.unbonding_time.as_ref()))
                     .num("max_validators", p.max_validators.into())
                     .num("max_entries", p.max_entries.into())
@@ -294,7 +241,7 @@ impl ParamsUpdate {
             }
             Self::Distribution(m) => {
                 let p = m.params.clone().unwrap_or_default();
-                AminoFields::default()
+                AminoObject::default()
                     .value("community_tax", dec(&p.community_tax))
                     .value("base_proposer_reward", dec(&p.base_proposer_reward))
                     .value("bonus_proposer_reward", dec(&p.bonus_proposer_reward))
@@ -303,7 +250,7 @@ impl ParamsUpdate {
             }
             Self::Slashing(m) => {
                 let p = m.params.clone().unwrap_or_default();
-                AminoFields::default()
+                AminoObject::default()
                     .i64("signed_blocks_window", p.signed_blocks_window)
                     .value("min_signed_per_window", dec_bytes(&p.min_signed_per_window))
                     .value("downtime_jail_duration", duration_amino(p.downtime_jail_duration.as_ref()))
@@ -315,7 +262,7 @@ impl ParamsUpdate {
                 let p = m.params.clone().unwrap_or_default();
                 let opt_duration =
                     |d: Option<&tendermint_proto::google::protobuf::Duration>| d.map_or(Value::Null, |d| duration_amino(Some(d)));
-                AminoFields::default()
+                AminoObject::default()
                     .value("min_deposit", proto_coins_json(&p.min_deposit))
                     .value("max_deposit_period", opt_duration(p.max_deposit_period.as_ref()))
                     .value("voting_period", opt_duration(p.voting_period.as_ref()))
@@ -336,24 +283,24 @@ impl ParamsUpdate {
             }
             Self::Datanet(m) => {
                 let p = m.params.clone().unwrap_or_default();
-                AminoFields::default()
+                AminoObject::default()
                     .u64("max_rows_per_contribution", p.max_rows_per_contribution)
                     .u64("max_row_bytes_cap", p.max_row_bytes_cap)
                     .num("max_curators", p.max_curators.into())
-                    .value("min_contribution_bond", datanet_msg::coin_amino(p.min_contribution_bond.as_ref()))
+                    .value("min_contribution_bond", coin_amino(p.min_contribution_bond.as_ref()))
                     .build()
             }
             Self::Inference(m) => {
                 let p = m.params.clone().unwrap_or_default();
                 let profile = p.profile.unwrap_or_default();
                 let split = p.fee_split.unwrap_or_default();
-                AminoFields::default()
+                AminoObject::default()
                     .u64("deadline_blocks", p.deadline_blocks)
                     .num("max_prompt_bytes", p.max_prompt_bytes.into())
                     .num("max_tokens_cap", p.max_tokens_cap.into())
                     .value(
                         "profile",
-                        AminoFields::default()
+                        AminoObject::default()
                             .str("dtype", &profile.dtype)
                             .num("sampling", profile.sampling.into())
                             .num("temperature_milli", profile.temperature_milli.into())
@@ -365,7 +312,7 @@ impl ParamsUpdate {
                     )
                     .value(
                         "fee_split",
-                        AminoFields::default()
+                        AminoObject::default()
                             .num("contributors_bps", split.contributors_bps.into())
                             .num("owner_bps", split.owner_bps.into())
                             .num("executors_bps", split.executors_bps.into())
@@ -1097,7 +1044,7 @@ impl Msg {
                             .unwrap_or_else(|_| json!({"type_url": a.type_url, "value": base64_std(&a.value)}))
                     })
                     .collect();
-                json!({"type": "cosmos-sdk/v1/MsgSubmitProposal", "value": AminoFields::default()
+                json!({"type": "cosmos-sdk/v1/MsgSubmitProposal", "value": AminoObject::default()
                     .list("messages", messages)
                     .value("initial_deposit", proto_coins_json(&m.initial_deposit))
                     .str("proposer", &m.proposer)
@@ -1116,7 +1063,7 @@ impl Msg {
             Self::GovVote(v) => match (v.version, v.single) {
                 (GovVersion::V1beta1, option) => json!({"type": "cosmos-sdk/MsgVote", "value": {
                     "option": option.unwrap_or_default(), "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
-                (GovVersion::V1, Some(option)) => json!({"type": "cosmos-sdk/v1/MsgVote", "value": AminoFields::default()
+                (GovVersion::V1, Some(option)) => json!({"type": "cosmos-sdk/v1/MsgVote", "value": AminoObject::default()
                     .u64("proposal_id", v.proposal_id).str("voter", &v.voter).num("option", option.into()).str("metadata", &v.metadata).build()}),
                 (GovVersion::V1, None) => json!({"type": "cosmos-sdk/v1/MsgVoteWeighted", "value": {
                     "metadata": v.metadata,
@@ -1124,7 +1071,7 @@ impl Msg {
                     "proposal_id": v.proposal_id.to_string(), "voter": v.voter}}),
             },
             Self::UpdateParams(u) => json!({"type": u.amino_name(), "value":
-                AminoFields::default().str("authority", u.authority()).value("params", u.params_amino()).build()}),
+                AminoObject::default().str("authority", u.authority()).value("params", u.params_amino()).build()}),
             Self::CommunityPoolSpend(m) => json!({"type": "cosmos-sdk/distr/MsgCommunityPoolSpend", "value": {
                 "amount": m.amount.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect::<Vec<_>>(),
                 "authority": m.authority, "recipient": m.recipient}}),

@@ -1,9 +1,9 @@
 //! Attribution messages: `MsgUpdateParams` (governance only), with its stateless check (the
 //! SDK's `ValidateBasic`), signer, amino JSON form and execution.
 
+use openledger_core::amino::AminoObject;
 use openledger_core::Address;
 use openledger_core::StateWrite;
-use openledger_datanet::msg::AminoObject;
 use openledger_proto::openledger::attribution::v1::{MsgUpdateParams, MsgUpdateParamsResponse, Params};
 use serde_json::{json, Value};
 

@@ -6,6 +6,7 @@
 //! module.
 
 pub mod address;
+pub mod amino;
 pub mod block;
 pub mod coin;
 pub mod dec;

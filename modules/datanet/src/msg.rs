@@ -15,7 +15,7 @@ use openledger_proto::openledger::datanet::v1::{
     MsgReviewContribution, MsgReviewContributionResponse, MsgSubmitContribution, MsgSubmitContributionResponse, MsgUpdateDatanet,
     MsgUpdateDatanetResponse, Params, Row, RowLeaves, Segment, Version, VersionSegments,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::error::DatanetError;
 use crate::events::{
@@ -158,64 +158,7 @@ fn status_name(status: i32) -> String {
     ContributionStatus::try_from(status).map(|s| s.as_str_name().to_string()).unwrap_or_else(|_| status.to_string())
 }
 
-/// Builds amino JSON objects the way the SDK's legacy amino codec does: zero values omitted,
-/// 64-bit integers as strings, bytes as base64, enums as numbers.
-#[derive(Default)]
-pub struct AminoObject(Map<String, Value>);
-
-impl AminoObject {
-    /// A string field (omitted when empty).
-    pub fn str(mut self, key: &str, v: &str) -> Self {
-        if !v.is_empty() {
-            self.0.insert(key.into(), Value::String(v.into()));
-        }
-        self
-    }
-    /// A 64-bit integer field (a string; omitted when 0).
-    pub fn u64(mut self, key: &str, v: u64) -> Self {
-        if v != 0 {
-            self.0.insert(key.into(), Value::String(v.to_string()));
-        }
-        self
-    }
-    /// A 32-bit integer or enum field (a number; omitted when 0).
-    pub fn num(mut self, key: &str, v: i64) -> Self {
-        if v != 0 {
-            self.0.insert(key.into(), json!(v));
-        }
-        self
-    }
-    /// A bool field (omitted when false).
-    pub fn bool(mut self, key: &str, v: bool) -> Self {
-        if v {
-            self.0.insert(key.into(), Value::Bool(true));
-        }
-        self
-    }
-    /// Any JSON value (omitted when null).
-    pub fn value(mut self, key: &str, v: Value) -> Self {
-        if !v.is_null() {
-            self.0.insert(key.into(), v);
-        }
-        self
-    }
-    /// `{"type": name, "value": object}`.
-    pub fn typed(self, name: &str) -> Value {
-        json!({"type": name, "value": Value::Object(self.0)})
-    }
-    /// The object.
-    pub fn build(self) -> Value {
-        Value::Object(self.0)
-    }
-}
-
-/// Amino JSON of an optional coin.
-pub fn coin_amino(coin: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Value {
-    match coin {
-        None => Value::Null,
-        Some(c) => AminoObject::default().str("amount", &c.amount).str("denom", &c.denom).build(),
-    }
-}
+pub use openledger_core::amino::{coin_amino, AminoObject};
 
 fn policy_amino(policy: Option<&CurationPolicy>) -> Value {
     match policy {

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeSet;
 
+use openledger_core::amino::{coin_amino, AminoObject};
 use openledger_core::{Address, Coin, StateWrite, StateWriteExt};
 use openledger_proto::openledger::model::v1::{
     Adapter, BaseModel, DatanetVersionRef, MsgDelistAdapter, MsgDelistAdapterResponse, MsgDelistBaseModel, MsgDelistBaseModelResponse,
     MsgRegisterAdapter, MsgRegisterAdapterResponse, MsgRegisterBaseModel, MsgRegisterBaseModelResponse, MsgSetInferencePrice,
     MsgSetInferencePriceResponse, PinnedVersion,
 };
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::error::ModelError;
 use crate::events::{AdapterRegistered, BaseModelRegistered, InferencePriceSet, ModelDelisted};
@@ -50,42 +51,6 @@ fn bounded(what: &str, text: &str, min: usize, max: usize) -> Result<(), ModelEr
         return Err(ModelError::InvalidMetadata(format!("{what} must be {min}..={max} bytes, got {}", text.len())));
     }
     Ok(())
-}
-
-/// Amino JSON objects as the SDK's legacy codec writes them (zero values omitted, 64-bit
-/// integers as strings).
-#[derive(Default)]
-struct Amino(Map<String, Value>);
-
-impl Amino {
-    fn str(mut self, key: &str, v: &str) -> Self {
-        if !v.is_empty() {
-            self.0.insert(key.into(), Value::String(v.into()));
-        }
-        self
-    }
-    fn u64(mut self, key: &str, v: u64) -> Self {
-        if v != 0 {
-            self.0.insert(key.into(), Value::String(v.to_string()));
-        }
-        self
-    }
-    fn value(mut self, key: &str, v: Value) -> Self {
-        if !v.is_null() {
-            self.0.insert(key.into(), v);
-        }
-        self
-    }
-    fn build(self) -> Value {
-        Value::Object(self.0)
-    }
-    fn typed(self, name: &str) -> Value {
-        json!({"type": name, "value": Value::Object(self.0)})
-    }
-}
-
-fn coin_amino(c: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Value {
-    c.map_or(Value::Null, |c| Amino::default().str("amount", &c.amount).str("denom", &c.denom).build())
 }
 
 /// A validated `MsgRegisterBaseModel`.
@@ -129,7 +94,7 @@ impl RegisterBaseModel {
     /// Amino JSON.
     pub fn amino_json(&self) -> Value {
         let m = &self.msg;
-        Amino::default()
+        AminoObject::default()
             .str("owner", &m.owner)
             .str("name", &m.name)
             .str("architecture", &m.architecture)
@@ -217,9 +182,12 @@ impl RegisterAdapter {
     /// Amino JSON.
     pub fn amino_json(&self) -> Value {
         let m = &self.msg;
-        let pins: Vec<Value> =
-            m.datanet_versions.iter().map(|p| Amino::default().u64("datanet_id", p.datanet_id).u64("version", p.version).build()).collect();
-        Amino::default()
+        let pins: Vec<Value> = m
+            .datanet_versions
+            .iter()
+            .map(|p| AminoObject::default().u64("datanet_id", p.datanet_id).u64("version", p.version).build())
+            .collect();
+        AminoObject::default()
             .str("owner", &m.owner)
             .u64("base_model_id", m.base_model_id)
             .str("adapter_hash", &m.adapter_hash)
@@ -313,7 +281,7 @@ impl SetInferencePrice {
     /// Amino JSON.
     pub fn amino_json(&self) -> Value {
         let m = &self.msg;
-        Amino::default()
+        AminoObject::default()
             .str("owner", &m.owner)
             .u64("base_model_id", m.base_model_id)
             .u64("adapter_id", m.adapter_id)
@@ -388,7 +356,7 @@ impl DelistBaseModel {
     /// Amino JSON.
     pub fn amino_json(&self) -> Value {
         let m = &self.msg;
-        Amino::default()
+        AminoObject::default()
             .str("authority", &m.authority)
             .u64("base_model_id", m.base_model_id)
             .str("reason", &m.reason)
@@ -441,7 +409,7 @@ impl DelistAdapter {
     /// Amino JSON.
     pub fn amino_json(&self) -> Value {
         let m = &self.msg;
-        Amino::default()
+        AminoObject::default()
             .str("authority", &m.authority)
             .u64("adapter_id", m.adapter_id)
             .str("reason", &m.reason)
