@@ -414,24 +414,7 @@ pub fn init_home(home: &Path, cfg: &NodeConfig, dev_mnemonic: Option<String>, ov
 /// Wall-clock time as RFC 3339 (only for the genesis file's `genesis_time`, never in consensus).
 fn current_time_rfc3339() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    crate::rest_json::rfc3339(i64::try_from(secs).unwrap_or(0), 0)
 }
 
 #[cfg(test)]
@@ -473,7 +456,5 @@ mod tests {
         assert_eq!(AppToml::load(dir.path()).unwrap().api_addr, DEFAULT_API_ADDR);
         let old = "abci_addr = \"a\"\ngrpc_addr = \"g\"\ncomet_rpc = \"c\"\n";
         assert_eq!(AppToml::parse(old).unwrap().api_addr, DEFAULT_API_ADDR, "homes without api_addr get the default");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
     }
 }

@@ -325,6 +325,9 @@ mod tests {
 
     #[test]
     fn decimals_timestamps_and_durations_match_go_jsonpb() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
+        assert_eq!(rfc3339(20_417 * 86_400 + 3_723, 0), "2025-11-25T01:02:03Z", "whole seconds: no fraction, as genesis times");
         assert_eq!(dec_from_atomics("50000000000000000").as_deref(), Some("0.050000000000000000"));
         assert_eq!(dec_from_atomics("1000000000000000000000").as_deref(), Some("1000.000000000000000000"));
         assert_eq!(dec_from_atomics("0").as_deref(), Some("0.000000000000000000"));
