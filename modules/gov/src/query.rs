@@ -97,6 +97,22 @@ fn to_v1beta1(p: v1::Proposal, tally: v1::TallyResult) -> v1b1::Proposal {
     }
 }
 
+/// The vote of `voter` on an existing proposal (the SDK's NotFound wording otherwise).
+fn find_vote(k: &GovKeeper, state: &dyn StateRead, proposal_id: u64, voter: &str) -> Result<v1::Vote, QueryError> {
+    let voter = parse_address("voter", voter)?;
+    must_proposal(k, state, proposal_id)?;
+    let vote: Option<v1::Vote> = state.get_proto(&state_key::vote(proposal_id, &voter.to_bech32()))?;
+    vote.ok_or_else(|| QueryError::NotFound(format!("voter: {} not found for proposal: {proposal_id}", voter.to_bech32())))
+}
+
+/// The deposit of `depositor` on an existing proposal (the SDK's NotFound wording otherwise).
+fn find_deposit(k: &GovKeeper, state: &dyn StateRead, proposal_id: u64, depositor: &str) -> Result<v1::Deposit, QueryError> {
+    let depositor = parse_address("depositor", depositor)?;
+    must_proposal(k, state, proposal_id)?;
+    let deposit: Option<v1::Deposit> = state.get_proto(&state_key::deposit(proposal_id, &depositor.to_bech32()))?;
+    deposit.ok_or_else(|| QueryError::NotFound(format!("depositer: {} not found for proposal: {proposal_id}", depositor.to_bech32())))
+}
+
 /// A v1 vote in the v1beta1 shape (`option` set only for a single-option vote).
 fn vote_v1beta1(vote: v1::Vote) -> v1b1::Vote {
     let single = if vote.options.len() == 1 { vote.options[0].option } else { 0 };
@@ -129,13 +145,7 @@ impl GovQuery {
                 Ok(v1::QueryProposalsResponse { proposals, pagination })
             }),
             "Vote" => unary(data, |r: v1::QueryVoteRequest| {
-                let voter = parse_address("voter", &r.voter)?;
-                must_proposal(k, state, r.proposal_id)?;
-                let vote: Option<v1::Vote> = state.get_proto(&state_key::vote(r.proposal_id, &voter.to_bech32()))?;
-                let vote = vote.ok_or_else(|| {
-                    QueryError::NotFound(format!("voter: {} not found for proposal: {}", voter.to_bech32(), r.proposal_id))
-                })?;
-                Ok(v1::QueryVoteResponse { vote: Some(vote) })
+                Ok(v1::QueryVoteResponse { vote: Some(find_vote(k, state, r.proposal_id, &r.voter)?) })
             }),
             "Votes" => unary(data, |r: v1::QueryVotesRequest| {
                 must_proposal(k, state, r.proposal_id)?;
@@ -143,13 +153,7 @@ impl GovQuery {
                 Ok(v1::QueryVotesResponse { votes: decode_all(pairs)?, pagination })
             }),
             "Deposit" => unary(data, |r: v1::QueryDepositRequest| {
-                let depositor = parse_address("depositor", &r.depositor)?;
-                must_proposal(k, state, r.proposal_id)?;
-                let deposit: Option<v1::Deposit> = state.get_proto(&state_key::deposit(r.proposal_id, &depositor.to_bech32()))?;
-                let deposit = deposit.ok_or_else(|| {
-                    QueryError::NotFound(format!("depositer: {} not found for proposal: {}", depositor.to_bech32(), r.proposal_id))
-                })?;
-                Ok(v1::QueryDepositResponse { deposit: Some(deposit) })
+                Ok(v1::QueryDepositResponse { deposit: Some(find_deposit(k, state, r.proposal_id, &r.depositor)?) })
             }),
             "Deposits" => unary(data, |r: v1::QueryDepositsRequest| {
                 must_proposal(k, state, r.proposal_id)?;
@@ -199,13 +203,7 @@ impl GovQuery {
                 Ok(v1b1::QueryProposalsResponse { proposals: out, pagination })
             }),
             "Vote" => unary(data, |r: v1b1::QueryVoteRequest| {
-                let voter = parse_address("voter", &r.voter)?;
-                must_proposal(k, state, r.proposal_id)?;
-                let vote: Option<v1::Vote> = state.get_proto(&state_key::vote(r.proposal_id, &voter.to_bech32()))?;
-                let vote = vote.ok_or_else(|| {
-                    QueryError::NotFound(format!("voter: {} not found for proposal: {}", voter.to_bech32(), r.proposal_id))
-                })?;
-                Ok(v1b1::QueryVoteResponse { vote: Some(vote_v1beta1(vote)) })
+                Ok(v1b1::QueryVoteResponse { vote: Some(vote_v1beta1(find_vote(k, state, r.proposal_id, &r.voter)?)) })
             }),
             "Votes" => unary(data, |r: v1b1::QueryVotesRequest| {
                 must_proposal(k, state, r.proposal_id)?;
@@ -214,13 +212,7 @@ impl GovQuery {
                 Ok(v1b1::QueryVotesResponse { votes, pagination })
             }),
             "Deposit" => unary(data, |r: v1b1::QueryDepositRequest| {
-                let depositor = parse_address("depositor", &r.depositor)?;
-                must_proposal(k, state, r.proposal_id)?;
-                let deposit: Option<v1::Deposit> = state.get_proto(&state_key::deposit(r.proposal_id, &depositor.to_bech32()))?;
-                let deposit = deposit.ok_or_else(|| {
-                    QueryError::NotFound(format!("depositer: {} not found for proposal: {}", depositor.to_bech32(), r.proposal_id))
-                })?;
-                Ok(v1b1::QueryDepositResponse { deposit: Some(deposit_v1beta1(deposit)) })
+                Ok(v1b1::QueryDepositResponse { deposit: Some(deposit_v1beta1(find_deposit(k, state, r.proposal_id, &r.depositor)?)) })
             }),
             "Deposits" => unary(data, |r: v1b1::QueryDepositsRequest| {
                 must_proposal(k, state, r.proposal_id)?;
