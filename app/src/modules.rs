@@ -166,16 +166,6 @@ impl DatanetReader for ModelDatanets {
     }
 }
 
-/// Moves `amount` uopen from `from` into the distribution module's community pool.
-fn fund_community_pool(bank: &BankKeeper, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
-    if amount == 0 {
-        return Ok(());
-    }
-    let coins = [openledger_core::Coin::new(openledger_core::coin::BASE_DENOM, amount)];
-    bank.send(state, from, &Address::module(DISTRIBUTION_ACCOUNT), &coins).map_err(host_err)?;
-    openledger_stake::distribution::fund_community_pool(state, amount).map_err(host_err)
-}
-
 /// The bank seen from attribution: contributor payouts out of the inference escrow.
 struct AttributionBank(BankKeeper);
 
@@ -186,11 +176,11 @@ impl openledger_attribution::BankKeeper for AttributionBank {
 }
 
 /// The community pool seen from attribution: where remainders and unattributed shares go.
-struct AttributionPool(BankKeeper);
+struct AttributionPool(StakeKeeper);
 
 impl openledger_attribution::CommunityPool for AttributionPool {
     fn fund(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
-        fund_community_pool(&self.0, state, from, amount)
+        self.0.fund_community_pool(state, from, amount).map_err(host_err)
     }
 }
 
@@ -319,7 +309,7 @@ impl InferenceHost for InferenceHostImpl {
     }
 
     fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
-        fund_community_pool(&self.bank, state, from, amount)
+        self.stake.fund_community_pool(state, from, amount).map_err(host_err)
     }
 }
 
@@ -391,7 +381,7 @@ impl Modules {
         let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
         let gov = GovKeeper::new(Arc::new(GovBank(bank.clone())), Arc::new(GovStake(stake.clone())));
         let attribution =
-            AttributionKeeper::new(datanet.clone(), Arc::new(AttributionBank(bank.clone())), Arc::new(AttributionPool(bank.clone())));
+            AttributionKeeper::new(datanet.clone(), Arc::new(AttributionBank(bank.clone())), Arc::new(AttributionPool(stake.clone())));
         let inference = InferenceKeeper::new(Arc::new(InferenceHostImpl {
             bank: bank.clone(),
             stake: stake.clone(),

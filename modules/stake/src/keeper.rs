@@ -137,6 +137,17 @@ impl StakeKeeper {
         self.bank.send(state, from, to, &uopen(amount)).map_err(StakeError::Bank)
     }
 
+    /// Moves `amount` uopen from `from` into the community pool (the distribution module
+    /// account, and the pool's record of it): `MsgFundCommunityPool`, and the fee shares other
+    /// modules send there.
+    pub fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), StakeError> {
+        if amount == 0 {
+            return Ok(());
+        }
+        self.send(state, from, &Address::module(DISTRIBUTION_ACCOUNT), amount)?;
+        distribution::fund_community_pool(state, amount)
+    }
+
     pub(crate) fn burn(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), StakeError> {
         if amount == 0 {
             return Ok(());

@@ -358,8 +358,7 @@ pub fn fund_community_pool(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg
         [c] if c.denom == BASE_DENOM => c.amount,
         _ => return Err(StakeError::InvalidCoins(format!("only {BASE_DENOM} can fund the community pool"))),
     };
-    keeper.send(state, &depositor, &Address::module(DISTRIBUTION_ACCOUNT), amount)?;
-    distribution::fund_community_pool(state, amount)
+    keeper.fund_community_pool(state, &depositor, amount)
 }
 
 /// Executes `MsgCommunityPoolSpend` (gov only: the app checks the authority): pays uopen out of
