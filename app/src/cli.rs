@@ -691,7 +691,8 @@ pub fn broadcast_included(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> 
     Ok(Some(included))
 }
 
-fn query(flags: &QueryFlags, path: &str, data: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+/// ABCI query at `flags`' node and height: the answer's bytes, or its code and log as an error.
+pub(crate) fn query(flags: &QueryFlags, path: &str, data: Vec<u8>) -> anyhow::Result<Vec<u8>> {
     let rpc = CometRpc::new(&flags.node);
     let res = rpc.abci_query(path, &data, flags.height, false)?;
     if res.code != 0 {

@@ -2,7 +2,7 @@
 //! score`. Answers are printed as the SDK's JSON (the same rendering as the REST server), so a
 //! record reads the same from the CLI, `curl` and grpcurl.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Subcommand;
 use openledger_proto::openledger::attribution::v1 as apb;
 use prost::Message;
@@ -12,7 +12,6 @@ use serde_json::Value;
 use crate::cli::QueryFlags;
 use crate::rest::descriptor_pool;
 use crate::rest_json::SdkJson;
-use crate::rpc_client::CometRpc;
 
 /// `query attribution` subcommands.
 #[derive(Debug, Subcommand)]
@@ -69,15 +68,11 @@ fn parse_version(text: &str) -> anyhow::Result<apb::VersionRef> {
 
 /// Sends `req` to `/openledger.attribution.v1.Query/{method}` and renders the answer as SDK JSON.
 fn query(flags: &QueryFlags, method: &str, req: &impl Message) -> anyhow::Result<Value> {
-    let rpc = CometRpc::new(&flags.node);
-    let res = rpc.abci_query(&format!("/openledger.attribution.v1.Query/{method}"), &req.encode_to_vec(), flags.height, false)?;
-    if res.code != 0 {
-        bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
-    }
+    let value = crate::cli::query(flags, &format!("/openledger.attribution.v1.Query/{method}"), req.encode_to_vec())?;
     let pool = descriptor_pool()?;
     let name = format!("openledger.attribution.v1.Query{method}Response");
     let descriptor: MessageDescriptor = pool.get_message_by_name(&name).with_context(|| format!("no descriptor for {name}"))?;
-    let message = DynamicMessage::decode(descriptor, res.value.as_slice())?;
+    let message = DynamicMessage::decode(descriptor, value.as_slice())?;
     Ok(SdkJson::new(pool).render(&message)?)
 }
 
