@@ -21,6 +21,8 @@ mod localnet;
 mod node;
 #[path = "e2e/proposals.rs"]
 mod proposals;
+#[path = "e2e/replay.rs"]
+mod replay;
 #[path = "e2e/rest.rs"]
 mod rest;
 #[path = "e2e/stake.rs"]
