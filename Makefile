@@ -67,7 +67,7 @@ bench: install-deps executor
 	$(CARGO) bench -p openledger-app --bench stake_block
 	$(CARGO) bench -p openledger-app --bench datanet_contribute
 	$(CARGO) bench -p openledger-app --bench gov_tally
-	$(CARGO) bench -p openledger-attribution --bench attribution
+	$(CARGO) bench -p openledger-attribution --features fixtures --bench attribution
 	$(CARGO) build --release -p openledger-app --bin openledgerd
 	COMETBFT_BIN=$(COMETBFT) $(CARGO) bench -p openledger-tests --bench queries
 	COMETBFT_BIN=$(COMETBFT) OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) bench -p openledger-tests --bench inference_latency

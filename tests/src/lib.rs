@@ -325,9 +325,11 @@ impl Node {
         std::fs::read_to_string(self.home.path().join("cometbft.log")).unwrap_or_default()
     }
 
-    /// Latest height, 0 when the RPC is not up.
+    /// The height the app has committed, 0 when the RPC is not up.
     pub fn height(&self) -> i64 {
-        self.rpc().latest_height().unwrap_or(0)
+        // The app's committed height, not `/status`'s: CometBFT stores a block before the app
+        // commits it, and a test waiting for a height waits for the state at that height.
+        self.rpc().app_height().unwrap_or(0)
     }
 
     /// Blocks until the chain reaches `height`.

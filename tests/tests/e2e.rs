@@ -17,6 +17,8 @@ mod gov_node;
 mod inference;
 #[path = "e2e/localnet.rs"]
 mod localnet;
+#[path = "e2e/module_registry.rs"]
+mod module_registry;
 #[path = "e2e/node.rs"]
 mod node;
 #[path = "e2e/proposals.rs"]

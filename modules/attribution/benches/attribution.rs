@@ -138,7 +138,7 @@ fn main() {
     println!("datanet: {} rows, {:.2} MB of text", rows.len(), bytes as f64 / 1e6);
 
     let dk = DatanetKeeper::new(Arc::new(NoBank));
-    let keeper = AttributionKeeper::new(dk.clone(), Arc::new(NoFunds), Arc::new(NoFunds));
+    let keeper = AttributionKeeper::new(Arc::new(dk.clone()), Arc::new(NoFunds), Arc::new(NoFunds));
     let mut state = StateDelta::new(EmptyState);
     write_datanet(&dk, &mut state, 1, &rows, 100).expect("datanet");
     let version = publish(&dk, &mut state, 1).expect("publish");
@@ -166,7 +166,7 @@ fn main() {
     );
 
     // Load with an empty cache (a restarted node).
-    let cold = AttributionKeeper::new(dk.clone(), Arc::new(NoFunds), Arc::new(NoFunds));
+    let cold = AttributionKeeper::new(Arc::new(dk.clone()), Arc::new(NoFunds), Arc::new(NoFunds));
     let t = Instant::now();
     let Ok(Loaded::Ready(index, _)) = cold.load(&state, 1, version) else { panic!("load") };
     println!("load from chunks (cold cache): {:.1} ms", t.elapsed().as_secs_f64() * 1e3);

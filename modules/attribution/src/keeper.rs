@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use openledger_core::coin::BASE_DENOM;
 use openledger_core::{AbciError, Address, Coin, StateDelta, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
-use openledger_datanet::DatanetKeeper;
+use openledger_datanet::DatanetRead;
 use openledger_proto::openledger::attribution::v1::{
     AttributionRecord, ContributorPayout, IndexChunk, IndexMeta, IndexSegment, IndexStatus, Params, RowAttribution, SpanMatch, VersionRef,
 };
@@ -20,8 +20,8 @@ use crate::index::{Index, IndexBuildError};
 use crate::state_key;
 use crate::tokenize::tokenize;
 
-/// Name of the governance module account, the only authority allowed to change params.
-pub const GOV_MODULE: &str = "gov";
+/// Name of the gov module account.
+pub use openledger_core::module::GOV_MODULE_NAME as GOV_MODULE;
 /// Largest output text `distribute` accepts, in bytes.
 pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
 /// Largest text the Score query accepts, in bytes.
@@ -43,10 +43,8 @@ pub const ABSOLUTE_MAX_OUTPUT_TOKENS: u32 = 65_536;
 /// Hard cap on `max_index_tokens` (positions are 32-bit in memory).
 pub const ABSOLUTE_MAX_INDEX_TOKENS: u64 = 50_000_000;
 
-/// The governance authority address (`Address::module("gov")`).
-pub fn gov_authority() -> Address {
-    Address::module(GOV_MODULE)
-}
+/// The governance authority address (the gov module account).
+pub use openledger_core::module::gov_authority;
 
 /// The default params: spans of 8 tokens, 4,096 output tokens scored, 4 M tokens per indexed
 /// version (about 25 MB of text, a ~4 s index build in the block that publishes it; governance
@@ -161,7 +159,7 @@ type IndexCache = VecDeque<(CacheKey, Arc<Index>)>;
 /// The attribution keeper.
 #[derive(Clone)]
 pub struct AttributionKeeper {
-    datanet: DatanetKeeper,
+    datanet: Arc<dyn DatanetRead>,
     bank: Arc<dyn BankKeeper>,
     pool: Arc<dyn CommunityPool>,
     cache: Arc<Mutex<IndexCache>>,
@@ -224,13 +222,13 @@ fn apply(
 
 impl AttributionKeeper {
     /// A keeper reading datanets through `datanet`, paying through `bank` and `pool`.
-    pub fn new(datanet: DatanetKeeper, bank: Arc<dyn BankKeeper>, pool: Arc<dyn CommunityPool>) -> Self {
+    pub fn new(datanet: Arc<dyn DatanetRead>, bank: Arc<dyn BankKeeper>, pool: Arc<dyn CommunityPool>) -> Self {
         Self { datanet, bank, pool, cache: Arc::new(Mutex::new(VecDeque::new())) }
     }
 
-    /// The datanet keeper it reads through.
-    pub fn datanet(&self) -> &DatanetKeeper {
-        &self.datanet
+    /// The datanets it reads through.
+    pub fn datanet(&self) -> &dyn DatanetRead {
+        self.datanet.as_ref()
     }
 
     /// Params (defaults if unset).

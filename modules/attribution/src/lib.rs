@@ -34,10 +34,12 @@
 pub mod error;
 pub mod events;
 #[doc(hidden)]
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod genesis;
 pub mod index;
 pub mod keeper;
+pub mod module;
 pub mod msg;
 pub mod query;
 pub mod sa;
@@ -49,4 +51,5 @@ mod tests;
 
 pub use error::AttributionError;
 pub use keeper::{AttributionKeeper, BankKeeper, CommunityPool, IndexStats, Loaded, GOV_MODULE};
+pub use module::AttributionModule;
 pub use tokenize::tokenize;

@@ -73,8 +73,12 @@ fn escrow() -> Address {
 
 pub fn setup() -> (AttributionKeeper, Arc<MemBank>, StateDelta<EmptyState>) {
     let bank = Arc::new(MemBank::default());
-    let dk = DatanetKeeper::new(Arc::new(NoBank));
-    (AttributionKeeper::new(dk, bank.clone(), bank.clone()), bank, StateDelta::new(EmptyState))
+    (AttributionKeeper::new(Arc::new(dk()), bank.clone(), bank.clone()), bank, StateDelta::new(EmptyState))
+}
+
+/// A datanet keeper for the fixtures (the datanet state lives in the test's delta).
+pub fn dk() -> DatanetKeeper {
+    DatanetKeeper::new(Arc::new(NoBank))
 }
 
 const ROWS: [&str; 5] = [
@@ -89,8 +93,8 @@ const ROWS: [&str; 5] = [
 fn populated() -> (AttributionKeeper, Arc<MemBank>, StateDelta<EmptyState>) {
     let (k, bank, mut s) = setup();
     let rows: Vec<(Address, Vec<u8>)> = ROWS.iter().enumerate().map(|(i, r)| (addr(2 + i as u8), r.as_bytes().to_vec())).collect();
-    write_datanet(k.datanet(), &mut s, 1, &rows, 10).unwrap();
-    assert_eq!(publish(k.datanet(), &mut s, 1).unwrap(), 1);
+    write_datanet(&dk(), &mut s, 1, &rows, 10).unwrap();
+    assert_eq!(publish(&dk(), &mut s, 1).unwrap(), 1);
     (k, bank, s)
 }
 
@@ -126,7 +130,7 @@ fn index_is_stored_in_chunks_and_loads_back_identically() {
     assert_eq!(meta.chunk_count, 1);
     assert_eq!(meta.stream_len, meta.token_count + 5);
     // A keeper with an empty cache (a restarted node) reads the chunks back to the same index.
-    let fresh = AttributionKeeper::new(k.datanet().clone(), Arc::new(MemBank::default()), Arc::new(MemBank::default()));
+    let fresh = AttributionKeeper::new(Arc::new(dk()), Arc::new(MemBank::default()), Arc::new(MemBank::default()));
     let (Loaded::Ready(a, _), Loaded::Ready(b, _)) = (k.load(&s, 1, 1).unwrap(), fresh.load(&s, 1, 1).unwrap()) else { panic!() };
     assert_eq!(*a, *b);
     // Idempotent: a second call is a no-op.
@@ -140,7 +144,7 @@ fn index_is_stored_in_chunks_and_loads_back_identically() {
     let chunk = pb::IndexChunk { data: vec![1, 2, 3] };
     openledger_core::StateWriteExt::put_proto(&mut bad, state_key::chunk(1, 1, 0), &chunk).unwrap();
     // A keeper that has not loaded it yet reads the chunks and refuses them.
-    let third = AttributionKeeper::new(k.datanet().clone(), Arc::new(MemBank::default()), Arc::new(MemBank::default()));
+    let third = AttributionKeeper::new(Arc::new(dk()), Arc::new(MemBank::default()), Arc::new(MemBank::default()));
     let err = third.load(&bad, 1, 1).map(|_| ()).unwrap_err();
     assert_eq!(code(&err), ("attribution", 11));
     // `fresh` answers from its cache: the meta's content hash still names the bytes it holds
@@ -155,15 +159,15 @@ fn large_index_spans_many_chunks() {
     let rows: Vec<(Address, Vec<u8>)> = (0..3000)
         .map(|i| (addr(2 + (i % 7) as u8), (0..20).map(|_| format!("w{}", rng.below(5000))).collect::<Vec<_>>().join(" ").into_bytes()))
         .collect();
-    write_datanet(k.datanet(), &mut s, 1, &rows, 100).unwrap();
-    publish(k.datanet(), &mut s, 1).unwrap();
+    write_datanet(&dk(), &mut s, 1, &rows, 100).unwrap();
+    publish(&dk(), &mut s, 1).unwrap();
     let stats = k.index_version(&mut s, 1, 1).unwrap();
     assert!(stats.chunk_count > 2, "{stats:?}");
     for i in 0..stats.chunk_count {
         let raw = s.get_raw(&state_key::chunk(1, 1, i)).unwrap().unwrap();
         assert!(raw.len() <= 64 * 1024 + 8);
     }
-    let fresh = AttributionKeeper::new(k.datanet().clone(), Arc::new(MemBank::default()), Arc::new(MemBank::default()));
+    let fresh = AttributionKeeper::new(Arc::new(dk()), Arc::new(MemBank::default()), Arc::new(MemBank::default()));
     let Loaded::Ready(idx, _) = fresh.load(&s, 1, 1).unwrap() else { panic!() };
     assert_eq!(idx.token_count(), 60_000);
     assert!(stats.bytes_per_token_milli() <= 8000, "{}", stats.bytes_per_token_milli());
@@ -243,7 +247,7 @@ fn same_output_and_version_give_the_same_record() {
 fn delisted_rows_and_datanets_earn_nothing() {
     let (k, bank, mut s) = populated();
     bank.fund(&escrow(), 100);
-    delist_row(k.datanet(), &mut s, 1, 3).unwrap();
+    delist_row(&dk(), &mut s, 1, 3).unwrap();
     let text = "proof of attribution pays the people whose data the answer came from. A stitch in time saves nine, as the old saying";
     let r = k.distribute(&mut s, 1, &escrow(), 100, &[(1, 1)], text).unwrap();
     let rows: Vec<(u64, bool)> = r.rows.iter().map(|x| (x.row_id, x.delisted)).collect();
@@ -251,7 +255,7 @@ fn delisted_rows_and_datanets_earn_nothing() {
     assert_eq!(amounts(&r), vec![(addr(3).to_bech32(), 100)]);
     assert_eq!(bank.balance(&addr(4)), 0);
     // The whole datanet delisted: nobody earns, all to the community pool.
-    delist_datanet(k.datanet(), &mut s, 1).unwrap();
+    delist_datanet(&dk(), &mut s, 1).unwrap();
     bank.fund(&escrow(), 100);
     let r = k.distribute(&mut s, 2, &escrow(), 100, &[(1, 1)], text).unwrap();
     assert!(r.payouts.is_empty());
@@ -290,8 +294,8 @@ fn pro_rata_split_adds_up_exactly() {
         (addr(3), b"alpha beta gamma delta epsilon zeta eta theta iota kappa".to_vec()),
         (addr(2), b"red orange yellow green blue indigo violet black white grey".to_vec()),
     ];
-    write_datanet(k.datanet(), &mut s, 1, &rows, 1).unwrap();
-    publish(k.datanet(), &mut s, 1).unwrap();
+    write_datanet(&dk(), &mut s, 1, &rows, 1).unwrap();
+    publish(&dk(), &mut s, 1).unwrap();
     let text = "one two three four five six seven eight nine ten / alpha beta gamma delta epsilon zeta eta theta iota kappa / red orange yellow green blue indigo violet black white grey";
     for (i, amount) in [1u128, 2, 3, 7, 29, 1_000_003, u128::from(u64::MAX) * 3 + 1].into_iter().enumerate() {
         bank.fund(&escrow(), amount);
@@ -356,8 +360,8 @@ fn pending_versions_are_indexed_at_end_block_and_too_large_ones_earn_nothing() {
     assert!(k.pending(&s, 10).unwrap().is_empty());
     // A second datanet over the token limit.
     k.set_params(&mut s, &pb::Params { max_index_tokens: 10, ..crate::keeper::default_params() }).unwrap();
-    write_datanet(k.datanet(), &mut s, 2, &[(addr(8), ROWS[2].as_bytes().to_vec())], 10).unwrap();
-    publish(k.datanet(), &mut s, 2).unwrap();
+    write_datanet(&dk(), &mut s, 2, &[(addr(8), ROWS[2].as_bytes().to_vec())], 10).unwrap();
+    publish(&dk(), &mut s, 2).unwrap();
     k.on_version_published(&mut s, 2, 1).unwrap();
     let done = k.end_block(&mut s).unwrap();
     assert_eq!(done[0].status, pb::IndexStatus::TooLarge);
@@ -456,7 +460,7 @@ fn genesis_round_trips_and_rebuilds_identical_indexes() {
     bank.fund(&escrow(), 100);
     k.set_params(&mut s, &pb::Params { min_span_tokens: 6, ..crate::keeper::default_params() }).unwrap();
     k.distribute(&mut s, 3, &escrow(), 100, &[(1, 1)], "the quick brown fox jumps over the lazy dog").unwrap();
-    publish(k.datanet(), &mut s, 1).unwrap();
+    publish(&dk(), &mut s, 1).unwrap();
     k.on_version_published(&mut s, 1, 2).unwrap();
     let g = export_genesis(&k, &s).unwrap();
     assert_eq!(g.indexed.len(), 1);
@@ -468,9 +472,9 @@ fn genesis_round_trips_and_rebuilds_identical_indexes() {
     // A fresh chain with the same datanet state.
     let (k2, _, mut s2) = setup();
     let rows: Vec<(Address, Vec<u8>)> = ROWS.iter().enumerate().map(|(i, r)| (addr(2 + i as u8), r.as_bytes().to_vec())).collect();
-    write_datanet(k2.datanet(), &mut s2, 1, &rows, 10).unwrap();
-    publish(k2.datanet(), &mut s2, 1).unwrap();
-    publish(k2.datanet(), &mut s2, 1).unwrap();
+    write_datanet(&dk(), &mut s2, 1, &rows, 10).unwrap();
+    publish(&dk(), &mut s2, 1).unwrap();
+    publish(&dk(), &mut s2, 1).unwrap();
     init_genesis(&k2, &mut s2, &back).unwrap();
     assert_eq!(export_genesis(&k2, &s2).unwrap(), g);
     assert_eq!(k2.index_meta(&s2, 1, 1).unwrap(), k.index_meta(&s, 1, 1).unwrap());

@@ -5,9 +5,11 @@
 pub mod error;
 pub mod genesis;
 pub mod keeper;
+pub mod module;
 pub mod params;
 pub mod query;
 pub mod state_key;
 
 pub use error::AuthError;
 pub use keeper::{Account, AuthKeeper};
+pub use module::{AuthModule, COMMUNITY_INCENTIVES, FEE_COLLECTOR};

@@ -1,7 +1,15 @@
 //! Typed bank events, with the SDK's kinds and attribute names (`coin_spent`, `coin_received`,
-//! `transfer`, `coinbase`, `burn`), which explorers and `tx_search` queries rely on.
+//! `transfer`, `coinbase`, `burn`, and `message` with its `sender`), which explorers and
+//! `tx_search` queries rely on.
 
 use openledger_core::{Event, TypedEvent};
+
+/// A bank message was executed by `sender` (kind `message`), so that
+/// `tx_search "message.sender='open1…'"` finds the account's sends.
+pub struct MessageSender {
+    /// Signer address.
+    pub sender: String,
+}
 
 /// Coins left an account.
 pub struct CoinSpent {
@@ -43,6 +51,12 @@ pub struct Burn {
     pub burner: String,
     /// Coins.
     pub amount: String,
+}
+
+impl TypedEvent for MessageSender {
+    fn into_event(self) -> Event {
+        Event::new("message").attr("sender", self.sender)
+    }
 }
 
 impl TypedEvent for CoinSpent {

@@ -2,7 +2,7 @@
 //! Other modules reach the bank only through [`BankKeeper`]'s public methods.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use cosmos_sdk_proto::cosmos::bank::v1beta1::Params;
 use cosmos_sdk_proto::cosmos::base::v1beta1::Coin as ProtoCoin;
@@ -23,7 +23,8 @@ pub trait AccountKeeper: Send + Sync {
 #[derive(Clone)]
 pub struct BankKeeper {
     accounts: Arc<dyn AccountKeeper>,
-    blocked: Arc<BTreeSet<Address>>,
+    /// Shared by every clone, so module accounts registered after wiring are blocked everywhere.
+    blocked: Arc<RwLock<BTreeSet<Address>>>,
 }
 
 impl std::fmt::Debug for BankKeeper {
@@ -48,12 +49,19 @@ fn stored_amount(coin: Option<ProtoCoin>) -> Result<u128, StateError> {
 impl BankKeeper {
     /// A keeper; `blocked` addresses (module accounts) cannot receive user sends.
     pub fn new(accounts: Arc<dyn AccountKeeper>, blocked: BTreeSet<Address>) -> Self {
-        Self { accounts, blocked: Arc::new(blocked) }
+        Self { accounts, blocked: Arc::new(RwLock::new(blocked)) }
+    }
+
+    /// Blocks more addresses (the module accounts of the registry, known once it is built).
+    pub fn block(&self, addresses: impl IntoIterator<Item = Address>) {
+        if let Ok(mut blocked) = self.blocked.write() {
+            blocked.extend(addresses);
+        }
     }
 
     /// Whether `address` may not receive sends from users.
     pub fn is_blocked(&self, address: &Address) -> bool {
-        self.blocked.contains(address)
+        self.blocked.read().map(|b| b.contains(address)).unwrap_or(true)
     }
 
     /// Balance of one denom (0 if none).

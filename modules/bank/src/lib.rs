@@ -5,9 +5,11 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod keeper;
+pub mod module;
 pub mod msg;
 pub mod query;
 pub mod state_key;
 
 pub use error::BankError;
 pub use keeper::{AccountKeeper, BankKeeper};
+pub use module::BankModule;

@@ -3,9 +3,10 @@
 
 use cosmos_sdk_proto::cosmos::bank::v1beta1::{MsgMultiSend, MsgSend};
 use openledger_core::coin::coins_from_proto;
-use openledger_core::{Address, Coin, Event, StateWrite};
+use openledger_core::{Address, Coin, StateWrite, StateWriteExt};
 
 use crate::error::BankError;
+use crate::events::MessageSender;
 use crate::keeper::BankKeeper;
 
 /// A validated `MsgSend`.
@@ -59,7 +60,7 @@ impl Send {
     }
 
     /// Executes the send.
-    pub fn execute(&self, bank: &BankKeeper, state: &mut dyn StateWrite) -> Result<(), BankError> {
+    pub fn send(&self, bank: &BankKeeper, state: &mut dyn StateWrite) -> Result<(), BankError> {
         for coin in &self.amount {
             if !bank.send_enabled(state, &coin.denom)? {
                 return Err(BankError::SendDisabled(coin.denom.clone()));
@@ -69,7 +70,7 @@ impl Send {
             return Err(BankError::BlockedRecipient(self.to.to_bech32()));
         }
         bank.send(state, &self.from, &self.to, &self.amount)?;
-        state.emit(Event::new("message").attr("sender", self.from.to_bech32()));
+        state.emit_typed(MessageSender { sender: self.from.to_bech32() });
         Ok(())
     }
 }
@@ -119,7 +120,7 @@ impl MultiSend {
     }
 
     /// Executes: takes the input once, pays every output.
-    pub fn execute(&self, bank: &BankKeeper, state: &mut dyn StateWrite) -> Result<(), BankError> {
+    pub fn send(&self, bank: &BankKeeper, state: &mut dyn StateWrite) -> Result<(), BankError> {
         for coin in &self.input.1 {
             if !bank.send_enabled(state, &coin.denom)? {
                 return Err(BankError::SendDisabled(coin.denom.clone()));
@@ -131,7 +132,7 @@ impl MultiSend {
             }
             bank.send(state, &self.input.0, to, coins)?;
         }
-        state.emit(Event::new("message").attr("sender", self.input.0.to_bech32()));
+        state.emit_typed(MessageSender { sender: self.input.0.to_bech32() });
         Ok(())
     }
 }
@@ -175,7 +176,7 @@ mod tests {
             ],
         };
         let ms = MultiSend::check_stateless(&msg).unwrap();
-        ms.execute(&bank, &mut state).unwrap();
+        ms.send(&bank, &mut state).unwrap();
         assert_eq!(bank.balance(&state, &addr(1), "uopen").unwrap(), 70);
         assert_eq!(bank.balance(&state, &addr(3), "uopen").unwrap(), 20);
         let mut mismatch = msg.clone();

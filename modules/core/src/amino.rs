@@ -76,6 +76,36 @@ pub fn coin_amino(coin: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) 
     }
 }
 
+/// Amino JSON of a proto coin list (`[{"amount","denom"}]`, `[]` when empty).
+pub fn proto_coins_amino(coins: &[cosmos_sdk_proto::cosmos::base::v1beta1::Coin]) -> Value {
+    Value::Array(coins.iter().map(|c| json!({"amount": c.amount, "denom": c.denom})).collect())
+}
+
+/// Amino JSON of validated coins (`[{"amount","denom"}]`, `[]` when empty).
+pub fn coins_amino(coins: &[crate::Coin]) -> Value {
+    Value::Array(coins.iter().map(|c| json!({"amount": c.amount.to_string(), "denom": c.denom})).collect())
+}
+
+/// Amino JSON of a required coin (an absent one is written as the empty coin, as Go's zero
+/// value is).
+pub fn required_coin_amino(coin: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Value {
+    let c = coin.cloned().unwrap_or_default();
+    json!({"amount": c.amount, "denom": c.denom})
+}
+
+/// Amino JSON of a duration: its nanoseconds as a string.
+pub fn duration_amino(d: Option<&tendermint_proto::google::protobuf::Duration>) -> Value {
+    let (seconds, nanos) = d.map_or((0, 0), |d| (d.seconds, d.nanos));
+    let total = i128::from(seconds).saturating_mul(1_000_000_000).saturating_add(i128::from(nanos));
+    Value::String(total.to_string())
+}
+
+/// Standard base64 (what amino JSON uses for bytes).
+pub fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

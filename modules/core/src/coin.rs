@@ -58,6 +58,28 @@ pub fn parse_amount(text: &str) -> Result<u128, CoinError> {
     text.parse::<u128>().map_err(|_| CoinError::Amount(text.to_string()))
 }
 
+/// A coin as a genesis document writes it (`{"denom", "amount"}`, the amount a decimal
+/// string as in the proto's JSON mapping), kept exactly as given.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CoinJson {
+    /// Denom.
+    pub denom: String,
+    /// Amount (decimal string).
+    pub amount: String,
+}
+
+impl CoinJson {
+    /// From the proto coin.
+    pub fn from_proto(c: &ProtoCoin) -> Self {
+        Self { denom: c.denom.clone(), amount: c.amount.clone() }
+    }
+
+    /// To the proto coin.
+    pub fn to_proto(&self) -> ProtoCoin {
+        ProtoCoin { denom: self.denom.clone(), amount: self.amount.clone() }
+    }
+}
+
 impl Coin {
     /// A coin (denom not validated; use [`Coin::from_proto`] for untrusted input).
     pub fn new(denom: impl Into<String>, amount: u128) -> Self {

@@ -49,7 +49,7 @@ impl ParamsJson {
             max_rows_per_contribution: p.max_rows_per_contribution,
             max_row_bytes_cap: p.max_row_bytes_cap,
             max_curators: p.max_curators,
-            min_contribution_bond: p.min_contribution_bond.as_ref().map(|c| CoinJson { denom: c.denom.clone(), amount: c.amount.clone() }),
+            min_contribution_bond: p.min_contribution_bond.as_ref().map(CoinJson::from_proto),
         }
     }
 
@@ -73,23 +73,8 @@ impl Default for ParamsJson {
     }
 }
 
-/// A coin in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct CoinJson {
-    /// Denom.
-    pub denom: String,
-    /// Amount (decimal string).
-    pub amount: String,
-}
-
-impl CoinJson {
-    fn from_proto(c: &cosmos_sdk_proto::cosmos::base::v1beta1::Coin) -> Self {
-        Self { denom: c.denom.clone(), amount: c.amount.clone() }
-    }
-    fn to_proto(&self) -> cosmos_sdk_proto::cosmos::base::v1beta1::Coin {
-        cosmos_sdk_proto::cosmos::base::v1beta1::Coin { denom: self.denom.clone(), amount: self.amount.clone() }
-    }
-}
+/// A coin in JSON (the one genesis coin form of every module).
+pub use openledger_core::coin::CoinJson;
 
 /// `RowSchema` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

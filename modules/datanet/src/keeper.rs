@@ -15,8 +15,8 @@ use crate::state_key;
 
 /// Module account escrowing contribution bonds (may burn; blocked for user sends).
 pub const BONDS_ACCOUNT: &str = "datanet_bonds";
-/// Name of the governance module account, the only authority allowed to delist.
-pub const GOV_MODULE: &str = "gov";
+/// Name of the gov module account.
+pub use openledger_core::module::GOV_MODULE_NAME as GOV_MODULE;
 
 /// Hard cap on rows per contribution, whatever the params say.
 pub const ABSOLUTE_MAX_ROWS: u64 = 10_000;
@@ -27,10 +27,8 @@ pub const ABSOLUTE_MAX_CURATORS: u32 = 256;
 /// Page size of internal prefix scans.
 pub const SCAN_PAGE: usize = 1000;
 
-/// The governance authority address (`Address::module("gov")`).
-pub fn gov_authority() -> Address {
-    Address::module(GOV_MODULE)
-}
+/// The governance authority address (the gov module account).
+pub use openledger_core::module::gov_authority;
 
 /// The bond escrow address.
 pub fn bonds_address() -> Address {
@@ -123,6 +121,48 @@ pub fn uopen(amount: u128) -> cosmos_sdk_proto::cosmos::base::v1beta1::Coin {
 #[derive(Clone)]
 pub struct DatanetKeeper {
     bank: Arc<dyn BankKeeper>,
+    /// Set once after wiring (the listener is built from this keeper); shared by every clone.
+    publish_hook: Arc<std::sync::OnceLock<Arc<dyn PublishHook>>>,
+}
+
+/// What other modules read of datanets (attribution's index build and payouts): a narrow,
+/// read-only view implemented by [`DatanetKeeper`].
+pub trait DatanetRead: Send + Sync {
+    /// A datanet.
+    fn datanet(&self, state: &dyn StateRead, id: u64) -> Result<Option<Datanet>, StateError>;
+    /// A row.
+    fn row(&self, state: &dyn StateRead, datanet_id: u64, row_id: u64) -> Result<Option<Row>, StateError>;
+    /// A contribution.
+    fn contribution(&self, state: &dyn StateRead, datanet_id: u64, id: u64) -> Result<Option<Contribution>, StateError>;
+    /// The row runs of a published version.
+    fn segments(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Vec<Segment>, StateError>;
+    /// A published version and whether its datanet is delisted.
+    fn published_version(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Option<(Version, bool)>, StateError>;
+}
+
+impl DatanetRead for DatanetKeeper {
+    fn datanet(&self, state: &dyn StateRead, id: u64) -> Result<Option<Datanet>, StateError> {
+        DatanetKeeper::datanet(self, state, id)
+    }
+    fn row(&self, state: &dyn StateRead, datanet_id: u64, row_id: u64) -> Result<Option<Row>, StateError> {
+        DatanetKeeper::row(self, state, datanet_id, row_id)
+    }
+    fn contribution(&self, state: &dyn StateRead, datanet_id: u64, id: u64) -> Result<Option<Contribution>, StateError> {
+        DatanetKeeper::contribution(self, state, datanet_id, id)
+    }
+    fn segments(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Vec<Segment>, StateError> {
+        DatanetKeeper::segments(self, state, datanet_id, version)
+    }
+    fn published_version(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Option<(Version, bool)>, StateError> {
+        DatanetKeeper::published_version(self, state, datanet_id, version)
+    }
+}
+
+/// Told of every published version, in the message layer of the publishing tx (so a failed tx
+/// tells nothing): attribution queues the version for indexing.
+pub trait PublishHook: Send + Sync {
+    /// `version` of `datanet_id` was just published.
+    fn version_published(&self, state: &mut dyn StateWrite, datanet_id: u64, version: u64) -> Result<(), AbciError>;
 }
 
 impl std::fmt::Debug for DatanetKeeper {
@@ -134,7 +174,20 @@ impl std::fmt::Debug for DatanetKeeper {
 impl DatanetKeeper {
     /// A keeper moving funds through `bank`.
     pub fn new(bank: Arc<dyn BankKeeper>) -> Self {
-        Self { bank }
+        Self { bank, publish_hook: Arc::new(std::sync::OnceLock::new()) }
+    }
+
+    /// Sets the listener of published versions (once; later calls are ignored).
+    pub fn set_publish_hook(&self, hook: Arc<dyn PublishHook>) {
+        let _ = self.publish_hook.set(hook);
+    }
+
+    /// Tells the listener, if any, that a version was published.
+    pub fn version_published(&self, state: &mut dyn StateWrite, datanet_id: u64, version: u64) -> Result<(), AbciError> {
+        match self.publish_hook.get() {
+            Some(hook) => hook.version_published(state, datanet_id, version),
+            None => Ok(()),
+        }
     }
 
     /// Params (defaults if unset).

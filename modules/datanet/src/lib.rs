@@ -17,11 +17,13 @@ pub mod events;
 pub mod genesis;
 pub mod keeper;
 pub mod merkle;
+pub mod module;
 pub mod msg;
 pub mod query;
 pub mod schema;
 pub mod state_key;
 
 pub use error::DatanetError;
-pub use keeper::{BankKeeper, DatanetKeeper, BONDS_ACCOUNT, GOV_MODULE};
+pub use keeper::{BankKeeper, DatanetKeeper, DatanetRead, PublishHook, BONDS_ACCOUNT, GOV_MODULE};
 pub use merkle::verify_row_proof;
+pub use module::DatanetModule;

@@ -10,9 +10,10 @@ use cosmos_sdk_proto::Any;
 use openledger_core::block::{ns_timestamp, timestamp_ns, BlockInfo};
 use openledger_core::coin::{coins_from_proto, format_coins, Coin};
 use openledger_core::delta::StateDelta;
-use openledger_core::{AbciError, Address, Dec, Event, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use openledger_core::{AbciError, Address, Dec, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
 
 use crate::error::GovError;
+use crate::events::{ProposalDeposited, ProposalDropped, ProposalSubmitted, ProposalTallied, ProposalVoted, VotingPeriodStarted};
 use crate::params;
 use crate::state_key;
 pub use crate::tally::{DelegationShares, ParsedVote, StakeReader, TallyOutcome, TallyRules, ValidatorPower};
@@ -213,13 +214,8 @@ impl GovKeeper {
         };
         state.put_proto(state_key::proposal(id), &proposal)?;
         state.put_raw(state_key::inactive_queue(deposit_end, id), Vec::new())?;
-        let types: Vec<&str> = msg.messages.iter().map(|m| m.type_url.as_str()).collect();
-        state.emit(
-            Event::new("submit_proposal")
-                .attr("proposal_id", id.to_string())
-                .attr("proposal_proposer", proposer.to_bech32())
-                .attr("proposal_messages", format!(",{}", types.join(","))),
-        );
+        let types: Vec<String> = msg.messages.iter().map(|m| m.type_url.clone()).collect();
+        state.emit_typed(ProposalSubmitted { proposal_id: id, proposal_proposer: proposer.to_bech32(), proposal_messages: types });
         if !initial.is_empty() {
             self.add_deposit(state, id, &proposer, &initial)?;
         }
@@ -275,14 +271,9 @@ impl GovKeeper {
             activated = true;
         }
         state.put_proto(state_key::proposal(id), &proposal)?;
-        state.emit(
-            Event::new("proposal_deposit")
-                .attr("amount", format_coins(coins))
-                .attr("proposal_id", id.to_string())
-                .attr("depositor", depositor.to_bech32()),
-        );
+        state.emit_typed(ProposalDeposited { amount: format_coins(coins), proposal_id: id, depositor: depositor.to_bech32() });
         if activated {
-            state.emit(Event::new("proposal_deposit").attr("voting_period_start", id.to_string()));
+            state.emit_typed(VotingPeriodStarted { proposal_id: id });
         }
         Ok(activated)
     }
@@ -310,9 +301,7 @@ impl GovKeeper {
         let vote = Vote { proposal_id: id, voter: voter.to_bech32(), options: normalized, metadata: metadata.to_string() };
         state.put_proto(state_key::vote(id, &voter.to_bech32()), &vote)?;
         let option_text = parsed.iter().map(|(o, w)| format!("option:{} weight:{}", option_name(*o), w)).collect::<Vec<_>>().join("\n");
-        state.emit(
-            Event::new("proposal_vote").attr("voter", voter.to_bech32()).attr("option", option_text).attr("proposal_id", id.to_string()),
-        );
+        state.emit_typed(ProposalVoted { voter: voter.to_bech32(), option: option_text, proposal_id: id });
         Ok(())
     }
 
@@ -375,7 +364,7 @@ impl GovKeeper {
             state.delete(&key)?;
             self.settle_deposits(state, id, p.burn_proposal_deposit_prevote)?;
             state.delete(&state_key::proposal(id))?;
-            state.emit(Event::new("inactive_proposal").attr("proposal_id", id.to_string()).attr("proposal_result", "proposal_dropped"));
+            state.emit_typed(ProposalDropped { proposal_id: id });
         }
         for (key, id) in self.due(state, state_key::ACTIVE_QUEUE_PREFIX, info.time_ns)? {
             state.delete(&key)?;
@@ -403,11 +392,8 @@ impl GovKeeper {
             for (vote_key, _) in state.scan_raw(&state_key::votes_of(id), None, usize::MAX)? {
                 state.delete(&vote_key)?;
             }
-            let mut event = Event::new("active_proposal").attr("proposal_id", id.to_string()).attr("proposal_result", result);
-            if proposal.status == ProposalStatus::Failed as i32 {
-                event = event.attr("proposal_log", proposal.failed_reason.clone());
-            }
-            state.emit(event);
+            let proposal_log = (proposal.status == ProposalStatus::Failed as i32).then(|| proposal.failed_reason.clone());
+            state.emit_typed(ProposalTallied { proposal_id: id, proposal_result: result.to_string(), proposal_log });
         }
         Ok(())
     }

@@ -6,8 +6,10 @@
 //! [`keeper::BankKeeper`], and the app's message router only through [`keeper::ProposalExecutor`].
 
 pub mod error;
+pub mod events;
 pub mod genesis;
 pub mod keeper;
+pub mod module;
 pub mod params;
 pub mod query;
 pub mod state_key;
@@ -15,6 +17,7 @@ pub mod tally;
 
 pub use error::GovError;
 pub use keeper::{gov_authority, BankKeeper, GovKeeper, ProposalExecutor, StakeReader, GOV_MODULE};
+pub use module::GovModule;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod keeper;
+pub mod module;
 pub mod msg;
 pub mod query;
 pub mod state_key;
@@ -25,3 +26,4 @@ mod tests;
 
 pub use error::InferenceError;
 pub use keeper::{InferenceHost, InferenceKeeper, ModelTarget, ValidatorInfo, INFERENCE_ACCOUNT};
+pub use module::InferenceModule;

@@ -18,23 +18,8 @@ fn bad(msg: impl Into<String>) -> ModelError {
     ModelError::InvalidGenesis(msg.into())
 }
 
-/// A coin in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct CoinJson {
-    /// Denom.
-    pub denom: String,
-    /// Amount.
-    pub amount: String,
-}
-
-impl CoinJson {
-    fn from_proto(c: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::Coin>) -> Option<Self> {
-        c.map(|c| Self { denom: c.denom.clone(), amount: c.amount.clone() })
-    }
-    fn to_proto(c: Option<&Self>) -> Option<cosmos_sdk_proto::cosmos::base::v1beta1::Coin> {
-        c.map(|c| cosmos_sdk_proto::cosmos::base::v1beta1::Coin { denom: c.denom.clone(), amount: c.amount.clone() })
-    }
-}
+/// A coin in JSON (the one genesis coin form of every module).
+pub use openledger_core::coin::CoinJson;
 
 /// `BaseModel` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +128,7 @@ impl ModelGenesis {
                     weights_hash: m.weights_hash.clone(),
                     tokenizer_hash: m.tokenizer_hash.clone(),
                     license: m.license.clone(),
-                    inference_price: CoinJson::to_proto(m.inference_price.as_ref()),
+                    inference_price: m.inference_price.as_ref().map(CoinJson::to_proto),
                     delisted: m.delisted,
                     delist_reason: m.delist_reason.clone(),
                 })
@@ -170,7 +155,7 @@ impl ModelGenesis {
                             })
                             .collect::<Result<Vec<_>, ModelError>>()?,
                         training_config_hash: a.training_config_hash.clone(),
-                        inference_price: CoinJson::to_proto(a.inference_price.as_ref()),
+                        inference_price: a.inference_price.as_ref().map(CoinJson::to_proto),
                         delisted: a.delisted,
                         delist_reason: a.delist_reason.clone(),
                     })
@@ -202,7 +187,7 @@ impl From<&pb::BaseModel> for BaseModelJson {
             weights_hash: m.weights_hash.clone(),
             tokenizer_hash: m.tokenizer_hash.clone(),
             license: m.license.clone(),
-            inference_price: CoinJson::from_proto(m.inference_price.as_ref()),
+            inference_price: m.inference_price.as_ref().map(CoinJson::from_proto),
             delisted: m.delisted,
             delist_reason: m.delist_reason.clone(),
         }
@@ -229,7 +214,7 @@ impl From<&pb::Adapter> for AdapterJson {
             adapter_hash: a.adapter_hash.clone(),
             datanet_versions: a.datanet_versions.iter().map(PinnedVersionJson::from).collect(),
             training_config_hash: a.training_config_hash.clone(),
-            inference_price: CoinJson::from_proto(a.inference_price.as_ref()),
+            inference_price: a.inference_price.as_ref().map(CoinJson::from_proto),
             delisted: a.delisted,
             delist_reason: a.delist_reason.clone(),
         }

@@ -32,13 +32,11 @@ pub trait DatanetReader: Send + Sync {
     }
 }
 
-/// Name of the governance module account, the only authority allowed to delist.
-pub const GOV_MODULE: &str = "gov";
+/// Name of the gov module account.
+pub use openledger_core::module::GOV_MODULE_NAME as GOV_MODULE;
 
-/// The governance authority address (`Address::module("gov")`).
-pub fn gov_authority() -> openledger_core::Address {
-    openledger_core::Address::module(GOV_MODULE)
-}
+/// The governance authority address (the gov module account).
+pub use openledger_core::module::gov_authority;
 
 /// Checks a hex SHA-256 and returns it lower-cased.
 pub fn normalize_hash(field: &'static str, value: &str) -> Result<String, ModelError> {

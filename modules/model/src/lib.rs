@@ -10,9 +10,11 @@ pub mod error;
 pub mod events;
 pub mod genesis;
 pub mod keeper;
+pub mod module;
 pub mod msg;
 pub mod query;
 pub mod state_key;
 
 pub use error::ModelError;
 pub use keeper::{DatanetReader, ModelKeeper, VersionInfo};
+pub use module::ModelModule;

@@ -12,9 +12,10 @@ use cosmos_sdk_proto::cosmos::distribution::v1beta1::{
 use cosmos_sdk_proto::cosmos::staking::v1beta1::{Delegation, Validator};
 use openledger_core::block::BlockInfo;
 use openledger_core::coin::BASE_DENOM;
-use openledger_core::{Address, Dec, Event, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use openledger_core::{Address, Dec, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
 
 use crate::error::StakeError;
+use crate::events::{CommissionWithdrawn, RewardsAllocated, RewardsWithdrawn, WithdrawAddressSet};
 use crate::keeper::{mul_tokens, operator_account, shares, tokens, StakeKeeper, COMMUNITY_INCENTIVES, DISTRIBUTION_ACCOUNT, FEE_COLLECTOR};
 use crate::params::{self, dec_from_proto, dec_to_proto};
 use crate::state_key;
@@ -201,7 +202,7 @@ pub fn set_withdraw_address(state: &mut dyn StateWrite, delegator: &Address, to:
         return Err(StakeError::InvalidRequest("set withdraw address disabled".into()));
     }
     state.put_proto(state_key::withdraw_address(&delegator.to_bech32()), &to.to_bech32())?;
-    state.emit(Event::new("set_withdraw_address").attr("withdraw_address", to.to_bech32()));
+    state.emit_typed(WithdrawAddressSet { withdraw_address: to.to_bech32() });
     Ok(())
 }
 
@@ -237,12 +238,7 @@ pub fn withdraw_delegation_rewards(
         keeper.send(state, &Address::module(DISTRIBUTION_ACCOUNT), &to, paid)?;
         add_u128(state, state_key::TOTAL_PAID, paid)?;
     }
-    state.emit(
-        Event::new("withdraw_rewards")
-            .attr("amount", format!("{paid}{BASE_DENOM}"))
-            .attr("validator", operator.to_string())
-            .attr("delegator", delegator.to_string()),
-    );
+    state.emit_typed(RewardsWithdrawn { amount: paid, validator: operator.to_string(), delegator: delegator.to_string() });
     Ok(paid)
 }
 
@@ -265,7 +261,7 @@ pub fn withdraw_commission(keeper: &StakeKeeper, state: &mut dyn StateWrite, ope
     let to = withdraw_address(state, &account.to_bech32())?;
     keeper.send(state, &Address::module(DISTRIBUTION_ACCOUNT), &to, paid)?;
     add_u128(state, state_key::TOTAL_PAID, paid)?;
-    state.emit(Event::new("withdraw_commission").attr("amount", format!("{paid}{BASE_DENOM}")));
+    state.emit_typed(CommissionWithdrawn { amount: paid });
     Ok(paid)
 }
 
@@ -337,7 +333,7 @@ pub fn allocate_to_validator(state: &mut dyn StateWrite, v: &Validator, reward: 
     state.put_proto(state_key::current_rewards(operator), &cur)?;
     let new_outstanding = outstanding(state, operator)?.checked_add(reward)?;
     set_outstanding(state, operator, new_outstanding)?;
-    state.emit(Event::new("rewards").attr("amount", format!("{reward}{BASE_DENOM}")).attr("validator", operator.clone()));
+    state.emit_typed(RewardsAllocated { amount: reward, validator: operator.clone() });
     Ok(())
 }
 

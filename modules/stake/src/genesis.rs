@@ -247,7 +247,7 @@ pub fn init_genesis(
         };
         let create = CreateValidator::check_stateless(&msg)
             .map_err(|e| StakeError::InvalidGenesis(format!("validator {}: {e}", gv.operator_address)))?;
-        create.execute(keeper, state).map_err(|e| StakeError::InvalidGenesis(format!("validator {}: {e}", gv.operator_address)))?;
+        create.create(keeper, state).map_err(|e| StakeError::InvalidGenesis(format!("validator {}: {e}", gv.operator_address)))?;
     }
     for d in &genesis.delegations {
         let delegator =

@@ -13,13 +13,16 @@ use cosmos_sdk_proto::cosmos::staking::v1beta1::{
 use cosmos_sdk_proto::Any;
 use openledger_core::block::{ns_timestamp, BlockInfo};
 use openledger_core::coin::BASE_DENOM;
-use openledger_core::{AbciError, Address, Coin, Dec, Event, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use openledger_core::{AbciError, Address, Coin, Dec, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tendermint_proto::v0_38::abci::ValidatorUpdate;
 use tendermint_proto::v0_38::crypto::{public_key, PublicKey};
 
 use crate::error::StakeError;
+use crate::events::{
+    RedelegationCompleted, UnbondingCompleted, ValidatorBonded, ValidatorJailed, ValidatorRegistered, ValidatorSlashed, ValidatorUnbonding,
+};
 use crate::params::{self, dec_from_proto, dec_to_proto, duration_ns, POWER_REDUCTION};
 use crate::{distribution, slashing, state_key};
 
@@ -125,6 +128,30 @@ fn pool_for(v: &Validator) -> Address {
 }
 
 impl StakeKeeper {
+    /// Every bonded validator as `(operator account, tokens, shares)`, in operator order (what
+    /// gov's tally reads).
+    pub fn bonded_validators(&self, state: &dyn StateRead) -> Result<Vec<(Address, u128, Dec)>, StakeError> {
+        let mut out = Vec::new();
+        for (_, v) in state.scan_proto::<Validator>(state_key::VALIDATOR_PREFIX, None, usize::MAX)? {
+            if is_bonded(&v) {
+                out.push((operator_account(&v.operator_address)?, tokens(&v), shares(&v)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every delegation of `delegator` as `(validator's operator account, shares)`, in validator
+    /// order.
+    pub fn delegations_of(&self, state: &dyn StateRead, delegator: &Address) -> Result<Vec<(Address, Dec)>, StakeError> {
+        let prefix = state_key::delegations_of(&delegator.to_bech32());
+        let mut out = Vec::new();
+        for (_, d) in state.scan_proto::<cosmos_sdk_proto::cosmos::staking::v1beta1::Delegation>(&prefix, None, usize::MAX)? {
+            let validator = operator_account(&d.validator_address)?;
+            out.push((validator, crate::params::dec_from_proto(&d.shares).unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
     /// A keeper over a bank.
     pub fn new(bank: Arc<dyn BankKeeper>) -> Self {
         Self { bank }
@@ -199,7 +226,7 @@ impl StakeKeeper {
         state.put_proto(state_key::validator_by_cons(&cons_hex), &v.operator_address)?;
         state.put_proto(state_key::validator(&v.operator_address), v)?;
         distribution::init_validator(state, &v.operator_address)?;
-        state.emit(Event::new("create_validator").attr("validator", v.operator_address.clone()).attr("height", info.height.to_string()));
+        state.emit_typed(ValidatorRegistered { validator: v.operator_address.clone(), height: info.height });
         Ok(())
     }
 
@@ -306,7 +333,7 @@ impl StakeKeeper {
             let min_self: u128 = v.min_self_delegation.parse().unwrap_or(0);
             if self_tokens < min_self {
                 v.jailed = true;
-                state.emit(Event::new("jail").attr("validator", operator.to_string()).attr("reason", "self_delegation_below_minimum"));
+                state.emit_typed(ValidatorJailed { validator: operator.to_string(), reason: "self_delegation_below_minimum".to_string() });
             }
         }
         self.store_validator(state, &v)?;
@@ -511,7 +538,7 @@ impl StakeKeeper {
         self.remove_power_index(state, &v)?;
         v.jailed = true;
         self.store_validator(state, &v)?;
-        state.emit(Event::new("jail").attr("validator", operator.to_string()).attr("reason", reason.to_string()));
+        state.emit_typed(ValidatorJailed { validator: operator.to_string(), reason: reason.to_string() });
         Ok(())
     }
 
@@ -554,13 +581,12 @@ impl StakeKeeper {
         self.store_validator(state, &v)?;
         self.burn(state, &pool, burn)?;
         let total = slash_amount - remaining + burn;
-        state.emit(
-            Event::new("slash")
-                .attr("address", operator.to_string())
-                .attr("power", power_at_infraction.to_string())
-                .attr("reason", reason.to_string())
-                .attr("burned", total.to_string()),
-        );
+        state.emit_typed(ValidatorSlashed {
+            address: operator.to_string(),
+            power: power_at_infraction,
+            reason: reason.to_string(),
+            burned: total,
+        });
         Ok(total)
     }
 
@@ -695,7 +721,7 @@ impl StakeKeeper {
                 if let Some(key) = consensus_key(&v) {
                     slashing::on_validator_bonded(state, info, &consensus_address(&key))?;
                 }
-                state.emit(Event::new("validator_bonded").attr("validator", operator.clone()).attr("power", power.to_string()));
+                state.emit_typed(ValidatorBonded { validator: operator.clone(), power });
             }
             if last.remove(&operator) != Some(power) {
                 updates.push(validator_update(&v, power)?);
@@ -713,7 +739,7 @@ impl StakeKeeper {
                 v.unbonding_time = Some(ns_timestamp(at));
                 state.put_proto(state_key::validator(&operator), &v)?;
                 state.put_raw(state_key::validator_queue(at, &operator), Vec::new())?;
-                state.emit(Event::new("validator_unbonding").attr("validator", operator.clone()));
+                state.emit_typed(ValidatorUnbonding { validator: operator.clone() });
             }
             updates.push(validator_update(&v, 0)?);
             state.delete(&state_key::last_power(&operator))?;
@@ -768,12 +794,7 @@ impl StakeKeeper {
             } else {
                 state.put_proto(state_key::unbonding(delegator, operator), &ubd)?;
             }
-            state.emit(
-                Event::new("complete_unbonding")
-                    .attr("amount", format!("{paid}{BASE_DENOM}"))
-                    .attr("validator", operator.to_string())
-                    .attr("delegator", delegator.to_string()),
-            );
+            state.emit_typed(UnbondingCompleted { amount: paid, validator: operator.to_string(), delegator: delegator.to_string() });
         }
         Ok(())
     }
@@ -792,12 +813,11 @@ impl StakeKeeper {
             } else {
                 state.put_proto(state_key::redelegation(delegator, src, dst), &red)?;
             }
-            state.emit(
-                Event::new("complete_redelegation")
-                    .attr("delegator", delegator.to_string())
-                    .attr("source_validator", src.to_string())
-                    .attr("destination_validator", dst.to_string()),
-            );
+            state.emit_typed(RedelegationCompleted {
+                delegator: delegator.to_string(),
+                source_validator: src.to_string(),
+                destination_validator: dst.to_string(),
+            });
         }
         Ok(())
     }

@@ -5,8 +5,10 @@
 
 pub mod distribution;
 pub mod error;
+pub mod events;
 pub mod genesis;
 pub mod keeper;
+pub mod module;
 pub mod msg;
 pub mod params;
 pub mod query;
@@ -15,6 +17,7 @@ pub mod state_key;
 
 pub use error::StakeError;
 pub use keeper::{BankKeeper, StakeKeeper};
+pub use module::StakeModule;
 
 #[cfg(test)]
 mod tests;

@@ -8,10 +8,11 @@ use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
 use openledger_core::address::VALOPER_PREFIX;
 use openledger_core::block::{block_info, ns_timestamp, timestamp_ns};
 use openledger_core::coin::{coins_from_proto, BASE_DENOM};
-use openledger_core::{Address, Coin, Dec, Event, StateWrite};
+use openledger_core::{Address, Coin, Dec, StateWrite, StateWriteExt};
 
 use crate::distribution;
 use crate::error::StakeError;
+use crate::events::{Delegated, Redelegated, Unbonded, UnbondingCancelled, ValidatorCreated, ValidatorEdited};
 use crate::keeper::{
     consensus_key, ed25519_any, operator_account, operator_of, tokens, StakeKeeper, DISTRIBUTION_ACCOUNT, ED25519_PUBKEY_TYPE_URL,
 };
@@ -124,7 +125,7 @@ impl CreateValidator {
     }
 
     /// Creates the validator and its self-delegation.
-    pub fn execute(&self, keeper: &StakeKeeper, state: &mut dyn StateWrite) -> Result<(), StakeError> {
+    pub fn create(&self, keeper: &StakeKeeper, state: &mut dyn StateWrite) -> Result<(), StakeError> {
         let info = block_info(state)?;
         let operator = operator_of(&self.operator);
         if keeper.validator(state, &operator)?.is_some() {
@@ -161,7 +162,7 @@ impl CreateValidator {
         };
         keeper.register_validator(state, &validator, info)?;
         keeper.delegate(state, info, &self.operator, &operator, self.amount, &self.operator)?;
-        state.emit(Event::new("create_validator").attr("validator", operator).attr("amount", format!("{}{BASE_DENOM}", self.amount)));
+        state.emit_typed(ValidatorCreated { validator: operator, amount: self.amount });
         Ok(())
     }
 }
@@ -228,7 +229,7 @@ pub fn edit_validator(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &sp
     }
     // Tokens unchanged: the power index entry stays valid.
     keeper.store_validator(state, &v)?;
-    state.emit(Event::new("edit_validator").attr("validator", operator));
+    state.emit_typed(ValidatorEdited { validator: operator });
     Ok(())
 }
 
@@ -244,13 +245,7 @@ pub fn delegate(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::Msg
     let amount = bond_amount(msg.amount.as_ref())?;
     let info = block_info(state)?;
     let new_shares = keeper.delegate(state, info, &delegator, &operator, amount, &delegator)?;
-    state.emit(
-        Event::new("delegate")
-            .attr("validator", operator)
-            .attr("delegator", delegator.to_bech32())
-            .attr("amount", format!("{amount}{BASE_DENOM}"))
-            .attr("new_shares", new_shares.to_string()),
-    );
+    state.emit_typed(Delegated { validator: operator, delegator: delegator.to_bech32(), amount, new_shares });
     Ok(())
 }
 
@@ -261,13 +256,7 @@ pub fn undelegate(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::M
     let amount = bond_amount(msg.amount.as_ref())?;
     let info = block_info(state)?;
     let (completion, returned) = keeper.undelegate(state, info, &delegator, &operator, amount)?;
-    state.emit(
-        Event::new("unbond")
-            .attr("validator", operator)
-            .attr("delegator", delegator.to_bech32())
-            .attr("amount", format!("{returned}{BASE_DENOM}"))
-            .attr("completion_time", completion.to_string()),
-    );
+    state.emit_typed(Unbonded { validator: operator, delegator: delegator.to_bech32(), amount: returned, completion_time: completion });
     Ok((completion, returned))
 }
 
@@ -279,13 +268,7 @@ pub fn redelegate(keeper: &StakeKeeper, state: &mut dyn StateWrite, msg: &spb::M
     let amount = bond_amount(msg.amount.as_ref())?;
     let info = block_info(state)?;
     let completion = keeper.redelegate(state, info, &delegator, &src, &dst, amount)?;
-    state.emit(
-        Event::new("redelegate")
-            .attr("source_validator", src)
-            .attr("destination_validator", dst)
-            .attr("amount", format!("{amount}{BASE_DENOM}"))
-            .attr("completion_time", completion.to_string()),
-    );
+    state.emit_typed(Redelegated { source_validator: src, destination_validator: dst, amount, completion_time: completion });
     Ok(completion)
 }
 
@@ -303,13 +286,12 @@ pub fn cancel_unbonding(
     }
     let info = block_info(state)?;
     keeper.cancel_unbonding(state, info, &delegator, &operator, amount, msg.creation_height)?;
-    state.emit(
-        Event::new("cancel_unbonding_delegation")
-            .attr("validator", operator)
-            .attr("delegator", delegator.to_bech32())
-            .attr("amount", format!("{amount}{BASE_DENOM}"))
-            .attr("creation_height", msg.creation_height.to_string()),
-    );
+    state.emit_typed(UnbondingCancelled {
+        validator: operator,
+        delegator: delegator.to_bech32(),
+        amount,
+        creation_height: msg.creation_height,
+    });
     Ok(())
 }
 

@@ -5,10 +5,11 @@
 use cosmos_sdk_proto::cosmos::slashing::v1beta1::ValidatorSigningInfo;
 use openledger_core::address::VALCONS_PREFIX;
 use openledger_core::block::{ns_timestamp, timestamp_ns, BlockInfo};
-use openledger_core::{Address, Dec, Event, StateReadExt, StateWrite, StateWriteExt};
+use openledger_core::{Address, Dec, StateReadExt, StateWrite, StateWriteExt};
 
 use crate::distribution::Vote;
 use crate::error::StakeError;
+use crate::events::{Liveness, Tombstoned, Unjailed};
 use crate::keeper::{consensus_address, consensus_key, operator_of, tokens, StakeKeeper};
 use crate::params::{self, dec_from_bytes, dec_from_proto, duration_ns};
 use crate::state_key;
@@ -70,12 +71,7 @@ pub fn handle_votes(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: Bloc
             si.missed_blocks_counter = si.missed_blocks_counter.saturating_sub(1);
         }
         if missed {
-            state.emit(
-                Event::new("liveness")
-                    .attr("address", si.address.clone())
-                    .attr("missed_blocks", si.missed_blocks_counter.to_string())
-                    .attr("height", info.height.to_string()),
-            );
+            state.emit_typed(Liveness { address: si.address.clone(), missed_blocks: si.missed_blocks_counter, height: info.height });
         }
         let min_height = u64::try_from(si.start_height).unwrap_or(0).saturating_add(window);
         let missed_count = u128::try_from(si.missed_blocks_counter).unwrap_or(0);
@@ -137,7 +133,7 @@ pub fn handle_evidence(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: B
         si.jailed_until = Some(ns_timestamp(u64::MAX / 2));
         si.tombstoned = true;
         state.put_proto(state_key::signing_info(&hexaddr), &si)?;
-        state.emit(Event::new("tombstone").attr("address", si.address.clone()));
+        state.emit_typed(Tombstoned { address: si.address.clone() });
     }
     Ok(())
 }
@@ -168,6 +164,6 @@ pub fn unjail(keeper: &StakeKeeper, state: &mut dyn StateWrite, info: BlockInfo,
         }
     }
     keeper.unjail_validator(state, operator)?;
-    state.emit(Event::new("unjail").attr("validator", operator.to_string()).attr("sender", operator_of(&account)));
+    state.emit_typed(Unjailed { validator: operator.to_string(), sender: operator_of(&account) });
     Ok(())
 }

@@ -99,7 +99,7 @@ impl World {
             pubkey: Some(ed25519_any(&cons_key(n))),
             value: Some(Coin::new(BASE_DENOM, self_bond).to_proto()),
         };
-        msg::CreateValidator::check_stateless(&m)?.execute(&self.keeper, &mut self.state)?;
+        msg::CreateValidator::check_stateless(&m)?.create(&self.keeper, &mut self.state)?;
         Ok(operator_of(&addr(n)))
     }
 
@@ -250,7 +250,7 @@ fn bad_input_is_rejected_with_sdk_codes_and_changes_nothing() {
         pubkey: Some(ed25519_any(&cons_key(1))),
         value: Some(Coin::new(BASE_DENOM, 5).to_proto()),
     };
-    let e = msg::CreateValidator::check_stateless(&again).unwrap().execute(&w.keeper, &mut layer).unwrap_err();
+    let e = msg::CreateValidator::check_stateless(&again).unwrap().create(&w.keeper, &mut layer).unwrap_err();
     assert_eq!(code(&e), ("staking", 5), "duplicate consensus key");
     drop(layer);
     // unknown validator

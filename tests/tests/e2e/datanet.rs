@@ -20,9 +20,9 @@ use cosmos_sdk_proto::cosmos::bank::v1beta1::{QueryBalanceRequest, QueryBalanceR
 use cosmos_sdk_proto::Any;
 use openledger_app::client::{fetch_account, sign_tx, SignModeChoice, TxSpec};
 use openledger_app::keys::AccountKey;
-use openledger_app::msg::Msg;
 use openledger_app::rpc_client::IndexedTx;
 use openledger_core::state::LatestSnapshot;
+use openledger_core::MsgRouter;
 use openledger_core::{Address, Coin, StateDelta};
 use openledger_datanet::genesis::{DatanetJson, PolicyJson, SchemaJson};
 use openledger_datanet::keeper::{bonds_address, gov_authority};
@@ -580,26 +580,32 @@ fn governance_only_delisting_and_contributions_to_a_delisted_datanet_in_process(
     // The delisting handlers through the app's router: the gov authority succeeds, a user is
     // unauthorized (no account can sign as gov, so these run only once governance exists).
     let delist_row = |authority: &Address| {
-        Msg::from_any(&any(
-            dmsg::MSG_DELIST_ROW,
-            dpb::MsgDelistRow { authority: authority.to_bech32(), datanet_id: 1, row_id: 1, reason: "personal data".into() },
-        ))
-        .expect("valid message")
+        app.modules()
+            .registry
+            .decode(&any(
+                dmsg::MSG_DELIST_ROW,
+                dpb::MsgDelistRow { authority: authority.to_bech32(), datanet_id: 1, row_id: 1, reason: "personal data".into() },
+            ))
+            .expect("valid message")
     };
     let mut delta = StateDelta::new(LatestSnapshot(app.storage().clone()));
-    let err = delist_row(&alice.address()).execute(app.modules(), &mut delta).expect_err("a user cannot delist");
+    let err = delist_row(&alice.address()).execute(app.modules().registry.as_ref(), &mut delta).expect_err("a user cannot delist");
     assert_eq!((err.codespace, err.code), ("sdk", 4));
     assert!(delta.changes().is_empty());
-    delist_row(&gov_authority()).execute(app.modules(), &mut delta).expect("governance delists");
+    delist_row(&gov_authority()).execute(app.modules().registry.as_ref(), &mut delta).expect("governance delists");
     let row = app.modules().datanet.row(&delta, 1, 1).expect("state").expect("row kept");
     assert!(row.delisted, "delisted rows stay (for attribution) but are flagged");
-    let delist = Msg::from_any(&any(
-        dmsg::MSG_DELIST_DATANET,
-        dpb::MsgDelistDatanet { authority: gov_authority().to_bech32(), datanet_id: 1, reason: "takedown".into() },
-    ))
-    .expect("valid");
-    delist.execute(app.modules(), &mut delta).expect("governance delists the datanet");
+    let delist = app
+        .modules()
+        .registry
+        .decode(&any(
+            dmsg::MSG_DELIST_DATANET,
+            dpb::MsgDelistDatanet { authority: gov_authority().to_bech32(), datanet_id: 1, reason: "takedown".into() },
+        ))
+        .expect("valid");
+    delist.execute(app.modules().registry.as_ref(), &mut delta).expect("governance delists the datanet");
     let mut child = StateDelta::new(&delta);
-    let err = Msg::from_any(&msg(1)).expect("valid").execute(app.modules(), &mut child).expect_err("delisted");
+    let err =
+        app.modules().registry.decode(&msg(1)).expect("valid").execute(app.modules().registry.as_ref(), &mut child).expect_err("delisted");
     assert_eq!((err.codespace, err.code), ("datanet", 6));
 }

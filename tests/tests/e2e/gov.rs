@@ -15,6 +15,7 @@ use openledger_app::client::SignModeChoice;
 use openledger_app::home::add_genesis_validator;
 use openledger_app::modules::AppGenesis;
 use openledger_core::Address;
+use openledger_core::MsgRouter;
 use openledger_gov::genesis::{GovGenesis, GovParamsJson};
 use openledger_gov::gov_authority;
 use prost::{Message, Name};
@@ -251,8 +252,9 @@ fn keplr_style_amino_v1beta1_vote_and_community_pool_spend_proposal() {
     let v = pack(&gov1b1::MsgVote { proposal_id: 1, voter: dev.address().to_bech32(), option: govpb::VoteOption::Yes as i32 });
     let amino = sign_with(&app, &dev, vec![v.clone()], GAS, min_fee(GAS), None, SignModeChoice::AminoJson, "");
     ok(&block(&app, vec![amino]));
-    let routed = openledger_app::msg::Msg::from_any(&v).expect("routes");
-    assert_eq!(routed.amino_json()["type"], "cosmos-sdk/MsgVote");
+    let registry = openledger_app::modules::chain_registry();
+    let routed = registry.decode(&v).expect("routes");
+    assert_eq!(routed.amino_json(registry)["type"], "cosmos-sdk/MsgVote");
     let bob_before = balance(&app, &bob.address());
     for _ in 0..3 {
         block(&app, vec![]);
@@ -278,7 +280,7 @@ fn keplr_style_amino_v1beta1_vote_and_community_pool_spend_proposal() {
         (pack(&gov1b1::MsgDeposit { proposal_id: 1, depositor: dev.address().to_bech32(), amount: coins(1) }), "cosmos-sdk/MsgDeposit"),
     ];
     for (any, name) in names {
-        assert_eq!(openledger_app::msg::Msg::from_any(&any).expect("routes").amino_json()["type"], name);
+        assert_eq!(registry.decode(&any).expect("routes").amino_json(registry)["type"], name);
     }
 }
 
@@ -453,7 +455,8 @@ mod real_node {
 
     #[test]
     fn staking_param_proposal_passes_on_cometbft_and_is_in_effect() {
-        let opts = NodeOptions { voting_period_seconds: 4, max_deposit_period_seconds: 4, ..Default::default() };
+        // Long enough for three CLI txs to land on a busy machine (the wait below polls state).
+        let opts = NodeOptions { voting_period_seconds: 20, max_deposit_period_seconds: 20, ..Default::default() };
         let node = Node::start_with(&opts);
         let rpc = node.rpc_url();
         // A delegator with its own stake.
@@ -478,7 +481,7 @@ mod real_node {
         let out = node.cli_raw(&["tx", "gov", "vote", "9", "yes", "--from", "dev", "--node", &rpc, "--gas", "300000"]);
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("code 2"), "{}", String::from_utf8_lossy(&out.stderr));
-        wait_until("the proposal to pass", Duration::from_secs(60), || {
+        wait_until("the proposal to pass", Duration::from_secs(120), || {
             json(&node.cli(&["query", "gov", "proposal", "1", "--node", &rpc]))["status"] == "PROPOSAL_STATUS_PASSED"
         });
         let tally = json(&node.cli(&["query", "gov", "tally", "1", "--node", &rpc]));

@@ -29,10 +29,10 @@ use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, Messa
 use serde_json::{json, Value};
 use tonic::Code;
 
-use crate::app::App;
-use crate::grpc::{GrpcShared, HEIGHT_HEADER, SERVICE_NAMES};
+use crate::grpc::{GrpcShared, HEIGHT_HEADER};
 use crate::rest_json::SdkJson;
 use crate::rpc_client::CometRpc;
+use openledger_node::app::App;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -277,16 +277,21 @@ pub struct Route {
 /// such as `cosmos/base/query/v1beta1/pagination.proto`, are taken from the SDK).
 pub fn descriptor_pool() -> anyhow::Result<DescriptorPool> {
     let mut pool = DescriptorPool::decode(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET)?;
-    // Each file is added from its own bytes: decoding through `prost_types` would drop the
-    // `google.api.http` options (extensions are unknown fields there).
-    let ours = RawFileDescriptorSet::decode(openledger_proto::FILE_DESCRIPTOR_SET)?;
-    for raw in ours.file {
+    add_files(&mut pool, openledger_proto::FILE_DESCRIPTOR_SET)?;
+    Ok(pool)
+}
+
+/// Adds the files of an encoded descriptor set the pool does not have yet. Each file is added
+/// from its own bytes: decoding through `prost_types` would drop the `google.api.http` options
+/// (extensions are unknown fields there).
+pub fn add_files(pool: &mut DescriptorPool, encoded: &[u8]) -> anyhow::Result<()> {
+    for raw in RawFileDescriptorSet::decode(encoded)?.file {
         let name = prost_types::FileDescriptorProto::decode(raw.as_slice())?.name.unwrap_or_default();
         if pool.get_file_by_name(&name).is_none() {
             pool.decode_file_descriptor_proto(raw.as_slice())?;
         }
     }
-    Ok(pool)
+    Ok(())
 }
 
 /// A `FileDescriptorSet` with its files kept as bytes.
@@ -425,11 +430,15 @@ pub struct RestState {
 }
 
 impl RestState {
-    /// Builds the route table from the descriptors of the services in [`SERVICE_NAMES`].
+    /// Builds the route table from the descriptors of the services the app serves.
     pub fn new(app: Arc<App>, comet_rpc_url: &str, documents: StaticDocuments) -> anyhow::Result<Self> {
-        let pool = descriptor_pool()?;
-        let routes = routes(&pool, &SERVICE_NAMES);
-        Ok(Self { grpc: Arc::new(GrpcShared { app, comet: CometRpc::new(comet_rpc_url) }), json: SdkJson::new(pool), routes, documents })
+        let mut pool = descriptor_pool()?;
+        for set in app.modules().registry.descriptor_sets() {
+            add_files(&mut pool, set)?;
+        }
+        let grpc = Arc::new(GrpcShared::new(app, comet_rpc_url));
+        let routes = routes(&pool, &grpc.services);
+        Ok(Self { grpc, json: SdkJson::new(pool), routes, documents })
     }
 
     /// The routes served.
@@ -632,7 +641,7 @@ fn tendermint_answer(comet: &CometRpc, kind: TendermintQuery) -> Result<Value, (
                     "other": info["other"],
                 },
                 "application_version": {
-                    "name": crate::app::APP_NAME,
+                    "name": openledger_node::app::APP_NAME,
                     "app_name": "openledgerd",
                     "version": env!("CARGO_PKG_VERSION"),
                     "git_commit": "",
@@ -780,7 +789,9 @@ mod tests {
     #[test]
     fn routes_cover_served_services_and_prefer_literals() {
         let pool = descriptor_pool().expect("pool");
-        let table = routes(&pool, &SERVICE_NAMES);
+        let app = App::with_storage(openledger_core::storage::Storage::temporary().expect("store"));
+        let served = crate::grpc::service_names(&app);
+        let table = routes(&pool, &served);
         let find = |verb: Method, path: &str| {
             let segs = segments(path);
             table.iter().find(|r| r.verb == verb && r.template.matches(&segs).is_some()).map(|r| r.grpc_path.clone())
@@ -799,7 +810,7 @@ mod tests {
         assert_eq!(find(Method::GET, "/openledger/auth/v1/fee_params").as_deref(), Some("/openledger.auth.v1.Query/FeeParams"));
         assert_eq!(find(Method::GET, "/cosmos/nothing/here"), None);
         // Every served service has at least one route.
-        for service in SERVICE_NAMES {
+        for service in served {
             assert!(
                 table.iter().any(|r| r.grpc_path.starts_with(&format!("/{service}/"))),
                 "{service} has no REST route: give its methods google.api.http options"

@@ -61,7 +61,7 @@ impl Application for AbciApp {
 
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
         self.0.finalize_block(&request).unwrap_or_else(|e| {
-            if e.codespace == crate::upgrade::UPGRADE_CODESPACE && e.code == crate::upgrade::UPGRADE_NEEDED_CODE {
+            if e.codespace == openledger_upgrade::UPGRADE_CODESPACE && e.code == openledger_upgrade::UPGRADE_NEEDED_CODE {
                 // A scheduled upgrade this binary does not know: stop cleanly, state untouched.
                 tracing::error!("{}", e.log);
                 eprintln!("openledgerd: {}; restart with the upgraded binary (or --apply-upgrade NAME)", e.log);

@@ -15,8 +15,8 @@ use prost::Message;
 
 use crate::amino::StdSignDoc;
 use crate::keys::AccountKey;
-use crate::msg::Msg;
 use crate::rpc_client::CometRpc;
+use openledger_core::MsgRouter;
 
 /// How a tx is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub fn sign_tx(spec: &TxSpec<'_>) -> anyhow::Result<Vec<u8>> {
             let msgs = spec
                 .msgs
                 .iter()
-                .map(|m| Msg::from_any(m).map(|m| m.amino_json()))
+                .map(|m| crate::modules::chain_registry().decode(m).map(|m| m.amino_json(crate::modules::chain_registry())))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| anyhow::anyhow!("{}", e.log))?;
             StdSignDoc {

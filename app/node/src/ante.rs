@@ -216,7 +216,7 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
     // Signatures.
     let amino_msgs: Vec<serde_json::Value> =
         if auth_info.signer_infos.iter().any(|s| single_mode(s) == Some(SignMode::LegacyAminoJson as i32)) {
-            tx.msgs.iter().map(|m| m.amino_json()).collect()
+            tx.msgs.iter().map(|m| m.amino_json(modules.registry.as_ref())).collect()
         } else {
             Vec::new()
         };

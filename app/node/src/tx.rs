@@ -9,16 +9,15 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{AuthInfo, TxBody, TxRaw};
 use cosmos_sdk_proto::Any;
 use openledger_auth::params::fee_params;
 use openledger_core::error::sdk_codes;
-use openledger_core::{AbciError, Address, Event, GasMeter, StateDelta, StateRead, StateWrite};
+use openledger_core::{AbciError, Address, Event, GasMeter, Msg, MsgRouter, StateDelta, StateRead, StateWrite};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::ante::{run_ante, AnteContext, Mode};
 use crate::modules::Modules;
-use crate::msg::Msg;
 
 /// A decoded, statelessly valid tx.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DecodedTx {
     /// Encoded length.
     pub len: usize,
@@ -31,7 +30,7 @@ pub struct DecodedTx {
     /// Decoded auth info.
     pub auth_info: AuthInfo,
     /// Typed, validated messages.
-    pub msgs: Vec<Msg>,
+    pub msgs: Vec<Box<dyn Msg>>,
 }
 
 impl DecodedTx {
@@ -58,8 +57,9 @@ fn decode_error(what: &str, e: impl std::fmt::Display) -> AbciError {
     AbciError::sdk(sdk_codes::TX_DECODE, format!("{what}: {e}: tx parse error"))
 }
 
-/// Decodes and statelessly validates a tx (`max_tx_bytes` from the fee params).
-pub fn decode_tx(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, AbciError> {
+/// Decodes and statelessly validates a tx (`max_tx_bytes` from the fee params); `router` decodes
+/// its messages.
+pub fn decode_tx(bytes: &[u8], max_tx_bytes: u64, router: &dyn MsgRouter) -> Result<DecodedTx, AbciError> {
     let max = usize::try_from(max_tx_bytes).unwrap_or(usize::MAX).min(ABSOLUTE_MAX_TX_BYTES);
     if bytes.len() > max {
         return Err(AbciError::sdk(
@@ -79,7 +79,7 @@ pub fn decode_tx(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, AbciError
             format!("{} messages exceed the maximum {MAX_MSGS_PER_TX}: tx too large", body.messages.len()),
         ));
     }
-    let msgs = body.messages.iter().map(Msg::from_any).collect::<Result<Vec<_>, _>>()?;
+    let msgs = body.messages.iter().map(|any| router.decode(any)).collect::<Result<Vec<_>, _>>()?;
     let hash: [u8; 32] = Sha256::digest(bytes).into();
     Ok(DecodedTx { len: bytes.len(), hash, raw, body, auth_info, msgs })
 }
@@ -131,7 +131,8 @@ pub fn run_tx<P: StateRead>(
         Ok(p) => p.max_tx_bytes,
         Err(e) => return TxOutcome::failed(AbciError::from_code(&e), 0, 0, Vec::new()),
     };
-    let tx = match decode_tx(bytes, max_tx_bytes) {
+    let router = modules.registry.as_ref();
+    let tx = match decode_tx(bytes, max_tx_bytes, router) {
         Ok(tx) => tx,
         Err(e) => return TxOutcome::failed(e, 0, 0, Vec::new()),
     };
@@ -170,7 +171,7 @@ pub fn run_tx<P: StateRead>(
                     .attr("msg_index", index.to_string()),
             );
             let before = layer.events().len();
-            match msg.execute(modules, &mut layer) {
+            match msg.execute(router, &mut layer) {
                 Ok(resp) => responses.push(resp),
                 Err(e) => {
                     failure = Some(AbciError { log: format!("failed to execute message; message index: {index}: {}", e.log), ..e });

@@ -144,6 +144,13 @@ impl CometRpc {
         Ok(num(&self.status()?["sync_info"]["latest_block_height"]))
     }
 
+    /// The height the app has committed (`/abci_info`'s `last_block_height`). CometBFT saves a
+    /// block before the app commits it, so `/status` can be ahead of the state queries read: wait
+    /// on this to wait for state.
+    pub fn app_height(&self) -> Result<i64, RpcError> {
+        Ok(num(&self.call("abci_info", json!({}))?["response"]["last_block_height"]))
+    }
+
     /// `/abci_query`.
     pub fn abci_query(&self, path: &str, data: &[u8], height: i64, prove: bool) -> Result<AbciQueryResult, RpcError> {
         let result =

@@ -1,55 +1,25 @@
-//! Module wiring: the keepers, the module accounts, genesis import/export of the whole app
-//! state, and the list of query services. This is where modules meet through narrow traits
-//! (the bank sees auth only as an [`AccountKeeper`]).
+//! Module wiring: the keepers, the narrow traits through which modules see each other (the
+//! bank sees auth only as an [`AccountKeeper`]), and the registry: the one list of the chain's
+//! modules, from which message routing, queries, module accounts, genesis and the block hooks
+//! all follow. Adding a module is one line in [`Modules::registry_with`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use openledger_attribution::genesis::AttributionGenesis;
-use openledger_attribution::query::AttributionQuery;
-use openledger_attribution::{AttributionError, AttributionKeeper};
-use openledger_auth::genesis::AuthGenesis;
-use openledger_auth::query::AuthQuery;
-use openledger_auth::{AuthError, AuthKeeper};
-use openledger_bank::genesis::BankGenesis;
-use openledger_bank::query::BankQuery;
-use openledger_bank::{AccountKeeper, BankKeeper};
-use openledger_core::query::QueryService;
-use openledger_core::{AbciError, Address, StateError, StateRead, StateWrite};
-use openledger_datanet::genesis::DatanetGenesis;
-use openledger_datanet::query::DatanetQuery;
-use openledger_datanet::{DatanetKeeper, BONDS_ACCOUNT};
-use openledger_gov::genesis::GovGenesis;
-use openledger_gov::query::GovQuery;
-use openledger_gov::{GovKeeper, GOV_MODULE};
-use openledger_inference::query::InferenceQuery;
-use openledger_inference::{InferenceHost, InferenceKeeper, ModelTarget, ValidatorInfo};
-use openledger_model::genesis::ModelGenesis;
-use openledger_model::query::ModelQuery;
-use openledger_model::{DatanetReader, ModelKeeper, VersionInfo};
-use openledger_stake::genesis::StakeGenesis;
-use openledger_stake::keeper::{BONDED_POOL, DISTRIBUTION_ACCOUNT, NOT_BONDED_POOL};
-use openledger_stake::query::StakeQuery;
-use openledger_stake::StakeKeeper;
-use serde::{Deserialize, Serialize};
+use openledger_attribution::{AttributionError, AttributionKeeper, AttributionModule};
+use openledger_auth::{AuthError, AuthKeeper, AuthModule};
+use openledger_bank::{AccountKeeper, BankKeeper, BankModule};
+use openledger_core::{AbciError, Address, Module, Registry, StateError, StateRead, StateWrite};
+use openledger_datanet::{DatanetKeeper, DatanetModule};
+use openledger_gov::{GovKeeper, GovModule};
+use openledger_inference::{InferenceHost, InferenceKeeper, InferenceModule, ModelTarget, ValidatorInfo};
+use openledger_model::{DatanetReader, ModelKeeper, ModelModule, VersionInfo};
+use openledger_stake::{StakeKeeper, StakeModule};
+use openledger_upgrade::UpgradeModule;
 use tendermint_proto::v0_38::abci::ValidatorUpdate;
 
-/// Module account that collects tx fees.
-pub const FEE_COLLECTOR: &str = "fee_collector";
-/// Module account holding the community incentives (51.7 % of genesis supply).
-pub const COMMUNITY_INCENTIVES: &str = "community_incentives";
-
-/// Every module account with its permissions, created at genesis.
-pub const MODULE_ACCOUNTS: &[(&str, &[&str])] = &[
-    (FEE_COLLECTOR, &[]),
-    (COMMUNITY_INCENTIVES, &[]),
-    (BONDED_POOL, &["burner", "staking"]),
-    (NOT_BONDED_POOL, &["burner", "staking"]),
-    (DISTRIBUTION_ACCOUNT, &[]),
-    (BONDS_ACCOUNT, &["burner"]),
-    (GOV_MODULE, &["burner"]),
-    (openledger_inference::INFERENCE_ACCOUNT, &[]),
-];
+pub use crate::genesis::AppGenesis;
+pub use openledger_auth::{COMMUNITY_INCENTIVES, FEE_COLLECTOR};
 
 /// Auth seen from the bank: creates accounts for first-time recipients.
 struct AuthAccounts;
@@ -115,41 +85,23 @@ fn stake_state_err(e: openledger_stake::StakeError) -> StateError {
 
 impl openledger_gov::StakeReader for GovStake {
     fn bonded_validators(&self, state: &dyn StateRead) -> Result<Vec<openledger_gov::keeper::ValidatorPower>, StateError> {
-        let _ = &self.0;
-        let mut out = Vec::new();
-        for (_, v) in openledger_core::StateReadExt::scan_proto::<cosmos_sdk_proto::cosmos::staking::v1beta1::Validator>(
-            state,
-            openledger_stake::state_key::VALIDATOR_PREFIX,
-            None,
-            usize::MAX,
-        )? {
-            if !openledger_stake::keeper::is_bonded(&v) {
-                continue;
-            }
-            let operator = openledger_stake::keeper::operator_account(&v.operator_address).map_err(stake_state_err)?;
-            out.push(openledger_gov::keeper::ValidatorPower {
-                operator,
-                tokens: openledger_stake::keeper::tokens(&v),
-                shares: openledger_stake::keeper::shares(&v),
-            });
-        }
-        Ok(out)
+        Ok(self
+            .0
+            .bonded_validators(state)
+            .map_err(stake_state_err)?
+            .into_iter()
+            .map(|(operator, tokens, shares)| openledger_gov::keeper::ValidatorPower { operator, tokens, shares })
+            .collect())
     }
 
     fn delegations(&self, state: &dyn StateRead, delegator: &Address) -> Result<Vec<openledger_gov::keeper::DelegationShares>, StateError> {
-        let prefix = openledger_stake::state_key::delegations_of(&delegator.to_bech32());
-        let mut out = Vec::new();
-        for (_, d) in openledger_core::StateReadExt::scan_proto::<cosmos_sdk_proto::cosmos::staking::v1beta1::Delegation>(
-            state,
-            &prefix,
-            None,
-            usize::MAX,
-        )? {
-            let validator = openledger_stake::keeper::operator_account(&d.validator_address).map_err(stake_state_err)?;
-            let shares = openledger_stake::params::dec_from_proto(&d.shares).unwrap_or_default();
-            out.push(openledger_gov::keeper::DelegationShares { validator, shares });
-        }
-        Ok(out)
+        Ok(self
+            .0
+            .delegations_of(state, delegator)
+            .map_err(stake_state_err)?
+            .into_iter()
+            .map(|(validator, shares)| openledger_gov::keeper::DelegationShares { validator, shares })
+            .collect())
     }
 }
 
@@ -190,6 +142,10 @@ struct InferenceHostImpl {
     stake: StakeKeeper,
     model: ModelKeeper,
     attribution: AttributionKeeper,
+}
+
+fn internal(e: impl std::fmt::Display) -> AbciError {
+    AbciError::sdk(openledger_core::error::sdk_codes::INTERNAL, e.to_string())
 }
 
 fn host_err<E: openledger_core::ErrorCode>(e: E) -> AbciError {
@@ -313,7 +269,7 @@ impl InferenceHost for InferenceHostImpl {
     }
 }
 
-/// The application's keepers.
+/// The application's keepers and the registry of its modules.
 #[derive(Clone)]
 pub struct Modules {
     /// Accounts.
@@ -332,6 +288,8 @@ pub struct Modules {
     pub inference: InferenceKeeper,
     /// Proof of Attribution: version indexes, span matching, contributor payouts.
     pub attribution: AttributionKeeper,
+    /// The modules, message and query routers, and hook order.
+    pub registry: Arc<Registry>,
 }
 
 impl Default for Modules {
@@ -340,111 +298,96 @@ impl Default for Modules {
     }
 }
 
-/// The whole `app_state` of genesis.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct AppGenesis {
-    /// Auth section.
-    pub auth: AuthGenesis,
-    /// Bank section.
-    pub bank: BankGenesis,
-    /// Stake section (staking, distribution, slashing).
-    #[serde(default)]
-    pub stake: StakeGenesis,
-    /// Datanet section.
-    #[serde(default)]
-    pub datanet: DatanetGenesis,
-    /// Model registry section.
-    #[serde(default)]
-    pub model: ModelGenesis,
-    /// Gov section (parameters, starting proposal id).
-    #[serde(default)]
-    pub gov: GovGenesis,
-    /// Inference section (params, executor registrations, in-flight requests).
-    #[serde(default)]
-    pub inference: openledger_inference::genesis::InferenceGenesis,
-    /// Attribution section (params, indexed and queued versions, records).
-    #[serde(default)]
-    pub attribution: AttributionGenesis,
-}
-
-fn internal(e: impl std::fmt::Display) -> AbciError {
-    AbciError::sdk(openledger_core::error::sdk_codes::INTERNAL, e.to_string())
+/// The chain's registry, built once (clients use it to write the amino JSON form they sign).
+pub fn chain_registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Arc<Registry>> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| Modules::new().registry)
 }
 
 impl Modules {
-    /// Wires the keepers. Module accounts may not receive user sends.
+    /// Wires the keepers and registers the chain's modules.
     pub fn new() -> Self {
-        let blocked: BTreeSet<Address> = MODULE_ACCOUNTS.iter().map(|(name, _)| Address::module(name)).collect();
-        let bank = BankKeeper::new(Arc::new(AuthAccounts), blocked);
+        Self::with_extra(Vec::new())
+    }
+
+    /// The chain's modules plus `extra` ones (registered after them; tests add a module this
+    /// way, exactly as a new module of the chain is added to [`Modules::registry_with`]).
+    pub fn with_extra(extra: Vec<Box<dyn Module>>) -> Self {
+        let bank = BankKeeper::new(Arc::new(AuthAccounts), BTreeSet::new());
         let stake = StakeKeeper::new(Arc::new(StakeBank(bank.clone())));
         let datanet = DatanetKeeper::new(Arc::new(DatanetBank(bank.clone())));
         let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
         let gov = GovKeeper::new(Arc::new(GovBank(bank.clone())), Arc::new(GovStake(stake.clone())));
-        let attribution =
-            AttributionKeeper::new(datanet.clone(), Arc::new(AttributionBank(bank.clone())), Arc::new(AttributionPool(stake.clone())));
+        let attribution = AttributionKeeper::new(
+            Arc::new(datanet.clone()),
+            Arc::new(AttributionBank(bank.clone())),
+            Arc::new(AttributionPool(stake.clone())),
+        );
+        datanet.set_publish_hook(Arc::new(attribution.clone()));
         let inference = InferenceKeeper::new(Arc::new(InferenceHostImpl {
             bank: bank.clone(),
             stake: stake.clone(),
             model: model.clone(),
             attribution: attribution.clone(),
         }));
-        Self { auth: AuthKeeper, bank, stake, datanet, model, gov, inference, attribution }
+        let mut keepers = Self {
+            auth: AuthKeeper,
+            bank,
+            stake,
+            datanet,
+            model,
+            gov,
+            inference,
+            attribution,
+            registry: Arc::new(Registry::new(Vec::new()).expect("an empty registry is valid")),
+        };
+        let upgrade = UpgradeModule::default();
+        let versions = upgrade.versions_handle();
+        let registry = keepers.registry_with(upgrade, extra);
+        versions.set_module_versions(registry.module_versions());
+        // Module accounts may not receive user sends.
+        keepers.bank.block(registry.module_accounts().iter().map(|(name, _)| Address::module(name)));
+        keepers.registry = Arc::new(registry);
+        keepers
+    }
+
+    /// The registry: every module of the chain, once, in the order their hooks run (unless a
+    /// module asks to run after another). Genesis imports auth first; the module accounts are
+    /// created right after it, in this order.
+    fn registry_with(&self, upgrade: UpgradeModule, extra: Vec<Box<dyn Module>>) -> Registry {
+        let mut modules: Vec<Box<dyn Module>> = vec![
+            Box::new(AuthModule),
+            Box::new(BankModule(self.bank.clone())),
+            Box::new(StakeModule(self.stake.clone())),
+            Box::new(DatanetModule(self.datanet.clone())),
+            Box::new(AttributionModule(self.attribution.clone())),
+            Box::new(ModelModule(self.model.clone())),
+            Box::new(GovModule(self.gov.clone())),
+            Box::new(InferenceModule(self.inference.clone())),
+            Box::new(upgrade),
+        ];
+        modules.extend(extra);
+        Registry::new(modules).unwrap_or_else(|e| panic!("the module list is inconsistent: {e}"))
     }
 
     /// Query services, in routing order.
-    pub fn query_services(&self) -> Vec<Box<dyn QueryService>> {
-        vec![
-            Box::new(AuthQuery),
-            Box::new(BankQuery(self.bank.clone())),
-            Box::new(StakeQuery(self.stake.clone())),
-            Box::new(DatanetQuery(self.datanet.clone())),
-            Box::new(ModelQuery(self.model.clone())),
-            Box::new(GovQuery(self.gov.clone())),
-            Box::new(InferenceQuery(self.inference.clone())),
-            Box::new(AttributionQuery(self.attribution.clone())),
-            Box::new(crate::upgrade::UpgradeQuery),
-        ]
+    pub fn query_service_names(&self) -> Vec<&'static str> {
+        self.registry.query_service_names()
     }
 
-    /// Imports genesis: auth accounts first, module accounts, then balances, then stake; returns
-    /// the initial validator set.
+    /// Imports genesis `app_state` (a JSON object with a section per module); returns the
+    /// initial validator set.
     pub fn init_genesis(
         &self,
         state: &mut dyn StateWrite,
-        genesis: &AppGenesis,
+        app_state: &serde_json::Map<String, serde_json::Value>,
         info: openledger_core::block::BlockInfo,
     ) -> Result<Vec<ValidatorUpdate>, AbciError> {
-        openledger_auth::genesis::init_genesis(state, &genesis.auth).map_err(|e| internal(format!("auth genesis: {e}")))?;
-        for (name, perms) in MODULE_ACCOUNTS {
-            self.auth.ensure_module_account(state, name, perms).map_err(|e| internal(format!("module account {name}: {e}")))?;
-        }
-        openledger_bank::genesis::init_genesis(&self.bank, state, &genesis.bank).map_err(|e| internal(format!("bank genesis: {e}")))?;
-        openledger_datanet::genesis::init_genesis(&self.datanet, state, &genesis.datanet)
-            .map_err(|e| internal(format!("datanet genesis: {e}")))?;
-        // After datanet: indexes are built from the published versions' rows.
-        openledger_attribution::genesis::init_genesis(&self.attribution, state, &genesis.attribution)
-            .map_err(|e| internal(format!("attribution genesis: {e}")))?;
-        openledger_model::genesis::init_genesis(&self.model, state, &genesis.model).map_err(|e| internal(format!("model genesis: {e}")))?;
-        openledger_gov::genesis::init_genesis(&self.gov, state, &genesis.gov).map_err(|e| internal(format!("gov genesis: {e}")))?;
-        let validators = openledger_stake::genesis::init_genesis(&self.stake, state, &genesis.stake, info)
-            .map_err(|e| internal(format!("stake genesis: {e}")))?;
-        // After stake and model: registrations name validators and base models.
-        openledger_inference::genesis::init_genesis(&self.inference, state, &genesis.inference, info)
-            .map_err(|e| internal(format!("inference genesis: {e}")))?;
-        Ok(validators)
+        self.registry.init_genesis(state, info, app_state, &openledger_auth::module::create_module_account)
     }
 
-    /// Exports the current state as genesis.
-    pub fn export_genesis(&self, state: &dyn StateRead) -> Result<AppGenesis, AbciError> {
-        Ok(AppGenesis {
-            auth: openledger_auth::genesis::export_genesis(state).map_err(internal)?,
-            bank: openledger_bank::genesis::export_genesis(&self.bank, state).map_err(internal)?,
-            stake: openledger_stake::genesis::export_genesis(&self.stake, state).map_err(internal)?,
-            datanet: openledger_datanet::genesis::export_genesis(&self.datanet, state).map_err(internal)?,
-            model: openledger_model::genesis::export_genesis(state).map_err(internal)?,
-            gov: openledger_gov::genesis::export_genesis(state).map_err(internal)?,
-            inference: openledger_inference::genesis::export_genesis(&self.inference, state).map_err(internal)?,
-            attribution: openledger_attribution::genesis::export_genesis(&self.attribution, state).map_err(internal)?,
-        })
+    /// Exports the current state as genesis `app_state`.
+    pub fn export_genesis(&self, state: &dyn StateRead) -> Result<serde_json::Map<String, serde_json::Value>, AbciError> {
+        self.registry.export_genesis(state)
     }
 }

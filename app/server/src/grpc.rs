@@ -19,35 +19,22 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1 as txpb;
 use openledger_core::QueryError;
 use prost::Message;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-use crate::app::{tx_response, App};
 use crate::rpc_client::{CometRpc, IndexedTx};
+use openledger_node::app::{tx_response, App};
 
 /// Header carrying the query height, as in the SDK.
 pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
 /// The tx service.
 pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 
-/// Every gRPC service name served; index `N` is served by `GrpcService<N>`.
-pub const SERVICE_NAMES: [&str; 15] = [
-    "cosmos.auth.v1beta1.Query",
-    "openledger.auth.v1.Query",
-    "cosmos.bank.v1beta1.Query",
-    TX_SERVICE,
-    "cosmos.staking.v1beta1.Query",
-    "cosmos.distribution.v1beta1.Query",
-    "cosmos.slashing.v1beta1.Query",
-    "openledger.stake.v1.Query",
-    "openledger.datanet.v1.Query",
-    "openledger.model.v1.Query",
-    "cosmos.gov.v1.Query",
-    "cosmos.gov.v1beta1.Query",
-    "openledger.inference.v1.Query",
-    "openledger.attribution.v1.Query",
-    "cosmos.upgrade.v1beta1.Query",
-];
+/// Every gRPC service name served: the registry's query services and the tx service.
+pub fn service_names(app: &App) -> Vec<&'static str> {
+    let mut names = app.query_service_names();
+    names.push(TX_SERVICE);
+    names
+}
 
 /// Passes message bytes through untouched (the router decodes them).
 #[derive(Debug, Clone, Copy, Default)]
@@ -98,24 +85,31 @@ pub struct GrpcShared {
     pub app: Arc<App>,
     /// CometBFT RPC for broadcast and tx lookups.
     pub comet: CometRpc,
+    /// The services answered ([`service_names`]).
+    pub services: Vec<&'static str>,
 }
 
-/// One gRPC service (named `SERVICE_NAMES[N]`) answered by the shared router.
-pub struct GrpcService<const N: usize>(Arc<GrpcShared>);
-
-impl<const N: usize> Clone for GrpcService<N> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
+impl GrpcShared {
+    /// What the gRPC and REST servers share.
+    pub fn new(app: Arc<App>, comet_rpc_url: &str) -> Self {
+        let services = service_names(&app);
+        Self { app, comet: CometRpc::new(comet_rpc_url), services }
     }
 }
 
-impl<const N: usize> NamedService for GrpcService<N> {
-    const NAME: &'static str = SERVICE_NAMES[N];
-}
+/// Every gRPC service answered by the shared router: tonic routes reflection by name and sends
+/// every other path here. A service the app does not serve answers UNIMPLEMENTED naming it, as
+/// grpc-go does.
+#[derive(Clone)]
+pub struct GrpcService(Arc<GrpcShared>);
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-impl<const N: usize> tower::Service<http::Request<tonic::body::Body>> for GrpcService<N> {
+impl<B> tower::Service<http::Request<B>> for GrpcService
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
     type Future = BoxFuture<Result<Self::Response, Infallible>>;
@@ -124,10 +118,15 @@ impl<const N: usize> tower::Service<http::Request<tonic::body::Body>> for GrpcSe
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let shared = self.0.clone();
         Box::pin(async move {
             let path = req.uri().path().to_string();
+            let service = path.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
+            if !shared.services.iter().any(|s| *s == service) {
+                return Ok(Status::unimplemented(format!("unknown service {service}")).into_http());
+            }
+            let req = req.map(tonic::body::Body::new);
             let mut grpc = tonic::server::Grpc::new(RawCodec).max_decoding_message_size(8 * 1024 * 1024);
             Ok(grpc.unary(Unary { shared, path }, req).await)
         })
@@ -304,15 +303,15 @@ fn tx_service(shared: &GrpcShared, method: &str, data: &[u8]) -> Result<Response
     }
 }
 
-/// Keeps only the services this node serves in a descriptor set (imports such as
+/// Keeps only the services in `served` in a descriptor set (imports such as
 /// `tendermint/abci/types.proto` also declare services that must not be advertised).
-pub fn served_descriptors(encoded: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn served_descriptors(encoded: &[u8], served: &[&str]) -> anyhow::Result<Vec<u8>> {
     let mut set = prost_types::FileDescriptorSet::decode(encoded)?;
     for file in &mut set.file {
         let package = file.package.clone().unwrap_or_default();
         file.service.retain(|svc| {
             let full = format!("{package}.{}", svc.name.as_deref().unwrap_or_default());
-            SERVICE_NAMES.contains(&full.as_str())
+            served.contains(&full.as_str())
         });
     }
     Ok(set.encode_to_vec())
@@ -320,30 +319,18 @@ pub fn served_descriptors(encoded: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 /// Serves gRPC (with server reflection) on `addr` until the process ends.
 pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> anyhow::Result<()> {
-    let shared = Arc::new(GrpcShared { app, comet: CometRpc::new(&comet_rpc_url) });
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(&served_descriptors(openledger_proto::FILE_DESCRIPTOR_SET)?)
-        .register_encoded_file_descriptor_set(&served_descriptors(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET)?)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let routes = tonic::service::Routes::new(reflection)
-        .add_service(GrpcService::<0>(shared.clone()))
-        .add_service(GrpcService::<1>(shared.clone()))
-        .add_service(GrpcService::<2>(shared.clone()))
-        .add_service(GrpcService::<3>(shared.clone()))
-        .add_service(GrpcService::<4>(shared.clone()))
-        .add_service(GrpcService::<5>(shared.clone()))
-        .add_service(GrpcService::<6>(shared.clone()))
-        .add_service(GrpcService::<7>(shared.clone()))
-        .add_service(GrpcService::<8>(shared.clone()))
-        .add_service(GrpcService::<9>(shared.clone()))
-        .add_service(GrpcService::<10>(shared.clone()))
-        .add_service(GrpcService::<11>(shared.clone()))
-        .add_service(GrpcService::<12>(shared.clone()))
-        .add_service(GrpcService::<13>(shared.clone()))
-        .add_service(GrpcService::<14>(shared));
+    let shared = Arc::new(GrpcShared::new(app, &comet_rpc_url));
+    let mut sets = vec![openledger_proto::FILE_DESCRIPTOR_SET, openledger_proto::COSMOS_FILE_DESCRIPTOR_SET];
+    sets.extend(shared.app.modules().registry.descriptor_sets());
+    let served: Vec<Vec<u8>> = sets.into_iter().map(|set| served_descriptors(set, &shared.services)).collect::<anyhow::Result<_>>()?;
+    let mut reflection =
+        tonic_reflection::server::Builder::configure().register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET);
+    for set in &served {
+        reflection = reflection.register_encoded_file_descriptor_set(set);
+    }
+    let routes = tonic::service::Routes::new(reflection.build_v1()?).into_axum_router().fallback_service(GrpcService(shared));
     tracing::info!("gRPC server listening on {addr}");
-    tonic::transport::Server::builder().add_routes(routes).serve(addr).await?;
+    tonic::transport::Server::builder().add_routes(tonic::service::Routes::from(routes)).serve(addr).await?;
     Ok(())
 }
 
@@ -354,10 +341,9 @@ mod tests {
     #[test]
     fn every_query_service_is_routed_and_reflection_lists_only_served_services() {
         let app = App::with_storage(openledger_core::storage::Storage::temporary().expect("store"));
-        for name in app.query_service_names() {
-            assert!(SERVICE_NAMES.contains(&name), "{name} is answered by the router but has no gRPC route");
-        }
-        let filtered = served_descriptors(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET).expect("descriptors");
+        let served = service_names(&app);
+        assert!(served.contains(&"cosmos.bank.v1beta1.Query") && served.contains(&TX_SERVICE), "{served:?}");
+        let filtered = served_descriptors(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET, &served).expect("descriptors");
         let set = prost_types::FileDescriptorSet::decode(filtered.as_slice()).expect("decode");
         let services: Vec<String> =
             set.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))).collect();
@@ -365,7 +351,7 @@ mod tests {
         assert!(services.contains(&TX_SERVICE.to_string()));
         assert!(!services.iter().any(|s| s.starts_with("tendermint.")), "{services:?}");
         // Our own protos also hold the gpu-executor's service, which this server does not serve.
-        let ours = served_descriptors(openledger_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
+        let ours = served_descriptors(openledger_proto::FILE_DESCRIPTOR_SET, &served).expect("descriptors");
         let set = prost_types::FileDescriptorSet::decode(ours.as_slice()).expect("decode");
         let services: Vec<String> =
             set.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))).collect();
@@ -373,7 +359,7 @@ mod tests {
         assert!(services.contains(&"openledger.attribution.v1.Query".to_string()), "{services:?}");
         assert!(!services.iter().any(|s| s.starts_with("openledger.executor.")), "{services:?}");
         for s in &services {
-            assert!(SERVICE_NAMES.contains(&s.as_str()), "{s} is advertised but not served");
+            assert!(served.contains(&s.as_str()), "{s} is advertised but not served");
         }
     }
 }

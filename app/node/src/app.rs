@@ -10,7 +10,6 @@ use std::path::Path;
 use cosmos_sdk_proto::cosmos::base::abci::v1beta1::{GasInfo, Result as SdkResult, TxResponse};
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use openledger_core::error::sdk_codes;
-use openledger_core::query::QueryService;
 use openledger_core::state::{HeightSnapshot, LatestSnapshot};
 use openledger_core::storage::{verify_proof, Storage};
 use openledger_core::{AbciError, ErrorCode, Event, QueryError, StateDelta, StateRead, StateReadExt, StateWriteExt};
@@ -20,12 +19,11 @@ use tendermint_proto::v0_38::abci as pb;
 use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
 
 use openledger_core::block::{set_block_info, timestamp_ns, BlockInfo};
-use openledger_stake::distribution::Vote;
-use openledger_stake::slashing::Evidence;
+use openledger_core::module::BlockContext;
 
 use crate::ante::Mode;
 use crate::inference::InferenceRuntime;
-use crate::modules::{AppGenesis, Modules};
+use crate::modules::Modules;
 use crate::state_key;
 use crate::tx::{run_tx, TxOutcome};
 use openledger_inference::votes;
@@ -53,7 +51,6 @@ struct ConsensusState {
 pub struct App {
     storage: Storage,
     modules: Modules,
-    queries: Vec<Box<dyn QueryService>>,
     chain_id: RwLock<String>,
     consensus: Mutex<ConsensusState>,
     check: Mutex<StateDelta<LatestSnapshot>>,
@@ -87,14 +84,16 @@ impl App {
 
     /// An app over an existing store (tests and benchmarks use `Storage::temporary`).
     pub fn with_storage(storage: Storage) -> Self {
-        let modules = Modules::new();
-        let queries = modules.query_services();
+        Self::with_modules(storage, Modules::new())
+    }
+
+    /// An app over an existing store with the given modules (the chain's, plus any a test adds).
+    pub fn with_modules(storage: Storage, modules: Modules) -> Self {
         let chain_id = LatestSnapshot(storage.clone()).get_proto::<String>(state_key::CHAIN_ID).ok().flatten().unwrap_or_default();
         let check = Mutex::new(StateDelta::new(LatestSnapshot(storage.clone())));
         Self {
             storage,
             modules,
-            queries,
             chain_id: RwLock::new(chain_id),
             consensus: Mutex::new(ConsensusState::default()),
             check,
@@ -142,8 +141,8 @@ impl App {
 
     /// ABCI InitChain: imports the genesis `app_state` and returns the genesis app hash.
     pub fn init_chain(&self, req: &pb::RequestInitChain) -> Result<pb::ResponseInitChain, AbciError> {
-        let genesis: AppGenesis = if req.app_state_bytes.is_empty() {
-            AppGenesis::default()
+        let app_state: serde_json::Map<String, serde_json::Value> = if req.app_state_bytes.is_empty() {
+            serde_json::Map::new()
         } else {
             serde_json::from_slice(&req.app_state_bytes)
                 .map_err(|e| AbciError::sdk(sdk_codes::INVALID_REQUEST, format!("invalid app_state in genesis: {e}")))?
@@ -153,7 +152,7 @@ impl App {
         let initial_height = u64::try_from(req.initial_height.max(1)).unwrap_or(1);
         let info = BlockInfo { height: initial_height.saturating_sub(1), time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
         set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
-        let validators = self.modules.init_genesis(&mut delta, &genesis, info)?;
+        let validators = self.modules.init_genesis(&mut delta, &app_state, info)?;
         // Genesis events (validator creation, delegations) are not part of any block.
         delta.take_events();
         let app_hash =
@@ -283,9 +282,9 @@ impl App {
         let mut delta = consensus.genesis.take().unwrap_or_else(|| StateDelta::new(LatestSnapshot(self.storage.clone())));
         let info = BlockInfo { height, time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
         set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
-        crate::upgrade::begin_block(&mut delta, height)?;
-        self.modules.inference.begin_block(&mut delta, &req.hash).map_err(|e| AbciError::from_code(&e))?;
-        self.begin_block(&mut delta, req, info)?;
+        let registry = self.modules.registry.clone();
+        let ctx = BlockContext { info, request: req, router: registry.as_ref() };
+        registry.begin_block(&ctx, &mut delta)?;
         let mut block_events = delta.take_events();
         let mut tx_results = Vec::with_capacity(req.txs.len());
         for (index, tx) in req.txs.iter().enumerate() {
@@ -296,11 +295,7 @@ impl App {
             let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
             tx_results.push(exec_result(outcome));
         }
-        self.modules.gov.end_block(&mut delta, info, &crate::msg::GovRouter(&self.modules)).map_err(|e| AbciError::from_code(&e))?;
-        // Indexes the versions published in this block (a few per block; the rest wait).
-        self.modules.attribution.end_block(&mut delta).map_err(|e| AbciError::from_code(&e))?;
-        self.modules.inference.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
-        let validator_updates = self.modules.stake.end_block(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
+        let validator_updates = registry.end_block(&ctx, &mut delta)?;
         block_events.extend(delta.take_events());
         delta.put_proto(state_key::LAST_BLOCK_HEIGHT.to_vec(), &height).map_err(|e| AbciError::from_code(&e))?;
         if let Some(time) = &req.time {
@@ -316,50 +311,6 @@ impl App {
             consensus_param_updates: None,
             app_hash: app_hash.to_vec().into(),
         })
-    }
-
-    /// Begin-block hooks, in a fixed order: evidence (double signs), reward allocation for the
-    /// previous block's signers, liveness tracking.
-    fn begin_block(
-        &self,
-        delta: &mut StateDelta<LatestSnapshot>,
-        req: &pb::RequestFinalizeBlock,
-        info: BlockInfo,
-    ) -> Result<(), AbciError> {
-        let stake = &self.modules.stake;
-        let err = |e: openledger_stake::StakeError| AbciError::from_code(&e);
-        let evidence: Vec<Evidence> = req
-            .misbehavior
-            .iter()
-            .filter(|m| m.r#type == pb::MisbehaviorType::DuplicateVote as i32)
-            .filter_map(|m| {
-                let v = m.validator.as_ref()?;
-                Some(Evidence { address: v.address.to_vec(), power: u64::try_from(v.power).ok()?, height: u64::try_from(m.height).ok()? })
-            })
-            .collect();
-        openledger_stake::slashing::handle_evidence(stake, delta, info, &evidence).map_err(err)?;
-        let votes: Vec<Vote> = req
-            .decided_last_commit
-            .as_ref()
-            .map(|c| {
-                c.votes
-                    .iter()
-                    .filter_map(|v| {
-                        let val = v.validator.as_ref()?;
-                        Some(Vote {
-                            address: val.address.to_vec(),
-                            power: u64::try_from(val.power).ok()?,
-                            signed: v.block_id_flag != tendermint_proto::v0_38::types::BlockIdFlag::Absent as i32,
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if info.height > 1 {
-            openledger_stake::distribution::allocate(stake, delta, info, &votes).map_err(err)?;
-        }
-        openledger_stake::slashing::handle_votes(stake, delta, info, &votes).map_err(err)?;
-        Ok(())
     }
 
     /// ABCI Commit: writes the finalized block atomically and resets the mempool's state.
@@ -470,17 +421,16 @@ impl App {
         let trimmed = path.trim_start_matches('/');
         let (service, method) =
             trimmed.split_once('/').ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
-        let handler = self
-            .queries
-            .iter()
-            .find(|q| q.services().contains(&service))
-            .ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
-        self.with_query_state(height, |state, _| handler.query(state, service, method, data))
+        let registry = &self.modules.registry;
+        if !registry.query_service_names().contains(&service) {
+            return Err((QueryError::UnknownPath(format!("unknown query path {path}")), 0));
+        }
+        self.with_query_state(height, |state, _| registry.query(state, service, method, data))
     }
 
     /// Every gRPC service name the query router serves (for reflection and routing).
     pub fn query_service_names(&self) -> Vec<&'static str> {
-        self.queries.iter().flat_map(|q| q.services().iter().copied()).collect()
+        self.modules.query_service_names()
     }
 
     /// ABCI Query: gRPC method paths, `/cosmos.tx.v1beta1.Service/Simulate`, and raw keys
@@ -534,8 +484,8 @@ impl App {
         }
     }
 
-    /// Exports the latest committed state as genesis `app_state`.
-    pub fn export_genesis(&self) -> Result<AppGenesis, AbciError> {
+    /// Exports the latest committed state as genesis `app_state` (a section per module).
+    pub fn export_genesis(&self) -> Result<serde_json::Map<String, serde_json::Value>, AbciError> {
         self.modules.export_genesis(&LatestSnapshot(self.storage.clone()))
     }
 

@@ -126,7 +126,7 @@ struct Pieces {
 fn pieces(app: &App, txs: &[SignedTx], height: u64, max_tx_bytes: u64) -> anyhow::Result<Pieces> {
     let timer = Timer::start();
     for tx in txs {
-        decode_tx(&tx.bytes, max_tx_bytes).map_err(|e| anyhow::anyhow!("decode: {}", e.log))?;
+        decode_tx(&tx.bytes, max_tx_bytes, app.modules().registry.as_ref()).map_err(|e| anyhow::anyhow!("decode: {}", e.log))?;
     }
     let decode = timer.stop();
     let mut delta = StateDelta::new(LatestSnapshot(app.storage().clone()));

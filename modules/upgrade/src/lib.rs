@@ -1,15 +1,25 @@
-//! Software upgrades (cosmos.upgrade.v1beta1): governance schedules a named [`Plan`] at a height
+//! The upgrade module (cosmos.upgrade.v1beta1): governance schedules a named [`Plan`] at a height
 //! with `MsgSoftwareUpgrade` (or cancels it with `MsgCancelUpgrade`). When FinalizeBlock reaches
 //! that height, a binary that does not know the plan refuses to run the block and the node stops
 //! cleanly with `UPGRADE "name" NEEDED at height H`; a binary that knows it (a built-in handler in
 //! [`BUILT_IN_UPGRADES`], or `openledgerd start --apply-upgrade NAME`) runs the handler, records the
 //! plan as applied and continues the chain.
 
-use std::collections::BTreeSet;
-use std::sync::{Mutex, OnceLock};
+pub mod events;
 
-use cosmos_sdk_proto::cosmos::upgrade::v1beta1::Plan;
-use openledger_core::{AbciError, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cosmos_sdk_proto::cosmos::upgrade::v1beta1::{self as upb, Plan};
+use openledger_core::block::block_info;
+use openledger_core::module::{
+    account_field, gov_authority, invalid_request, pack_response, require_gov_authority, route, BlockContext, Module, MsgHandler,
+};
+use openledger_core::query::QueryService;
+use openledger_core::{proto_msg, AbciError, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use serde_json::json;
+
+use crate::events::UpgradeApplied;
 
 /// Codespace of the upgrade halt (and of the module's errors).
 pub const UPGRADE_CODESPACE: &str = "upgrade";
@@ -94,38 +104,24 @@ pub fn begin_block(state: &mut dyn StateWrite, height: u64) -> Result<(), AbciEr
     tracing::info!("applying upgrade \"{}\" at height {height}", plan.name);
     state.put_proto(done_key(&plan.name), &i64::try_from(height).unwrap_or(i64::MAX)).map_err(st)?;
     state.delete(PLAN_KEY).map_err(st)?;
-    state.emit(openledger_core::Event::new("upgrade").attr("name", plan.name.clone()).attr("height", height.to_string()));
+    state.emit_typed(UpgradeApplied { name: plan.name.clone(), height });
     Ok(())
 }
 
-/// Modules reported by `ModuleVersions`, with their consensus versions (all 1: no in-place
-/// store migration has happened yet). Sorted by name, as the SDK returns them.
-pub const MODULE_VERSIONS: &[(&str, u64)] = &[
-    ("attribution", 1),
-    ("auth", 1),
-    ("bank", 1),
-    ("datanet", 1),
-    ("distribution", 1),
-    ("gov", 1),
-    ("inference", 1),
-    ("model", 1),
-    ("slashing", 1),
-    ("staking", 1),
-    ("upgrade", 1),
-];
-
 /// `cosmos.upgrade.v1beta1.Query`: the scheduled plan, when a plan was applied, module
 /// versions and the authority (what validator operators and upgrade tooling ask).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UpgradeQuery;
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeQuery {
+    /// `(name, consensus version)` of every module, sorted by name (set once the registry exists).
+    versions: Arc<OnceLock<Vec<(&'static str, u64)>>>,
+}
 
-impl openledger_core::query::QueryService for UpgradeQuery {
+impl QueryService for UpgradeQuery {
     fn services(&self) -> &'static [&'static str] {
         &["cosmos.upgrade.v1beta1.Query"]
     }
 
     fn query(&self, state: &dyn StateRead, service: &str, method: &str, data: &[u8]) -> Result<Vec<u8>, openledger_core::QueryError> {
-        use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upb;
         use openledger_core::query::unary;
         use openledger_core::QueryError;
         match method {
@@ -134,7 +130,11 @@ impl openledger_core::query::QueryService for UpgradeQuery {
                 Ok(upb::QueryAppliedPlanResponse { height: applied_height(state, &req.name)?.unwrap_or(0) })
             }),
             "ModuleVersions" => unary(data, |req: upb::QueryModuleVersionsRequest| {
-                let module_versions: Vec<upb::ModuleVersion> = MODULE_VERSIONS
+                let module_versions: Vec<upb::ModuleVersion> = self
+                    .versions
+                    .get()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
                     .iter()
                     .filter(|(name, _)| req.module_name.is_empty() || *name == req.module_name)
                     .map(|(name, version)| upb::ModuleVersion { name: (*name).to_string(), version: *version })
@@ -144,10 +144,85 @@ impl openledger_core::query::QueryService for UpgradeQuery {
                 }
                 Ok(upb::QueryModuleVersionsResponse { module_versions })
             }),
-            "Authority" => unary(data, |_: upb::QueryAuthorityRequest| {
-                Ok(upb::QueryAuthorityResponse { address: openledger_gov::gov_authority().to_bech32() })
-            }),
+            "Authority" => {
+                unary(data, |_: upb::QueryAuthorityRequest| Ok(upb::QueryAuthorityResponse { address: gov_authority().to_bech32() }))
+            }
             _ => Err(QueryError::UnknownPath(format!("unknown method {method} of {service}"))),
         }
+    }
+}
+
+proto_msg! {
+    /// `cosmos.upgrade.v1beta1.MsgSoftwareUpgrade` (the gov authority only)
+    SoftwareUpgrade(upb::MsgSoftwareUpgrade), url "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade", module "upgrade", keeper UpgradeQuery;
+    check(m) {
+        account_field("authority", &m.authority)?;
+        let plan = m.plan.as_ref().ok_or_else(|| invalid_request("plan cannot be empty"))?;
+        if plan.name.trim().is_empty() || plan.height <= 0 {
+            return Err(invalid_request("plan needs a name and a positive height"));
+        }
+    }
+    signers(m) account_field("authority", &m.authority).into_iter().collect();
+    amino(m) {
+        let p = m.plan.clone().unwrap_or_default();
+        json!({"type": "cosmos-sdk/MsgSoftwareUpgrade", "value": {"authority": m.authority,
+            "plan": {"height": p.height.to_string(), "info": p.info, "name": p.name, "time": "0001-01-01T00:00:00Z"}}})
+    };
+    execute(m, _keeper, state) {
+        require_gov_authority(&m.authority)?;
+        let height = block_info(state).map_err(|e| AbciError::from_code(&e))?.height;
+        schedule(state, &m.plan.clone().unwrap_or_default(), height)?;
+        Ok(pack_response(Self::TYPE_URL, &upb::MsgSoftwareUpgradeResponse {}))
+    }
+}
+
+proto_msg! {
+    /// `cosmos.upgrade.v1beta1.MsgCancelUpgrade` (the gov authority only)
+    CancelUpgrade(upb::MsgCancelUpgrade), url "/cosmos.upgrade.v1beta1.MsgCancelUpgrade", module "upgrade", keeper UpgradeQuery;
+    check(m) { account_field("authority", &m.authority)?; }
+    signers(m) account_field("authority", &m.authority).into_iter().collect();
+    amino(m) json!({"type": "cosmos-sdk/MsgCancelUpgrade", "value": {"authority": m.authority}});
+    execute(m, _keeper, state) {
+        require_gov_authority(&m.authority)?;
+        cancel(state)?;
+        Ok(pack_response(Self::TYPE_URL, &upb::MsgCancelUpgradeResponse {}))
+    }
+}
+
+/// The upgrade module.
+#[derive(Debug, Default)]
+pub struct UpgradeModule {
+    query: UpgradeQuery,
+}
+
+impl UpgradeModule {
+    /// A handle that sets the reported versions after the module is moved into the registry.
+    pub fn versions_handle(&self) -> UpgradeQuery {
+        self.query.clone()
+    }
+}
+
+impl UpgradeQuery {
+    /// Reports `versions` through `ModuleVersions` (once).
+    pub fn set_module_versions(&self, mut versions: Vec<(&'static str, u64)>) {
+        versions.sort();
+        let _ = self.versions.set(versions);
+    }
+}
+
+impl Module for UpgradeModule {
+    fn name(&self) -> &'static str {
+        "upgrade"
+    }
+    fn msg_handlers(&self) -> Vec<Box<dyn MsgHandler>> {
+        let q = Arc::new(self.query.clone());
+        vec![route::<SoftwareUpgrade>(q.clone()), route::<CancelUpgrade>(q)]
+    }
+    fn query_service(&self) -> Option<Box<dyn QueryService>> {
+        Some(Box::new(self.query.clone()))
+    }
+    /// Halts at a plan's height unless this binary knows the plan (see [`begin_block`]).
+    fn begin_block(&self, ctx: &BlockContext<'_>, state: &mut dyn StateWrite) -> Result<(), AbciError> {
+        begin_block(state, ctx.info.height)
     }
 }
