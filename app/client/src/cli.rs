@@ -1,28 +1,21 @@
-//! The `openledgerd` command line: node setup (`init`, `start`, `export`), keys, txs and
-//! queries. Tx and query commands talk to a node through CometBFT's RPC (`--node`), like the
-//! SDK's CLI.
+//! The `openledgerd` command line: node setup (`init`, `start`, `export`, `genesis`, `testnet`,
+//! `chain-info`), keys, and the `tx` / `query` commands that each module brings from its own CLI
+//! crate ([`module_clis`]). Tx and query commands talk to a node through CometBFT's RPC
+//! (`--node`), like the SDK's CLI.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use cosmos_sdk_proto::cosmos::bank::v1beta1::{
-    MsgSend, QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse,
-};
-use cosmos_sdk_proto::Any;
-use openledger_auth::keeper::Account;
-use openledger_core::coin::{parse_coins, Coin};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use openledger_cli::{CommandGroup, ModuleCli};
+use openledger_core::coin::Coin;
 use openledger_core::Address;
-use prost::Message;
 use serde_json::json;
 
 use crate::app::App;
-use crate::client::{fetch_account, sign_tx, simulate_gas, SignModeChoice, TxSpec};
 use crate::home::{init_home, resolve_home, AppToml, NodeConfig, DEFAULT_CHAIN_ID};
 use crate::keys::{AccountKey, Keyring};
-use crate::rpc_client::CometRpc;
 
 /// openledgerd: the OpenLedger chain daemon and CLI.
 #[derive(Debug, Parser)]
@@ -48,21 +41,12 @@ pub enum Command {
     /// Manage keys in the file keyring.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Sign and broadcast transactions.
-    #[command(subcommand)]
-    Tx(TxCommand),
-    /// Query the chain.
-    #[command(subcommand)]
-    Query(QueryCommand),
     /// CometBFT helpers.
     #[command(subcommand)]
     Comet(CometCommand),
     /// Edit config/genesis.json before the chain starts.
     #[command(subcommand)]
     Genesis(GenesisCommand),
-    /// Datanet tools (export a version as JSONL and check its Merkle root).
-    #[command(subcommand)]
-    Datanet(crate::cli_datanet::DatanetCommand),
     /// Write the homes of an N-validator loopback network sharing one genesis (see localnet/).
     Testnet(crate::testnet::TestnetArgs),
     /// Print the chain-registry chain.json (default), assetlist.json, or Keplr's chain info.
@@ -207,157 +191,76 @@ pub enum KeysCommand {
     },
 }
 
-/// Flags shared by every tx.
-#[derive(Debug, Args)]
-pub struct TxFlags {
-    /// CometBFT RPC URL.
-    #[arg(long, default_value = "http://127.0.0.1:26657")]
-    pub node: String,
-    /// Chain id (default: from the node's /status).
-    #[arg(long)]
-    pub chain_id: Option<String>,
-    /// Fee, e.g. 5000uopen (default: gas × 0.025uopen).
-    #[arg(long)]
-    pub fees: Option<String>,
-    /// Gas limit, or "auto" to simulate.
-    #[arg(long, default_value = "auto")]
-    pub gas: String,
-    /// Multiplier applied to the simulated gas.
-    #[arg(long, default_value = "1.4")]
-    pub gas_adjustment: String,
-    /// Memo.
-    #[arg(long, default_value = "")]
-    pub memo: String,
-    /// direct or amino-json.
-    #[arg(long, default_value = "direct")]
-    pub sign_mode: String,
-    /// Return after CheckTx instead of waiting for the block.
-    #[arg(long)]
-    pub no_wait: bool,
+/// Every module's command line, each once: their groups become `openledgerd tx …`,
+/// `openledgerd query …` and top-level commands.
+pub fn module_clis() -> Vec<Box<dyn ModuleCli>> {
+    vec![
+        Box::new(openledger_auth_cli::AuthCli),
+        Box::new(openledger_bank_cli::BankCli),
+        Box::new(openledger_stake_cli::StakeCli),
+        Box::new(openledger_datanet_cli::DatanetCli),
+        Box::new(openledger_model_cli::ModelCli),
+        Box::new(openledger_gov_cli::GovCli),
+        Box::new(openledger_inference_cli::InferenceCli),
+        Box::new(openledger_attribution_cli::AttributionCli),
+    ]
 }
 
-/// `tx` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum TxCommand {
-    /// Bank transactions.
-    #[command(subcommand)]
-    Bank(BankTx),
-    /// Staking transactions.
-    #[command(subcommand)]
-    Staking(crate::cli_stake::StakingTx),
-    /// Distribution transactions.
-    #[command(subcommand)]
-    Distribution(crate::cli_stake::DistributionTx),
-    /// Slashing transactions.
-    #[command(subcommand)]
-    Slashing(crate::cli_stake::SlashingTx),
-    /// Inference transactions (request, register-executor).
-    #[command(subcommand)]
-    Inference(crate::cli_inference::InferenceTx),
-    /// Datanet transactions.
-    #[command(subcommand)]
-    Datanet(Box<crate::cli_datanet::DatanetTx>),
-    /// Model registry transactions.
-    #[command(subcommand)]
-    Model(Box<crate::cli_datanet::ModelTx>),
-    /// Governance transactions.
-    #[command(subcommand)]
-    Gov(crate::cli_gov::GovTx),
+/// The modules' groups of one kind.
+struct Groups {
+    tx: Vec<CommandGroup>,
+    query: Vec<CommandGroup>,
+    tools: Vec<CommandGroup>,
 }
 
-/// `tx bank` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum BankTx {
-    /// Send coins: FROM is a key name, TO an address, AMOUNT like 1000000uopen.
-    Send {
-        /// Sender key name.
-        from: String,
-        /// Recipient address.
-        to: String,
-        /// Coins.
-        amount: String,
-        /// Tx flags.
-        #[command(flatten)]
-        flags: TxFlags,
-    },
+impl Groups {
+    fn collect() -> Self {
+        let clis = module_clis();
+        Self {
+            tx: clis.iter().flat_map(|c| c.tx()).collect(),
+            query: clis.iter().flat_map(|c| c.query()).collect(),
+            tools: clis.iter().flat_map(|c| c.tools()).collect(),
+        }
+    }
 }
 
-/// Flags shared by queries.
-#[derive(Debug, Args)]
-pub struct QueryFlags {
-    /// CometBFT RPC URL.
-    #[arg(long, default_value = "http://127.0.0.1:26657")]
-    pub node: String,
-    /// Height (0 = latest).
-    #[arg(long, default_value_t = 0)]
-    pub height: i64,
+fn group_parent(name: &'static str, about: &'static str, groups: &[CommandGroup]) -> clap::Command {
+    clap::Command::new(name)
+        .about(about)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommands(groups.iter().map(CommandGroup::command))
 }
 
-/// `query` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum QueryCommand {
-    /// Bank queries.
-    #[command(subcommand)]
-    Bank(BankQueryCmd),
-    /// Auth queries.
-    #[command(subcommand)]
-    Auth(AuthQueryCmd),
-    /// Staking queries.
-    #[command(subcommand)]
-    Staking(crate::cli_stake::StakingQuery),
-    /// Distribution queries.
-    #[command(subcommand)]
-    Distribution(crate::cli_stake::DistributionQuery),
-    /// Slashing queries.
-    #[command(subcommand)]
-    Slashing(crate::cli_stake::SlashingQuery),
-    /// Inference queries.
-    #[command(subcommand)]
-    Inference(crate::cli_inference::InferenceQueryCmd),
-    /// Proof of Attribution queries (records, indexes, dry-run scores).
-    #[command(subcommand)]
-    Attribution(crate::cli_attribution::AttributionQueryCmd),
-    /// Datanet queries.
-    #[command(subcommand)]
-    Datanet(crate::cli_datanet::DatanetQueryCmd),
-    /// Model registry queries.
-    #[command(subcommand)]
-    Model(crate::cli_datanet::ModelQueryCmd),
-    /// Governance queries.
-    #[command(subcommand)]
-    Gov(crate::cli_gov::GovQueryCmd),
+/// The whole command line: [`Cli`]'s commands plus the modules' `tx`, `query` and tools.
+pub fn command() -> clap::Command {
+    let groups = Groups::collect();
+    Cli::command()
+        .subcommand(group_parent("tx", "Sign and broadcast transactions", &groups.tx))
+        .subcommand(group_parent("query", "Query the chain", &groups.query))
+        .subcommands(groups.tools.iter().map(CommandGroup::command))
 }
 
-/// `query bank` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum BankQueryCmd {
-    /// Balances of an address (one denom with --denom).
-    Balances {
-        /// Address.
-        address: String,
-        /// Only this denom.
-        #[arg(long)]
-        denom: Option<String>,
-        /// Query flags.
-        #[command(flatten)]
-        flags: QueryFlags,
-    },
+/// Parses the process arguments and runs the command.
+pub fn main_entry() -> anyhow::Result<()> {
+    let matches = command().get_matches();
+    let groups = Groups::collect();
+    let home = resolve_home(matches.get_one::<PathBuf>("home").cloned());
+    let run_in = |list: &[CommandGroup], m: &clap::ArgMatches| -> Option<anyhow::Result<()>> {
+        let (name, sub) = m.subcommand()?;
+        list.iter().find(|g| g.name() == name).map(|g| g.run(&home, sub))
+    };
+    match matches.subcommand() {
+        Some(("tx", m)) => run_in(&groups.tx, m).unwrap_or_else(|| anyhow::bail!("unknown tx command")),
+        Some(("query", m)) => run_in(&groups.query, m).unwrap_or_else(|| anyhow::bail!("unknown query command")),
+        _ => match run_in(&groups.tools, &matches) {
+            Some(result) => result,
+            None => run(Cli::from_arg_matches(&matches)?),
+        },
+    }
 }
 
-/// `query auth` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum AuthQueryCmd {
-    /// An account (number, sequence, public key).
-    Account {
-        /// Address.
-        address: String,
-        /// Query flags.
-        #[command(flatten)]
-        flags: QueryFlags,
-    },
-}
-
-/// Runs the CLI.
+/// Runs one of [`Cli`]'s own commands.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let home = resolve_home(cli.home.clone());
     match cli.command {
@@ -369,31 +272,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => cmd_keys(&home, cmd),
-        Command::Tx(TxCommand::Bank(BankTx::Send { from, to, amount, flags })) => cmd_send(&home, &from, &to, &amount, &flags),
-        Command::Tx(TxCommand::Staking(cmd)) => crate::cli_stake::staking_tx(&home, cmd),
-        Command::Tx(TxCommand::Gov(cmd)) => crate::cli_gov::gov_tx(&home, cmd),
-        Command::Query(QueryCommand::Gov(cmd)) => crate::cli_gov::gov_query(cmd),
-        Command::Tx(TxCommand::Distribution(cmd)) => crate::cli_stake::distribution_tx(&home, cmd),
-        Command::Tx(TxCommand::Slashing(cmd)) => crate::cli_stake::slashing_tx(&home, cmd),
-        Command::Query(QueryCommand::Staking(cmd)) => crate::cli_stake::staking_query(cmd),
-        Command::Query(QueryCommand::Distribution(cmd)) => crate::cli_stake::distribution_query(cmd),
-        Command::Query(QueryCommand::Slashing(cmd)) => crate::cli_stake::slashing_query(cmd),
-        Command::Comet(CometCommand::ShowValidator) => crate::cli_stake::show_validator(&home),
+        Command::Comet(CometCommand::ShowValidator) => openledger_stake_cli::show_validator(&home),
         Command::Genesis(cmd) => cmd_genesis(&home, cmd),
-        Command::Tx(TxCommand::Inference(cmd)) => crate::cli_inference::inference_tx(&home, cmd),
-        Command::Query(QueryCommand::Inference(cmd)) => crate::cli_inference::inference_query(cmd),
-        Command::Query(QueryCommand::Attribution(cmd)) => crate::cli_attribution::attribution_query(cmd),
-        Command::Tx(TxCommand::Datanet(cmd)) => crate::cli_datanet::datanet_tx(&home, *cmd),
-        Command::Tx(TxCommand::Model(cmd)) => crate::cli_datanet::model_tx(&home, *cmd),
-        Command::Query(QueryCommand::Datanet(cmd)) => crate::cli_datanet::datanet_query(cmd),
-        Command::Query(QueryCommand::Model(cmd)) => crate::cli_datanet::model_query(cmd),
-        Command::Datanet(cmd) => crate::cli_datanet::datanet_command(cmd),
         Command::Testnet(args) => crate::testnet::cmd_testnet(&args),
         Command::ChainInfo(args) => cmd_chain_info(&home, &args),
-        Command::Query(QueryCommand::Bank(BankQueryCmd::Balances { address, denom, flags })) => {
-            cmd_balances(&address, denom.as_deref(), &flags)
-        }
-        Command::Query(QueryCommand::Auth(AuthQueryCmd::Account { address, flags })) => cmd_account(&address, &flags),
     }
 }
 
@@ -583,174 +465,5 @@ fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&json!({"name": k.name, "address": k.address, "validator_operator": operator}))?);
         }
     }
-    Ok(())
-}
-
-fn parse_adjustment(text: &str) -> anyhow::Result<(u64, u64)> {
-    // A decimal with up to 3 fractional digits, as (numerator, 1000).
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    if frac.len() > 3 || int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        anyhow::bail!("invalid --gas-adjustment {text}");
-    }
-    let padded = format!("{frac:0<3}");
-    Ok((int.parse::<u64>()?.checked_mul(1000).ok_or_else(|| anyhow::anyhow!("overflow"))?.saturating_add(padded.parse::<u64>()?), 1000))
-}
-
-fn cmd_send(home: &std::path::Path, from: &str, to: &str, amount: &str, flags: &TxFlags) -> anyhow::Result<()> {
-    let key = Keyring::new(home).signer(from)?;
-    let to = Address::from_bech32(to)?;
-    let coins = parse_coins(amount)?;
-    let msg =
-        MsgSend { from_address: key.address().to_bech32(), to_address: to.to_bech32(), amount: coins.iter().map(Coin::to_proto).collect() };
-    let any = Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: msg.encode_to_vec() };
-    broadcast(&key, vec![any], flags)
-}
-
-/// Signs, (optionally) simulates, broadcasts and waits for a tx; prints the result as JSON.
-pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::Result<()> {
-    broadcast_included(key, msgs, flags).map(|_| ())
-}
-
-/// Like [`broadcast`], and returns the tx as included in a block (`None` with `--no-wait`).
-pub fn broadcast_included(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::Result<Option<crate::rpc_client::IndexedTx>> {
-    let rpc = CometRpc::new(&flags.node);
-    let chain_id = match &flags.chain_id {
-        Some(c) => c.clone(),
-        None => rpc.status()?["node_info"]["network"].as_str().unwrap_or_default().to_string(),
-    };
-    let account = fetch_account(&rpc, &key.address())?
-        .ok_or_else(|| anyhow::anyhow!("account {} does not exist on chain yet (fund it first)", key.address()))?;
-    let mode = match flags.sign_mode.as_str() {
-        "direct" => SignModeChoice::Direct,
-        "amino-json" => SignModeChoice::AminoJson,
-        other => anyhow::bail!("unknown --sign-mode {other} (direct or amino-json)"),
-    };
-    let gas_limit = if flags.gas == "auto" {
-        let probe = TxSpec {
-            key,
-            chain_id: &chain_id,
-            account_number: account.account_number,
-            sequence: account.sequence,
-            msgs: msgs.clone(),
-            fee: vec![],
-            gas_limit: 0,
-            memo: flags.memo.clone(),
-            mode,
-        };
-        let used = simulate_gas(&rpc, &sign_tx(&probe)?)?;
-        let (num, den) = parse_adjustment(&flags.gas_adjustment)?;
-        used.saturating_mul(num).div_ceil(den)
-    } else {
-        flags.gas.parse::<u64>().map_err(|_| anyhow::anyhow!("--gas must be a number or auto"))?
-    };
-    let fee = match &flags.fees {
-        Some(f) => parse_coins(f)?.iter().map(Coin::to_proto).collect(),
-        None => {
-            let amount =
-                openledger_auth::params::min_fee(gas_limit, &openledger_auth::params::default_fee_params().min_gas_price).unwrap_or(0);
-            vec![Coin::new("uopen", amount).to_proto()]
-        }
-    };
-    let spec = TxSpec {
-        key,
-        chain_id: &chain_id,
-        account_number: account.account_number,
-        sequence: account.sequence,
-        msgs,
-        fee,
-        gas_limit,
-        memo: flags.memo.clone(),
-        mode,
-    };
-    let bytes = sign_tx(&spec)?;
-    let res = rpc.broadcast_tx_sync(&bytes)?;
-    if res.code != 0 {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": res.code, "codespace": res.codespace, "raw_log": res.log}))?
-        );
-        anyhow::bail!("tx rejected by CheckTx (codespace {}, code {}): {}", res.codespace, res.code, res.log);
-    }
-    if flags.no_wait {
-        println!("{}", serde_json::to_string_pretty(&json!({"txhash": res.hash, "code": 0}))?);
-        return Ok(None);
-    }
-    let included =
-        rpc.wait_for_tx(&res.hash, Duration::from_secs(60))?.ok_or_else(|| anyhow::anyhow!("tx {} not included within 60s", res.hash))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "txhash": included.hash, "height": included.height.to_string(), "code": included.code,
-            "codespace": included.codespace, "raw_log": included.log,
-            "gas_wanted": included.gas_wanted.to_string(), "gas_used": included.gas_used.to_string(),
-        }))?
-    );
-    if included.code != 0 {
-        anyhow::bail!("tx failed in block (codespace {}, code {}): {}", included.codespace, included.code, included.log);
-    }
-    Ok(Some(included))
-}
-
-/// ABCI query at `flags`' node and height: the answer's bytes, or its code and log as an error.
-pub(crate) fn query(flags: &QueryFlags, path: &str, data: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    let rpc = CometRpc::new(&flags.node);
-    let res = rpc.abci_query(path, &data, flags.height, false)?;
-    if res.code != 0 {
-        anyhow::bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
-    }
-    Ok(res.value)
-}
-
-fn coin_json(c: &cosmos_sdk_proto::cosmos::base::v1beta1::Coin) -> serde_json::Value {
-    json!({"denom": c.denom, "amount": c.amount})
-}
-
-fn cmd_balances(address: &str, denom: Option<&str>, flags: &QueryFlags) -> anyhow::Result<()> {
-    Address::from_bech32(address)?;
-    let out = match denom {
-        Some(d) => {
-            let bytes = query(
-                flags,
-                "/cosmos.bank.v1beta1.Query/Balance",
-                QueryBalanceRequest { address: address.into(), denom: d.into() }.encode_to_vec(),
-            )?;
-            let resp = QueryBalanceResponse::decode(bytes.as_slice())?;
-            json!({"balance": resp.balance.as_ref().map(coin_json)})
-        }
-        None => {
-            let bytes = query(
-                flags,
-                "/cosmos.bank.v1beta1.Query/AllBalances",
-                QueryAllBalancesRequest { address: address.into(), pagination: None, resolve_denom: false }.encode_to_vec(),
-            )?;
-            let resp = QueryAllBalancesResponse::decode(bytes.as_slice())?;
-            json!({"balances": resp.balances.iter().map(coin_json).collect::<Vec<_>>(), "pagination": {"next_key": null, "total": "0"}})
-        }
-    };
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
-}
-
-fn cmd_account(address: &str, flags: &QueryFlags) -> anyhow::Result<()> {
-    Address::from_bech32(address)?;
-    let bytes = query(
-        flags,
-        "/cosmos.auth.v1beta1.Query/Account",
-        cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountRequest { address: address.into() }.encode_to_vec(),
-    )?;
-    let resp = cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountResponse::decode(bytes.as_slice())?;
-    let any = resp.account.ok_or_else(|| anyhow::anyhow!("empty response"))?;
-    let account = Account::from_any(&any).map_err(|e| anyhow::anyhow!(e))?;
-    let base = account.base();
-    let pub_key = account.secp256k1_pubkey().map(|k| {
-        use base64::Engine;
-        json!({"@type": "/cosmos.crypto.secp256k1.PubKey", "key": base64::engine::general_purpose::STANDARD.encode(k)})
-    });
-    let mut out = json!({"@type": any.type_url, "address": base.address, "pub_key": pub_key, "account_number": base.account_number.to_string(), "sequence": base.sequence.to_string()});
-    if let Account::Module(m) = &account {
-        out["name"] = json!(m.name);
-        out["permissions"] = json!(m.permissions);
-    }
-    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

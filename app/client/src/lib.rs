@@ -5,23 +5,22 @@
 //!   routes every message and query;
 //! - `openledger-server` ([`grpc`], [`rest`], [`rest_json`], [`rpc_client`]): the gRPC and REST
 //!   servers over the node's query router;
-//! - this crate, the client: [`cli`] and its module commands, [`keys`], [`client`] (signing),
-//!   [`home`] and [`testnet`] (node homes and genesis), [`chain_info`] (what wallets read).
+//! - `openledger-cli` ([`client`] (signing), [`keys`], tx/query flags and broadcast) and each
+//!   module's own CLI crate (`modules/<name>/cli`), which this crate lists once in
+//!   [`cli::module_clis`];
+//! - this crate, the client: [`cli`] (node setup, keys, and the modules' `tx` / `query`
+//!   commands), [`home`] and [`testnet`] (node homes and genesis), [`chain_info`] (what wallets
+//!   read).
 //!
 //! The node's and server's modules are re-exported here under their own names, so
 //! `openledger_app::app::App` and `openledger_app::grpc::serve` name the same items.
 
 pub mod chain_info;
 pub mod cli;
-pub mod cli_attribution;
-pub mod cli_datanet;
-pub mod cli_gov;
-pub mod cli_inference;
-pub mod cli_stake;
-pub mod client;
 pub mod home;
-pub mod keys;
 pub mod testnet;
+
+pub use openledger_cli::{client, keys};
 
 pub use openledger_node::{abci, amino, ante, app, genesis, inference, modules, state_key, tx};
 pub use openledger_server::{grpc, rest, rest_json, rpc_client};

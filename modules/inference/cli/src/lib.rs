@@ -14,9 +14,9 @@ use openledger_proto::openledger::inference::v1 as ipb;
 use prost::Message;
 use serde_json::{json, Value};
 
-use crate::cli::{broadcast, broadcast_included, QueryFlags, TxFlags};
-use crate::keys::Keyring;
-use crate::rpc_client::CometRpc;
+use openledger_cli::keys::Keyring;
+use openledger_cli::{broadcast, broadcast_included, CommandGroup, ModuleCli, QueryFlags, TxFlags};
+use openledger_server::rpc_client::CometRpc;
 
 /// `tx inference` subcommands.
 #[derive(Debug, Subcommand)]
@@ -153,7 +153,7 @@ pub fn request_json(request: &ipb::Request, result: Option<&ipb::Result>) -> Val
 }
 
 /// Request id from the included tx's `inference_request` event.
-fn request_id_of(tx: &crate::rpc_client::IndexedTx) -> anyhow::Result<u64> {
+fn request_id_of(tx: &openledger_server::rpc_client::IndexedTx) -> anyhow::Result<u64> {
     tx.events
         .iter()
         .filter(|(kind, _)| kind == "inference_request")
@@ -212,7 +212,10 @@ pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(|s| s.parse::<u64>().with_context(|| format!("bad model id {s:?}")))
                 .collect::<anyhow::Result<Vec<u64>>>()?;
-            let msg = ipb::MsgRegisterExecutor { validator: openledger_stake::keeper::operator_of(&key.address()), base_model_ids: ids };
+            let msg = ipb::MsgRegisterExecutor {
+                validator: key.address().to_bech32_prefixed(openledger_core::address::VALOPER_PREFIX),
+                base_model_ids: ids,
+            };
             broadcast(&key, vec![Any { type_url: imsg::MSG_REGISTER_EXECUTOR.into(), value: msg.encode_to_vec() }], &flags)
         }
     }
@@ -242,4 +245,16 @@ pub fn inference_query(cmd: InferenceQueryCmd) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
+}
+
+/// Inference's `tx` and `query` groups.
+pub struct InferenceCli;
+
+impl ModuleCli for InferenceCli {
+    fn tx(&self) -> Vec<CommandGroup> {
+        vec![CommandGroup::new("inference", "Inference transactions (request, register-executor).", inference_tx)]
+    }
+    fn query(&self) -> Vec<CommandGroup> {
+        vec![CommandGroup::new("inference", "Inference queries.", |_, cmd| inference_query(cmd))]
+    }
 }

@@ -9,9 +9,9 @@ use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::Value;
 
-use crate::cli::QueryFlags;
-use crate::rest::descriptor_pool;
-use crate::rest_json::SdkJson;
+use openledger_cli::{CommandGroup, ModuleCli, QueryFlags};
+use openledger_server::rest::descriptor_pool;
+use openledger_server::rest_json::SdkJson;
 
 /// `query attribution` subcommands.
 #[derive(Debug, Subcommand)]
@@ -68,7 +68,7 @@ fn parse_version(text: &str) -> anyhow::Result<apb::VersionRef> {
 
 /// Sends `req` to `/openledger.attribution.v1.Query/{method}` and renders the answer as SDK JSON.
 fn query(flags: &QueryFlags, method: &str, req: &impl Message) -> anyhow::Result<Value> {
-    let value = crate::cli::query(flags, &format!("/openledger.attribution.v1.Query/{method}"), req.encode_to_vec())?;
+    let value = openledger_cli::query(flags, &format!("/openledger.attribution.v1.Query/{method}"), req.encode_to_vec())?;
     let pool = descriptor_pool()?;
     let name = format!("openledger.attribution.v1.Query{method}Response");
     let descriptor: MessageDescriptor = pool.get_message_by_name(&name).with_context(|| format!("no descriptor for {name}"))?;
@@ -91,6 +91,17 @@ pub fn attribution_query(cmd: AttributionQueryCmd) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
+}
+
+/// Attribution's `query` group.
+pub struct AttributionCli;
+
+impl ModuleCli for AttributionCli {
+    fn query(&self) -> Vec<CommandGroup> {
+        vec![CommandGroup::new("attribution", "Proof of Attribution queries (records, indexes, dry-run scores).", |_, cmd| {
+            attribution_query(cmd)
+        })]
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! CLI of the gov module: `tx gov submit-proposal PROPOSAL.json | deposit | vote | weighted-vote`
 //! and `query gov proposals | proposal | tally | params | votes`. Txs go through
-//! [`crate::cli::broadcast`]; queries through CometBFT's `abci_query` on the SDK's gRPC paths.
+//! [`openledger_cli::broadcast`]; queries through CometBFT's `abci_query` on the SDK's gRPC paths.
 //!
 //! A proposal file is the SDK's shape: `{"messages": [...], "deposit": "10000000000uopen",
 //! "title", "summary", "metadata"}`. Each message is either `{"@type": URL, "value": BASE64}`
@@ -29,9 +29,9 @@ use openledger_gov::gov_authority;
 use prost::{Message, Name};
 use serde_json::{json, Value};
 
-use crate::cli::{broadcast, QueryFlags, TxFlags};
-use crate::keys::Keyring;
-use crate::rpc_client::CometRpc;
+use openledger_cli::keys::Keyring;
+use openledger_cli::{broadcast, CommandGroup, ModuleCli, QueryFlags, TxFlags};
+use openledger_server::rpc_client::CometRpc;
 
 /// `tx gov` subcommands.
 #[derive(Debug, Subcommand)]
@@ -394,4 +394,16 @@ pub fn gov_query(cmd: GovQueryCmd) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// Gov's `tx` and `query` groups.
+pub struct GovCli;
+
+impl ModuleCli for GovCli {
+    fn tx(&self) -> Vec<CommandGroup> {
+        vec![CommandGroup::new("gov", "Governance transactions.", gov_tx)]
+    }
+    fn query(&self) -> Vec<CommandGroup> {
+        vec![CommandGroup::new("gov", "Governance queries.", |_, cmd| gov_query(cmd))]
+    }
 }

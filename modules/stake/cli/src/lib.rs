@@ -1,5 +1,5 @@
 //! CLI of the stake module: `tx staking|distribution|slashing …` and `query staking|distribution|slashing …`,
-//! plus `comet show-validator`. Txs go through [`crate::cli::broadcast`]; queries through
+//! plus `comet show-validator`. Txs go through [`openledger_cli::broadcast`]; queries through
 //! CometBFT's `abci_query` on the SDK's gRPC paths.
 
 use base64::Engine;
@@ -17,9 +17,9 @@ use openledger_stake::params::{dec_from_proto, dec_to_proto};
 use prost::{Message, Name};
 use serde_json::{json, Value};
 
-use crate::cli::{broadcast, QueryFlags, TxFlags};
-use crate::keys::Keyring;
-use crate::rpc_client::CometRpc;
+use openledger_cli::keys::Keyring;
+use openledger_cli::{broadcast, CommandGroup, ModuleCli, QueryFlags, TxFlags};
+use openledger_server::rpc_client::CometRpc;
 
 /// `tx staking` subcommands.
 #[derive(Debug, Subcommand)]
@@ -586,4 +586,24 @@ pub fn show_validator(home: &std::path::Path) -> anyhow::Result<()> {
     let key = home_consensus_pubkey(home)?;
     println!("{}", json!({"@type": "/cosmos.crypto.ed25519.PubKey", "key": key}));
     Ok(())
+}
+
+/// Stake's `tx` and `query` groups (staking, distribution, slashing).
+pub struct StakeCli;
+
+impl ModuleCli for StakeCli {
+    fn tx(&self) -> Vec<CommandGroup> {
+        vec![
+            CommandGroup::new("staking", "Staking transactions.", staking_tx),
+            CommandGroup::new("distribution", "Distribution transactions.", distribution_tx),
+            CommandGroup::new("slashing", "Slashing transactions.", slashing_tx),
+        ]
+    }
+    fn query(&self) -> Vec<CommandGroup> {
+        vec![
+            CommandGroup::new("staking", "Staking queries.", |_, cmd| staking_query(cmd)),
+            CommandGroup::new("distribution", "Distribution queries.", |_, cmd| distribution_query(cmd)),
+            CommandGroup::new("slashing", "Slashing queries.", |_, cmd| slashing_query(cmd)),
+        ]
+    }
 }

@@ -13,10 +13,10 @@ use openledger_auth::keeper::{secp256k1_pubkey_any, Account};
 use openledger_core::Address;
 use prost::Message;
 
-use crate::amino::StdSignDoc;
 use crate::keys::AccountKey;
-use crate::rpc_client::CometRpc;
 use openledger_core::MsgRouter;
+use openledger_node::amino::StdSignDoc;
+use openledger_server::rpc_client::CometRpc;
 
 /// How a tx is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,9 @@ pub fn sign_tx(spec: &TxSpec<'_>) -> anyhow::Result<Vec<u8>> {
             let msgs = spec
                 .msgs
                 .iter()
-                .map(|m| crate::modules::chain_registry().decode(m).map(|m| m.amino_json(crate::modules::chain_registry())))
+                .map(|m| {
+                    openledger_node::modules::chain_registry().decode(m).map(|m| m.amino_json(openledger_node::modules::chain_registry()))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| anyhow::anyhow!("{}", e.log))?;
             StdSignDoc {

@@ -179,8 +179,8 @@ mod tests {
         assert!(key.address().to_bech32().starts_with("open1"));
         let sig = key.sign(b"hello");
         assert_eq!(sig.len(), 64);
-        assert!(crate::ante::verify_secp256k1(&key.public_key(), b"hello", &sig));
-        assert!(!crate::ante::verify_secp256k1(&key.public_key(), b"hellO", &sig));
+        assert!(openledger_node::ante::verify_secp256k1(&key.public_key(), b"hello", &sig));
+        assert!(!openledger_node::ante::verify_secp256k1(&key.public_key(), b"hellO", &sig));
     }
 
     #[test]
