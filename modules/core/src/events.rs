@@ -55,6 +55,52 @@ impl TypedEvent for Event {
     }
 }
 
+/// Declares typed events: for each, a struct whose fields are the event's attributes in order,
+/// and its [`TypedEvent`] impl. An attribute's value is its field's `to_string()`, or the
+/// expression after `=>` (which sees every field by name):
+///
+/// ```ignore
+/// typed_events! {
+///     /// Rewards paid to a delegator.
+///     RewardsWithdrawn = "withdraw_rewards" {
+///         /// uopen paid.
+///         amount: u128 => format!("{amount}uopen"),
+///         /// Operator address.
+///         validator: String,
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! typed_events {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $kind:literal {
+            $( $(#[$fdoc:meta])* $field:ident : $ty:ty $(=> $value:expr)? ),* $(,)?
+        }
+    )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone)]
+            pub struct $name {
+                $( $(#[$fdoc])* pub $field: $ty, )*
+            }
+
+            impl $crate::TypedEvent for $name {
+                fn into_event(self) -> $crate::Event {
+                    let Self { $($field),* } = self;
+                    $crate::Event::new($kind) $( .attr(stringify!($field), $crate::typed_events!(@value $field $(, $value)?)) )*
+                }
+            }
+        )*
+    };
+    (@value $field:ident) => {
+        $field.to_string()
+    };
+    (@value $field:ident, $value:expr) => {
+        $value
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

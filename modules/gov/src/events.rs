@@ -2,43 +2,37 @@
 //! `proposal_deposit`, `proposal_vote`, `inactive_proposal`, `active_proposal`), which explorers
 //! and `tx_search` queries rely on.
 
-use openledger_core::{Event, TypedEvent};
+use openledger_core::{typed_events, Event, TypedEvent};
 
-/// A proposal was submitted (kind `submit_proposal`).
-pub struct ProposalSubmitted {
-    /// New proposal id.
-    pub proposal_id: u64,
-    /// Proposer address.
-    pub proposal_proposer: String,
-    /// Type URLs of the proposal's messages (rendered as `,url1,url2`, as in the SDK).
-    pub proposal_messages: Vec<String>,
-}
-
-impl TypedEvent for ProposalSubmitted {
-    fn into_event(self) -> Event {
-        Event::new("submit_proposal")
-            .attr("proposal_id", self.proposal_id.to_string())
-            .attr("proposal_proposer", self.proposal_proposer)
-            .attr("proposal_messages", format!(",{}", self.proposal_messages.join(",")))
+typed_events! {
+    /// A proposal was submitted (kind `submit_proposal`).
+    ProposalSubmitted = "submit_proposal" {
+        /// New proposal id.
+        proposal_id: u64,
+        /// Proposer address.
+        proposal_proposer: String,
+        /// Type URLs of the proposal's messages (rendered as `,url1,url2`, as in the SDK).
+        proposal_messages: Vec<String> => format!(",{}", proposal_messages.join(",")),
     }
-}
 
-/// A deposit was added to a proposal (kind `proposal_deposit`, with the amount).
-pub struct ProposalDeposited {
-    /// Coins deposited (`100uopen,5foo`).
-    pub amount: String,
-    /// Proposal id.
-    pub proposal_id: u64,
-    /// Depositor address.
-    pub depositor: String,
-}
+    /// A deposit was added to a proposal (kind `proposal_deposit`, with the amount).
+    ProposalDeposited = "proposal_deposit" {
+        /// Coins deposited (`100uopen,5foo`).
+        amount: String,
+        /// Proposal id.
+        proposal_id: u64,
+        /// Depositor address.
+        depositor: String,
+    }
 
-impl TypedEvent for ProposalDeposited {
-    fn into_event(self) -> Event {
-        Event::new("proposal_deposit")
-            .attr("amount", self.amount)
-            .attr("proposal_id", self.proposal_id.to_string())
-            .attr("depositor", self.depositor)
+    /// A vote was recorded (kind `proposal_vote`).
+    ProposalVoted = "proposal_vote" {
+        /// Voter address.
+        voter: String,
+        /// Weighted options, one `option:VOTE_OPTION_YES weight:1.000000000000000000` per line.
+        option: String,
+        /// Proposal id.
+        proposal_id: u64,
     }
 }
 
@@ -52,22 +46,6 @@ pub struct VotingPeriodStarted {
 impl TypedEvent for VotingPeriodStarted {
     fn into_event(self) -> Event {
         Event::new("proposal_deposit").attr("voting_period_start", self.proposal_id.to_string())
-    }
-}
-
-/// A vote was recorded (kind `proposal_vote`).
-pub struct ProposalVoted {
-    /// Voter address.
-    pub voter: String,
-    /// Weighted options, one `option:VOTE_OPTION_YES weight:1.000000000000000000` per line.
-    pub option: String,
-    /// Proposal id.
-    pub proposal_id: u64,
-}
-
-impl TypedEvent for ProposalVoted {
-    fn into_event(self) -> Event {
-        Event::new("proposal_vote").attr("voter", self.voter).attr("option", self.option).attr("proposal_id", self.proposal_id.to_string())
     }
 }
 
