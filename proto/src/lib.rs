@@ -3,6 +3,8 @@
 
 #![allow(missing_docs, clippy::all)]
 
+pub mod json;
+
 pub use cosmos_sdk_proto as cosmos;
 pub use tendermint_proto as tendermint;
 

@@ -273,32 +273,14 @@ pub struct Route {
     pub body: String,
 }
 
-/// Builds the descriptor pool: the SDK's descriptors plus ours (files the SDK set already has,
-/// such as `cosmos/base/query/v1beta1/pagination.proto`, are taken from the SDK).
+/// Builds the descriptor pool: the SDK's descriptors plus ours.
 pub fn descriptor_pool() -> anyhow::Result<DescriptorPool> {
-    let mut pool = DescriptorPool::decode(openledger_proto::COSMOS_FILE_DESCRIPTOR_SET)?;
-    add_files(&mut pool, openledger_proto::FILE_DESCRIPTOR_SET)?;
-    Ok(pool)
+    openledger_proto::json::descriptor_pool().map_err(anyhow::Error::msg)
 }
 
-/// Adds the files of an encoded descriptor set the pool does not have yet. Each file is added
-/// from its own bytes: decoding through `prost_types` would drop the `google.api.http` options
-/// (extensions are unknown fields there).
+/// Adds the files of an encoded descriptor set (a module's own protos) to the pool.
 pub fn add_files(pool: &mut DescriptorPool, encoded: &[u8]) -> anyhow::Result<()> {
-    for raw in RawFileDescriptorSet::decode(encoded)?.file {
-        let name = prost_types::FileDescriptorProto::decode(raw.as_slice())?.name.unwrap_or_default();
-        if pool.get_file_by_name(&name).is_none() {
-            pool.decode_file_descriptor_proto(raw.as_slice())?;
-        }
-    }
-    Ok(())
-}
-
-/// A `FileDescriptorSet` with its files kept as bytes.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RawFileDescriptorSet {
-    #[prost(bytes = "vec", repeated, tag = "1")]
-    file: Vec<Vec<u8>>,
+    openledger_proto::json::add_files(pool, encoded).map_err(anyhow::Error::msg)
 }
 
 fn rule_routes(rule: &DynamicMessage, method: &prost_reflect::MethodDescriptor, out: &mut Vec<Route>) {

@@ -53,16 +53,8 @@ pub struct VersionJson {
     pub version: u64,
 }
 
-/// `AttributionRecord` in JSON (its protobuf bytes, hex: records are history, not edited by
-/// hand).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordJson {
-    /// Inference.
-    #[serde(with = "serde_str")]
-    pub inference_id: u64,
-    /// Hex of the encoded `AttributionRecord`.
-    pub record_hex: String,
-}
+/// Proto name of a stored record (`records` are in its proto JSON mapping).
+const RECORD: &str = "openledger.attribution.v1.AttributionRecord";
 
 /// The attribution section of the genesis `app_state`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -76,9 +68,9 @@ pub struct AttributionGenesis {
     /// Versions waiting to be indexed.
     #[serde(default)]
     pub pending: Vec<VersionJson>,
-    /// Records.
+    /// Records (`openledger.attribution.v1.AttributionRecord` in the proto JSON mapping).
     #[serde(default)]
-    pub records: Vec<RecordJson>,
+    pub records: Vec<serde_json::Value>,
 }
 
 fn refs(v: &[VersionJson]) -> Vec<pb::VersionRef> {
@@ -95,13 +87,7 @@ impl AttributionGenesis {
         let p = &self.params;
         let mut records = Vec::with_capacity(self.records.len());
         for r in &self.records {
-            let bytes = hex::decode(&r.record_hex).map_err(|e| bad(format!("record {}: {e}", r.inference_id)))?;
-            let rec = <pb::AttributionRecord as prost::Message>::decode(bytes.as_slice())
-                .map_err(|e| bad(format!("record {}: {e}", r.inference_id)))?;
-            if rec.inference_id != r.inference_id {
-                return Err(bad(format!("record {} holds inference {}", r.inference_id, rec.inference_id)));
-            }
-            records.push(rec);
+            records.push(openledger_proto::json::from_json::<pb::AttributionRecord>(RECORD, r).map_err(|e| bad(format!("record: {e}")))?);
         }
         Ok(pb::GenesisState {
             params: Some(pb::Params {
@@ -116,17 +102,17 @@ impl AttributionGenesis {
     }
 
     /// The JSON form.
-    pub fn from_proto(g: &pb::GenesisState) -> Self {
-        Self {
+    pub fn from_proto(g: &pb::GenesisState) -> Result<Self, AttributionError> {
+        Ok(Self {
             params: g.params.as_ref().map(ParamsJson::from).unwrap_or_default(),
             indexed: jsons(&g.indexed),
             pending: jsons(&g.pending),
             records: g
                 .records
                 .iter()
-                .map(|r| RecordJson { inference_id: r.inference_id, record_hex: hex::encode(prost::Message::encode_to_vec(r)) })
-                .collect(),
-        }
+                .map(|r| openledger_proto::json::to_json(RECORD, r).map_err(|e| bad(format!("record {}: {e}", r.inference_id))))
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 
@@ -182,5 +168,5 @@ pub fn export_genesis_proto(keeper: &AttributionKeeper, state: &dyn StateRead) -
 
 /// Reads the attribution genesis back out of the state (JSON form).
 pub fn export_genesis(keeper: &AttributionKeeper, state: &dyn StateRead) -> Result<AttributionGenesis, AttributionError> {
-    Ok(AttributionGenesis::from_proto(&export_genesis_proto(keeper, state)?))
+    AttributionGenesis::from_proto(&export_genesis_proto(keeper, state)?)
 }

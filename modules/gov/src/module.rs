@@ -240,3 +240,52 @@ impl Module for GovModule {
         Ok(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openledger_core::module::MsgHandler;
+    use prost::Message;
+
+    fn submit(messages: Vec<Any>) -> Any {
+        let proposer = Address::from_bytes(&[7; 20]).expect("address").to_bech32();
+        let msg = govpb::MsgSubmitProposal { messages, proposer, title: "t".into(), summary: "s".into(), ..Default::default() };
+        Any { type_url: MSG_SUBMIT_PROPOSAL.into(), value: msg.encode_to_vec() }
+    }
+
+    fn handler() -> Box<dyn MsgHandler> {
+        struct NoBank;
+        impl crate::BankKeeper for NoBank {
+            fn send(&self, _: &mut dyn StateWrite, _: &Address, _: &Address, _: &[openledger_core::Coin]) -> Result<(), AbciError> {
+                Ok(())
+            }
+            fn burn(&self, _: &mut dyn StateWrite, _: &Address, _: &[openledger_core::Coin]) -> Result<(), AbciError> {
+                Ok(())
+            }
+        }
+        struct NoStake;
+        impl crate::StakeReader for NoStake {
+            fn bonded_validators(&self, _: &dyn StateRead) -> Result<Vec<crate::keeper::ValidatorPower>, openledger_core::StateError> {
+                Ok(Vec::new())
+            }
+            fn delegations(
+                &self,
+                _: &dyn StateRead,
+                _: &Address,
+            ) -> Result<Vec<crate::keeper::DelegationShares>, openledger_core::StateError> {
+                Ok(Vec::new())
+            }
+        }
+        route::<SubmitProposal>(Arc::new(GovKeeper::new(Arc::new(NoBank), Arc::new(NoStake))))
+    }
+
+    #[test]
+    fn a_proposal_cannot_nest_a_proposal_and_needs_messages() {
+        let inner = Any { type_url: "/cosmos.bank.v1beta1.MsgSend".into(), value: Vec::new() };
+        assert!(handler().decode(&submit(vec![inner.clone()])).is_ok());
+        let nested = handler().decode(&submit(vec![inner, submit(vec![])])).expect_err("nested proposal");
+        assert_eq!((nested.codespace, nested.code), ("sdk", 18), "{}", nested.log);
+        let empty = handler().decode(&submit(vec![])).expect_err("no messages");
+        assert_eq!(empty.codespace, "gov", "{}", empty.log);
+    }
+}

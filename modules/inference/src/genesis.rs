@@ -1,8 +1,7 @@
 //! Genesis import/export of the inference module. Params and executor registrations are plain
-//! JSON (64-bit integers as strings); in-flight requests and stored results travel as base64
+//! JSON (64-bit integers as strings); in-flight requests and stored results travel in the proto JSON mapping
 //! protobuf (`openledger.inference.v1.Request` / `Result`), so an export re-imports exactly.
 
-use base64::Engine;
 use openledger_core::block::BlockInfo;
 use openledger_core::{StateReadExt, StateWrite, StateWriteExt};
 use openledger_proto::openledger::executor::v1::DeterminismProfile;
@@ -146,25 +145,28 @@ pub struct InferenceGenesis {
     /// Executor registrations.
     #[serde(default)]
     pub executors: Vec<GenesisExecutor>,
-    /// Stored requests (base64 protobuf).
+    /// Stored requests (`openledger.inference.v1.Request` in the proto JSON mapping).
     #[serde(default)]
-    pub requests: Vec<String>,
-    /// Stored results (base64 protobuf).
+    pub requests: Vec<serde_json::Value>,
+    /// Stored results (`openledger.inference.v1.Result` in the proto JSON mapping).
     #[serde(default)]
-    pub results: Vec<String>,
+    pub results: Vec<serde_json::Value>,
     /// Next request id (0 = start at 1).
     #[serde(default, with = "openledger_core::serde_str")]
     pub next_request_id: u64,
 }
 
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
+fn from_json<M: Message + Default>(what: &str, full_name: &str, value: &serde_json::Value) -> Result<M, InferenceError> {
+    openledger_proto::json::from_json(full_name, value).map_err(|e| InferenceError::InvalidParams(format!("genesis {what}: {e}")))
 }
 
-fn decode_b64<M: Message + Default>(what: &str, text: &str) -> Result<M, InferenceError> {
-    let bytes = b64().decode(text).map_err(|e| InferenceError::InvalidParams(format!("genesis {what}: {e}")))?;
-    M::decode(bytes.as_slice()).map_err(|e| InferenceError::InvalidParams(format!("genesis {what}: {e}")))
+fn to_json<M: Message + Default>(full_name: &str, bytes: &[u8]) -> Result<serde_json::Value, InferenceError> {
+    let message = M::decode(bytes).map_err(|e| InferenceError::InvalidParams(format!("stored {full_name}: {e}")))?;
+    openledger_proto::json::to_json(full_name, &message).map_err(InferenceError::InvalidParams)
 }
+
+const REQUEST: &str = "openledger.inference.v1.Request";
+const RESULT: &str = "openledger.inference.v1.Result";
 
 /// Imports genesis (registrations are checked against the validators and models already imported).
 pub fn init_genesis(
@@ -181,16 +183,16 @@ pub fn init_genesis(
         ids.dedup();
         keeper.register_executor(state, info, &e.validator, &ids)?;
     }
-    for text in &genesis.requests {
-        let r: Request = decode_b64("request", text)?;
+    for value in &genesis.requests {
+        let r: Request = from_json("request", REQUEST, value)?;
         state.put_proto(state_key::request(r.id), &r)?;
         if r.status == RequestStatus::Pending as i32 {
             state.put_raw(state_key::pending(r.id), Vec::new())?;
             state.put_raw(state_key::deadline(r.deadline, r.id), Vec::new())?;
         }
     }
-    for text in &genesis.results {
-        let r: InferenceResult = decode_b64("result", text)?;
+    for value in &genesis.results {
+        let r: InferenceResult = from_json("result", RESULT, value)?;
         state.put_proto(state_key::result(r.request_id), &r)?;
     }
     if genesis.next_request_id > 0 {
@@ -210,13 +212,13 @@ pub fn export_genesis(keeper: &InferenceKeeper, state: &dyn openledger_core::Sta
         .collect();
     let mut requests = Vec::new();
     let mut results = Vec::new();
-    for (prefix, out) in [(state_key::REQUEST_PREFIX, &mut requests), (state_key::RESULT_PREFIX, &mut results)] {
+    for (prefix, is_request, out) in [(state_key::REQUEST_PREFIX, true, &mut requests), (state_key::RESULT_PREFIX, false, &mut results)] {
         let mut after: Option<Vec<u8>> = None;
         loop {
             let page = state.scan_raw(prefix, after.as_deref(), 256)?;
             let done = page.len() < 256;
             for (key, value) in page {
-                out.push(b64().encode(&value));
+                out.push(if is_request { to_json::<Request>(REQUEST, &value)? } else { to_json::<InferenceResult>(RESULT, &value)? });
                 after = Some(key);
             }
             if done {
