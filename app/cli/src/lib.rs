@@ -265,6 +265,11 @@ pub fn pack_any(type_url: &str, msg: impl prost::Message) -> Any {
     Any { type_url: type_url.into(), value: msg.encode_to_vec() }
 }
 
+/// `msg` packed under its proto name (`/cosmos.staking.v1beta1.MsgDelegate`).
+pub fn pack_named<M: prost::Name>(msg: &M) -> Any {
+    Any { type_url: format!("/{}", M::full_name()), value: msg.encode_to_vec() }
+}
+
 /// A typed ABCI query on a gRPC method path at `flags`' node and height.
 pub fn query_proto<Req: prost::Message, Resp: prost::Message + Default>(flags: &QueryFlags, path: &str, req: &Req) -> anyhow::Result<Resp> {
     Ok(Resp::decode(query(flags, path, req.encode_to_vec())?.as_slice())?)

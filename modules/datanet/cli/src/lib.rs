@@ -315,10 +315,7 @@ fn query<Req: Message, Resp: Message + Default>(flags: &QueryFlags, method: &str
     query_proto(flags, &format!("/openledger.datanet.v1.Query/{method}"), req)
 }
 
-fn print(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
+use openledger_cli::print_json as print;
 
 /// A version row as JSON: the text when the row is UTF-8 (exact, as JSON strings round-trip),
 /// else base64.

@@ -26,12 +26,11 @@ use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
 use cosmos_sdk_proto::Any;
 use openledger_core::coin::{parse_coins, Coin};
 use openledger_gov::gov_authority;
-use prost::{Message, Name};
+use prost::Message;
 use serde_json::{json, Value};
 
 use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, CommandGroup, ModuleCli, QueryFlags, TxFlags};
-use openledger_server::rpc_client::CometRpc;
 
 /// `tx gov` subcommands.
 #[derive(Debug, Subcommand)]
@@ -129,16 +128,10 @@ pub enum GovQueryCmd {
     },
 }
 
-fn pack<M: Message + Name>(m: &M) -> Any {
-    Any { type_url: format!("/{}", M::full_name()), value: m.encode_to_vec() }
-}
+use openledger_cli::pack_named as pack;
 
 fn query<Req: Message, Resp: Message + Default>(node: &str, height: i64, path: &str, req: &Req) -> anyhow::Result<Resp> {
-    let res = CometRpc::new(node).abci_query(path, &req.encode_to_vec(), height, false)?;
-    if res.code != 0 {
-        anyhow::bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
-    }
-    Ok(Resp::decode(res.value.as_slice())?)
+    openledger_cli::query_proto(&QueryFlags { node: node.to_string(), height }, path, req)
 }
 
 /// Parses `yes|no|abstain|no_with_veto` (or `VOTE_OPTION_YES`, or the number).

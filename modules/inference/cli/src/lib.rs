@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 
 use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, broadcast_included, CommandGroup, ModuleCli, QueryFlags, TxFlags};
-use openledger_server::rpc_client::CometRpc;
 
 /// `tx inference` subcommands.
 #[derive(Debug, Subcommand)]
@@ -94,12 +93,7 @@ pub enum InferenceQueryCmd {
 }
 
 fn query<Req: Message, Resp: Message + Default>(node: &str, height: i64, method: &str, req: &Req) -> anyhow::Result<Resp> {
-    let rpc = CometRpc::new(node);
-    let res = rpc.abci_query(&format!("/openledger.inference.v1.Query/{method}"), &req.encode_to_vec(), height, false)?;
-    if res.code != 0 {
-        bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
-    }
-    Ok(Resp::decode(res.value.as_slice())?)
+    openledger_cli::query_proto(&QueryFlags { node: node.to_string(), height }, &format!("/openledger.inference.v1.Query/{method}"), req)
 }
 
 fn status_name(status: i32) -> &'static str {

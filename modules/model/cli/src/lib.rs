@@ -142,10 +142,7 @@ fn query<Req: Message, Resp: Message + Default>(flags: &QueryFlags, method: &str
     query_proto(flags, &format!("/openledger.model.v1.Query/{method}"), req)
 }
 
-fn print(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
+use openledger_cli::print_json as print;
 
 fn price(text: Option<&str>) -> anyhow::Result<Option<cosmos_sdk_proto::cosmos::base::v1beta1::Coin>> {
     text.map(|t| Coin::parse(t).map(|c| c.to_proto()).map_err(Into::into)).transpose()

@@ -7,19 +7,16 @@ use clap::Subcommand;
 use cosmos_sdk_proto::cosmos::distribution::v1beta1 as dpb;
 use cosmos_sdk_proto::cosmos::slashing::v1beta1 as slpb;
 use cosmos_sdk_proto::cosmos::staking::v1beta1 as spb;
-use cosmos_sdk_proto::Any;
 use openledger_core::address::{VALCONS_PREFIX, VALOPER_PREFIX};
 use openledger_core::coin::{Coin, BASE_DENOM};
 use openledger_core::{Address, Dec};
 use openledger_stake::distribution::from_dec_coins;
 use openledger_stake::keeper::{ed25519_any, operator_of};
 use openledger_stake::params::{dec_from_proto, dec_to_proto};
-use prost::{Message, Name};
 use serde_json::{json, Value};
 
 use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, CommandGroup, ModuleCli, QueryFlags, TxFlags};
-use openledger_server::rpc_client::CometRpc;
 
 /// `tx staking` subcommands.
 #[derive(Debug, Subcommand)]
@@ -280,9 +277,7 @@ pub enum SlashingQuery {
     },
 }
 
-fn pack<M: Message + Name>(m: &M) -> Any {
-    Any { type_url: format!("/{}", M::full_name()), value: m.encode_to_vec() }
-}
+use openledger_cli::pack_named as pack;
 
 fn one_coin(text: &str) -> anyhow::Result<cosmos_sdk_proto::cosmos::base::v1beta1::Coin> {
     let c = Coin::parse(text)?;
@@ -435,13 +430,7 @@ pub fn slashing_tx(home: &std::path::Path, cmd: SlashingTx) -> anyhow::Result<()
     broadcast(&key, vec![pack(&slpb::MsgUnjail { validator_addr: operator_of(&key.address()) })], &flags)
 }
 
-fn query<Req: Message, Resp: Message + Default>(flags: &QueryFlags, path: &str, req: &Req) -> anyhow::Result<Resp> {
-    let res = CometRpc::new(&flags.node).abci_query(path, &req.encode_to_vec(), flags.height, false)?;
-    if res.code != 0 {
-        anyhow::bail!("query failed (codespace {}, code {}): {}", res.codespace, res.code, res.log);
-    }
-    Ok(Resp::decode(res.value.as_slice())?)
-}
+use openledger_cli::query_proto as query;
 
 fn dotted(text: &str) -> String {
     dec_from_proto(text).map(|d| d.to_string()).unwrap_or_default()
