@@ -55,6 +55,37 @@ impl TypedEvent for Event {
     }
 }
 
+/// An attribute value of a typed event: strings move in, numbers and decimals are written in
+/// decimal.
+pub trait AttrValue {
+    /// The attribute's text.
+    fn into_attr(self) -> String;
+}
+
+impl AttrValue for String {
+    fn into_attr(self) -> String {
+        self
+    }
+}
+
+impl AttrValue for &str {
+    fn into_attr(self) -> String {
+        self.to_string()
+    }
+}
+
+macro_rules! display_attr {
+    ($($t:ty),*) => {
+        $(impl AttrValue for $t {
+            fn into_attr(self) -> String {
+                self.to_string()
+            }
+        })*
+    };
+}
+
+display_attr!(u32, u64, u128, i32, i64, bool, crate::Dec);
+
 /// Declares typed events: for each, a struct whose fields are the event's attributes in order,
 /// and its [`TypedEvent`] impl. An attribute's value is its field's `to_string()`, or the
 /// expression after `=>` (which sees every field by name):
@@ -94,7 +125,7 @@ macro_rules! typed_events {
         )*
     };
     (@value $field:ident) => {
-        $field.to_string()
+        $crate::events::AttrValue::into_attr($field)
     };
     (@value $field:ident, $value:expr) => {
         $value
