@@ -421,11 +421,12 @@ impl App {
         let trimmed = path.trim_start_matches('/');
         let (service, method) =
             trimmed.split_once('/').ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
-        let registry = &self.modules.registry;
-        if !registry.query_service_names().contains(&service) {
-            return Err((QueryError::UnknownPath(format!("unknown query path {path}")), 0));
-        }
-        self.with_query_state(height, |state, _| registry.query(state, service, method, data))
+        let handler = self
+            .modules
+            .registry
+            .query_service(service)
+            .ok_or_else(|| (QueryError::UnknownPath(format!("unknown query path {path}")), 0))?;
+        self.with_query_state(height, |state, _| handler.query(state, service, method, data))
     }
 
     /// Every gRPC service name the query router serves (for reflection and routing).

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tendermint_proto::v0_38::abci::ValidatorUpdate;
 
 use crate::block::BlockInfo;
-use crate::error::{sdk_codes, AbciError, QueryError};
+use crate::error::{sdk_codes, AbciError};
 use crate::module::{BlockContext, Hook, Module, ModuleAccount, Msg, MsgHandler, MsgRouter};
 use crate::query::QueryService;
 use crate::state::{StateRead, StateWrite};
@@ -119,14 +119,9 @@ impl Registry {
         self.queries.iter().flat_map(|q| q.services().iter().copied()).collect()
     }
 
-    /// Answers `method` of `service` over `state`.
-    pub fn query(&self, state: &dyn StateRead, service: &str, method: &str, data: &[u8]) -> Result<Vec<u8>, QueryError> {
-        let handler = self
-            .queries
-            .iter()
-            .find(|q| q.services().contains(&service))
-            .ok_or_else(|| QueryError::UnknownPath(format!("unknown query path /{service}/{method}")))?;
-        handler.query(state, service, method, data)
+    /// The query service that serves the gRPC service `service`, if any.
+    pub fn query_service(&self, service: &str) -> Option<&dyn QueryService> {
+        self.queries.iter().find(|q| q.services().contains(&service)).map(|q| q.as_ref())
     }
 
     /// Imports genesis: each module's section of `app_state` in genesis order; the module
