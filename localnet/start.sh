@@ -73,6 +73,11 @@ wait_port() { # port pid what log
   die "$3 did not open port $1 within 300 s; see $4"
 }
 
+EXEC_PORTS=()
+for line in "${NODES[@]}"; do
+  read -r i home abci rpc exec_port exec_addr <<<"$line"
+  if [ "$exec_addr" != "-" ]; then EXEC_PORTS+=("$exec_port"); fi
+done
 for line in "${NODES[@]}"; do
   read -r i home abci rpc exec_port exec_addr <<<"$line"
   if [ "$exec_addr" != "-" ]; then
@@ -80,7 +85,13 @@ for line in "${NODES[@]}"; do
     [ "${#MODELS[@]}" -gt 0 ] || die "node$i has an executor but localnet.json names no model file"
     model_args=()
     for m in "${MODELS[@]}"; do model_args+=(--model "$m"); done
+    # Each executor keeps its own adapter store and fetches adapters it lacks from the others.
+    peer_args=()
+    for p in "${EXEC_PORTS[@]}"; do
+      if [ "$p" != "$exec_port" ]; then peer_args+=(--peer "http://127.0.0.1:$p"); fi
+    done
     nohup "$OPEN_EXECUTOR" serve "${model_args[@]}" --listen "127.0.0.1:$exec_port" --threads 1 \
+      --adapter-store "$home/executor-adapters" "${peer_args[@]}" \
       >>"$home/executor.log" 2>&1 </dev/null &
     echo $! >"$PIDS/node$i.executor.pid"
   fi

@@ -432,6 +432,8 @@ pub struct LocalnetNode {
     executor: Option<Child>,
     /// The model directory its executor serves (`None`: runs no executor).
     executor_model: Option<PathBuf>,
+    /// The other validators' executor ports: its executor fetches adapters it lacks from them.
+    executor_peers: Vec<u16>,
 }
 
 impl LocalnetNode {
@@ -443,6 +445,10 @@ impl LocalnetNode {
             .arg("--model")
             .arg(&model)
             .args(["--listen", &format!("127.0.0.1:{port}"), "--threads", "1"])
+            // Its own adapter store: adapters it did not train or get reach it only from peers.
+            .arg("--adapter-store")
+            .arg(self.node.home().join("executor-adapters"))
+            .args(self.executor_peers.iter().flat_map(|p| ["--peer".to_string(), format!("http://127.0.0.1:{p}")]))
             .stdout(Stdio::from(log_file(self.node.home(), "executor.log")))
             .stderr(Stdio::from(log_file(self.node.home(), "executor.log")))
             .spawn()
@@ -571,7 +577,13 @@ impl Localnet {
                 };
                 let app_args = opts.app_args.iter().filter(|(i, _)| *i == ni.index).flat_map(|(_, a)| a.iter().cloned()).collect();
                 let executor_model = if executors.contains(&ni.index) { model_dir.clone() } else { None };
-                LocalnetNode { node, info: ni.clone(), app_args, executor: None, executor_model }
+                let executor_peers = info
+                    .nodes
+                    .iter()
+                    .filter(|o| o.index != ni.index && executors.contains(&o.index))
+                    .map(|o| o.executor_port)
+                    .collect();
+                LocalnetNode { node, info: ni.clone(), app_args, executor: None, executor_model, executor_peers }
             })
             .collect();
         for node in &mut nodes {
