@@ -1,5 +1,5 @@
 //! Errors of the model module with their frozen `(codespace, code)` pairs: codespace `model`
-//! from code 2, and the SDK's root codes where the SDK would use them (unauthorized 4, invalid
+//! from code 2 (fine-tune jobs from 17), and the SDK's root codes where the SDK would use them (unauthorized 4, invalid
 //! address 7, invalid coins 10).
 
 use openledger_core::error::{sdk_codes, ErrorCode, SDK_CODESPACE};
@@ -93,12 +93,48 @@ pub enum ModelError {
     /// Delisting something already delisted.
     #[error("{0} is already delisted")]
     AlreadyDelisted(String),
+    /// A fine-tune configuration out of bounds (rank 0 or above max_rank, unknown target
+    /// module, epochs, steps, batch size, learning rate, eval split or sequence length).
+    #[error("invalid fine-tune config: {0}")]
+    InvalidTrainingConfig(String),
+    /// A fine-tune fee below the governed minimum.
+    #[error("fee {fee} is below the minimum fine-tune fee {min}: insufficient fee")]
+    FeeTooLow {
+        /// Offered.
+        fee: String,
+        /// Required.
+        min: String,
+    },
+    /// A datanet version without rows.
+    #[error("datanet {datanet_id} version {version} has no rows to train on")]
+    EmptyDatanetVersion {
+        /// Datanet.
+        datanet_id: u64,
+        /// Version.
+        version: u64,
+    },
+    /// No such fine-tune job.
+    #[error("fine-tune job {0} not found")]
+    JobNotFound(u64),
+    /// A governed limit of fine-tuning reached (active jobs, rows per job).
+    #[error("fine-tune limit: {0}")]
+    JobLimit(String),
+    /// Fine-tuning params out of bounds.
+    #[error("invalid fine-tune params: {0}")]
+    InvalidParams(String),
+    /// Moving funds failed (the bank's or staking's own code: insufficient funds, ...).
+    #[error("{}", .0.log)]
+    Funds(openledger_core::AbciError),
+    /// The job is no longer queued or running.
+    #[error("fine-tune job {0} is not queued or running")]
+    JobNotActive(u64),
 }
 
 impl ErrorCode for ModelError {
     fn codespace(&self) -> &'static str {
         match self {
             Self::State(e) => e.codespace(),
+            Self::Funds(e) => e.codespace,
             Self::InvalidAddress { .. } | Self::Unauthorized(_) | Self::InvalidCoins(_) => SDK_CODESPACE,
             _ => MODEL_CODESPACE,
         }
@@ -107,6 +143,7 @@ impl ErrorCode for ModelError {
     fn code(&self) -> u32 {
         match self {
             Self::State(e) => e.code(),
+            Self::Funds(e) => e.code,
             Self::InvalidAddress { .. } => sdk_codes::INVALID_ADDRESS,
             Self::Unauthorized(_) => sdk_codes::UNAUTHORIZED,
             Self::InvalidCoins(_) => sdk_codes::INVALID_COINS,
@@ -125,6 +162,13 @@ impl ErrorCode for ModelError {
             Self::BaseModelDelisted(_) => 14,
             Self::AdapterDelisted(_) => 15,
             Self::AlreadyDelisted(_) => 16,
+            Self::InvalidTrainingConfig(_) => 17,
+            Self::FeeTooLow { .. } => 18,
+            Self::EmptyDatanetVersion { .. } => 19,
+            Self::JobNotFound(_) => 20,
+            Self::JobLimit(_) => 21,
+            Self::InvalidParams(_) => 22,
+            Self::JobNotActive(_) => 23,
         }
     }
 }
@@ -146,6 +190,13 @@ mod tests {
             (ModelError::BaseModelDelisted(1), "model", 14),
             (ModelError::AdapterDelisted(1), "model", 15),
             (ModelError::AlreadyDelisted("x".into()), "model", 16),
+            (ModelError::InvalidTrainingConfig("x".into()), "model", 17),
+            (ModelError::FeeTooLow { fee: "1uopen".into(), min: "2uopen".into() }, "model", 18),
+            (ModelError::EmptyDatanetVersion { datanet_id: 1, version: 1 }, "model", 19),
+            (ModelError::JobNotFound(1), "model", 20),
+            (ModelError::JobLimit("x".into()), "model", 21),
+            (ModelError::InvalidParams("x".into()), "model", 22),
+            (ModelError::JobNotActive(1), "model", 23),
         ];
         for (err, space, code) in cases {
             assert_eq!((err.codespace(), err.code()), (space, code), "{err}");

@@ -93,6 +93,22 @@ pub struct AdapterJson {
     /// Why it was delisted.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub delist_reason: String,
+    /// The fine-tune job it came from (0: registered by hand).
+    #[serde(with = "serde_str", default, skip_serializing_if = "is_zero")]
+    pub fine_tune_job_id: u64,
+    /// Training-log hash, base64.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub training_log_hash: String,
+    /// Eval loss bits.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub eval_loss_bits: u32,
+    /// Base weights hash it was trained from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base_weights_hash: String,
+}
+
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
 }
 
 /// The model section of the genesis `app_state`.
@@ -110,6 +126,31 @@ pub struct ModelGenesis {
     /// Next adapter id (0: one past the largest).
     #[serde(with = "serde_str", default)]
     pub next_adapter_id: u64,
+    /// Fine-tuning params (`openledger.model.v1.FineTuneParams` in the proto JSON mapping;
+    /// absent: the defaults, nothing written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+    /// Fine-tune jobs (`openledger.model.v1.FineTuneJob` in the proto JSON mapping).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fine_tune_jobs: Vec<serde_json::Value>,
+    /// Next job id (0: one past the largest).
+    #[serde(with = "serde_str", default, skip_serializing_if = "is_zero")]
+    pub next_job_id: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+const PARAMS: &str = "openledger.model.v1.FineTuneParams";
+const JOB: &str = "openledger.model.v1.FineTuneJob";
+
+fn from_json<M: prost::Message + Default>(name: &str, v: &serde_json::Value) -> Result<M, ModelError> {
+    openledger_proto::json::from_json(name, v).map_err(|e| bad(format!("{name}: {e}")))
+}
+
+fn to_json<M: prost::Message>(name: &str, m: &M) -> Result<serde_json::Value, ModelError> {
+    openledger_proto::json::to_json(name, m).map_err(|e| bad(format!("{name}: {e}")))
 }
 
 impl ModelGenesis {
@@ -158,22 +199,34 @@ impl ModelGenesis {
                         inference_price: a.inference_price.as_ref().map(CoinJson::to_proto),
                         delisted: a.delisted,
                         delist_reason: a.delist_reason.clone(),
+                        fine_tune_job_id: a.fine_tune_job_id,
+                        training_log_hash: b64
+                            .decode(&a.training_log_hash)
+                            .map_err(|e| bad(format!("adapter {} training_log_hash: {e}", a.id)))?,
+                        eval_loss_bits: a.eval_loss_bits,
+                        base_weights_hash: a.base_weights_hash.clone(),
                     })
                 })
                 .collect::<Result<Vec<_>, ModelError>>()?,
             next_base_model_id: self.next_base_model_id,
             next_adapter_id: self.next_adapter_id,
+            params: self.params.as_ref().map(|v| from_json(PARAMS, v)).transpose()?,
+            fine_tune_jobs: self.fine_tune_jobs.iter().map(|v| from_json(JOB, v)).collect::<Result<_, _>>()?,
+            next_job_id: self.next_job_id,
         })
     }
 
     /// The JSON form.
-    pub fn from_proto(g: &pb::GenesisState) -> Self {
-        Self {
+    pub fn from_proto(g: &pb::GenesisState) -> Result<Self, ModelError> {
+        Ok(Self {
             base_models: g.base_models.iter().map(BaseModelJson::from).collect(),
             adapters: g.adapters.iter().map(AdapterJson::from).collect(),
             next_base_model_id: g.next_base_model_id,
             next_adapter_id: g.next_adapter_id,
-        }
+            params: g.params.as_ref().map(|p| to_json(PARAMS, p)).transpose()?,
+            fine_tune_jobs: g.fine_tune_jobs.iter().map(|j| to_json(JOB, j)).collect::<Result<_, _>>()?,
+            next_job_id: g.next_job_id,
+        })
     }
 }
 
@@ -217,6 +270,10 @@ impl From<&pb::Adapter> for AdapterJson {
             inference_price: a.inference_price.as_ref().map(CoinJson::from_proto),
             delisted: a.delisted,
             delist_reason: a.delist_reason.clone(),
+            fine_tune_job_id: a.fine_tune_job_id,
+            training_log_hash: base64::engine::general_purpose::STANDARD.encode(&a.training_log_hash),
+            eval_loss_bits: a.eval_loss_bits,
+            base_weights_hash: a.base_weights_hash.clone(),
         }
     }
 }
@@ -297,6 +354,28 @@ pub fn init_genesis_proto(keeper: &ModelKeeper, state: &mut dyn StateWrite, g: &
     };
     state.put_proto(state_key::NEXT_BASE_MODEL_ID.to_vec(), &next(g.next_base_model_id, &models, "next_base_model_id")?)?;
     state.put_proto(state_key::NEXT_ADAPTER_ID.to_vec(), &next(g.next_adapter_id, &adapters, "next_adapter_id")?)?;
+    // Fine-tuning: written only when the section carries it, so genesis files from before
+    // ModelFactory import to exactly the same state.
+    if let Some(params) = &g.params {
+        keeper.set_fine_tune_params(state, params).map_err(|e| bad(format!("params: {e}")))?;
+    }
+    let mut jobs = BTreeSet::new();
+    for job in &g.fine_tune_jobs {
+        canonical("creator", &job.creator).map_err(|e| bad(format!("job {}: {e}", job.id)))?;
+        if !models.contains(&job.base_model_id) {
+            return Err(bad(format!("job {}: base model {} not found", job.id, job.base_model_id)));
+        }
+        if job.status == pb::JobStatus::Unspecified as i32 || pb::JobStatus::try_from(job.status).is_err() {
+            return Err(bad(format!("job {} has no valid status", job.id)));
+        }
+        if job.id == 0 || !jobs.insert(job.id) {
+            return Err(bad(format!("job {} has a zero or repeated id", job.id)));
+        }
+        keeper.set_job(state, job, None)?;
+    }
+    if g.next_job_id != 0 || !jobs.is_empty() {
+        state.put_proto(state_key::NEXT_JOB_ID.to_vec(), &next(g.next_job_id, &jobs, "next_job_id")?)?;
+    }
     Ok(())
 }
 
@@ -307,12 +386,15 @@ pub fn export_genesis_proto(state: &dyn StateRead) -> Result<pb::GenesisState, M
         adapters: state.scan_all_proto(state_key::ADAPTER_PREFIX)?.into_iter().map(|(_, a)| a).collect(),
         next_base_model_id: state.get_proto::<u64>(state_key::NEXT_BASE_MODEL_ID)?.unwrap_or(1),
         next_adapter_id: state.get_proto::<u64>(state_key::NEXT_ADAPTER_ID)?.unwrap_or(1),
+        params: state.get_proto(state_key::PARAMS)?,
+        fine_tune_jobs: state.scan_all_proto(state_key::JOB_PREFIX)?.into_iter().map(|(_, j)| j).collect(),
+        next_job_id: state.get_proto::<u64>(state_key::NEXT_JOB_ID)?.unwrap_or(0),
     })
 }
 
 /// Reads the registry back out of the state (JSON form).
 pub fn export_genesis(state: &dyn StateRead) -> Result<ModelGenesis, ModelError> {
-    Ok(ModelGenesis::from_proto(&export_genesis_proto(state)?))
+    ModelGenesis::from_proto(&export_genesis_proto(state)?)
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use openledger_core::coin::BASE_DENOM;
-use openledger_core::{Coin, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
+use openledger_core::{AbciError, Coin, StateError, StateRead, StateReadExt, StateWrite, StateWriteExt};
 use openledger_proto::openledger::model::v1::{Adapter, BaseModel};
 
 use crate::error::ModelError;
+use crate::finetune::ModelFunds;
 use crate::state_key;
 
 /// A published datanet version as the registry needs it.
@@ -25,6 +26,14 @@ pub struct VersionInfo {
 pub trait DatanetReader: Send + Sync {
     /// Version `version` (≥ 1) of `datanet_id`, if published.
     fn version(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Option<VersionInfo>, StateError>;
+
+    /// Rows per contributor in that version: walks the version's row runs (segments) to their
+    /// contributions and each contribution to its contributor. One entry per run; the caller
+    /// sums by contributor. Default: none (every contributor share then goes to the pool).
+    fn version_contributors(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Vec<(String, u64)>, StateError> {
+        let _ = (state, datanet_id, version);
+        Ok(Vec::new())
+    }
 
     /// Whether that version exists.
     fn version_exists(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<bool, StateError> {
@@ -65,6 +74,7 @@ pub fn normalize_price(price: Option<&cosmos_sdk_proto::cosmos::base::v1beta1::C
 #[derive(Clone)]
 pub struct ModelKeeper {
     datanets: Arc<dyn DatanetReader>,
+    funds: Option<Arc<dyn ModelFunds>>,
 }
 
 impl std::fmt::Debug for ModelKeeper {
@@ -76,7 +86,20 @@ impl std::fmt::Debug for ModelKeeper {
 impl ModelKeeper {
     /// A keeper reading datanet versions through `datanets`.
     pub fn new(datanets: Arc<dyn DatanetReader>) -> Self {
-        Self { datanets }
+        Self { datanets, funds: None }
+    }
+
+    /// The same keeper moving fine-tune fees through `funds`.
+    pub fn with_funds(mut self, funds: Arc<dyn ModelFunds>) -> Self {
+        self.funds = Some(funds);
+        self
+    }
+
+    /// The funds mover (fine-tune jobs fail without one).
+    pub fn funds(&self) -> Result<&dyn ModelFunds, ModelError> {
+        self.funds.as_deref().ok_or_else(|| {
+            ModelError::Funds(AbciError::sdk(openledger_core::error::sdk_codes::INTERNAL, "the model keeper has no funds keeper"))
+        })
     }
 
     /// The datanet reader.
@@ -188,6 +211,7 @@ impl ModelKeeper {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use openledger_core::Address;
     use std::collections::BTreeMap;
 
     /// Datanet versions in memory: `(datanet, version) → (root, rows)`, plus delisted datanets.
@@ -195,6 +219,8 @@ pub(crate) mod tests {
     pub struct MemDatanets {
         pub versions: BTreeMap<(u64, u64), (Vec<u8>, u64)>,
         pub delisted: Vec<u64>,
+        /// Row runs per version: `(contributor, rows)`.
+        pub contributors: BTreeMap<(u64, u64), Vec<(String, u64)>>,
     }
 
     impl DatanetReader for MemDatanets {
@@ -205,16 +231,28 @@ pub(crate) mod tests {
                 datanet_delisted: self.delisted.contains(&datanet_id),
             }))
         }
+        fn version_contributors(&self, _state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Vec<(String, u64)>, StateError> {
+            Ok(self.contributors.get(&(datanet_id, version)).cloned().unwrap_or_default())
+        }
     }
 
-    pub fn keeper() -> ModelKeeper {
+    /// Datanets of [`keeper`] plus an empty version (4, 1) and contributors of (1, 1): three
+    /// runs over two contributors (addresses 7 and 8 of `msg::tests::addr`), 10 rows in all.
+    pub fn mem_datanets() -> MemDatanets {
         let mut d = MemDatanets::default();
         d.versions.insert((1, 1), (vec![0xaa; 32], 10));
         d.versions.insert((1, 2), (vec![0xbb; 32], 12));
         d.versions.insert((2, 1), (vec![0xcc; 32], 3));
         d.versions.insert((3, 1), (vec![0xdd; 32], 3));
+        d.versions.insert((4, 1), (vec![0xee; 32], 0));
         d.delisted.push(3);
-        ModelKeeper::new(Arc::new(d))
+        let who = |n: u8| Address::from_bytes(&[n; 20]).unwrap().to_bech32();
+        d.contributors.insert((1, 1), vec![(who(7), 3), (who(8), 4), (who(7), 3)]);
+        d
+    }
+
+    pub fn keeper() -> ModelKeeper {
+        ModelKeeper::new(Arc::new(mem_datanets()))
     }
 
     #[test]

@@ -9,12 +9,13 @@ use openledger_core::{Address, Coin, StateWrite, StateWriteExt};
 use openledger_proto::openledger::model::v1::{
     Adapter, BaseModel, DatanetVersionRef, MsgDelistAdapter, MsgDelistAdapterResponse, MsgDelistBaseModel, MsgDelistBaseModelResponse,
     MsgRegisterAdapter, MsgRegisterAdapterResponse, MsgRegisterBaseModel, MsgRegisterBaseModelResponse, MsgSetInferencePrice,
-    MsgSetInferencePriceResponse, PinnedVersion,
+    MsgSetInferencePriceResponse, PinnedVersion, MsgCreateFineTuneJob, MsgCreateFineTuneJobResponse,
 };
 use serde_json::Value;
 
 use crate::error::ModelError;
 use crate::events::{AdapterRegistered, BaseModelRegistered, InferencePriceSet, ModelDelisted};
+use crate::finetune::{check_config_shape, NewJob};
 use crate::keeper::{gov_authority, normalize_hash, normalize_price, ModelKeeper};
 
 /// Longest model name, in bytes.
@@ -232,6 +233,7 @@ impl RegisterAdapter {
             inference_price: Some(self.price.to_proto()),
             delisted: false,
             delist_reason: String::new(),
+            ..Default::default()
         };
         keeper.set_adapter(state, &adapter)?;
         state.emit_typed(AdapterRegistered {
@@ -428,6 +430,88 @@ impl DelistAdapter {
         keeper.set_adapter(state, &a)?;
         state.emit_typed(ModelDelisted { kind: "adapter", id: a.id, reason: self.msg.reason.clone() });
         Ok(MsgDelistAdapterResponse {})
+    }
+}
+
+/// Type URL of `MsgCreateFineTuneJob`.
+pub const MSG_CREATE_FINE_TUNE_JOB: &str = "/openledger.model.v1.MsgCreateFineTuneJob";
+
+/// A validated `MsgCreateFineTuneJob`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateFineTuneJob {
+    /// The job as checked without state.
+    pub job: NewJob,
+    /// The message as signed.
+    pub msg: MsgCreateFineTuneJob,
+}
+
+impl CreateFineTuneJob {
+    /// `ValidateBasic`: creator, non-zero ids, a parseable fee, known target modules and a
+    /// non-zero rank in a config that is present.
+    pub fn check_stateless(msg: &MsgCreateFineTuneJob) -> Result<Self, ModelError> {
+        let creator = address("creator", &msg.creator)?;
+        if msg.base_model_id == 0 {
+            return Err(ModelError::BaseModelNotFound(0));
+        }
+        if msg.datanet_id == 0 || msg.datanet_version == 0 {
+            return Err(ModelError::VersionNotFound { datanet_id: msg.datanet_id, version: msg.datanet_version });
+        }
+        let fee = match &msg.fee {
+            None => return Err(ModelError::InvalidCoins("a fine-tune job needs a fee".into())),
+            Some(c) => Coin::from_proto(c).map_err(|e| ModelError::InvalidCoins(e.to_string()))?,
+        };
+        check_config_shape(msg.config.as_ref())?;
+        Ok(Self {
+            job: NewJob {
+                creator,
+                base_model_id: msg.base_model_id,
+                datanet_id: msg.datanet_id,
+                datanet_version: msg.datanet_version,
+                config: msg.config.clone(),
+                fee,
+            },
+            msg: msg.clone(),
+        })
+    }
+
+    /// The signer.
+    pub fn signers(&self) -> Vec<Address> {
+        vec![self.job.creator.clone()]
+    }
+
+    /// Amino JSON.
+    pub fn amino_json(&self) -> Value {
+        let m = &self.msg;
+        let config = m.config.as_ref().map(|c| {
+            AminoObject::default()
+                .num("rank", c.rank.into())
+                .num("alpha", c.alpha.into())
+                .list("target_modules", c.target_modules.iter().map(|t| Value::String(t.clone())).collect())
+                .num("learning_rate_micro", c.learning_rate_micro.into())
+                .num("epochs", c.epochs.into())
+                .num("max_steps", c.max_steps.into())
+                .num("batch_size", c.batch_size.into())
+                .u64("seed", c.seed)
+                .num("eval_split_bps", c.eval_split_bps.into())
+                .num("max_seq_len", c.max_seq_len.into())
+                .build()
+        });
+        let mut o = AminoObject::default()
+            .str("creator", &m.creator)
+            .u64("base_model_id", m.base_model_id)
+            .u64("datanet_id", m.datanet_id)
+            .u64("datanet_version", m.datanet_version);
+        if let Some(c) = config {
+            o = o.value("config", c);
+        }
+        o.value("fee", coin_amino(m.fee.as_ref())).typed("openledger/MsgCreateFineTuneJob")
+    }
+
+    /// Creates the job (see [`ModelKeeper::create_job`]).
+    pub fn execute(&self, keeper: &ModelKeeper, state: &mut dyn StateWrite) -> Result<MsgCreateFineTuneJobResponse, ModelError> {
+        let info = openledger_core::block::block_info(state)?;
+        let job_id = keeper.create_job(state, info, &self.job)?;
+        Ok(MsgCreateFineTuneJobResponse { job_id })
     }
 }
 

@@ -1,7 +1,8 @@
 //! The model registry query service (`openledger.model.v1.Query`): base models, adapters (all,
-//! by base model, by owner, by datanet or datanet version) and an adapter's lineage.
+//! by base model, by owner, by datanet or datanet version), an adapter's lineage, and
+//! ModelFactory's params and fine-tune jobs (one, or a page filtered by status and/or creator).
 
-use openledger_core::pagination::paginate;
+use openledger_core::pagination::{paginate, paginate_filtered};
 use openledger_core::query::{parse_address, unary, QueryService};
 use openledger_core::{QueryError, StateRead};
 use openledger_proto::openledger::model::v1 as pb;
@@ -20,7 +21,9 @@ pub struct ModelQuery(pub ModelKeeper);
 
 fn not_found(e: ModelError) -> QueryError {
     match e {
-        ModelError::BaseModelNotFound(_) | ModelError::AdapterNotFound(_) => QueryError::NotFound(e.to_string()),
+        ModelError::BaseModelNotFound(_) | ModelError::AdapterNotFound(_) | ModelError::JobNotFound(_) => {
+            QueryError::NotFound(e.to_string())
+        }
         other => QueryError::Internal(other.to_string()),
     }
 }
@@ -44,6 +47,34 @@ impl ModelQuery {
             adapters.push(self.0.require_adapter(state, id).map_err(not_found)?);
         }
         Ok(pb::QueryAdaptersResponse { adapters, pagination })
+    }
+
+    /// One page of fine-tune jobs: by status index, by creator index (status filtered), or all.
+    fn jobs(&self, state: &dyn StateRead, req: &pb::QueryFineTuneJobsRequest) -> Result<pb::QueryFineTuneJobsResponse, QueryError> {
+        let status = req.status;
+        if status != 0 && pb::JobStatus::try_from(status).is_err() {
+            return Err(QueryError::InvalidArgument(format!("unknown job status {status}")));
+        }
+        let page = req.pagination.as_ref();
+        let (entries, pagination) = if !req.creator.is_empty() {
+            let creator = parse_address("creator", &req.creator)?;
+            let keep = |_: &[u8], v: &[u8]| -> bool {
+                status == 0
+                    || u64::decode(v).ok().and_then(|id| self.0.job(state, id).ok().flatten()).is_some_and(|j| j.status == status)
+            };
+            paginate_filtered(state, &state_key::jobs_by_creator(&creator.to_bech32()), page, &keep)?
+        } else if status != 0 {
+            paginate(state, &state_key::jobs_by_status(status), page)?
+        } else {
+            let (entries, pagination) = paginate(state, state_key::JOB_PREFIX, page)?;
+            return Ok(pb::QueryFineTuneJobsResponse { jobs: decode_all(entries)?, pagination });
+        };
+        let mut jobs = Vec::with_capacity(entries.len());
+        for (_, value) in entries {
+            let id = u64::decode(value.as_slice()).map_err(|e| QueryError::Internal(e.to_string()))?;
+            jobs.push(self.0.require_job(state, id).map_err(not_found)?);
+        }
+        Ok(pb::QueryFineTuneJobsResponse { jobs, pagination })
     }
 }
 
@@ -93,6 +124,13 @@ impl QueryService for ModelQuery {
                     lineage: Some(pb::Lineage { adapter: Some(adapter), base_model: Some(base_model), datanet_versions }),
                 })
             }),
+            "Params" => unary(data, |_: pb::QueryParamsRequest| {
+                Ok(pb::QueryParamsResponse { params: Some(keeper.fine_tune_params(state).map_err(not_found)?) })
+            }),
+            "FineTuneJob" => unary(data, |req: pb::QueryFineTuneJobRequest| {
+                Ok(pb::QueryFineTuneJobResponse { job: Some(keeper.require_job(state, req.job_id).map_err(not_found)?) })
+            }),
+            "FineTuneJobs" => unary(data, |req: pb::QueryFineTuneJobsRequest| self.jobs(state, &req)),
             _ => Err(QueryError::UnknownPath(format!("unknown method {method} of {service}"))),
         }
     }

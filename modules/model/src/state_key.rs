@@ -72,6 +72,61 @@ pub fn adapter_by_datanet(datanet_id: u64, adapter_id: u64) -> Vec<u8> {
     format!("model/adapters_by_datanet/{datanet_id:020}/{adapter_id:020}").into_bytes()
 }
 
+/// Fine-tuning params (`FineTuneParams`); absent means the defaults.
+pub const PARAMS: &[u8] = b"model/params";
+/// Next fine-tune job id (`u64`).
+pub const NEXT_JOB_ID: &[u8] = b"model/next_job_id";
+/// Jobs queued or running (`u64` count).
+pub const ACTIVE_JOB_COUNT: &[u8] = b"model/active_job_count";
+
+/// Prefix of every fine-tune job.
+pub const JOB_PREFIX: &[u8] = b"model/job/";
+
+/// `model/job/{id:020}` → `FineTuneJob`.
+pub fn job(id: u64) -> Vec<u8> {
+    format!("model/job/{id:020}").into_bytes()
+}
+
+/// `model/jobs_by_status/{status:02}/` — jobs in one status.
+pub fn jobs_by_status(status: i32) -> Vec<u8> {
+    format!("model/jobs_by_status/{status:02}/").into_bytes()
+}
+
+/// `model/jobs_by_status/{status:02}/{id:020}` → job id.
+pub fn job_by_status(status: i32, id: u64) -> Vec<u8> {
+    format!("model/jobs_by_status/{status:02}/{id:020}").into_bytes()
+}
+
+/// `model/jobs_by_creator/{addr}/` — a creator's jobs.
+pub fn jobs_by_creator(creator: &str) -> Vec<u8> {
+    format!("model/jobs_by_creator/{creator}/").into_bytes()
+}
+
+/// `model/jobs_by_creator/{addr}/{id:020}` → job id.
+pub fn job_by_creator(creator: &str, id: u64) -> Vec<u8> {
+    format!("model/jobs_by_creator/{creator}/{id:020}").into_bytes()
+}
+
+/// Prefix of the deadline queue of active jobs.
+pub const JOB_DEADLINE_PREFIX: &[u8] = b"model/job_deadline/";
+
+/// `model/job_deadline/{height:020}/{id:020}` → job id: active jobs by deadline height.
+pub fn job_deadline(height: u64, id: u64) -> Vec<u8> {
+    format!("model/job_deadline/{height:020}/{id:020}").into_bytes()
+}
+
+/// Job id of a `…/{id:020}` index key.
+pub fn id_from_key(key: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(key).ok()?;
+    text.rsplit('/').next()?.parse().ok()
+}
+
+/// Deadline height of a [`job_deadline`] key.
+pub fn deadline_from_key(key: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(key.strip_prefix(JOB_DEADLINE_PREFIX)?).ok()?;
+    text.split('/').next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +137,9 @@ mod tests {
         assert!(adapter(9) < adapter(10));
         assert!(adapter_by_version(1, 2, 3).starts_with(&adapters_by_version(1, 2)));
         assert!(!adapter_by_version(1, 2, 3).starts_with(&adapters_by_version(1, 20)));
+        assert_eq!(id_from_key(&job_by_status(1, 42)), Some(42));
+        assert_eq!(deadline_from_key(&job_deadline(7, 42)), Some(7));
+        assert_eq!(id_from_key(&job_deadline(7, 42)), Some(42));
+        assert!(job_deadline(9, 1) < job_deadline(10, 0));
     }
 }
