@@ -3,6 +3,7 @@
 #   make test   unit + end-to-end tests (real CometBFT nodes on loopback ports)
 #   make bench  benchmarks (results go to BENCHMARKS.md)
 #   make localnet  4 validators (+ executors) on loopback in the background; localnet-status, localnet-stop
+#   make web    the web app (web/ → web/dist, served by openledgerd at /app)
 
 SHELL := /bin/bash
 COMETBFT_VERSION := v0.38.19
@@ -12,7 +13,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all install-deps cosmjs-deps build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status
+.PHONY: all install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status
 
 all: build
 
@@ -33,6 +34,32 @@ $(COMETBFT):
 cosmjs-deps:
 	cd tests/cosmjs && npm ci --cache $(CACHE)/npm --prefer-offline --no-audit --no-fund
 
+## web: the web app (web/, TypeScript + Preact + CosmJS, Vite) built into web/dist (git-ignored),
+## which openledgerd serves at /app with --web-dir. npm ci runs only when package-lock.json changed.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json web/package-lock.json
+NPM_CI := npm ci --cache $(CACHE)/npm --prefer-offline --no-audit --no-fund
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && $(NPM_CI)
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+## web-test-deps: playwright-core and CosmJS for the browser test (tests/web) and Debian's chromium
+## (Playwright's own browser download is not used).
+web-test-deps: chromium tests/web/node_modules/.package-lock.json
+
+tests/web/node_modules/.package-lock.json: tests/web/package-lock.json
+	cd tests/web && $(NPM_CI)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@if [ ! -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then \
+		echo "Installing Debian's chromium for the browser test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
 ## build: release openledgerd.
 build:
 	$(CARGO) build --release -p openledger-app --bin openledgerd
@@ -40,14 +67,16 @@ build:
 build-debug:
 	$(CARGO) build -p openledger-app --bin openledgerd
 
-## run: init $(OPEN_HOME) if needed, then start openledgerd and CometBFT (Ctrl-C stops both).
-run: install-deps build
-	OPEN_HOME="$(OPEN_HOME)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" ./localnet/run-single.sh
+## run: init $(OPEN_HOME) if needed, then start openledgerd (serving the web app at /app, with
+## the local dev account) and CometBFT (Ctrl-C stops both).
+run: install-deps build web
+	WEB_DIR="$(CURDIR)/web/dist" OPEN_HOME="$(OPEN_HOME)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" ./localnet/run-single.sh
 
-## test: every unit test and the end-to-end suite of the chain (the verifiable-inference e2e runs
+## test: every unit test and the end-to-end suite of the chain (the web app in Chromium included;
+## the verifiable-inference e2e runs
 ## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
-test: install-deps cosmjs-deps build-debug executor-test-build executor-model
+test: install-deps cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
 	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --lib --bins --tests
 	$(MAKE) test-executor
 
@@ -96,9 +125,11 @@ $(EXECUTOR_MODEL):
 test-executor: executor-model
 	OPEN_EXECUTOR_REQUIRE_MODEL=1 $(EXECUTOR_CARGO) test --release --manifest-path gpu-executor/Cargo.toml
 
-## bench-executor: executor vs plain mistral.rs, determinism profile cost, OpenLoRA memory/throughput.
+## bench-executor: executor vs plain mistral.rs, determinism profile cost, OpenLoRA memory/throughput,
+## then ModelFactory training tokens/s vs a plain candle loop and artifact fetch throughput.
 bench-executor: executor-model
 	$(EXECUTOR_CARGO) bench --manifest-path gpu-executor/Cargo.toml --bench executor_bench
+	$(EXECUTOR_CARGO) bench --manifest-path gpu-executor/Cargo.toml --bench train_bench
 
 ## lint-executor: rustfmt and clippy (warnings as errors) for the executor workspace.
 lint-executor:

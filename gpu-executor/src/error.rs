@@ -94,6 +94,9 @@ pub enum ExecutorError {
     /// Serving transport error.
     #[error("transport: {0}")]
     Transport(String),
+    /// A training job failed while running (diverged, could not write its adapter).
+    #[error("training failed: {0}")]
+    Training(String),
 }
 
 /// Result with [`ExecutorError`].
@@ -114,6 +117,7 @@ impl ExecutorError {
             Self::CorruptAdapter { .. } | Self::AdapterModelMismatch { .. } | Self::HashMismatch { .. } => Code::FailedPrecondition,
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::EngineStopped(_) => Code::Unavailable,
+            Self::Training(_) => Code::Aborted,
             Self::InvalidModel { .. }
             | Self::Io { .. }
             | Self::Tensor(_)

@@ -1,13 +1,15 @@
 //! The executor: the models it holds (by content hash), the adapters registered for them, request
 //! validation, and routing — base models to mistral.rs, adapters to OpenLoRA.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use candle_core::Device;
+use prost::Message;
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::adapter_cache::AdapterCache;
@@ -22,6 +24,13 @@ use crate::profile::{BatchingMode, ComputeDType, DeterminismProfile};
 use crate::sampling::TokenSelector;
 use crate::source::{ModelFormat, ModelSource};
 use crate::tokenizer::TextTokenizer;
+use crate::train::{self, StepReport, TrainJob, TrainLimits, TrainOutcome, TrainSettings};
+
+/// Finished training results kept for a repeated identical request (a caller that lost the
+/// stream asks again and gets the result without a second run).
+const MAX_KEPT_TRAIN_RESULTS: usize = 64;
+/// Largest data root a training request may carry, in bytes.
+const MAX_DATA_ROOT_BYTES: usize = 64;
 
 /// Bounds on everything a client controls.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +51,8 @@ pub struct Limits {
     pub max_cached_adapters: usize,
     /// Adapters registered at most.
     pub max_registered_adapters: usize,
+    /// Training request bounds.
+    pub train: TrainLimits,
 }
 
 impl Default for Limits {
@@ -55,6 +66,7 @@ impl Default for Limits {
             adapter_cache_bytes: 2 << 30,
             max_cached_adapters: 1024,
             max_registered_adapters: 100_000,
+            train: TrainLimits::default(),
         }
     }
 }
@@ -83,6 +95,11 @@ pub struct ExecutorConfig {
     pub openlora: bool,
     /// Bounds.
     pub limits: Limits,
+    /// Where trained (and fetched) adapters are written, one directory per content hash; None
+    /// refuses training.
+    pub adapter_store: Option<PathBuf>,
+    /// Peer executors (`http://host:port`) asked, in order, for an adapter this one lacks.
+    pub peers: Vec<String>,
 }
 
 impl Default for ExecutorConfig {
@@ -94,7 +111,25 @@ impl Default for ExecutorConfig {
             base_engine: BaseEngine::Mistral,
             openlora: true,
             limits: Limits::default(),
+            adapter_store: None,
+            peers: Vec::new(),
         }
+    }
+}
+
+/// A checked training request, ready to run.
+pub struct PreparedTrain {
+    job: TrainJob,
+    digest: [u8; 32],
+    model: Arc<LlamaModel>,
+    tokenizer: Arc<TextTokenizer>,
+    store: PathBuf,
+}
+
+impl PreparedTrain {
+    /// The normalized settings the job runs with.
+    pub fn settings(&self) -> &TrainSettings {
+        &self.job.settings
     }
 }
 
@@ -186,6 +221,11 @@ pub struct Executor {
     limits: Limits,
     in_flight: Semaphore,
     served: AtomicU64,
+    adapter_store: Option<PathBuf>,
+    peers: Vec<String>,
+    fetching: tokio::sync::Mutex<()>,
+    training: Semaphore,
+    train_results: Mutex<BTreeMap<[u8; 32], TrainOutcome>>,
 }
 
 fn device() -> Result<Device> {
@@ -225,6 +265,11 @@ impl Executor {
             limits: config.limits,
             in_flight: Semaphore::new(config.limits.max_in_flight.max(1)),
             served: AtomicU64::new(0),
+            adapter_store: config.adapter_store.clone(),
+            peers: config.peers.clone(),
+            fetching: tokio::sync::Mutex::new(()),
+            training: Semaphore::new(1),
+            train_results: Mutex::new(BTreeMap::new()),
         };
         let first = exec.order[0].clone();
         for dir in &config.adapter_dirs {
@@ -377,15 +422,7 @@ impl Executor {
         }
         let adapter_hash = if req.adapter.trim().is_empty() { None } else { Some(parse_hash(&req.adapter)?) };
         if let Some(h) = &adapter_hash {
-            let reg = self.adapters.read().map_err(lock_err)?;
-            let a = reg.get(h).ok_or_else(|| ExecutorError::UnknownAdapter(h.clone()))?;
-            if a.model != model_hash {
-                return Err(ExecutorError::AdapterModelMismatch {
-                    adapter: h.clone(),
-                    registered_for: a.model.clone(),
-                    requested: model_hash.clone(),
-                });
-            }
+            self.ensure_adapter(h, &model_hash).await?;
         }
         if req.prompt.is_empty() {
             return Err(ExecutorError::InvalidRequest("empty prompt".into()));
@@ -500,6 +537,127 @@ impl Executor {
             adapter_cache_budget_bytes: cache.budget_bytes(),
             requests_served: self.served.load(Ordering::Relaxed),
         })
+    }
+
+    /// Makes adapter `hash` available for `model`: registered already, or fetched from a peer
+    /// just in time (checked against its hash, then registered). Without peers or store, or when
+    /// no peer has it, the request fails with the reasons.
+    pub async fn ensure_adapter(&self, hash: &str, model: &str) -> Result<()> {
+        let registered = self.adapters.read().map_err(lock_err)?.get(hash).cloned();
+        if let Some(a) = registered {
+            if a.model != model {
+                return Err(ExecutorError::AdapterModelMismatch {
+                    adapter: hash.to_string(),
+                    registered_for: a.model,
+                    requested: model.to_string(),
+                });
+            }
+            return Ok(());
+        }
+        let Some(store) = &self.adapter_store else { return Err(ExecutorError::UnknownAdapter(hash.to_string())) };
+        if self.peers.is_empty() {
+            return Err(ExecutorError::UnknownAdapter(hash.to_string()));
+        }
+        // One fetch at a time: a burst of requests for a new adapter fetches it once.
+        let _guard = self.fetching.lock().await;
+        if self.adapters.read().map_err(lock_err)?.contains_key(hash) {
+            return Ok(());
+        }
+        let mut reasons = Vec::new();
+        for peer in &self.peers {
+            match crate::artifact::fetch_adapter(peer, hash, store, &self.limits.adapter).await {
+                Ok((dir, peer_model)) if peer_model == model => {
+                    let registered = self.register_adapter(model, &dir)?;
+                    if registered != hash {
+                        reasons.push(format!("{peer}: stored copy hashes to {registered}"));
+                        continue;
+                    }
+                    tracing::info!("adapter {hash} fetched from {peer}");
+                    return Ok(());
+                }
+                Ok((_, peer_model)) => reasons.push(format!("{peer}: registered for base model {peer_model}, not {model}")),
+                Err(e) => {
+                    tracing::warn!("adapter {hash} from {peer}: {e}");
+                    reasons.push(format!("{peer}: {e}"));
+                }
+            }
+        }
+        Err(ExecutorError::UnknownAdapter(format!("{hash} (no peer could provide it: {})", reasons.join("; "))))
+    }
+
+    /// The directory and base model of an adapter this executor holds (GetArtifact).
+    pub fn adapter_artifact(&self, hash: &str) -> Result<(PathBuf, String)> {
+        let hash = parse_hash(hash)?;
+        let reg = self.adapters.read().map_err(lock_err)?;
+        let a = reg.get(&hash).ok_or_else(|| ExecutorError::UnknownAdapter(hash.clone()))?;
+        Ok((a.path.clone(), a.model.clone()))
+    }
+
+    /// Checks a training request (model held with OpenLoRA, config, row sizes) before any work.
+    pub fn prepare_train(&self, r: pb::TrainRequest) -> Result<PreparedTrain> {
+        let model_hash = parse_hash(&r.model)?;
+        let entry = self.models.get(&model_hash).ok_or_else(|| ExecutorError::UnknownModel(model_hash.clone()))?;
+        let engine = entry
+            .openlora
+            .as_ref()
+            .ok_or_else(|| ExecutorError::Config("training needs the OpenLoRA model, which is disabled for this model".into()))?;
+        let store = self
+            .adapter_store
+            .clone()
+            .ok_or_else(|| ExecutorError::Config("no adapter store is configured (--adapter-store): cannot train".into()))?;
+        if r.data_root.len() > MAX_DATA_ROOT_BYTES {
+            return Err(ExecutorError::InvalidRequest(format!("data root of {} bytes", r.data_root.len())));
+        }
+        let settings = TrainSettings::from_proto(r.config.as_ref(), &self.limits.train)?;
+        train::check_rows(&r.rows, &self.limits.train)?;
+        let digest: [u8; 32] = Sha256::digest(r.encode_to_vec()).into();
+        Ok(PreparedTrain {
+            job: TrainJob { job_id: r.job_id, model_hash, rows: r.rows, data_root: r.data_root, settings },
+            digest,
+            model: engine.model().clone(),
+            tokenizer: entry.tokenizer.clone(),
+            store,
+        })
+    }
+
+    /// Runs a prepared job off the async runtime (one job at a time), registers the adapter for
+    /// its base model and returns the outcome; an identical request answered before returns the
+    /// kept outcome at once.
+    pub async fn train(&self, p: PreparedTrain, mut on_step: impl FnMut(&StepReport) + Send + 'static) -> Result<TrainOutcome> {
+        let kept = self.train_results.lock().map_err(lock_err)?.get(&p.digest).cloned();
+        if let Some(o) = kept {
+            if o.adapter_dir.join("adapter_model.safetensors").is_file() {
+                return Ok(o);
+            }
+        }
+        let _permit =
+            self.training.try_acquire().map_err(|_| ExecutorError::ResourceExhausted("a training job is already running".into()))?;
+        let model_hash = p.job.model_hash.clone();
+        let limits = self.limits.train;
+        let digest = p.digest;
+        tracing::info!("training job {} on model {model_hash}: {} rows", p.job.job_id, p.job.rows.len());
+        let outcome =
+            tokio::task::spawn_blocking(move || train::train(&p.model, &p.tokenizer, &p.job, &p.store, &limits, &mut |s| on_step(s)))
+                .await
+                .map_err(|e| ExecutorError::EngineStopped(e.to_string()))??;
+        let hash = self.register_adapter(&model_hash, &outcome.adapter_dir)?;
+        if hash != outcome.adapter_hash {
+            return Err(ExecutorError::HashMismatch { what: "trained adapter".into(), expected: outcome.adapter_hash, found: hash });
+        }
+        tracing::info!(
+            "training done: adapter {} ({} steps, {} tokens, eval loss {})",
+            outcome.adapter_hash,
+            outcome.steps,
+            outcome.tokens,
+            f32::from_bits(outcome.eval_loss_bits)
+        );
+        let mut kept = self.train_results.lock().map_err(lock_err)?;
+        while kept.len() >= MAX_KEPT_TRAIN_RESULTS {
+            let Some(first) = kept.keys().next().copied() else { break };
+            kept.remove(&first);
+        }
+        kept.insert(digest, outcome.clone());
+        Ok(outcome)
     }
 
     /// The bounds in force.

@@ -9,6 +9,7 @@
 //! * A tonic gRPC service on loopback ([`service`]) and a CLI (`src/main.rs`).
 
 pub mod adapter_cache;
+pub mod artifact;
 pub mod error;
 pub mod executor;
 pub mod fixtures;
@@ -23,6 +24,7 @@ pub mod sampling;
 pub mod service;
 pub mod source;
 pub mod tokenizer;
+pub mod train;
 
 /// Generated protobuf types and tonic service of `openledger.executor.v1`.
 #[allow(missing_docs, clippy::all)]

@@ -187,10 +187,10 @@ impl Weight {
     }
 }
 
-struct Layer {
-    attn_norm: Tensor,
-    ffn_norm: Tensor,
-    proj: [Weight; 7],
+pub(crate) struct Layer {
+    pub(crate) attn_norm: Tensor,
+    pub(crate) ffn_norm: Tensor,
+    pub(crate) proj: [Weight; 7],
 }
 
 /// One sequence's rows in a forward pass.
@@ -234,10 +234,10 @@ pub struct LlamaModel {
     format: WeightFormat,
     device: Device,
     dtype: DType,
-    embed: Tensor,
-    layers: Vec<Layer>,
-    norm: Tensor,
-    lm_head: Weight,
+    pub(crate) embed: Tensor,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) norm: Tensor,
+    pub(crate) lm_head: Weight,
     cos: Tensor,
     sin: Tensor,
     bytes: u64,
@@ -247,7 +247,7 @@ const PROJ_HF: [&str; 7] =
     ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
 const PROJ_GGUF: [&str; 7] = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
 
-fn rope_tables(cfg: &LlamaConfig, device: &Device, dtype: DType) -> Result<(Tensor, Tensor)> {
+pub(crate) fn rope_tables(cfg: &LlamaConfig, device: &Device, dtype: DType) -> Result<(Tensor, Tensor)> {
     let half = cfg.head_dim / 2;
     let inv: Vec<f32> = (0..half).map(|i| 1.0 / cfg.rope_theta.powf((2 * i) as f64 / cfg.head_dim as f64) as f32).collect();
     let inv = Tensor::from_vec(inv, (1, half), device)?;

@@ -48,7 +48,8 @@ impl Proj {
         Self::ALL.into_iter().find(|p| p.peft_name() == name)
     }
 
-    fn group(self) -> &'static str {
+    /// The PEFT module group (`self_attn` or `mlp`).
+    pub fn group(self) -> &'static str {
         if (self as usize) < 4 {
             "self_attn"
         } else {
@@ -192,7 +193,7 @@ fn parse_key(key: &str) -> Option<(usize, Proj, bool)> {
 }
 
 /// GGUF's Q/K row order: rows of each head regrouped from [2, hd/2] to [hd/2, 2].
-fn permute_rows_for_gguf(b: &Tensor, heads: usize) -> Result<Tensor> {
+pub(crate) fn permute_rows_for_gguf(b: &Tensor, heads: usize) -> Result<Tensor> {
     let (out, r) = b.dims2()?;
     let hd = out / heads;
     Ok(b.reshape((heads, 2, hd / 2, r))?.transpose(1, 2)?.contiguous()?.reshape((out, r))?)

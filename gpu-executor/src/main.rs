@@ -3,6 +3,9 @@
 //! ```text
 //! open-executor serve --model ~/.cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf
 //! open-executor run --model DIR_OR_GGUF --prompt "Hello" [--adapter DIR] [--max-tokens 32]
+//! open-executor train --model DIR_OR_GGUF --data ROWS.jsonl --out STORE [--rank 8 --max-steps 100 ...]
+//! open-executor train --executor http://127.0.0.1:50051 --model-hash HASH --data ROWS.jsonl
+//! open-executor fetch --executor http://127.0.0.1:50051 --hash ADAPTER_HASH --out DIR
 //! open-executor hash PATH
 //! open-executor merge --model DIR --adapter DIR --out DIR
 //! open-executor fixture llama --out DIR | fixture adapter --model DIR --out DIR
@@ -16,7 +19,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use open_executor::executor::{BaseEngine, ExecuteParams, Executor, ExecutorConfig, Limits};
 use open_executor::profile::{ComputeDType, DeterminismProfile, SamplingMode};
-use open_executor::{fixtures, hashing, lora, service, source, ExecutorError, Result};
+use open_executor::train::StepReport;
+use open_executor::{fixtures, hashing, lora, pb, service, source, ExecutorError, Result};
 
 #[derive(Parser)]
 #[command(name = "open-executor", version, about = "OpenLedger inference executor (mistral.rs + OpenLoRA)")]
@@ -31,6 +35,20 @@ enum Cmd {
     Serve(ServeArgs),
     /// Run one request and print the result.
     Run(RunArgs),
+    /// Fine-tune a LoRA adapter on rows (one per line of a file), here or on a serving executor.
+    Train(TrainArgs),
+    /// Download an adapter by content hash from a serving executor into DIR/<hash> (checked).
+    Fetch {
+        /// The executor's address (http://127.0.0.1:PORT).
+        #[arg(long)]
+        executor: String,
+        /// Adapter content hash.
+        #[arg(long)]
+        hash: String,
+        /// Directory the adapter directory is written into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Print the content hash of a model (GGUF file or directory) or adapter directory.
     Hash {
         /// Path.
@@ -133,6 +151,71 @@ struct ServeArgs {
     /// Listen address (loopback only).
     #[arg(long, default_value = service::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// Where trained adapters are written, one directory per content hash
+    /// (default: ~/.cache/openledger/executor/adapters).
+    #[arg(long)]
+    adapter_store: Option<PathBuf>,
+    /// A peer executor (http://127.0.0.1:PORT) asked for adapters this one lacks (repeatable).
+    #[arg(long)]
+    peer: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Model file (GGUF) or directory, trained here (or --executor to train on a serving one).
+    #[arg(long, required_unless_present = "executor")]
+    model: Option<PathBuf>,
+    /// A serving executor's address (http://127.0.0.1:PORT): it trains, this shows its progress.
+    #[arg(long, requires = "model_hash")]
+    executor: Option<String>,
+    /// With --executor: the content hash of the base model it holds.
+    #[arg(long)]
+    model_hash: Option<String>,
+    /// Training rows, one per line (JSON objects with "text" or "prompt"/"completion", or
+    /// plain text); blank lines are skipped.
+    #[arg(long)]
+    data: PathBuf,
+    /// Adapter store the adapter is written to (here only).
+    #[arg(long, default_value = "adapters")]
+    out: PathBuf,
+    /// LoRA rank (0: 8).
+    #[arg(long, default_value_t = 0)]
+    rank: u32,
+    /// lora_alpha (0: 2 × rank).
+    #[arg(long, default_value_t = 0)]
+    alpha: u32,
+    /// Target modules, comma separated (default q_proj,v_proj).
+    #[arg(long, value_delimiter = ',')]
+    target_modules: Vec<String>,
+    /// Learning rate (rounded to 1e-6; 0: 1e-3).
+    #[arg(long, default_value_t = 0.0)]
+    learning_rate: f64,
+    /// Epochs (0: 1).
+    #[arg(long, default_value_t = 0)]
+    epochs: u32,
+    /// Step cap (0: none).
+    #[arg(long, default_value_t = 0)]
+    max_steps: u32,
+    /// Rows per step (0: 4).
+    #[arg(long, default_value_t = 0)]
+    batch_size: u32,
+    /// Seed of split, order and init.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Held-out share (0.1 = 10 %; 0: the default 10 %).
+    #[arg(long, default_value_t = 0.0)]
+    eval_split: f64,
+    /// Tokens per row at most (0: 128).
+    #[arg(long, default_value_t = 0)]
+    max_seq_len: u32,
+    /// Job id recorded in the training log.
+    #[arg(long, default_value_t = 0)]
+    job_id: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -170,7 +253,14 @@ struct RunArgs {
     common: Common,
 }
 
-fn config(models: Vec<PathBuf>, adapters: Vec<PathBuf>, c: &Common, openlora: bool) -> Result<ExecutorConfig> {
+fn config(
+    models: Vec<PathBuf>,
+    adapters: Vec<PathBuf>,
+    c: &Common,
+    openlora: bool,
+    store: Option<PathBuf>,
+    peers: Vec<String>,
+) -> Result<ExecutorConfig> {
     let limits = Limits {
         max_tokens: c.max_tokens_limit,
         max_prompt_bytes: c.max_prompt_bytes,
@@ -183,12 +273,23 @@ fn config(models: Vec<PathBuf>, adapters: Vec<PathBuf>, c: &Common, openlora: bo
         EngineArg::Mistralrs => BaseEngine::Mistral,
         EngineArg::Openlora => BaseEngine::OpenLora,
     };
-    Ok(ExecutorConfig { models, adapter_dirs: adapters, dtype: ComputeDType::parse(&c.dtype)?, base_engine, openlora, limits })
+    Ok(ExecutorConfig {
+        models,
+        adapter_dirs: adapters,
+        dtype: ComputeDType::parse(&c.dtype)?,
+        base_engine,
+        openlora,
+        limits,
+        adapter_store: store,
+        peers,
+    })
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let listener = service::bind_loopback(args.listen).await?;
-    let exec = Arc::new(Executor::start(config(args.model, args.adapters, &args.common, true)?).await?);
+    let store =
+        args.adapter_store.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/openledger/executor/adapters")));
+    let exec = Arc::new(Executor::start(config(args.model, args.adapters, &args.common, true, store, args.peer)?).await?);
     for h in exec.model_hashes() {
         println!("model {h}");
     }
@@ -201,7 +302,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
 async fn run(args: RunArgs) -> Result<()> {
     let openlora = args.adapter.is_some() || matches!(args.common.base_engine, EngineArg::Openlora);
-    let exec = Executor::start(config(vec![args.model.clone()], Vec::new(), &args.common, openlora)?).await?;
+    let exec = Executor::start(config(vec![args.model.clone()], Vec::new(), &args.common, openlora, None, Vec::new())?).await?;
     let model = exec.model_hashes().first().cloned().ok_or_else(|| ExecutorError::Config("no model".into()))?;
     let adapter = match &args.adapter {
         Some(dir) => exec.load_adapter(&model, dir).await?.hash,
@@ -253,6 +354,156 @@ async fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Shows training progress: a bar with the loss on a terminal, a log line every 10 % otherwise.
+struct TrainBar {
+    bar: Option<indicatif::ProgressBar>,
+    last_decile: u32,
+}
+
+impl TrainBar {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("training [{bar:40}] {pos}/{len} steps {msg}") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Self { bar, last_decile: 0 }
+    }
+
+    fn step(&mut self, s: &StepReport) {
+        let line = format!("loss {:.4} | {:.0} tok/s | ETA {:.0}s", s.loss, s.tokens_per_second, s.eta_seconds);
+        if let Some(bar) = &self.bar {
+            bar.set_length(u64::from(s.total_steps));
+            bar.set_position(u64::from(s.step));
+            bar.set_message(line);
+            return;
+        }
+        let decile = s.step.saturating_mul(10) / s.total_steps.max(1);
+        if decile > self.last_decile || s.step == 1 {
+            self.last_decile = decile;
+            eprintln!("training: step {}/{} ({}%) {line}", s.step, s.total_steps, s.step.saturating_mul(100) / s.total_steps.max(1));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn train_request(args: &TrainArgs, model: String) -> Result<pb::TrainRequest> {
+    let text = std::fs::read_to_string(&args.data).map_err(|e| ExecutorError::io(&args.data, e))?;
+    let rows: Vec<Vec<u8>> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.as_bytes().to_vec()).collect();
+    let micro = |x: f64| (x * 1e6).round().clamp(0.0, f64::from(u32::MAX)) as u32;
+    let bps = |x: f64| (x * 10_000.0).round().clamp(0.0, 10_000.0) as u32;
+    Ok(pb::TrainRequest {
+        job_id: args.job_id,
+        model,
+        rows,
+        data_root: Vec::new(),
+        config: Some(pb::TrainConfig {
+            rank: args.rank,
+            alpha: args.alpha,
+            target_modules: args.target_modules.clone(),
+            learning_rate_micro: micro(args.learning_rate),
+            epochs: args.epochs,
+            max_steps: args.max_steps,
+            batch_size: args.batch_size,
+            seed: args.seed,
+            eval_split_bps: bps(args.eval_split),
+            max_seq_len: args.max_seq_len,
+        }),
+    })
+}
+
+fn print_train_result(r: &pb::TrainResult, json: bool) {
+    let eval_loss = f32::from_bits(r.eval_loss_bits);
+    if json {
+        let v = serde_json::json!({
+            "adapter_hash": r.adapter_hash,
+            "adapter_path": r.adapter_path,
+            "eval_loss": eval_loss,
+            "eval_loss_bits": r.eval_loss_bits,
+            "training_log_hash": hex::encode(&r.training_log_hash),
+            "config_hash": hex::encode(&r.config_hash),
+            "steps": r.steps,
+            "tokens": r.tokens,
+            "train_rows": r.train_rows,
+            "eval_rows": r.eval_rows,
+        });
+        println!("{v}");
+    } else {
+        println!("adapter {} in {}", r.adapter_hash, r.adapter_path);
+        println!(
+            "{} steps, {} tokens, {} train / {} eval rows, eval loss {eval_loss:.4}, training log {}",
+            r.steps,
+            r.tokens,
+            r.train_rows,
+            r.eval_rows,
+            hex::encode(&r.training_log_hash)
+        );
+    }
+}
+
+async fn train(args: TrainArgs) -> Result<()> {
+    let mut bar = TrainBar::new();
+    let result = if let Some(addr) = &args.executor {
+        let model = args.model_hash.clone().ok_or_else(|| ExecutorError::Config("--executor needs --model-hash".into()))?;
+        let request = train_request(&args, model)?;
+        let mut client = pb::executor_client::ExecutorClient::connect(addr.clone())
+            .await
+            .map_err(|e| ExecutorError::Transport(format!("{addr}: {e}")))?
+            .max_encoding_message_size(usize::MAX);
+        let mut stream = client.train(request).await.map_err(|s| ExecutorError::Transport(s.message().to_string()))?.into_inner();
+        let mut result = None;
+        while let Some(msg) = stream.message().await.map_err(|s| ExecutorError::Transport(s.message().to_string()))? {
+            match msg.event {
+                Some(pb::train_progress::Event::Step(s)) => bar.step(&StepReport {
+                    step: s.step,
+                    total_steps: s.total_steps,
+                    loss: s.loss,
+                    tokens: s.tokens,
+                    tokens_per_second: s.tokens_per_second,
+                    eta_seconds: s.eta_seconds,
+                }),
+                Some(pb::train_progress::Event::Result(r)) => result = Some(r),
+                None => {}
+            }
+        }
+        result.ok_or_else(|| ExecutorError::Transport("the stream ended without a result".into()))?
+    } else {
+        let path = args.model.clone().ok_or_else(|| ExecutorError::Config("--model is required".into()))?;
+        let mut common = args.common.clone();
+        common.base_engine = EngineArg::Openlora;
+        let exec = Executor::start(config(vec![path], Vec::new(), &common, true, Some(args.out.clone()), Vec::new())?).await?;
+        let model = exec.model_hashes().first().cloned().ok_or_else(|| ExecutorError::Config("no model".into()))?;
+        let prepared = exec.prepare_train(train_request(&args, model)?)?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let run = exec.train(prepared, move |s| {
+            let _ = tx.send(s.clone());
+        });
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                Some(s) = rx.recv() => bar.step(&s),
+                r = &mut run => {
+                    while let Ok(s) = rx.try_recv() {
+                        bar.step(&s);
+                    }
+                    break pb::TrainResult::from(&r?);
+                }
+            }
+        }
+    };
+    bar.finish();
+    print_train_result(&result, args.json);
+    Ok(())
+}
+
 fn hash(path: PathBuf) -> Result<()> {
     if path.join("adapter_config.json").is_file() {
         println!("{}", lora::adapter_hash(&path, &lora::AdapterLimits::default())?);
@@ -267,6 +518,7 @@ fn main() -> ExitCode {
     let threads = match &cli.cmd {
         Cmd::Serve(a) => a.common.threads,
         Cmd::Run(a) => a.common.threads,
+        Cmd::Train(a) => a.common.threads,
         _ => 0,
     };
     // Before any thread pool exists: candle and rayon read it once / per kernel.
@@ -285,7 +537,14 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Serve(a) => serve(a).await,
             Cmd::Run(a) => run(a).await,
+            Cmd::Train(a) => train(a).await,
             Cmd::Hash { path } => hash(path),
+            Cmd::Fetch { executor, hash, out } => {
+                let hash = hashing::parse_hash(&hash)?;
+                let (dir, model) = open_executor::artifact::fetch_adapter(&executor, &hash, &out, &lora::AdapterLimits::default()).await?;
+                println!("adapter {hash} (base model {model}) in {}", dir.display());
+                Ok(())
+            }
             Cmd::Merge { model, adapter, out } => lora::merge_into_dir(&model, &adapter, &out, &lora::AdapterLimits::default()),
             Cmd::Fixture(FixtureCmd::Llama { out, seed }) => {
                 fixtures::write_tiny_llama(&out, fixtures::TinyLlamaSpec::default(), seed).map(|_| ())

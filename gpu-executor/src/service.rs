@@ -2,10 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::error::{ExecutorError, Result};
@@ -16,10 +18,20 @@ use crate::pb::executor_server::{Executor as ExecutorRpc, ExecutorServer};
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 
-/// Largest request message accepted, in bytes (the prompt limit plus room for the other fields).
+/// Largest request message accepted, in bytes: the larger of an Execute request (the prompt
+/// limit plus room for the other fields) and a Train request (its rows' byte limit plus each
+/// row's field header, and room for the other fields).
 pub fn max_message_bytes(exec: &Executor) -> usize {
-    exec.limits().max_prompt_bytes + 4096
+    let t = exec.limits().train;
+    let train = t.max_total_bytes.saturating_add(t.max_rows.saturating_mul(6)).saturating_add(4096);
+    (exec.limits().max_prompt_bytes + 4096).max(train)
 }
+
+/// The GetArtifact RPC's response stream.
+pub type ArtifactStream = Pin<Box<dyn Stream<Item = Result<pb::ArtifactChunk, Status>> + Send>>;
+
+/// The Train RPC's response stream.
+pub type TrainStream = Pin<Box<dyn Stream<Item = Result<pb::TrainProgress, Status>> + Send>>;
 
 /// The service implementation.
 pub struct ExecutorService {
@@ -66,6 +78,54 @@ impl ExecutorRpc for ExecutorService {
 
     async fn health(&self, _request: Request<pb::HealthRequest>) -> Result<Response<pb::HealthResponse>, Status> {
         Ok(Response::new(self.exec.health()?))
+    }
+
+    type TrainStream = TrainStream;
+    type GetArtifactStream = ArtifactStream;
+
+    async fn get_artifact(&self, request: Request<pb::GetArtifactRequest>) -> Result<Response<ArtifactStream>, Status> {
+        let hash = request.into_inner().hash;
+        let (dir, model) = self.exec.adapter_artifact(&hash)?;
+        // Never serve files that no longer match their hash (the receiver checks too).
+        let limits = self.exec.limits().adapter;
+        let on_disk = tokio::task::spawn_blocking({
+            let dir = dir.clone();
+            move || crate::lora::adapter_hash(&dir, &limits)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))??;
+        if on_disk != hash.trim().to_ascii_lowercase() {
+            return Err(ExecutorError::HashMismatch { what: format!("adapter {}", dir.display()), expected: hash, found: on_disk }.into());
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            if let Err(e) = crate::artifact::send_chunks(&dir, &model, &tx).await {
+                let _ = tx.send(Err(Status::from(e))).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn train(&self, request: Request<pb::TrainRequest>) -> Result<Response<TrainStream>, Status> {
+        let prepared = self.exec.prepare_train(request.into_inner()).inspect_err(|e| tracing::info!("Train refused: {e}"))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let exec = self.exec.clone();
+        tokio::spawn(async move {
+            let steps = tx.clone();
+            // Progress is best effort (a slow reader misses steps); the result is always sent.
+            let on_step = move |s: &crate::train::StepReport| {
+                let _ = steps.try_send(Ok(pb::TrainProgress { event: Some(pb::train_progress::Event::Step(s.into())) }));
+            };
+            let last = match exec.train(prepared, on_step).await {
+                Ok(o) => Ok(pb::TrainProgress { event: Some(pb::train_progress::Event::Result((&o).into())) }),
+                Err(e) => {
+                    tracing::warn!("training failed: {e}");
+                    Err(Status::from(e))
+                }
+            };
+            let _ = tx.send(last).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 

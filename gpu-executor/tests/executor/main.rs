@@ -9,3 +9,4 @@ mod determinism;
 mod grpc;
 mod openlora;
 mod smollm;
+mod training;
