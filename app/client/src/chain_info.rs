@@ -73,6 +73,7 @@ impl ChainInfoInput {
                 (ASSETLIST_PATH.into(), assetlist_json(self)),
                 (KEPLR_PATH.into(), keplr_chain_info(self)),
             ],
+            ..StaticDocuments::default()
         }
     }
 }

@@ -172,6 +172,15 @@ pub struct StartArgs {
     /// Tests only: perturb every output this validator reports (it gets slashed and jailed).
     #[arg(long, hide = true)]
     pub inference_byzantine: bool,
+    /// Serve the built web app (`make web` → web/dist) at /app on the REST port (overrides
+    /// `web_dir` of app.toml).
+    #[arg(long)]
+    pub web_dir: Option<PathBuf>,
+    /// Local chains only: serve this home's dev account (address and mnemonic) at
+    /// /openledger/dev/account for the web app's "local dev account" wallet. Refused unless the
+    /// REST server binds a loopback address.
+    #[arg(long)]
+    pub serve_dev_account: bool,
 }
 
 /// `keys` subcommands.
@@ -352,6 +361,21 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     for name in &args.apply_upgrade {
         crate::upgrade::register_handler(name);
     }
+    let mut documents = chain_info.documents();
+    let web_dir = args.web_dir.clone().or_else(|| (!settings.web_dir.is_empty()).then(|| PathBuf::from(&settings.web_dir)));
+    if let Some(dir) = web_dir {
+        // A relative app.toml entry is relative to the home.
+        let dir = if dir.is_relative() && args.web_dir.is_none() { home.join(dir) } else { dir };
+        documents.web = Some(crate::web::WebRoot::open(&dir)?);
+    }
+    if args.serve_dev_account {
+        anyhow::ensure!(
+            api_addr.ip().is_loopback(),
+            "--serve-dev-account needs a loopback REST address (api_addr is {api_addr}): the dev mnemonic never leaves this machine"
+        );
+        documents.dev_account = Some(crate::web::DevAccount::load(&home.join("dev-account.json"))?);
+        tracing::warn!("serving the dev account's mnemonic at http://{api_addr}{} (local chains only)", crate::web::DEV_ACCOUNT_PATH);
+    }
     let app = Arc::new(App::open(&home.join("data/application.db"))?);
     let executor_addr = args.executor_addr.clone().unwrap_or(settings.executor_addr.clone());
     if !executor_addr.is_empty() {
@@ -368,7 +392,7 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     let abci_thread = std::thread::Builder::new().name("abci".into()).spawn(move || crate::abci::serve(abci_app, &abci_addr))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let rest = tokio::spawn(crate::rest::serve(app.clone(), settings.comet_rpc.clone(), api_addr, chain_info.documents()));
+        let rest = tokio::spawn(crate::rest::serve(app.clone(), settings.comet_rpc.clone(), api_addr, documents));
         let grpc = tokio::spawn(crate::grpc::serve(app, settings.comet_rpc.clone(), grpc_addr));
         tokio::select! {
             r = grpc => match r {

@@ -111,6 +111,9 @@ pub struct AppToml {
     pub executor_addr: String,
     /// REST (LCD) listen address (homes written before it existed get the default).
     pub api_addr: String,
+    /// Directory of the built web app (`web/dist`) the REST server serves at `/app`; empty:
+    /// none (the default; `openledgerd start --web-dir` overrides it).
+    pub web_dir: String,
 }
 
 impl AppToml {
@@ -119,8 +122,9 @@ impl AppToml {
         format!(
             "# openledgerd settings (CometBFT's own are in config.toml)\nabci_addr = \"{}\"\ngrpc_addr = \"{}\"\ncomet_rpc = \"{}\"\n\
              # open-executor of this validator (empty: none)\nexecutor_addr = \"{}\"\n\
-             # REST (LCD) server\napi_addr = \"{}\"\n",
-            self.abci_addr, self.grpc_addr, self.comet_rpc, self.executor_addr, self.api_addr
+             # REST (LCD) server\napi_addr = \"{}\"\n\
+             # built web app served by the REST server at /app (empty: none)\nweb_dir = \"{}\"\n",
+            self.abci_addr, self.grpc_addr, self.comet_rpc, self.executor_addr, self.api_addr, self.web_dir
         )
     }
 
@@ -140,6 +144,7 @@ impl AppToml {
             // Optional: homes written before executors existed have no such line.
             executor_addr: get("executor_addr").unwrap_or_default(),
             api_addr: get("api_addr").unwrap_or_else(|_| DEFAULT_API_ADDR.into()),
+            web_dir: get("web_dir").unwrap_or_default(),
         })
     }
 
@@ -388,6 +393,7 @@ pub fn write_node_config(home: &Path, cfg: &NodeConfig) -> anyhow::Result<()> {
         comet_rpc: http_url(&cfg.rpc_laddr),
         executor_addr: cfg.executor_addr.clone(),
         api_addr: cfg.api_addr.clone(),
+        web_dir: String::new(),
     };
     std::fs::write(home.join("config/app.toml"), app_toml.render())?;
     Ok(())

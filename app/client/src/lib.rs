@@ -3,8 +3,8 @@
 //! - `openledger-node` ([`app`], [`abci`], [`tx`], [`ante`], [`modules`], [`genesis`],
 //!   [`inference`]): the ABCI 2.0 application, the tx pipeline, and the module registry that
 //!   routes every message and query;
-//! - `openledger-server` ([`grpc`], [`rest`], [`rest_json`], [`rpc_client`]): the gRPC and REST
-//!   servers over the node's query router;
+//! - `openledger-server` ([`grpc`], [`rest`], [`rest_json`], [`rpc_client`], [`web`]): the gRPC
+//!   and REST servers over the node's query router, and the web app's files;
 //! - `openledger-cli` ([`client`] (signing), [`keys`], tx/query flags and broadcast) and each
 //!   module's own CLI crate (`modules/<name>/cli`), which this crate lists once in
 //!   [`cli::module_clis`];
@@ -23,6 +23,6 @@ pub mod testnet;
 pub use openledger_cli::{client, keys};
 
 pub use openledger_node::{abci, amino, ante, app, genesis, inference, modules, state_key, tx};
-pub use openledger_server::{grpc, rest, rest_json, rpc_client};
+pub use openledger_server::{grpc, rest, rest_json, rpc_client, web};
 /// The upgrade module (plans, the halt, `--apply-upgrade` handlers).
 pub use openledger_upgrade as upgrade;

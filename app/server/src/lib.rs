@@ -1,9 +1,10 @@
 //! OpenLedger's client-facing servers over the node's query router: [`grpc`] (every registered
 //! query service, the tx service, server reflection) and [`rest`] (the gRPC-gateway routes
 //! generated from the services' `google.api.http` options, with [`rest_json`] writing the SDK's
-//! JSON), and [`rpc_client`], the CometBFT RPC client both use for broadcasts and tx lookups.
+//! JSON) with the web app's files and the dev account ([`web`]), and [`rpc_client`], the CometBFT RPC client both use for broadcasts and tx lookups.
 
 pub mod grpc;
 pub mod rest;
 pub mod rest_json;
 pub mod rpc_client;
+pub mod web;

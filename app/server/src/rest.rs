@@ -47,11 +47,17 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client has to send its request body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Static documents served as JSON at fixed paths (chain-registry and Keplr chain info).
+/// Static documents served as JSON at fixed paths (chain-registry and Keplr chain info), the
+/// web app's files ([`crate::web`], at `/app`) and the local dev account.
 #[derive(Debug, Clone, Default)]
 pub struct StaticDocuments {
     /// `(path, document)` pairs.
     pub documents: Vec<(String, Value)>,
+    /// The web app's directory, served at [`crate::web::MOUNT`]; `None`: not served.
+    pub web: Option<crate::web::WebRoot>,
+    /// The dev account served at [`crate::web::DEV_ACCOUNT_PATH`]; `None`: not served. [`serve`]
+    /// drops it unless it binds a loopback address.
+    pub dev_account: Option<crate::web::DevAccount>,
 }
 
 /// One segment of a `google.api.http` path template.
@@ -431,6 +437,21 @@ impl RestState {
     /// Answers one request.
     pub async fn respond(self: Arc<Self>, req: Request<Incoming>) -> HttpResponse {
         let (parts, body) = req.into_parts();
+        if let Some(below) = crate::web::app_path(parts.uri.path()) {
+            let Some(web) = self.documents.web.clone() else {
+                return crate::web::not_served("this node serves no web app (start it with --web-dir DIR, built by `make web`)");
+            };
+            let (method, below) = (parts.method.clone(), below.to_string());
+            return tokio::task::spawn_blocking(move || web.respond(&method, &below))
+                .await
+                .unwrap_or_else(|e| error_response(Code::Internal, &format!("file task failed: {e}")));
+        }
+        if parts.method == Method::GET && parts.uri.path() == crate::web::DEV_ACCOUNT_PATH {
+            return crate::web::dev_account_response(self.documents.dev_account.as_ref(), &parts.headers);
+        }
+        if parts.method == Method::GET && parts.uri.path() == "/" && self.documents.web.is_some() {
+            return crate::web::redirect_to_app();
+        }
         let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(_)) => return error_response(Code::InvalidArgument, &format!("request body larger than {MAX_BODY_BYTES} bytes")),
@@ -660,7 +681,14 @@ fn tendermint_answer(comet: &CometRpc, kind: TendermintQuery) -> Result<Value, (
 }
 
 /// Serves REST on `addr` until the process ends.
-pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr, documents: StaticDocuments) -> anyhow::Result<()> {
+pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr, mut documents: StaticDocuments) -> anyhow::Result<()> {
+    if documents.dev_account.is_some() && !addr.ip().is_loopback() {
+        tracing::warn!("REST on {addr} is not loopback: the dev account is not served");
+        documents.dev_account = None;
+    }
+    if let Some(web) = &documents.web {
+        tracing::info!("web app: http://{addr}{}/ from {}", crate::web::MOUNT, web.root().display());
+    }
     let state = Arc::new(RestState::new(app, &comet_rpc_url, documents)?);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("REST server listening on {addr} ({} gateway routes)", state.routes.len());
