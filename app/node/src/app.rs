@@ -219,10 +219,11 @@ impl App {
         votes::verify_injected(&self.modules.inference, &state, &self.chain_id(), height, commit.round, &entries, &injected).map(|_| ())
     }
 
-    /// ABCI ExtendVote: the outputs of pending requests the local executor finished.
+    /// ABCI ExtendVote: the outputs of pending requests the local executor finished, its
+    /// finished fine-tune training reports and the jobs it is training.
     pub fn extend_vote(&self, _req: &pb::RequestExtendVote) -> pb::ResponseExtendVote {
         let state = LatestSnapshot(self.storage.clone());
-        pb::ResponseExtendVote { vote_extension: self.inference().extend_vote(&self.modules.inference, &state).into() }
+        pb::ResponseExtendVote { vote_extension: self.inference().extend_vote_all(&self.modules, &state).into() }
     }
 
     /// ABCI VerifyVoteExtension: only deterministic checks (shape, known requests).
@@ -255,12 +256,28 @@ impl App {
             let keeper = &self.modules.inference;
             // Verified on committed state, exactly as ProcessProposal did.
             let committed = LatestSnapshot(self.storage.clone());
-            let verified = votes::verify_injected(keeper, &committed, &self.chain_id(), req.height, commit.round, &entries, &injected)?;
+            let verified = votes::verify_injected_all(keeper, &committed, &self.chain_id(), req.height, commit.round, &entries, &injected)?;
             let mut layer = StateDelta::new(&*delta);
             let mut slashed = std::collections::BTreeSet::new();
-            for (agreement, output) in &verified {
+            for (agreement, output) in &verified.outputs {
                 keeper.apply_result(&mut layer, info, agreement, &output.tokens, &output.text, &mut slashed)?;
             }
+            // Fine-tune jobs, each on its own layer: a job the registry cannot apply (which no
+            // honest majority produces) is skipped deterministically, stays pending and expires
+            // with a refund, without costing the block its inference results.
+            for agreement in &verified.training {
+                let mut job_slashed = slashed.clone();
+                let mut job_layer = StateDelta::new(&layer);
+                match keeper.apply_training(&mut job_layer, info, agreement, &mut job_slashed) {
+                    Ok(_) => {
+                        let (writes, events) = job_layer.into_parts();
+                        layer.absorb(writes, events);
+                        slashed = job_slashed;
+                    }
+                    Err(e) => tracing::warn!("fine-tune job {} could not be decided at height {}: {e}", agreement.job_id, req.height),
+                }
+            }
+            keeper.apply_running(&mut layer, info, &verified.running)?;
             let (writes, events) = layer.into_parts();
             delta.absorb(writes, Vec::new());
             Ok(events)
@@ -329,7 +346,7 @@ impl App {
         }
         *check = StateDelta::new(LatestSnapshot(self.storage.clone()));
         drop(check);
-        self.inference().after_commit(&self.modules.inference, &LatestSnapshot(self.storage.clone()));
+        self.inference().after_commit_all(&self.modules, &self.storage);
         Ok(pb::ResponseCommit { retain_height: 0 })
     }
 

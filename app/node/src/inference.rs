@@ -6,12 +6,19 @@
 //! `PrepareProposal` injects the previous height's signed extended commit plus the texts it
 //! holds for requests with a two-thirds agreement. The outputs are local, non-consensus data:
 //! every check a block must pass is in `openledger_inference::votes`.
+//!
+//! The same runtime owns the ModelFactory training worker ([`crate::training`], started with
+//! the executor on the first commit): its running jobs and finished training reports go into the
+//! same extension, and the proposer injects the commit when it decides a fine-tune job or marks
+//! one running even without any inference output.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openledger_core::state::LatestSnapshot;
+use openledger_core::storage::Storage;
 use openledger_core::StateRead;
 use openledger_inference::keeper::{output_hash, MAX_TEXT_BYTES_PER_TOKEN};
 use openledger_inference::votes::{self, CommitEntry};
@@ -22,6 +29,9 @@ use openledger_proto::openledger::inference::v1::{AgreedOutput, InjectedResults,
 use parking_lot::Mutex;
 use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
+
+use crate::modules::Modules;
+use crate::training::TrainingRuntime;
 
 /// Longest time one Execute call may take before it is retried at a later commit.
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -53,6 +63,9 @@ pub struct InferenceRuntime {
     shared: Arc<Mutex<Shared>>,
     jobs: Option<mpsc::Sender<Request>>,
     byzantine: bool,
+    executor_addr: Option<String>,
+    /// Started on the first commit (it reads rows from the app's storage).
+    training: std::sync::OnceLock<TrainingRuntime>,
 }
 
 impl Default for InferenceRuntime {
@@ -64,18 +77,24 @@ impl Default for InferenceRuntime {
 impl InferenceRuntime {
     /// A validator without an executor: it reports nothing and injects nothing of its own.
     pub fn disabled() -> Self {
-        Self { shared: Arc::default(), jobs: None, byzantine: false }
+        Self { shared: Arc::default(), jobs: None, byzantine: false, executor_addr: None, training: std::sync::OnceLock::new() }
     }
 
     /// Connects to `executor_addr` (an `http://127.0.0.1:port` URL) from a worker thread.
-    /// `byzantine` perturbs every output (tests of slashing only).
+    /// `byzantine` perturbs every output and every training report (tests of slashing only).
     pub fn start(executor_addr: &str, byzantine: bool) -> anyhow::Result<Self> {
         let shared: Arc<Mutex<Shared>> = Arc::default();
         let (tx, rx) = mpsc::channel::<Request>();
         let addr = executor_addr.to_string();
         let worker_shared = shared.clone();
         std::thread::Builder::new().name("inference-worker".into()).spawn(move || worker(addr, rx, worker_shared, byzantine))?;
-        Ok(Self { shared, jobs: Some(tx), byzantine })
+        Ok(Self {
+            shared,
+            jobs: Some(tx),
+            byzantine,
+            executor_addr: Some(executor_addr.to_string()),
+            training: std::sync::OnceLock::new(),
+        })
     }
 
     /// Whether this node runs an executor.
@@ -86,6 +105,31 @@ impl InferenceRuntime {
     /// Whether outputs are perturbed (test flag).
     pub fn byzantine(&self) -> bool {
         self.byzantine
+    }
+
+    /// The training worker (disabled without an executor or before the first commit).
+    pub fn training(&self) -> Option<&TrainingRuntime> {
+        self.training.get()
+    }
+
+    /// Sets the training runtime (tests; the node starts it on its first commit).
+    pub fn set_training(&self, training: TrainingRuntime) -> bool {
+        self.training.set(training).is_ok()
+    }
+
+    /// After Commit: queue pending requests not run yet and forget outputs of finished ones;
+    /// hand fine-tune jobs to the training worker.
+    pub fn after_commit_all(&self, modules: &Modules, storage: &Storage) {
+        let state = LatestSnapshot(storage.clone());
+        self.after_commit(&modules.inference, &state);
+        let Some(addr) = &self.executor_addr else { return };
+        let training = self.training.get_or_init(|| {
+            TrainingRuntime::start(addr, storage.clone(), modules.datanet.clone(), self.byzantine).unwrap_or_else(|e| {
+                tracing::error!("training: cannot start the worker: {e}");
+                TrainingRuntime::disabled()
+            })
+        });
+        training.after_commit(&modules.model, &state);
     }
 
     /// After Commit: queue pending requests not run yet; forget outputs of finished ones.
@@ -127,14 +171,28 @@ impl InferenceRuntime {
         self.shared.lock().outputs.insert(id, output);
     }
 
-    /// ExtendVote: the outputs of pending requests this node has, hashes only.
+    /// ExtendVote: the outputs of pending requests this node has (hashes only), its finished
+    /// training reports and the jobs it is training.
+    pub fn extend_vote_all(&self, modules: &Modules, state: &dyn StateRead) -> Vec<u8> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        let (reports, running) = self.training().map(|t| t.reports(&modules.model, state)).unwrap_or_default();
+        votes::encode_full_extension(self.outputs_to_report(&modules.inference, state), reports, running)
+    }
+
+    /// ExtendVote without training: the outputs of pending requests this node has.
     pub fn extend_vote(&self, keeper: &InferenceKeeper, state: &dyn StateRead) -> Vec<u8> {
         if !self.enabled() {
             return Vec::new();
         }
+        votes::encode_extension(self.outputs_to_report(keeper, state))
+    }
+
+    fn outputs_to_report(&self, keeper: &InferenceKeeper, state: &dyn StateRead) -> Vec<ReportedOutput> {
         let pending = keeper.pending_ids(state, MAX_PENDING_SCAN).unwrap_or_default();
         let shared = self.shared.lock();
-        let outputs: Vec<ReportedOutput> = pending
+        pending
             .into_iter()
             .filter_map(|id| {
                 let o = shared.outputs.get(&id)?;
@@ -144,12 +202,13 @@ impl InferenceRuntime {
                     token_count: u32::try_from(o.tokens.len()).unwrap_or(u32::MAX),
                 })
             })
-            .collect();
-        votes::encode_extension(outputs)
+            .collect()
     }
 
     /// PrepareProposal: the injected results tx for the previous height's extended commit, if
-    /// this node holds the text of at least one request with a two-thirds agreement.
+    /// this node holds the text of at least one request with a two-thirds agreement, or the
+    /// commit decides a fine-tune job or reports a queued one running (those need no text, so
+    /// any proposer injects them).
     pub fn injected_tx(
         &self,
         keeper: &InferenceKeeper,
@@ -181,7 +240,10 @@ impl InferenceRuntime {
                 return None;
             }
         };
-        let agreements = votes::tally(keeper, state, &verified, u64::try_from(height - 1).unwrap_or(0)).ok()?;
+        let extension_height = u64::try_from(height - 1).unwrap_or(0);
+        let agreements = votes::tally(keeper, state, &verified, extension_height).ok()?;
+        let training = votes::tally_training(keeper, state, &verified, extension_height).ok()?;
+        let running = votes::newly_running(keeper, state, &verified).ok()?;
         let shared = self.shared.lock();
         let outputs: Vec<AgreedOutput> = agreements
             .iter()
@@ -212,7 +274,10 @@ impl InferenceRuntime {
             size += added;
             injected.outputs.push(output);
         }
-        if injected.outputs.is_empty() {
+        if injected.outputs.is_empty() && training.is_empty() && running.is_empty() {
+            return None;
+        }
+        if size > limit {
             return None;
         }
         let tx = votes::encode_injected(&injected);

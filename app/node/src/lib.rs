@@ -4,7 +4,8 @@
 //! server); [`tx`] and [`ante`] are the tx pipeline; [`modules`] wires the keepers through the
 //! narrow traits modules see each other by and lists the modules once in the registry that routes
 //! every message and query and runs the block hooks; [`genesis`] is the typed genesis document the
-//! chain's tools write; [`inference`] drives the local executor for the vote-extension protocol.
+//! chain's tools write; [`inference`] drives the local executor for the vote-extension protocol
+//! and [`training`] runs ModelFactory fine-tune jobs on it.
 
 pub mod abci;
 pub mod amino;
@@ -14,4 +15,5 @@ pub mod genesis;
 pub mod inference;
 pub mod modules;
 pub mod state_key;
+pub mod training;
 pub mod tx;

@@ -12,7 +12,9 @@ use openledger_bank::{AccountKeeper, BankKeeper, BankModule};
 use openledger_core::{AbciError, Address, Module, Registry, StateError, StateRead, StateWrite};
 use openledger_datanet::{DatanetKeeper, DatanetModule};
 use openledger_gov::{GovKeeper, GovModule};
-use openledger_inference::{InferenceHost, InferenceKeeper, InferenceModule, ModelTarget, ValidatorInfo};
+use openledger_inference::{
+    InferenceHost, InferenceKeeper, InferenceModule, ModelTarget, TrainingDecision, TrainingJobInfo, TrainingJobStatus, ValidatorInfo,
+};
 use openledger_model::{DatanetReader, ModelKeeper, ModelModule, VersionInfo};
 use openledger_stake::{StakeKeeper, StakeModule};
 use openledger_upgrade::UpgradeModule;
@@ -115,6 +117,43 @@ impl DatanetReader for ModelDatanets {
             row_count: v.row_count,
             datanet_delisted: delisted,
         }))
+    }
+
+    /// Walks the version's row runs to their contributions' contributors.
+    fn version_contributors(&self, state: &dyn StateRead, datanet_id: u64, version: u64) -> Result<Vec<(String, u64)>, StateError> {
+        let mut out: Vec<(String, u64)> = Vec::new();
+        let mut last: Option<(u64, String)> = None;
+        for seg in self.0.segments(state, datanet_id, version)? {
+            let contributor = match &last {
+                Some((id, who)) if *id == seg.contribution_id => who.clone(),
+                _ => {
+                    let Some(c) = self.0.contribution(state, datanet_id, seg.contribution_id)? else { continue };
+                    last = Some((seg.contribution_id, c.contributor.clone()));
+                    c.contributor
+                }
+            };
+            out.push((contributor, seg.row_count));
+        }
+        Ok(out)
+    }
+}
+
+/// Bank, staking and auth seen from the model registry: fine-tune fees in and out of its
+/// escrow, the community pool, and the escrow account created on the first job.
+struct ModelFundsImpl {
+    bank: BankKeeper,
+    stake: StakeKeeper,
+}
+
+impl openledger_model::ModelFunds for ModelFundsImpl {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, amount: u128) -> Result<(), AbciError> {
+        self.bank.send(state, from, to, &[openledger_core::Coin::new(openledger_core::coin::BASE_DENOM, amount)]).map_err(host_err)
+    }
+    fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
+        self.stake.fund_community_pool(state, from, amount).map_err(host_err)
+    }
+    fn ensure_module_account(&self, state: &mut dyn StateWrite, name: &str) -> Result<(), AbciError> {
+        AuthKeeper.ensure_module_account(state, name, &[]).map(|_| ()).map_err(host_err)
     }
 }
 
@@ -267,6 +306,63 @@ impl InferenceHost for InferenceHostImpl {
     fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
         self.stake.fund_community_pool(state, from, amount).map_err(host_err)
     }
+
+    fn training_job(&self, state: &dyn StateRead, job_id: u64) -> Result<Option<TrainingJobInfo>, AbciError> {
+        use openledger_proto::openledger::model::v1::JobStatus;
+        Ok(self.model.job(state, job_id).map_err(host_err)?.map(|job| TrainingJobInfo {
+            base_model_id: job.base_model_id,
+            status: match JobStatus::try_from(job.status) {
+                Ok(JobStatus::Queued) => TrainingJobStatus::Queued,
+                Ok(JobStatus::Running) => TrainingJobStatus::Running,
+                _ => TrainingJobStatus::Done,
+            },
+        }))
+    }
+
+    fn training_started(&self, state: &mut dyn StateWrite, info: openledger_core::block::BlockInfo, job_id: u64) -> Result<(), AbciError> {
+        self.model.mark_running(state, info, job_id).map(|_| ()).map_err(host_err)
+    }
+
+    fn training_decided(
+        &self,
+        state: &mut dyn StateWrite,
+        info: openledger_core::block::BlockInfo,
+        decision: &TrainingDecision,
+    ) -> Result<(), AbciError> {
+        let attestation = openledger_model::JobAttestation {
+            job_id: decision.job_id,
+            adapter_hash: hex::encode(&decision.report.adapter_hash),
+            eval_loss_bits: decision.report.eval_loss_bits,
+            training_log_hash: decision.report.training_log_hash.clone(),
+            extension_height: decision.extension_height,
+            agreeing_power: decision.agreeing_power,
+            eligible_power: decision.eligible_power,
+            votes: decision
+                .votes
+                .iter()
+                .map(|v| {
+                    let r = v.report.clone().unwrap_or_default();
+                    openledger_proto::openledger::model::v1::JobVote {
+                        validator: v.operator.clone(),
+                        power: v.power,
+                        reported: v.report.is_some(),
+                        failed: r.failed,
+                        adapter_hash: if r.adapter_hash.is_empty() { String::new() } else { hex::encode(&r.adapter_hash) },
+                        eval_loss_bits: r.eval_loss_bits,
+                        training_log_hash: r.training_log_hash,
+                        agreed: v.agreed,
+                    }
+                })
+                .collect(),
+            agreeing_executors: decision.agreeing_executors.clone(),
+            slashed: decision.slashed.clone(),
+        };
+        if decision.report.failed {
+            self.model.fail_job(state, info, &attestation).map(|_| ()).map_err(host_err)
+        } else {
+            self.model.attest_job(state, info, &attestation).map(|_| ()).map_err(host_err)
+        }
+    }
 }
 
 /// The application's keepers and the registry of its modules.
@@ -316,7 +412,8 @@ impl Modules {
         let bank = BankKeeper::new(Arc::new(AuthAccounts), BTreeSet::new());
         let stake = StakeKeeper::new(Arc::new(StakeBank(bank.clone())));
         let datanet = DatanetKeeper::new(Arc::new(DatanetBank(bank.clone())));
-        let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())));
+        let model = ModelKeeper::new(Arc::new(ModelDatanets(datanet.clone())))
+            .with_funds(Arc::new(ModelFundsImpl { bank: bank.clone(), stake: stake.clone() }));
         let gov = GovKeeper::new(Arc::new(GovBank(bank.clone())), Arc::new(GovStake(stake.clone())));
         let attribution = AttributionKeeper::new(
             Arc::new(datanet.clone()),
@@ -347,6 +444,9 @@ impl Modules {
         versions.set_module_versions(registry.module_versions());
         // Module accounts may not receive user sends.
         keepers.bank.block(registry.module_accounts().iter().map(|(name, _)| Address::module(name)));
+        // The fine-tune escrow is created on the first job (so older chains keep their state)
+        // but is a module account all the same.
+        keepers.bank.block([Address::module(openledger_model::MODEL_ACCOUNT)]);
         keepers.registry = Arc::new(registry);
         keepers
     }

@@ -63,6 +63,19 @@ typed_events! {
     }
 }
 
+typed_events! {
+    /// A validator signed a fine-tune training report that differs from the attested one and
+    /// was slashed and jailed.
+    TrainingValidatorSlashed = "training_slash" {
+        /// Operator.
+        validator: String,
+        /// Fine-tune job.
+        job_id: u64,
+        /// Fraction slashed.
+        fraction: String,
+    }
+}
+
 /// A validator (re-)registered the models its executor serves.
 pub struct ExecutorRegistered {
     /// Operator.

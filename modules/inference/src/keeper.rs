@@ -12,15 +12,15 @@ use openledger_core::block::BlockInfo;
 use openledger_core::{AbciError, Address, Dec, StateRead, StateReadExt, StateWrite, StateWriteExt};
 use openledger_proto::openledger::executor::v1::{Batching, DeterminismProfile, Sampling};
 use openledger_proto::openledger::inference::v1::{
-    DatanetVersionPin, Executor, FeeSplit, Params, Request, RequestStatus, Result as InferenceResult, ResultVote,
+    DatanetVersionPin, Executor, FeeSplit, Params, Request, RequestStatus, Result as InferenceResult, ResultVote, TrainingReport,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::error::InferenceError;
-use crate::events::{ExecutorRegistered, RequestExpired, ResultApplied, ValidatorSlashed};
+use crate::events::{ExecutorRegistered, RequestExpired, ResultApplied, TrainingValidatorSlashed, ValidatorSlashed};
 use crate::state_key;
-use crate::votes::Agreement;
+use crate::votes::{Agreement, TrainingAgreement};
 
 /// Module account that escrows request fees.
 pub const INFERENCE_ACCOUNT: &str = "inference";
@@ -155,6 +155,60 @@ pub struct ValidatorInfo {
     pub jailed: bool,
 }
 
+/// Where a ModelFactory fine-tune job stands, as the vote-extension protocol needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainingJobStatus {
+    /// Waiting for an executor.
+    Queued,
+    /// An executor reported training it.
+    Running,
+    /// Attested, failed or expired.
+    Done,
+}
+
+/// A fine-tune job seen from the inference module (the model registry owns it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainingJobInfo {
+    /// Base model trained (its registered executors are the eligible reporters).
+    pub base_model_id: u64,
+    /// Status.
+    pub status: TrainingJobStatus,
+}
+
+/// One eligible executor's training report in the deciding commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingVoteRecord {
+    /// Operator.
+    pub operator: String,
+    /// Power in that commit.
+    pub power: i64,
+    /// Its report (None: no-show).
+    pub report: Option<TrainingReport>,
+    /// Whether it is the agreed report.
+    pub agreed: bool,
+}
+
+/// A fine-tune job decided by two thirds of its base model's executors' power.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingDecision {
+    /// Job.
+    pub job_id: u64,
+    /// The agreed report (`failed`: training failed; refund).
+    pub report: TrainingReport,
+    /// Height of the commit.
+    pub extension_height: u64,
+    /// Power that agreed.
+    pub agreeing_power: i64,
+    /// Power of every eligible executor in that commit.
+    pub eligible_power: i64,
+    /// Every eligible executor's vote (operator order).
+    pub votes: Vec<TrainingVoteRecord>,
+    /// Accounts and powers of the agreeing executors (they share the executors' part).
+    pub agreeing_executors: Vec<(Address, i64)>,
+    /// Validators slashed and jailed now for a different report.
+    pub slashed: Vec<String>,
+}
+
 /// Everything the inference module needs from other modules; the app implements it.
 pub trait InferenceHost: Send + Sync {
     /// Moves uopen between accounts.
@@ -191,6 +245,23 @@ pub trait InferenceHost: Send + Sync {
     ) -> Result<u128, AbciError>;
     /// Moves `amount` from `from` into the community pool.
     fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError>;
+
+    /// A ModelFactory fine-tune job (none by default: a host without the model registry's jobs
+    /// reports no training).
+    fn training_job(&self, state: &dyn StateRead, job_id: u64) -> Result<Option<TrainingJobInfo>, AbciError> {
+        let _ = (state, job_id);
+        Ok(None)
+    }
+    /// A queued job was reported running by an eligible validator.
+    fn training_started(&self, state: &mut dyn StateWrite, info: BlockInfo, job_id: u64) -> Result<(), AbciError> {
+        let _ = (state, info, job_id);
+        Ok(())
+    }
+    /// A job was decided: register the adapter and split the fee, or refund a failure.
+    fn training_decided(&self, state: &mut dyn StateWrite, info: BlockInfo, decision: &TrainingDecision) -> Result<(), AbciError> {
+        let _ = (state, info);
+        Err(AbciError::sdk(openledger_core::error::sdk_codes::INTERNAL, format!("no fine-tune jobs to decide job {}", decision.job_id)))
+    }
 }
 
 /// The inference keeper.
@@ -560,6 +631,71 @@ impl InferenceKeeper {
             paid_community,
         });
         Ok(result)
+    }
+
+    /// Applies one training agreement: validators whose signed report is a *successful* result
+    /// different from the agreed successful result are slashed (the inference params'
+    /// `wrong_result_slash_fraction`) and jailed exactly as for a wrong inference result; a
+    /// `failed` report, and any report when the agreement is a failure, is never slashed (an
+    /// executor that could not train earns nothing, as a no-show). Then the model registry
+    /// registers the adapter and splits the fee, or refunds a failure. `slashed` collects the
+    /// operators already slashed in this block (one slash per validator per block).
+    pub fn apply_training(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        agreement: &TrainingAgreement,
+        slashed: &mut std::collections::BTreeSet<String>,
+    ) -> Result<TrainingDecision, InferenceError> {
+        let params = self.params(state)?;
+        let fraction = Dec::parse(&params.wrong_result_slash_fraction).unwrap_or(Dec::ZERO);
+        let mut votes = Vec::with_capacity(agreement.votes.len());
+        let mut agreeing_executors = Vec::new();
+        let mut slashed_now = Vec::new();
+        for vote in &agreement.votes {
+            let agreed = vote.report.as_ref() == Some(&agreement.report);
+            if agreed {
+                if let Some(v) = self.host.validator(state, &vote.operator)? {
+                    agreeing_executors.push((v.account, vote.power));
+                }
+            }
+            let dissent = !agreement.report.failed && vote.report.as_ref().is_some_and(|r| !r.failed && !agreed);
+            if dissent && !slashed.contains(&vote.operator) {
+                let jailed = self.host.validator(state, &vote.operator)?.map(|v| v.jailed).unwrap_or(true);
+                if !jailed {
+                    let reason = format!("wrong training report for fine-tune job {}", agreement.job_id);
+                    self.host.slash_and_jail(state, info, &vote.operator, fraction, &reason)?;
+                    state.emit_typed(TrainingValidatorSlashed {
+                        validator: vote.operator.clone(),
+                        job_id: agreement.job_id,
+                        fraction: fraction.to_string(),
+                    });
+                    slashed_now.push(vote.operator.clone());
+                }
+                slashed.insert(vote.operator.clone());
+            }
+            votes.push(TrainingVoteRecord { operator: vote.operator.clone(), power: vote.power, report: vote.report.clone(), agreed });
+        }
+        let decision = TrainingDecision {
+            job_id: agreement.job_id,
+            report: agreement.report.clone(),
+            extension_height: agreement.extension_height,
+            agreeing_power: agreement.agreeing_power,
+            eligible_power: agreement.eligible_power,
+            votes,
+            agreeing_executors,
+            slashed: slashed_now,
+        };
+        self.host.training_decided(state, info, &decision)?;
+        Ok(decision)
+    }
+
+    /// Marks RUNNING the queued jobs an eligible validator reported running.
+    pub fn apply_running(&self, state: &mut dyn StateWrite, info: BlockInfo, job_ids: &[u64]) -> Result<(), InferenceError> {
+        for id in job_ids {
+            self.host.training_started(state, info, *id)?;
+        }
+        Ok(())
     }
 
     /// Powers of executors by operator for one model, used when tallying.

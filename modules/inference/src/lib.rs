@@ -10,6 +10,12 @@
 //! between data contributors (Proof of Attribution), the model owner, the agreeing executors
 //! and the community pool, and validators that signed a different output are slashed and
 //! jailed. Unanswered requests are refunded at their deadline.
+//!
+//! ModelFactory fine-tune jobs (owned by the model registry, seen here through
+//! [`InferenceHost`]) ride the same path: extensions also carry training reports (adapter hash,
+//! eval-loss bits, training-log hash, or a failure) and the jobs being trained; from the same
+//! verified commit FinalizeBlock marks reported jobs RUNNING and decides every job with a
+//! two-thirds agreement of its base model's executors, slashing dissenters as for inference.
 
 pub mod error;
 pub mod events;
@@ -25,5 +31,8 @@ pub mod votes;
 mod tests;
 
 pub use error::InferenceError;
-pub use keeper::{InferenceHost, InferenceKeeper, ModelTarget, ValidatorInfo, INFERENCE_ACCOUNT};
+pub use keeper::{
+    InferenceHost, InferenceKeeper, ModelTarget, TrainingDecision, TrainingJobInfo, TrainingJobStatus, TrainingVoteRecord, ValidatorInfo,
+    INFERENCE_ACCOUNT,
+};
 pub use module::InferenceModule;

@@ -10,12 +10,14 @@ use openledger_core::block::BlockInfo;
 use openledger_core::delta::EmptyState;
 use openledger_core::{AbciError, Address, Dec, StateDelta, StateRead, StateWrite};
 use openledger_proto::openledger::inference::v1::{
-    AgreedOutput, DatanetVersionPin, InjectedResults, InjectedVote, ReportedOutput, RequestStatus,
+    AgreedOutput, DatanetVersionPin, InjectedResults, InjectedVote, ReportedOutput, RequestStatus, TrainingReport,
 };
 use sha2::{Digest, Sha256};
 use tendermint_proto::v0_38::types::BlockIdFlag;
 
-use crate::keeper::{output_hash, InferenceHost, InferenceKeeper, ModelTarget, ValidatorInfo};
+use crate::keeper::{
+    output_hash, InferenceHost, InferenceKeeper, ModelTarget, TrainingDecision, TrainingJobInfo, TrainingJobStatus, ValidatorInfo,
+};
 use crate::votes::{self, CommitEntry};
 use crate::InferenceError;
 use openledger_core::error::ErrorCode;
@@ -29,6 +31,10 @@ struct TestHost {
     slashed: Mutex<Vec<String>>,
     /// Share of the contributors' amount the attribution pays (per mille).
     attribution_per_mille: u128,
+    /// Fine-tune jobs by id.
+    jobs: Mutex<BTreeMap<u64, TrainingJobInfo>>,
+    /// Decisions handed to the model registry.
+    decided: Mutex<Vec<TrainingDecision>>,
 }
 
 fn bal_key(a: &Address) -> Vec<u8> {
@@ -108,6 +114,22 @@ impl InferenceHost for TestHost {
     }
     fn fund_community_pool(&self, state: &mut dyn StateWrite, from: &Address, amount: u128) -> Result<(), AbciError> {
         self.send(state, from, &pool(), amount)
+    }
+    fn training_job(&self, _state: &dyn StateRead, job_id: u64) -> Result<Option<TrainingJobInfo>, AbciError> {
+        Ok(self.jobs.lock().unwrap().get(&job_id).copied())
+    }
+    fn training_started(&self, _state: &mut dyn StateWrite, _info: BlockInfo, job_id: u64) -> Result<(), AbciError> {
+        if let Some(j) = self.jobs.lock().unwrap().get_mut(&job_id) {
+            j.status = TrainingJobStatus::Running;
+        }
+        Ok(())
+    }
+    fn training_decided(&self, _state: &mut dyn StateWrite, _info: BlockInfo, decision: &TrainingDecision) -> Result<(), AbciError> {
+        if let Some(j) = self.jobs.lock().unwrap().get_mut(&decision.job_id) {
+            j.status = TrainingJobStatus::Done;
+        }
+        self.decided.lock().unwrap().push(decision.clone());
+        Ok(())
     }
 }
 
@@ -427,6 +449,7 @@ fn vote_extension_checks_are_deterministic_shape_checks() {
     assert!(votes::verify_extension(&net.keeper, &state, &vec![0u8; votes::MAX_EXTENSION_BYTES + 1]).is_err());
     let short_hash = openledger_proto::openledger::inference::v1::VoteExtension {
         outputs: vec![ReportedOutput { request_id: id, output_hash: vec![0; 31], token_count: 1 }],
+        ..Default::default()
     };
     assert!(votes::verify_extension(&net.keeper, &state, &prost::Message::encode_to_vec(&short_hash)).is_err());
 }
@@ -455,4 +478,180 @@ fn params_validate_and_genesis_round_trips() {
     assert_eq!(net.keeper.pending_ids(&fresh, 10).unwrap().len(), 1);
     let map: BTreeMap<_, _> = again.executors.iter().map(|e| (e.validator.clone(), e.base_model_ids.clone())).collect();
     assert_eq!(map.len(), 4);
+}
+
+/// Signed votes of height `h` carrying training reports and running jobs (no outputs).
+fn signed_training_votes(net: &Net, h: i64, reports: &[Option<(Vec<TrainingReport>, Vec<u64>)>]) -> (Vec<InjectedVote>, Vec<CommitEntry>) {
+    let mut votes = Vec::new();
+    let mut commit = Vec::new();
+    for (i, r) in reports.iter().enumerate() {
+        let (flag, ext, sig) = match r {
+            Some((training, running)) => {
+                let ext = votes::encode_full_extension(Vec::new(), training.clone(), running.clone());
+                let sig = net.keys[i].sign(&votes::extension_sign_bytes(&ext, h, 0, CHAIN));
+                (BlockIdFlag::Commit as i32, ext, sig.to_bytes().to_vec())
+            }
+            None => (BlockIdFlag::Absent as i32, Vec::new(), Vec::new()),
+        };
+        votes.push(InjectedVote {
+            address: net.cons[i].to_vec(),
+            power: 10,
+            block_id_flag: flag,
+            vote_extension: ext,
+            extension_signature: sig,
+        });
+        commit.push(CommitEntry { address: net.cons[i].to_vec(), power: 10, block_id_flag: flag });
+    }
+    (votes, commit)
+}
+
+fn trained(job_id: u64, adapter: u8) -> TrainingReport {
+    TrainingReport { job_id, adapter_hash: vec![adapter; 32], eval_loss_bits: 0x3f80_0000, training_log_hash: vec![0x77; 32], failed: false }
+}
+
+fn failed(job_id: u64) -> TrainingReport {
+    TrainingReport { job_id, failed: true, ..Default::default() }
+}
+
+/// Four validators serving model 1, no inference request, fine-tune job 7 (queued) on model 1.
+fn training_setup() -> (Net, StateDelta<EmptyState>) {
+    let net = net(4);
+    let mut state = StateDelta::new(EmptyState);
+    for op in &net.operators {
+        net.keeper.register_executor(&mut state, info(1), op, &[1]).unwrap();
+    }
+    net.host.jobs.lock().unwrap().insert(7, TrainingJobInfo { base_model_id: 1, status: TrainingJobStatus::Queued });
+    (net, state)
+}
+
+#[test]
+fn training_agreement_without_outputs_attests_and_slashes_the_dissenting_trainer() {
+    let (net, mut state) = training_setup();
+    let good = trained(7, 0xaa);
+    let byzantine = trained(7, 0xab);
+    let (votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![byzantine], vec![])),
+        ],
+    );
+    // Only training agreements: the injected tx is proposable and verifies.
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    assert!(v.outputs.is_empty() && v.running.is_empty());
+    assert_eq!(v.training.len(), 1);
+    let a = &v.training[0];
+    assert_eq!((a.job_id, a.agreeing_power, a.eligible_power, a.extension_height), (7, 30, 40, 11));
+    assert_eq!(a.report, good);
+    let mut slashed = BTreeSet::new();
+    let decision = net.keeper.apply_training(&mut state, info(12), a, &mut slashed).unwrap();
+    assert_eq!(decision.slashed, vec![net.operators[3].clone()]);
+    assert_eq!(*net.host.slashed.lock().unwrap(), vec![net.operators[3].clone()]);
+    assert_eq!(decision.agreeing_executors.len(), 3);
+    assert!(decision.votes.iter().take(3).all(|v| v.agreed) && !decision.votes[3].agreed);
+    assert_eq!(net.host.decided.lock().unwrap().len(), 1);
+    // Decided: the same commit decides nothing more and the tx has nothing left to apply.
+    let (votes, commit) = signed_training_votes(&net, 11, &[Some((vec![good.clone()], vec![])), Some((vec![good], vec![])), None, None]);
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap_err();
+    assert!(err.to_string().contains("no outputs"), "{err}");
+}
+
+#[test]
+fn failed_reports_are_never_slashed_and_two_thirds_failed_fails_the_job() {
+    let (net, mut state) = training_setup();
+    let good = trained(7, 0xaa);
+    let (votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[Some((vec![good.clone()], vec![])), Some((vec![good.clone()], vec![])), Some((vec![good], vec![])), Some((vec![failed(7)], vec![]))],
+    );
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    let decision = net.keeper.apply_training(&mut state, info(12), &v.training[0], &mut BTreeSet::new()).unwrap();
+    assert!(decision.slashed.is_empty(), "an executor that could not train is not slashed");
+    assert!(net.host.slashed.lock().unwrap().is_empty());
+
+    let (net, mut state) = training_setup();
+    let (votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[
+            Some((vec![failed(7)], vec![])),
+            Some((vec![failed(7)], vec![])),
+            Some((vec![failed(7)], vec![])),
+            Some((vec![trained(7, 1)], vec![])),
+        ],
+    );
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    assert!(v.training[0].report.failed);
+    let decision = net.keeper.apply_training(&mut state, info(12), &v.training[0], &mut BTreeSet::new()).unwrap();
+    assert!(decision.slashed.is_empty());
+    assert!(decision.report.failed);
+}
+
+#[test]
+fn training_below_two_thirds_or_from_non_executors_decides_nothing() {
+    let (net, mut state) = training_setup();
+    // Validators 2 and 3 do not serve model 1: their reports do not count.
+    net.keeper.register_executor(&mut state, info(2), &net.operators[2], &[]).unwrap();
+    net.keeper.register_executor(&mut state, info(2), &net.operators[3], &[]).unwrap();
+    let (votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[
+            Some((vec![trained(7, 1)], vec![])),
+            Some((vec![trained(7, 2)], vec![])),
+            Some((vec![trained(7, 1)], vec![7])),
+            Some((vec![trained(7, 1)], vec![7])),
+        ],
+    );
+    // 1 of 2 eligible (50 %) agree; non-executors reported running: nothing to apply.
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap_err();
+    assert!(err.to_string().contains("no outputs"), "{err}");
+}
+
+#[test]
+fn a_running_report_makes_a_queued_job_running() {
+    let (net, mut state) = training_setup();
+    let (votes, commit) = signed_training_votes(&net, 11, &[Some((vec![], vec![7])), Some((vec![], vec![])), None, None]);
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes.clone(), vec![])).unwrap();
+    assert_eq!(v.running, vec![7]);
+    net.keeper.apply_running(&mut state, info(12), &v.running).unwrap();
+    assert_eq!(net.host.jobs.lock().unwrap()[&7].status, TrainingJobStatus::Running);
+    // Running already: nothing left to apply.
+    assert!(votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).is_err());
+}
+
+#[test]
+fn training_extension_shapes_are_checked() {
+    let (net, state) = training_setup();
+    let ok = votes::encode_full_extension(vec![], vec![trained(7, 1)], vec![7]);
+    assert!(votes::verify_extension(&net.keeper, &state, &ok).is_ok());
+    assert!(votes::verify_extension(&net.keeper, &state, &votes::encode_full_extension(vec![], vec![failed(7)], vec![])).is_ok());
+    let raw = |ext: openledger_proto::openledger::inference::v1::VoteExtension| prost::Message::encode_to_vec(&ext);
+    let ext = |training: Vec<TrainingReport>, running: Vec<u64>| {
+        raw(openledger_proto::openledger::inference::v1::VoteExtension { outputs: vec![], training_reports: training, running_jobs: running })
+    };
+    let mut short = trained(7, 1);
+    short.adapter_hash.pop();
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![short], vec![])).is_err());
+    let mut no_log = trained(7, 1);
+    no_log.training_log_hash.clear();
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![no_log], vec![])).is_err());
+    let mut failed_with_hash = failed(7);
+    failed_with_hash.adapter_hash = vec![1; 32];
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![failed_with_hash], vec![])).is_err());
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![trained(7, 1), trained(7, 2)], vec![])).is_err(), "repeated job");
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![], vec![7, 7])).is_err());
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![], vec![0])).is_err());
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![trained(8, 1)], vec![])).is_err(), "unknown job");
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![], vec![8])).is_err(), "unknown job");
+    let many: Vec<u64> = (1..=65).collect();
+    assert!(votes::decode_extension(&ext(vec![], many)).is_err());
+    // The encoder keeps within the bounds and drops nothing it may keep.
+    let encoded = votes::encode_full_extension(vec![], vec![trained(7, 1), trained(7, 2)], (1..=100).collect());
+    let decoded = votes::decode_extension(&encoded).unwrap();
+    assert_eq!((decoded.training_reports.len(), decoded.running_jobs.len()), (1, votes::MAX_RUNNING_JOBS_PER_EXTENSION));
 }

@@ -1,20 +1,21 @@
 //! The vote-extension protocol of verifiable inference (DESIGN "Verifiable inference"):
 //! the extension format, what `VerifyVoteExtension` may check, the CometBFT sign bytes of an
 //! extension, the proposer's injected results tx, and the verification that ProcessProposal and
-//! FinalizeBlock both run on it. Everything here is a pure function of the block, the previous
+//! FinalizeBlock both run on it, for inference outputs and for ModelFactory training reports
+//! (which need no text: the hashes in the signed extensions are the whole result). Everything here is a pure function of the block, the previous
 //! commit and committed state, so every honest node reaches the same answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use openledger_core::StateRead;
 use openledger_proto::openledger::inference::v1::{
-    AgreedOutput, InjectedResults, InjectedVote, ReportedOutput, RequestStatus, VoteExtension,
+    AgreedOutput, InjectedResults, InjectedVote, ReportedOutput, RequestStatus, TrainingReport, VoteExtension,
 };
 use prost::Message;
 use tendermint_proto::v0_38::types::{BlockIdFlag, CanonicalVoteExtension};
 
 use crate::error::InferenceError;
-use crate::keeper::{output_hash, InferenceKeeper, ValidatorInfo, MAX_TEXT_BYTES_PER_TOKEN};
+use crate::keeper::{output_hash, InferenceKeeper, TrainingJobStatus, ValidatorInfo, MAX_TEXT_BYTES_PER_TOKEN};
 
 /// Magic prefix of the proposer-injected results tx (never a valid `TxRaw`: 'O' is field 9 with
 /// the invalid wire type 7, so CheckTx rejects it and it can never come from the mempool).
@@ -23,6 +24,10 @@ pub const INJECTED_MAGIC: &[u8; 8] = b"OLINFER1";
 pub const MAX_EXTENSION_BYTES: usize = 16 * 1024;
 /// Most outputs one extension may report.
 pub const MAX_OUTPUTS_PER_EXTENSION: usize = 256;
+/// Most training reports one extension may carry.
+pub const MAX_TRAINING_REPORTS_PER_EXTENSION: usize = 64;
+/// Most running jobs one extension may list.
+pub const MAX_RUNNING_JOBS_PER_EXTENSION: usize = 64;
 /// Largest injected results tx, in bytes.
 pub const MAX_INJECTED_BYTES: usize = 2 * 1024 * 1024;
 
@@ -31,15 +36,29 @@ pub fn is_injected(tx: &[u8]) -> bool {
     tx.starts_with(INJECTED_MAGIC)
 }
 
-/// Encodes an extension (outputs sorted by request id).
-pub fn encode_extension(mut outputs: Vec<ReportedOutput>) -> Vec<u8> {
+/// Encodes an extension with inference outputs only (sorted by request id).
+pub fn encode_extension(outputs: Vec<ReportedOutput>) -> Vec<u8> {
+    encode_full_extension(outputs, Vec::new(), Vec::new())
+}
+
+/// Encodes an extension: outputs, training reports and running jobs, each sorted by id,
+/// deduplicated and truncated to its bound. Nothing to report is the empty extension.
+pub fn encode_full_extension(mut outputs: Vec<ReportedOutput>, mut training_reports: Vec<TrainingReport>, mut running_jobs: Vec<u64>) -> Vec<u8> {
     outputs.sort_by_key(|o| o.request_id);
     outputs.dedup_by_key(|o| o.request_id);
     outputs.truncate(MAX_OUTPUTS_PER_EXTENSION);
-    if outputs.is_empty() {
+    training_reports.retain(|r| r.job_id != 0);
+    training_reports.sort_by_key(|r| r.job_id);
+    training_reports.dedup_by_key(|r| r.job_id);
+    training_reports.truncate(MAX_TRAINING_REPORTS_PER_EXTENSION);
+    running_jobs.retain(|id| *id != 0);
+    running_jobs.sort_unstable();
+    running_jobs.dedup();
+    running_jobs.truncate(MAX_RUNNING_JOBS_PER_EXTENSION);
+    if outputs.is_empty() && training_reports.is_empty() && running_jobs.is_empty() {
         return Vec::new();
     }
-    VoteExtension { outputs }.encode_to_vec()
+    VoteExtension { outputs, training_reports, running_jobs }.encode_to_vec()
 }
 
 /// Decodes an extension and checks its shape: size, count, 32-byte hashes, strictly ascending
@@ -62,12 +81,46 @@ pub fn decode_extension(bytes: &[u8]) -> Result<VoteExtension, InferenceError> {
             return Err(InferenceError::InvalidExtension(format!("output hash of request {} is not 32 bytes", o.request_id)));
         }
     }
+    if ext.training_reports.len() > MAX_TRAINING_REPORTS_PER_EXTENSION {
+        return Err(InferenceError::InvalidExtension(format!(
+            "{} training reports exceed {MAX_TRAINING_REPORTS_PER_EXTENSION}",
+            ext.training_reports.len()
+        )));
+    }
+    let mut last = 0u64;
+    for r in &ext.training_reports {
+        if r.job_id <= last {
+            return Err(InferenceError::InvalidExtension("training job ids must be strictly ascending and non-zero".into()));
+        }
+        last = r.job_id;
+        let shaped = if r.failed {
+            r.adapter_hash.is_empty() && r.training_log_hash.is_empty() && r.eval_loss_bits == 0
+        } else {
+            r.adapter_hash.len() == 32 && r.training_log_hash.len() == 32
+        };
+        if !shaped {
+            return Err(InferenceError::InvalidExtension(format!(
+                "training report of job {} must carry 32-byte adapter and log hashes, or none when failed",
+                r.job_id
+            )));
+        }
+    }
+    if ext.running_jobs.len() > MAX_RUNNING_JOBS_PER_EXTENSION {
+        return Err(InferenceError::InvalidExtension(format!("{} running jobs exceed {MAX_RUNNING_JOBS_PER_EXTENSION}", ext.running_jobs.len())));
+    }
+    let mut last = 0u64;
+    for id in &ext.running_jobs {
+        if *id <= last {
+            return Err(InferenceError::InvalidExtension("running job ids must be strictly ascending and non-zero".into()));
+        }
+        last = *id;
+    }
     Ok(ext)
 }
 
-/// VerifyVoteExtension: only what every honest node sees alike — the shape, and that each
-/// request exists in committed state with a token count within its max_tokens. Never the local
-/// executor's state.
+/// VerifyVoteExtension: only what every honest node sees alike — the shape, that each
+/// request exists in committed state with a token count within its max_tokens, and that each
+/// reported fine-tune job exists (jobs are never deleted). Never the local executor's state.
 pub fn verify_extension(keeper: &InferenceKeeper, state: &dyn StateRead, bytes: &[u8]) -> Result<(), InferenceError> {
     let ext = decode_extension(bytes)?;
     for o in &ext.outputs {
@@ -77,6 +130,12 @@ pub fn verify_extension(keeper: &InferenceKeeper, state: &dyn StateRead, bytes: 
                 "request {} reports {} tokens, above its max_tokens {}",
                 o.request_id, o.token_count, request.max_tokens
             )));
+        }
+    }
+    let host = keeper.host();
+    for id in ext.training_reports.iter().map(|r| r.job_id).chain(ext.running_jobs.iter().copied()) {
+        if host.training_job(state, id)?.is_none() {
+            return Err(InferenceError::InvalidExtension(format!("fine-tune job {id} does not exist")));
         }
     }
     Ok(())
@@ -140,6 +199,10 @@ pub struct VerifiedVote {
     pub power: i64,
     /// Reported outputs.
     pub outputs: Vec<ReportedOutput>,
+    /// Reported finished fine-tune jobs.
+    pub training_reports: Vec<TrainingReport>,
+    /// Reported jobs being trained.
+    pub running_jobs: Vec<u64>,
 }
 
 /// Checks the injected votes against the block's own commit (same validators, powers and flags,
@@ -174,7 +237,13 @@ pub fn verify_commit(
             if !vote.vote_extension.is_empty() || !vote.extension_signature.is_empty() {
                 return bad(format!("validator {} did not commit but carries an extension", validator.operator));
             }
-            out.push(VerifiedVote { validator, power: vote.power, outputs: Vec::new() });
+            out.push(VerifiedVote {
+                validator,
+                power: vote.power,
+                outputs: Vec::new(),
+                training_reports: Vec::new(),
+                running_jobs: Vec::new(),
+            });
             continue;
         }
         let key = ed25519_consensus::VerificationKey::try_from(validator.consensus_key.as_slice())
@@ -187,8 +256,14 @@ pub fn verify_commit(
         }
         // A malformed extension cannot be in a commit unless a third of the power is faulty;
         // it then simply reports nothing.
-        let outputs = decode_extension(&vote.vote_extension).map(|e| e.outputs).unwrap_or_default();
-        out.push(VerifiedVote { validator, power: vote.power, outputs });
+        let ext = decode_extension(&vote.vote_extension).unwrap_or_default();
+        out.push(VerifiedVote {
+            validator,
+            power: vote.power,
+            outputs: ext.outputs,
+            training_reports: ext.training_reports,
+            running_jobs: ext.running_jobs,
+        });
     }
     Ok(out)
 }
@@ -249,6 +324,125 @@ pub fn tally(
     Ok(agreements)
 }
 
+/// One eligible executor's training report for one job, as tallied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingTallyVote {
+    /// Operator address.
+    pub operator: String,
+    /// Power in that commit.
+    pub power: i64,
+    /// Its report (None: no report).
+    pub report: Option<TrainingReport>,
+}
+
+/// A fine-tune job whose result two thirds of its base model's executors' power reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingAgreement {
+    /// Job.
+    pub job_id: u64,
+    /// The agreed report (same adapter hash, eval-loss bits and training-log hash, or failed).
+    pub report: TrainingReport,
+    /// Power that reported it.
+    pub agreeing_power: i64,
+    /// Power of every executor of the base model in the commit's validator set.
+    pub eligible_power: i64,
+    /// Height of the commit.
+    pub extension_height: u64,
+    /// Every eligible executor's report (commit order).
+    pub votes: Vec<TrainingTallyVote>,
+}
+
+/// Tallies training reports exactly as [`tally`] tallies outputs: for every queued or running
+/// job someone reported, the report (compared whole: failed flag, adapter hash, eval-loss bits,
+/// training-log hash) that two thirds of the power of the validators registered as executors
+/// of the job's base model (in this commit) signed, if any. In job-id order.
+pub fn tally_training(
+    keeper: &InferenceKeeper,
+    state: &dyn StateRead,
+    votes: &[VerifiedVote],
+    extension_height: u64,
+) -> Result<Vec<TrainingAgreement>, InferenceError> {
+    let registrations = keeper.eligible_operators(state)?;
+    let mut job_ids = BTreeSet::new();
+    for v in votes {
+        job_ids.extend(v.training_reports.iter().map(|r| r.job_id));
+    }
+    let mut agreements = Vec::new();
+    for id in job_ids {
+        let Some(job) = keeper.host().training_job(state, id)? else { continue };
+        if job.status == TrainingJobStatus::Done {
+            continue;
+        }
+        let mut eligible_power = 0i64;
+        let mut by_report: BTreeMap<(bool, Vec<u8>, u32, Vec<u8>), (i64, TrainingReport)> = BTreeMap::new();
+        let mut tally_votes = Vec::new();
+        for v in votes {
+            let serves = registrations.get(&v.validator.operator).is_some_and(|models| models.contains(&job.base_model_id));
+            if !serves {
+                continue;
+            }
+            eligible_power = eligible_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+            let report = v.training_reports.iter().find(|r| r.job_id == id).cloned();
+            if let Some(r) = &report {
+                let key = (r.failed, r.adapter_hash.clone(), r.eval_loss_bits, r.training_log_hash.clone());
+                let slot = by_report.entry(key).or_insert((0, r.clone()));
+                slot.0 = slot.0.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+            }
+            tally_votes.push(TrainingTallyVote { operator: v.validator.operator.clone(), power: v.power, report });
+        }
+        if eligible_power <= 0 {
+            continue;
+        }
+        let two_thirds = |p: i64| i128::from(p) * 3 >= i128::from(eligible_power) * 2;
+        if let Some((_, (power, report))) = by_report.into_iter().find(|(_, (p, _))| two_thirds(*p)) {
+            agreements.push(TrainingAgreement {
+                job_id: id,
+                report,
+                agreeing_power: power,
+                eligible_power,
+                extension_height,
+                votes: tally_votes,
+            });
+        }
+    }
+    Ok(agreements)
+}
+
+/// The queued jobs that at least one eligible validator (a registered executor of the job's
+/// base model) reported running, in job-id order.
+pub fn newly_running(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[VerifiedVote]) -> Result<Vec<u64>, InferenceError> {
+    let registrations = keeper.eligible_operators(state)?;
+    let mut reported: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for v in votes {
+        for id in &v.running_jobs {
+            reported.entry(*id).or_default().push(v.validator.operator.as_str());
+        }
+    }
+    let mut out = Vec::new();
+    for (id, operators) in reported {
+        let Some(job) = keeper.host().training_job(state, id)? else { continue };
+        if job.status != TrainingJobStatus::Queued {
+            continue;
+        }
+        let eligible = operators.iter().any(|op| registrations.get(*op).is_some_and(|m| m.contains(&job.base_model_id)));
+        if eligible {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Everything a verified injected tx applies.
+#[derive(Debug, Clone, Default)]
+pub struct VerifiedInjected {
+    /// Agreed inference outputs with their texts, in request-id order.
+    pub outputs: Vec<(Agreement, AgreedOutput)>,
+    /// Fine-tune jobs decided, in job-id order.
+    pub training: Vec<TrainingAgreement>,
+    /// Queued jobs reported running, in job-id order.
+    pub running: Vec<u64>,
+}
+
 /// Encodes the injected results tx.
 pub fn encode_injected(injected: &InjectedResults) -> Vec<u8> {
     let mut bytes = INJECTED_MAGIC.to_vec();
@@ -267,7 +461,8 @@ pub fn decode_injected(tx: &[u8]) -> Result<InjectedResults, InferenceError> {
 
 /// Verifies an injected results tx of the block at `block_height` against the block's commit
 /// (`commit_round`, `commit`): signatures, power sums, and that every text hashes to an agreed
-/// output. Returns each agreement with its output, in request-id order.
+/// output. Returns each agreement with its output, in request-id order (the training half is
+/// in [`verify_injected_all`]).
 #[allow(clippy::too_many_arguments)]
 pub fn verify_injected(
     keeper: &InferenceKeeper,
@@ -278,6 +473,22 @@ pub fn verify_injected(
     commit: &[CommitEntry],
     injected: &InjectedResults,
 ) -> Result<Vec<(Agreement, AgreedOutput)>, InferenceError> {
+    verify_injected_all(keeper, state, chain_id, block_height, commit_round, commit, injected).map(|v| v.outputs)
+}
+
+/// [`verify_injected`], plus the fine-tune jobs the same verified commit decides and the
+/// queued jobs it reports running. The tx must apply something: at least one output, one
+/// training agreement or one newly running job.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_injected_all(
+    keeper: &InferenceKeeper,
+    state: &dyn StateRead,
+    chain_id: &str,
+    block_height: i64,
+    commit_round: i32,
+    commit: &[CommitEntry],
+    injected: &InjectedResults,
+) -> Result<VerifiedInjected, InferenceError> {
     let bad = |m: String| Err(InferenceError::InvalidInjected(m));
     if injected.height != block_height - 1 || injected.height < 1 {
         return bad(format!("results of height {} injected at height {block_height}", injected.height));
@@ -285,11 +496,13 @@ pub fn verify_injected(
     if injected.round != commit_round {
         return bad(format!("round {} does not match the commit's round {commit_round}", injected.round));
     }
-    if injected.outputs.is_empty() {
-        return bad("no outputs".into());
-    }
     let verified = verify_commit(keeper, state, chain_id, injected.height, injected.round, &injected.votes, commit)?;
     let extension_height = u64::try_from(injected.height).unwrap_or(0);
+    let training = tally_training(keeper, state, &verified, extension_height)?;
+    let running = newly_running(keeper, state, &verified)?;
+    if injected.outputs.is_empty() && training.is_empty() && running.is_empty() {
+        return bad("no outputs, training agreements or running jobs".into());
+    }
     let agreements: BTreeMap<u64, Agreement> =
         tally(keeper, state, &verified, extension_height)?.into_iter().map(|a| (a.request_id, a)).collect();
     let mut out = Vec::with_capacity(injected.outputs.len());
@@ -314,5 +527,5 @@ pub fn verify_injected(
         }
         out.push((agreement.clone(), output.clone()));
     }
-    Ok(out)
+    Ok(VerifiedInjected { outputs: out, training, running })
 }

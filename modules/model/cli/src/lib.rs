@@ -1,5 +1,6 @@
-//! The model registry's command line: `tx model register-base|register-adapter|set-price` and
-//! `query model models|adapters|lineage …`. Txs go through [`openledger_cli::broadcast`].
+//! The model registry's command line: `tx model register-base|register-adapter|set-price|
+//! fine-tune` and `query model models|adapters|lineage|params|jobs|job …`. Txs go through
+//! [`openledger_cli::broadcast`].
 
 use std::path::Path;
 
@@ -13,7 +14,9 @@ use prost::Message;
 use serde_json::{json, Value};
 
 use openledger_cli::keys::Keyring;
-use openledger_cli::{broadcast, pack_any as any, page_json, query_proto, CommandGroup, ModuleCli, PageFlags, QueryFlags, TxFlags};
+use openledger_cli::{
+    broadcast, broadcast_included, pack_any as any, page_json, query_proto, CommandGroup, ModuleCli, PageFlags, QueryFlags, TxFlags,
+};
 
 /// `tx model` subcommands.
 #[derive(Debug, Subcommand)]
@@ -86,6 +89,61 @@ pub enum ModelTx {
         #[command(flatten)]
         flags: TxFlags,
     },
+    /// Create a ModelFactory fine-tune job (LoRA) of a base model on a published datanet
+    /// version; prints the job id. Unset training flags take the chain's defaults.
+    FineTune {
+        /// Base model id.
+        #[arg(long)]
+        base_model: u64,
+        /// Datanet id.
+        #[arg(long)]
+        datanet: u64,
+        /// Published version of the datanet.
+        #[arg(long)]
+        version: u64,
+        /// LoRA rank (default 8).
+        #[arg(long)]
+        rank: Option<u32>,
+        /// lora_alpha (default 2 x rank).
+        #[arg(long)]
+        alpha: Option<u32>,
+        /// Projections to adapt, comma separated (default q_proj,v_proj).
+        #[arg(long, value_delimiter = ',')]
+        target_modules: Vec<String>,
+        /// Learning rate as a decimal, e.g. 0.001 or 1e-3 (default 0.001; stored x 10^6).
+        #[arg(long)]
+        learning_rate: Option<String>,
+        /// Epochs (default 1).
+        #[arg(long)]
+        epochs: Option<u32>,
+        /// Optimizer steps at most (default: the epochs decide).
+        #[arg(long)]
+        max_steps: Option<u32>,
+        /// Rows per step (default 4).
+        #[arg(long)]
+        batch_size: Option<u32>,
+        /// Seed (default: derived from chain data).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Held-out share of rows for the eval loss, a fraction (default 0.1).
+        #[arg(long)]
+        eval_split: Option<String>,
+        /// Tokens per row at most (default 128).
+        #[arg(long)]
+        max_seq_len: Option<u32>,
+        /// Fee escrowed for the job, e.g. 1000uopen (at least the params' min_fee).
+        #[arg(long)]
+        fee: String,
+        /// Seconds to follow the job until it is decided (0: print the id and return).
+        #[arg(long, default_value_t = 0)]
+        wait_seconds: u64,
+        /// Signing key name.
+        #[arg(long)]
+        from: String,
+        /// Tx flags.
+        #[command(flatten)]
+        flags: TxFlags,
+    },
 }
 
 /// `query model` subcommands.
@@ -136,6 +194,74 @@ pub enum ModelQueryCmd {
         #[command(flatten)]
         flags: QueryFlags,
     },
+    /// The fine-tuning params.
+    Params {
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// One fine-tune job.
+    Job {
+        /// Job id.
+        job_id: u64,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+    /// Fine-tune jobs, optionally one status (queued, running, attested, failed, expired) and/or
+    /// one creator's.
+    Jobs {
+        /// Status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Creator address.
+        #[arg(long)]
+        creator: Option<String>,
+        /// Paging.
+        #[command(flatten)]
+        page: PageFlags,
+        /// Query flags.
+        #[command(flatten)]
+        flags: QueryFlags,
+    },
+}
+
+/// A decimal (`0.001`, `1e-3`) times `scale`, as an integer: the CLI's conversion of learning
+/// rates and eval splits into the chain's integer fields (client side, never consensus).
+pub fn scaled(text: &str, scale: u32, what: &str) -> anyhow::Result<u32> {
+    let value: f64 = text.trim().parse().map_err(|_| anyhow::anyhow!("{what} must be a decimal number, got {text:?}"))?;
+    let scaled = value * f64::from(scale);
+    if !scaled.is_finite() || scaled < 0.0 || scaled > f64::from(u32::MAX) {
+        bail!("{what} {text} is out of range");
+    }
+    let rounded = scaled.round();
+    if (scaled - rounded).abs() > 1e-6 * scaled.max(1.0) {
+        bail!("{what} {text} has more precision than 1/{scale}");
+    }
+    Ok(rounded as u32)
+}
+
+/// A job status by name.
+pub fn job_status(name: &str) -> anyhow::Result<mpb::JobStatus> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "queued" => mpb::JobStatus::Queued,
+        "running" => mpb::JobStatus::Running,
+        "attested" => mpb::JobStatus::Attested,
+        "failed" => mpb::JobStatus::Failed,
+        "expired" => mpb::JobStatus::Expired,
+        other => bail!("unknown job status {other:?} (queued, running, attested, failed, expired)"),
+    })
+}
+
+fn job_json(job: &mpb::FineTuneJob) -> anyhow::Result<Value> {
+    let mut v = openledger_proto::json::to_json("openledger.model.v1.FineTuneJob", job).map_err(|e| anyhow::anyhow!(e))?;
+    v["config_hash_hex"] = json!(hex::encode(&job.config_hash));
+    v["merkle_root_hex"] = json!(hex::encode(&job.merkle_root));
+    if !job.training_log_hash.is_empty() {
+        v["training_log_hash_hex"] = json!(hex::encode(&job.training_log_hash));
+        v["eval_loss"] = json!(f32::from_bits(job.eval_loss_bits));
+    }
+    Ok(v)
 }
 
 fn query<Req: Message, Resp: Message + Default>(flags: &QueryFlags, method: &str, req: &Req) -> anyhow::Result<Resp> {
@@ -194,6 +320,104 @@ pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
             };
             broadcast(&key, vec![any(mmsg::MSG_SET_INFERENCE_PRICE, msg)], &flags)
         }
+        ModelTx::FineTune {
+            base_model,
+            datanet,
+            version,
+            rank,
+            alpha,
+            target_modules,
+            learning_rate,
+            epochs,
+            max_steps,
+            batch_size,
+            seed,
+            eval_split,
+            max_seq_len,
+            fee,
+            wait_seconds,
+            from,
+            flags,
+        } => {
+            let key = ring.signer(&from)?;
+            let any_setting = rank.is_some()
+                || alpha.is_some()
+                || !target_modules.is_empty()
+                || learning_rate.is_some()
+                || epochs.is_some()
+                || max_steps.is_some()
+                || batch_size.is_some()
+                || seed.is_some()
+                || eval_split.is_some()
+                || max_seq_len.is_some();
+            let config = if any_setting {
+                Some(openledger_proto::openledger::executor::v1::TrainConfig {
+                    rank: rank.unwrap_or(openledger_model::finetune::DEFAULT_RANK),
+                    alpha: alpha.unwrap_or(0),
+                    target_modules,
+                    learning_rate_micro: learning_rate.map(|t| scaled(&t, 1_000_000, "--learning-rate")).transpose()?.unwrap_or(0),
+                    epochs: epochs.unwrap_or(0),
+                    max_steps: max_steps.unwrap_or(0),
+                    batch_size: batch_size.unwrap_or(0),
+                    seed: seed.unwrap_or(0),
+                    eval_split_bps: eval_split.map(|t| scaled(&t, 10_000, "--eval-split")).transpose()?.unwrap_or(0),
+                    max_seq_len: max_seq_len.unwrap_or(0),
+                })
+            } else {
+                None
+            };
+            let msg = mpb::MsgCreateFineTuneJob {
+                creator: key.address().to_bech32(),
+                base_model_id: base_model,
+                datanet_id: datanet,
+                datanet_version: version,
+                config,
+                fee: Some(Coin::parse(&fee)?.to_proto()),
+            };
+            let Some(included) = broadcast_included(&key, vec![any(mmsg::MSG_CREATE_FINE_TUNE_JOB, msg)], &flags)? else { return Ok(()) };
+            let job_id: u64 = included
+                .events
+                .iter()
+                .filter(|(kind, _)| kind == "fine_tune_job_created")
+                .flat_map(|(_, attrs)| attrs.iter())
+                .find(|(k, _)| k == "job_id")
+                .ok_or_else(|| anyhow::anyhow!("the tx has no fine_tune_job_created event"))?
+                .1
+                .parse()?;
+            println!("{}", serde_json::to_string_pretty(&json!({"job_id": job_id.to_string(), "height": included.height}))?);
+            if wait_seconds == 0 {
+                return Ok(());
+            }
+            follow_job(&flags.node, job_id, wait_seconds)
+        }
+    }
+}
+
+/// Prints a job's status changes until it is decided or `wait_seconds` pass.
+fn follow_job(node: &str, job_id: u64, wait_seconds: u64) -> anyhow::Result<()> {
+    let flags = QueryFlags { node: node.to_string(), height: 0 };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait_seconds);
+    let mut last = -1;
+    loop {
+        let r: mpb::QueryFineTuneJobResponse = query(&flags, "FineTuneJob", &mpb::QueryFineTuneJobRequest { job_id })?;
+        let job = r.job.unwrap_or_default();
+        if job.status != last {
+            last = job.status;
+            let name = mpb::JobStatus::try_from(job.status).map(|s| s.as_str_name()).unwrap_or("?");
+            eprintln!("job {job_id}: {name}");
+        }
+        let decided = job.status != mpb::JobStatus::Queued as i32 && job.status != mpb::JobStatus::Running as i32;
+        if decided {
+            print(&job_json(&job)?)?;
+            if job.status != mpb::JobStatus::Attested as i32 {
+                bail!("job {job_id} was not attested: {}", job.failure_reason);
+            }
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("job {job_id} still undecided after {wait_seconds}s (deadline height {})", job.deadline_height);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
     }
 }
 
@@ -254,6 +478,40 @@ pub fn model_query(cmd: ModelQueryCmd) -> anyhow::Result<()> {
                 "datanet_versions": versions,
             }))
         }
+        ModelQueryCmd::Params { flags } => {
+            let r: mpb::QueryParamsResponse = query(&flags, "Params", &mpb::QueryParamsRequest {})?;
+            let p = r.params.unwrap_or_default();
+            print(&openledger_proto::json::to_json("openledger.model.v1.FineTuneParams", &p).map_err(|e| anyhow::anyhow!(e))?)
+        }
+        ModelQueryCmd::Job { job_id, flags } => {
+            let r: mpb::QueryFineTuneJobResponse = query(&flags, "FineTuneJob", &mpb::QueryFineTuneJobRequest { job_id })?;
+            print(&json!({"job": r.job.as_ref().map(job_json).transpose()?}))
+        }
+        ModelQueryCmd::Jobs { status, creator, page, flags } => {
+            let status = status.as_deref().map(job_status).transpose()?.map(|s| s as i32).unwrap_or(0);
+            let req = mpb::QueryFineTuneJobsRequest { pagination: page.request(), status, creator: creator.unwrap_or_default() };
+            let r: mpb::QueryFineTuneJobsResponse = query(&flags, "FineTuneJobs", &req)?;
+            let jobs = r.jobs.iter().map(job_json).collect::<anyhow::Result<Vec<_>>>()?;
+            print(&json!({"jobs": jobs, "pagination": page_json(r.pagination.as_ref())}))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_scale_exactly() {
+        assert_eq!(scaled("0.001", 1_000_000, "lr").unwrap(), 1_000);
+        assert_eq!(scaled("1e-3", 1_000_000, "lr").unwrap(), 1_000);
+        assert_eq!(scaled("0.0002", 1_000_000, "lr").unwrap(), 200);
+        assert_eq!(scaled("0.1", 10_000, "split").unwrap(), 1_000);
+        assert!(scaled("0.0000001", 1_000_000, "lr").is_err());
+        assert!(scaled("-1", 10_000, "split").is_err());
+        assert!(scaled("x", 10_000, "split").is_err());
+        assert_eq!(job_status("Attested").unwrap(), mpb::JobStatus::Attested);
+        assert!(job_status("done").is_err());
     }
 }
 

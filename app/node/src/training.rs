@@ -1,0 +1,324 @@
+//! The node side of ModelFactory: the local executor's training worker.
+//!
+//! After each Commit the app hands the queued and running fine-tune jobs it has not trained yet
+//! to a background thread (never the consensus path), which reads the job's datanet version
+//! rows from committed state, in version order, and runs `Train` on the loopback
+//! `open-executor`, one job at a time, logging the progress it streams (step/total, loss,
+//! tokens/s). While a job trains its id is reported in `running_jobs`; once finished, its
+//! result (adapter hash, eval-loss bits, training-log hash, or `failed` when the executor
+//! refuses the job as untrainable) is reported in every vote extension until the chain decides
+//! the job. All of it is local, non-consensus data: what a block must satisfy is in
+//! `openledger_inference::votes`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openledger_core::state::LatestSnapshot;
+use openledger_core::storage::Storage;
+use openledger_core::StateRead;
+use openledger_datanet::DatanetKeeper;
+use openledger_model::ModelKeeper;
+use openledger_proto::openledger::executor::v1::executor_client::ExecutorClient;
+use openledger_proto::openledger::executor::v1::{train_progress, TrainRequest};
+use openledger_proto::openledger::inference::v1::TrainingReport;
+use openledger_proto::openledger::model::v1::FineTuneJob;
+use parking_lot::Mutex;
+
+/// Longest time one Train call may take before it is given up (and retried at a later commit).
+const TRAIN_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+/// Failed attempts per job before this node gives up on it (it then just does not report).
+const MAX_ATTEMPTS: u32 = 3;
+/// Active jobs looked at per commit.
+const MAX_ACTIVE_SCAN: usize = 256;
+/// Longest gap between two progress log lines of one job.
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Shared {
+    /// Handed to the worker, not finished.
+    queued: BTreeSet<u64>,
+    /// Being trained by the executor now.
+    running: BTreeSet<u64>,
+    /// Finished: the report to sign.
+    results: BTreeMap<u64, TrainingReport>,
+    attempts: BTreeMap<u64, u32>,
+}
+
+/// The local training worker and the results it produced.
+pub struct TrainingRuntime {
+    shared: Arc<Mutex<Shared>>,
+    jobs: Option<mpsc::Sender<FineTuneJob>>,
+    byzantine: bool,
+}
+
+impl Default for TrainingRuntime {
+    fn default() -> Self {
+        Self::disabled()
+    }
+}
+
+impl TrainingRuntime {
+    /// A node without an executor: it reports nothing.
+    pub fn disabled() -> Self {
+        Self { shared: Arc::default(), jobs: None, byzantine: false }
+    }
+
+    /// Starts the worker thread on `executor_addr`, reading rows from `storage` through
+    /// `datanets`. `byzantine` flips the first byte of every adapter hash it reports (tests of
+    /// slashing only).
+    pub fn start(executor_addr: &str, storage: Storage, datanets: DatanetKeeper, byzantine: bool) -> anyhow::Result<Self> {
+        let shared: Arc<Mutex<Shared>> = Arc::default();
+        let (tx, rx) = mpsc::channel::<FineTuneJob>();
+        let addr = executor_addr.to_string();
+        let worker_shared = shared.clone();
+        std::thread::Builder::new()
+            .name("training-worker".into())
+            .spawn(move || worker(addr, rx, worker_shared, storage, datanets, byzantine))?;
+        Ok(Self { shared, jobs: Some(tx), byzantine })
+    }
+
+    /// Whether this node trains.
+    pub fn enabled(&self) -> bool {
+        self.jobs.is_some()
+    }
+
+    /// After Commit: hand active jobs not trained yet to the worker; forget decided ones.
+    pub fn after_commit(&self, model: &ModelKeeper, state: &dyn StateRead) {
+        let Some(jobs) = &self.jobs else { return };
+        let active = match model.active_jobs(state, MAX_ACTIVE_SCAN) {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!("training: cannot list fine-tune jobs: {e}");
+                return;
+            }
+        };
+        let ids: BTreeSet<u64> = active.iter().map(|j| j.id).collect();
+        let mut shared = self.shared.lock();
+        shared.results.retain(|id, _| ids.contains(id));
+        shared.attempts.retain(|id, _| ids.contains(id));
+        for job in active {
+            let id = job.id;
+            if shared.results.contains_key(&id) || shared.queued.contains(&id) {
+                continue;
+            }
+            if shared.attempts.get(&id).copied().unwrap_or(0) >= MAX_ATTEMPTS {
+                continue;
+            }
+            if jobs.send(job).is_ok() {
+                shared.queued.insert(id);
+                *shared.attempts.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// ExtendVote: the finished reports and the running jobs, for jobs still active.
+    pub fn reports(&self, model: &ModelKeeper, state: &dyn StateRead) -> (Vec<TrainingReport>, Vec<u64>) {
+        if !self.enabled() {
+            return (Vec::new(), Vec::new());
+        }
+        let active: BTreeSet<u64> =
+            model.active_jobs(state, MAX_ACTIVE_SCAN).map(|jobs| jobs.into_iter().map(|j| j.id).collect()).unwrap_or_default();
+        let shared = self.shared.lock();
+        let reports = shared
+            .results
+            .iter()
+            .filter(|(id, _)| active.contains(id))
+            .map(|(_, r)| {
+                let mut r = r.clone();
+                if self.byzantine && !r.failed {
+                    if let Some(b) = r.adapter_hash.first_mut() {
+                        *b ^= 0xff;
+                    }
+                }
+                r
+            })
+            .collect();
+        let running = shared.running.iter().filter(|id| active.contains(id) && !shared.results.contains_key(id)).copied().collect();
+        (reports, running)
+    }
+
+    /// Records a finished report (the worker, and tests).
+    pub fn insert_result(&self, report: TrainingReport) {
+        let mut shared = self.shared.lock();
+        shared.running.remove(&report.job_id);
+        shared.queued.remove(&report.job_id);
+        shared.results.insert(report.job_id, report);
+    }
+
+    /// Marks a job running (the worker, and tests).
+    pub fn set_running(&self, job_id: u64) {
+        self.shared.lock().running.insert(job_id);
+    }
+}
+
+/// The rows of a job's datanet version, in version order.
+fn version_rows(storage: &Storage, datanets: &DatanetKeeper, job: &FineTuneJob) -> anyhow::Result<Vec<Vec<u8>>> {
+    let state = LatestSnapshot(storage.clone());
+    let segments = datanets.segments(&state, job.datanet_id, job.datanet_version)?;
+    let mut rows = Vec::new();
+    for seg in segments {
+        for i in 0..seg.row_count {
+            let row_id = seg.first_row_id.checked_add(i).ok_or_else(|| anyhow::anyhow!("row id overflow"))?;
+            let row = datanets
+                .row(&state, job.datanet_id, row_id)?
+                .ok_or_else(|| anyhow::anyhow!("row {row_id} of datanet {} is missing", job.datanet_id))?;
+            rows.push(row.data);
+        }
+    }
+    if u64::try_from(rows.len()).ok() != Some(job.row_count) {
+        anyhow::bail!("datanet {} version {} has {} rows, the job pinned {}", job.datanet_id, job.datanet_version, rows.len(), job.row_count);
+    }
+    Ok(rows)
+}
+
+/// What one Train call ended with.
+enum Outcome {
+    Trained(TrainingReport),
+    /// The executor refused the job as untrainable (INVALID_ARGUMENT): report `failed`.
+    Untrainable(String),
+    /// The executor does not hold the base model: this node does not report.
+    NotServed,
+}
+
+/// Trains jobs on the executor one at a time.
+fn worker(
+    addr: String,
+    jobs: mpsc::Receiver<FineTuneJob>,
+    shared: Arc<Mutex<Shared>>,
+    storage: Storage,
+    datanets: DatanetKeeper,
+    byzantine: bool,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("training worker: cannot start a runtime: {e}");
+            return;
+        }
+    };
+    if byzantine {
+        tracing::warn!("training: byzantine test mode, every reported adapter hash is perturbed");
+    }
+    while let Ok(job) = jobs.recv() {
+        let id = job.id;
+        let outcome = runtime.block_on(async {
+            let rows = version_rows(&storage, &datanets, &job)?;
+            let endpoint = tonic::transport::Endpoint::from_shared(addr.clone())?.connect_timeout(Duration::from_secs(5));
+            let mut client = ExecutorClient::new(endpoint.connect().await?).max_decoding_message_size(16 * 1024 * 1024);
+            tracing::info!(
+                "training: job {id} on base model {} ({} rows of datanet {} v{})",
+                job.base_model_id,
+                rows.len(),
+                job.datanet_id,
+                job.datanet_version
+            );
+            let request = TrainRequest {
+                job_id: id,
+                model: job.base_weights_hash.clone(),
+                rows,
+                data_root: job.merkle_root.clone(),
+                config: job.config.clone(),
+            };
+            let mut stream = match client.train(request).await {
+                Ok(s) => s.into_inner(),
+                Err(status) if status.code() == tonic::Code::InvalidArgument => return Ok(Outcome::Untrainable(status.message().to_string())),
+                Err(status) if status.code() == tonic::Code::NotFound => return Ok(Outcome::NotServed),
+                Err(status) => anyhow::bail!("Train: {status}"),
+            };
+            shared.lock().running.insert(id);
+            let deadline = Instant::now() + TRAIN_TIMEOUT;
+            let mut last_log = Instant::now() - LOG_EVERY;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let message = match tokio::time::timeout(left, stream.message()).await {
+                    Err(_) => anyhow::bail!("timed out"),
+                    Ok(Err(status)) if status.code() == tonic::Code::InvalidArgument => {
+                        return Ok(Outcome::Untrainable(status.message().to_string()))
+                    }
+                    Ok(Err(status)) => anyhow::bail!("Train stream: {status}"),
+                    Ok(Ok(None)) => anyhow::bail!("the Train stream ended without a result"),
+                    Ok(Ok(Some(m))) => m,
+                };
+                match message.event {
+                    Some(train_progress::Event::Step(step)) => {
+                        if last_log.elapsed() >= LOG_EVERY || step.step == step.total_steps {
+                            last_log = Instant::now();
+                            tracing::info!(
+                                "training: job {id} step {}/{} loss {:.4} ({:.0} tokens/s, eta {:.0}s)",
+                                step.step,
+                                step.total_steps,
+                                step.loss,
+                                step.tokens_per_second,
+                                step.eta_seconds
+                            );
+                        }
+                    }
+                    Some(train_progress::Event::Result(result)) => {
+                        if result.config_hash != job.config_hash {
+                            anyhow::bail!(
+                                "the executor hashed the config to {}, the chain to {}: not reporting",
+                                hex::encode(&result.config_hash),
+                                hex::encode(&job.config_hash)
+                            );
+                        }
+                        let adapter_hash = hex::decode(&result.adapter_hash)?;
+                        if adapter_hash.len() != 32 || result.training_log_hash.len() != 32 {
+                            anyhow::bail!("malformed result hashes");
+                        }
+                        tracing::info!(
+                            "training: job {id} done in {} steps: adapter {} eval loss {:.4} ({} train / {} eval rows)",
+                            result.steps,
+                            result.adapter_hash,
+                            f32::from_bits(result.eval_loss_bits),
+                            result.train_rows,
+                            result.eval_rows
+                        );
+                        return Ok(Outcome::Trained(TrainingReport {
+                            job_id: id,
+                            adapter_hash,
+                            eval_loss_bits: result.eval_loss_bits,
+                            training_log_hash: result.training_log_hash,
+                            failed: false,
+                        }));
+                    }
+                    None => {}
+                }
+            }
+        });
+        let mut guard = shared.lock();
+        guard.queued.remove(&id);
+        guard.running.remove(&id);
+        match outcome {
+            Ok(Outcome::Trained(report)) => {
+                guard.results.insert(id, report);
+            }
+            Ok(Outcome::Untrainable(why)) => {
+                tracing::warn!("training: job {id} cannot be trained ({why}); reporting it failed");
+                guard.results.insert(id, TrainingReport { job_id: id, failed: true, ..Default::default() });
+            }
+            Ok(Outcome::NotServed) => {
+                tracing::info!("training: the executor at {addr} does not hold base model {}; not reporting job {id}", job.base_model_id);
+                guard.attempts.insert(id, MAX_ATTEMPTS);
+            }
+            Err(e) => tracing::warn!("training: job {id} failed on the executor at {addr}: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_runtime_reports_nothing_and_byzantine_flips_hashes() {
+        let rt = TrainingRuntime::disabled();
+        assert!(!rt.enabled());
+        let mut byz = TrainingRuntime::disabled();
+        byz.byzantine = true;
+        let report = TrainingReport { job_id: 1, adapter_hash: vec![0x11; 32], training_log_hash: vec![2; 32], eval_loss_bits: 3, failed: false };
+        byz.insert_result(report.clone());
+        assert_eq!(byz.shared.lock().results[&1], report);
+    }
+}
