@@ -26,9 +26,9 @@ function markReachable(ok: boolean, why?: string) {
   }
 }
 
-async function request(method: string, path: string, body?: unknown): Promise<any> {
+async function request(method: string, path: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<any> {
   const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
   let resp: Response;
   try {
     resp = await fetch(path, {
@@ -104,7 +104,8 @@ export function startHeartbeat(ms = 2000): () => void {
   const beat = async () => {
     if (stopped) return;
     try {
-      const b = await get("/cosmos/base/tendermint/v1beta1/blocks/latest");
+      // A short timeout: a node that hangs shows the banner within seconds.
+      const b = await request("GET", "/cosmos/base/tendermint/v1beta1/blocks/latest", undefined, Math.max(ms * 2, 3000));
       const h = Number(b.block?.header?.height ?? 0);
       markReachable(true);
       if (h !== store.get().height) store.set({ height: h, blockTime: b.block?.header?.time ?? "" });

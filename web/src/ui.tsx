@@ -64,8 +64,8 @@ export function Link({ to, children, class: cls, ...rest }: { to: string; childr
   );
 }
 
-export function TxStatus({ phase, id }: { phase: TxPhase; id?: string }) {
-  if (phase.phase === "idle") return <p class="tx-status" role="status" aria-live="polite" data-testid={id ?? "tx-status"} data-phase="idle" />;
+export function TxStatus({ phase, id, attempt = 0 }: { phase: TxPhase; id?: string; attempt?: number }) {
+  if (phase.phase === "idle") return <p class="tx-status" role="status" aria-live="polite" data-testid={id ?? "tx-status"} data-phase="idle" data-attempt={attempt} />;
   let text: ComponentChildren;
   switch (phase.phase) {
     case "simulating":
@@ -107,7 +107,14 @@ export function TxStatus({ phase, id }: { phase: TxPhase; id?: string }) {
       break;
   }
   return (
-    <p class={`tx-status tx-${phase.phase}`} role={phase.phase === "failed" ? "alert" : "status"} aria-live="polite" data-testid={id ?? "tx-status"} data-phase={phase.phase}>
+    <p
+      class={`tx-status tx-${phase.phase}`}
+      role={phase.phase === "failed" ? "alert" : "status"}
+      aria-live="polite"
+      data-testid={id ?? "tx-status"}
+      data-phase={phase.phase}
+      data-attempt={attempt}
+    >
       {text}
     </p>
   );
@@ -137,11 +144,14 @@ export function TxButton({
 }) {
   const { wallet, chain } = useStore();
   const [phase, setPhase] = useState<TxPhase>({ phase: "idle" });
+  // Counts the clicks that did something (tests wait for the status of a given attempt).
+  const [attempt, setAttempt] = useState(0);
   const busy = useRef(false);
   const inFlight = ["simulating", "signing", "broadcasting", "pending"].includes(phase.phase);
   const click = async (e: Event) => {
     e.preventDefault();
     if (busy.current) return; // double click: the first one is being sent
+    setAttempt((a) => a + 1);
     if (!wallet || !chain) {
       setPhase({ phase: "failed", stage: "before signing", message: "Connect a wallet first." });
       return;
@@ -167,7 +177,7 @@ export function TxButton({
       <button type="submit" class={cls ?? "primary"} onClick={click} disabled={disabled || inFlight} aria-busy={inFlight} data-testid={id ? `${id}-button` : undefined}>
         {inFlight ? `${label}…` : label}
       </button>
-      <TxStatus phase={phase} id={id ? `${id}-status` : undefined} />
+      <TxStatus phase={phase} id={id ? `${id}-status` : undefined} attempt={attempt} />
     </div>
   );
 }

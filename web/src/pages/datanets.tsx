@@ -269,6 +269,7 @@ function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
   const { wallet } = useStore();
   const [text, setText] = useState("");
   const [fileName, setFileName] = useState("");
+  const [fileKey, setFileKey] = useState(0); // remounts the file input after a contribution
   const [format, setFormat] = useState<"jsonl" | "csv" | "text">("text");
   const params = useAsync(() => Promise.all([get("/openledger/datanet/v1/params"), get("/openledger/auth/v1/fee_params").catch(() => undefined)]), []);
   const json = d.schema?.kind === "SCHEMA_KIND_JSON";
@@ -304,7 +305,7 @@ function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
       <NeedWallet what="contribute">
         <div class="grid">
           <Field label="Upload a file (.jsonl, .csv or .txt)" id="rows-file" hint={fileName || "One row per line; CSV: a header line, then one row per line."}>
-            <input id="rows-file" type="file" accept=".jsonl,.ndjson,.json,.csv,.txt,text/plain,text/csv,application/json" onChange={onFile} data-testid="rows-file" />
+            <input key={fileKey} id="rows-file" type="file" accept=".jsonl,.ndjson,.json,.csv,.txt,text/plain,text/csv,application/json" onChange={onFile} data-testid="rows-file" />
           </Field>
           <Field label="Format" id="rows-format">
             <select id="rows-format" value={format} onChange={(e) => setFormat((e.target as HTMLSelectElement).value as any)}>
@@ -347,6 +348,7 @@ function Contribute({ d, onDone }: { d: Datanet; onDone: () => void }) {
           onDone={() => {
             setText("");
             setFileName("");
+            setFileKey((k) => k + 1);
             onDone();
           }}
         />
@@ -426,7 +428,8 @@ async function recentEarnings(datanetId: string, limit = 30): Promise<{ byContri
   const txs = await get("/cosmos/tx/v1beta1/txs", {
     events: "message.action='/openledger.inference.v1.MsgRequestInference'",
     order_by: "ORDER_BY_DESC",
-    "pagination.limit": limit,
+    limit,
+    page: 1,
   }).catch(() => undefined);
   const ids = new Set<string>();
   for (const t of txs?.tx_responses ?? []) for (const e of t.events ?? []) if (e.type === "inference_request") for (const a of e.attributes) if (a.key === "request_id") ids.add(a.value);

@@ -67,7 +67,7 @@ function Account() {
       get(`/cosmos/staking/v1beta1/delegations/${a}`).catch(() => ({ delegation_responses: [] })),
       get(`/cosmos/distribution/v1beta1/delegators/${a}/rewards`).catch(() => ({ total: [] })),
       get(`/cosmos/staking/v1beta1/delegators/${a}/unbonding_delegations`).catch(() => ({ unbonding_responses: [] })),
-      get("/cosmos/tx/v1beta1/txs", { events: `message.sender='${a}'`, order_by: "ORDER_BY_DESC", "pagination.limit": 10 }).catch(() => ({ tx_responses: [] })),
+      get("/cosmos/tx/v1beta1/txs", { events: `message.sender='${a}'`, order_by: "ORDER_BY_DESC", limit: 10, page: 1 }).catch(() => ({ tx_responses: [] })),
     ]);
     return { balances, delegations, rewards, unbonding, txs };
   }, [wallet?.address, Math.floor(height / 3)]);
