@@ -6,10 +6,11 @@
 //!   matrices (ChaCha20 per layer and projection; B starts at zero, as PEFT does).
 //! * The base weights are frozen dense f32 copies; only the LoRA A/B matrices are candle `Var`s.
 //!   The forward pass is the OpenLoRA Llama written with differentiable candle ops (RMSNorm, RoPE
-//!   in the model's own layout, causal attention, SiLU MLP), one row at a time with shapes that
-//!   depend on that row only, and a step's loss is the rows' summed token losses added in row
-//!   order and divided by the step's token count. Gradients come from candle's autograd and the
-//!   optimizer is AdamW, both element-wise or fixed-order reductions.
+//!   in the model's own layout, causal attention, SiLU MLP) over each step's rows right-padded
+//!   into one batch (padding masked out of the loss). The seed fixes which rows form a step, so
+//!   every executor runs the same shapes; a step's loss is the batch's summed token loss divided
+//!   by its token count. Gradients come from candle's autograd and the optimizer is AdamW, both
+//!   element-wise or fixed-order reductions.
 //! * The result is a PEFT adapter (`adapter_config.json` + `adapter_model.safetensors`, f32), so
 //!   OpenLoRA and any PEFT tool load it unchanged; for a GGUF base, whose Q/K rows are stored
 //!   permuted for interleaved RoPE, B's rows are written back in the Hugging Face order.
@@ -525,7 +526,60 @@ impl Trainer<'_> {
         Ok(att.matmul(&v.contiguous()?)?.transpose(0, 1)?.reshape((n, nh * hd))?)
     }
 
-    /// Summed next-token loss of one row (a scalar in the autograd graph) and its token count.
+    /// Summed next-token loss of a step's rows, right-padded into one `[rows, len]` batch (the
+    /// padding masked out of the loss), and the real token count. The batch is the same on every
+    /// executor (the seed fixes it), so its shapes and every reduction are too.
+    fn batch_loss(&self, rows: &[&[u32]]) -> Result<(Tensor, usize)> {
+        let cfg = self.model.config();
+        let dev = self.model.device();
+        let (b, t) = (rows.len(), rows.iter().map(|r| r.len() - 1).max().unwrap_or(1));
+        let (mut ids, mut targets, mut weights) = (vec![0u32; b * t], vec![0u32; b * t], vec![0f32; b * t]);
+        for (i, r) in rows.iter().enumerate() {
+            for j in 0..r.len() - 1 {
+                ids[i * t + j] = r[j];
+                targets[i * t + j] = r[j + 1];
+                weights[i * t + j] = 1.0;
+            }
+        }
+        let count = weights.iter().filter(|w| **w > 0.0).count();
+        let ids = Tensor::from_vec(ids, b * t, dev)?;
+        let targets = Tensor::from_vec(targets, (b * t, 1), dev)?;
+        let weights = Tensor::from_vec(weights, (b * t, 1), dev)?;
+        let (nh, nkv, hd) = (cfg.heads, cfg.kv_heads, cfg.head_dim);
+        let cos = self.base.cos.narrow(0, 0, t)?;
+        let sin = self.base.sin.narrow(0, 0, t)?;
+        let mask: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
+        let mask = Tensor::from_vec(mask, (t, t), dev)?;
+        let mut x = self.base.embed.index_select(&ids, 0)?;
+        for (l, layer) in self.base.layers.iter().enumerate() {
+            let h = rms_norm(&x, &layer.attn_norm, cfg.rms_eps)?;
+            let heads = |y: Tensor, n: usize| -> Result<Tensor> { Ok(y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()?) };
+            let q = rope(&heads(self.linear(l, Proj::Q, &h)?, nh)?, &cos, &sin, self.model.format())?;
+            let k = rope(&heads(self.linear(l, Proj::K, &h)?, nkv)?, &cos, &sin, self.model.format())?;
+            let v = heads(self.linear(l, Proj::V, &h)?, nkv)?;
+            let rep = nh / nkv;
+            let expand = |y: Tensor| -> Result<Tensor> {
+                if rep == 1 {
+                    return Ok(y);
+                }
+                Ok(y.unsqueeze(2)?.expand((b, nkv, rep, t, hd))?.reshape((b, nh, t, hd))?)
+            };
+            let (k, v) = (expand(k)?, expand(v)?);
+            let att = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (hd as f64).sqrt()))?;
+            let att = candle_nn::ops::softmax(&att.broadcast_add(&mask)?, D::Minus1)?;
+            let out = att.matmul(&v.contiguous()?)?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
+            x = (x + self.linear(l, Proj::O, &out)?)?;
+            let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
+            let act = (self.linear(l, Proj::Gate, &h)?.silu()? * self.linear(l, Proj::Up, &h)?)?;
+            x = (x + self.linear(l, Proj::Down, &act)?)?;
+        }
+        let x = rms_norm(&x, &self.base.norm, cfg.rms_eps)?;
+        let log_probs = candle_nn::ops::log_softmax(&x.matmul(&self.base.lm_head_t)?, D::Minus1)?;
+        Ok(((log_probs.gather(&targets, 1)? * weights)?.sum_all()?.neg()?, count))
+    }
+
+    /// Summed next-token loss of one row and its token count (the batched loss's reference).
+    #[cfg(test)]
     fn row_loss(&self, tokens: &[u32]) -> Result<(Tensor, usize)> {
         let n = tokens.len() - 1;
         let dev = self.model.device();
@@ -550,11 +604,11 @@ impl Trainer<'_> {
         Ok((log_probs.gather(&targets, 1)?.sum_all()?.neg()?, n))
     }
 
-    /// Mean token loss over `rows` (row sums added in order), without a graph kept.
-    fn mean_loss(&self, rows: &[&[u32]]) -> Result<f32> {
+    /// Mean token loss over `rows`, in batches of `batch` (batch sums added in order).
+    fn mean_loss(&self, rows: &[&[u32]], batch: usize) -> Result<f32> {
         let (mut sum, mut count) = (0f32, 0usize);
-        for r in rows {
-            let (l, n) = self.row_loss(r)?;
+        for chunk in rows.chunks(batch.max(1)) {
+            let (l, n) = self.batch_loss(chunk)?;
             sum += l.to_scalar::<f32>()?;
             count += n;
         }
@@ -646,17 +700,8 @@ pub fn train(
             if step >= total_steps {
                 break 'epochs;
             }
-            let mut sum: Option<Tensor> = None;
-            let mut count = 0usize;
-            for &i in chunk {
-                let (l, n) = trainer.row_loss(&tokens[i])?;
-                sum = Some(match sum {
-                    Some(acc) => (acc + l)?,
-                    None => l,
-                });
-                count += n;
-            }
-            let Some(sum) = sum else { continue };
+            let rows: Vec<&[u32]> = chunk.iter().map(|&i| tokens[i].as_slice()).collect();
+            let (sum, count) = trainer.batch_loss(&rows)?;
             let loss = (sum / count as f64)?;
             opt.backward_step(&loss)?;
             step += 1;
@@ -675,7 +720,7 @@ pub fn train(
         }
     }
     let eval: Vec<&[u32]> = eval_rows.iter().map(|&i| tokens[i].as_slice()).collect();
-    let eval_loss = trainer.mean_loss(&eval)?;
+    let eval_loss = trainer.mean_loss(&eval, batch)?;
     let adapter_dir = write_adapter(store, job, &trainer)?;
     let adapter_hash = adapter_hash(&adapter_dir, &AdapterLimits::default())?;
     log.update(b"eval");
@@ -787,63 +832,12 @@ fn write_adapter(store: &Path, job: &TrainJob, trainer: &Trainer<'_>) -> Result<
     Ok(dir)
 }
 
-/// The reference the benchmark compares [`train`] against: the same model, LoRA, loss and AdamW
-/// written the usual way, each step's rows right-padded into one `[batch, len]` tensor and run
-/// as one batch (padding masked out of the loss). It trains nothing to keep; it measures.
+/// The reference the benchmark compares [`train`] against: a plain candle LoRA loop over the same
+/// model, LoRA, loss and AdamW (rows in file order, padded batches) without the job's
+/// determinism bookkeeping (seeded split and order, training log, eval, adapter files). It
+/// trains nothing to keep; it measures.
 pub mod baseline {
     use super::*;
-
-    impl Trainer<'_> {
-        /// Summed token loss of a padded batch and its real token count.
-        pub(super) fn batch_loss(&self, rows: &[&[u32]]) -> Result<(Tensor, usize)> {
-            let cfg = self.model.config();
-            let dev = self.model.device();
-            let (b, t) = (rows.len(), rows.iter().map(|r| r.len() - 1).max().unwrap_or(1));
-            let (mut ids, mut targets, mut weights) = (vec![0u32; b * t], vec![0u32; b * t], vec![0f32; b * t]);
-            for (i, r) in rows.iter().enumerate() {
-                for j in 0..r.len() - 1 {
-                    ids[i * t + j] = r[j];
-                    targets[i * t + j] = r[j + 1];
-                    weights[i * t + j] = 1.0;
-                }
-            }
-            let count = weights.iter().filter(|w| **w > 0.0).count();
-            let ids = Tensor::from_vec(ids, b * t, dev)?;
-            let targets = Tensor::from_vec(targets, (b * t, 1), dev)?;
-            let weights = Tensor::from_vec(weights, (b * t, 1), dev)?;
-            let (nh, nkv, hd) = (cfg.heads, cfg.kv_heads, cfg.head_dim);
-            let cos = self.base.cos.narrow(0, 0, t)?;
-            let sin = self.base.sin.narrow(0, 0, t)?;
-            let mask: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
-            let mask = Tensor::from_vec(mask, (t, t), dev)?;
-            let mut x = self.base.embed.index_select(&ids, 0)?;
-            for (l, layer) in self.base.layers.iter().enumerate() {
-                let h = rms_norm(&x, &layer.attn_norm, cfg.rms_eps)?;
-                let heads = |y: Tensor, n: usize| -> Result<Tensor> { Ok(y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()?) };
-                let q = rope(&heads(self.linear(l, Proj::Q, &h)?, nh)?, &cos, &sin, self.model.format())?;
-                let k = rope(&heads(self.linear(l, Proj::K, &h)?, nkv)?, &cos, &sin, self.model.format())?;
-                let v = heads(self.linear(l, Proj::V, &h)?, nkv)?;
-                let rep = nh / nkv;
-                let expand = |y: Tensor| -> Result<Tensor> {
-                    if rep == 1 {
-                        return Ok(y);
-                    }
-                    Ok(y.unsqueeze(2)?.expand((b, nkv, rep, t, hd))?.reshape((b, nh, t, hd))?)
-                };
-                let (k, v) = (expand(k)?, expand(v)?);
-                let att = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (hd as f64).sqrt()))?;
-                let att = candle_nn::ops::softmax(&att.broadcast_add(&mask)?, D::Minus1)?;
-                let out = att.matmul(&v.contiguous()?)?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
-                x = (x + self.linear(l, Proj::O, &out)?)?;
-                let h = rms_norm(&x, &layer.ffn_norm, cfg.rms_eps)?;
-                let act = (self.linear(l, Proj::Gate, &h)?.silu()? * self.linear(l, Proj::Up, &h)?)?;
-                x = (x + self.linear(l, Proj::Down, &act)?)?;
-            }
-            let x = rms_norm(&x, &self.base.norm, cfg.rms_eps)?;
-            let log_probs = candle_nn::ops::log_softmax(&x.matmul(&self.base.lm_head_t)?, D::Minus1)?;
-            Ok(((log_probs.gather(&targets, 1)? * weights)?.sum_all()?.neg()?, count))
-        }
-    }
 
     /// Trains `steps` steps of `job` the batched way; returns (tokens, seconds) of the loop.
     pub fn run(model: &LlamaModel, tokenizer: &TextTokenizer, job: &TrainJob, steps: u32) -> Result<(u64, f64)> {
