@@ -9,6 +9,8 @@ mod cosmjs;
 mod datanet;
 #[path = "e2e/determinism.rs"]
 mod determinism;
+#[path = "e2e/finetune.rs"]
+mod finetune;
 #[path = "e2e/gov.rs"]
 mod gov;
 #[path = "e2e/gov_node.rs"]

@@ -277,6 +277,9 @@ impl App {
                     Err(e) => tracing::warn!("fine-tune job {} could not be decided at height {}: {e}", agreement.job_id, req.height),
                 }
             }
+            for (job_id, operator) in &verified.late_dissent {
+                keeper.apply_late_dissent(&mut layer, info, *job_id, operator, &mut slashed)?;
+            }
             keeper.apply_running(&mut layer, info, &verified.running)?;
             let (writes, events) = layer.into_parts();
             delta.absorb(writes, Vec::new());

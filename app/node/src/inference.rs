@@ -88,13 +88,7 @@ impl InferenceRuntime {
         let addr = executor_addr.to_string();
         let worker_shared = shared.clone();
         std::thread::Builder::new().name("inference-worker".into()).spawn(move || worker(addr, rx, worker_shared, byzantine))?;
-        Ok(Self {
-            shared,
-            jobs: Some(tx),
-            byzantine,
-            executor_addr: Some(executor_addr.to_string()),
-            training: std::sync::OnceLock::new(),
-        })
+        Ok(Self { shared, jobs: Some(tx), byzantine, executor_addr: Some(executor_addr.to_string()), training: std::sync::OnceLock::new() })
     }
 
     /// Whether this node runs an executor.
@@ -244,6 +238,7 @@ impl InferenceRuntime {
         let agreements = votes::tally(keeper, state, &verified, extension_height).ok()?;
         let training = votes::tally_training(keeper, state, &verified, extension_height).ok()?;
         let running = votes::newly_running(keeper, state, &verified).ok()?;
+        let late = votes::late_dissent(keeper, state, &verified).ok()?;
         let shared = self.shared.lock();
         let outputs: Vec<AgreedOutput> = agreements
             .iter()
@@ -274,7 +269,7 @@ impl InferenceRuntime {
             size += added;
             injected.outputs.push(output);
         }
-        if injected.outputs.is_empty() && training.is_empty() && running.is_empty() {
+        if injected.outputs.is_empty() && training.is_empty() && running.is_empty() && late.is_empty() {
             return None;
         }
         if size > limit {

@@ -309,14 +309,29 @@ impl InferenceHost for InferenceHostImpl {
 
     fn training_job(&self, state: &dyn StateRead, job_id: u64) -> Result<Option<TrainingJobInfo>, AbciError> {
         use openledger_proto::openledger::model::v1::JobStatus;
-        Ok(self.model.job(state, job_id).map_err(host_err)?.map(|job| TrainingJobInfo {
-            base_model_id: job.base_model_id,
-            status: match JobStatus::try_from(job.status) {
-                Ok(JobStatus::Queued) => TrainingJobStatus::Queued,
-                Ok(JobStatus::Running) => TrainingJobStatus::Running,
-                _ => TrainingJobStatus::Done,
-            },
+        Ok(self.model.job(state, job_id).map_err(host_err)?.map(|job| {
+            let attested =
+                (job.status == JobStatus::Attested as i32).then(|| openledger_proto::openledger::inference::v1::TrainingReport {
+                    job_id: job.id,
+                    adapter_hash: hex::decode(&job.adapter_hash).unwrap_or_default(),
+                    eval_loss_bits: job.eval_loss_bits,
+                    training_log_hash: job.training_log_hash.clone(),
+                    failed: false,
+                });
+            TrainingJobInfo {
+                base_model_id: job.base_model_id,
+                status: match JobStatus::try_from(job.status) {
+                    Ok(JobStatus::Queued) => TrainingJobStatus::Queued,
+                    Ok(JobStatus::Running) => TrainingJobStatus::Running,
+                    _ => TrainingJobStatus::Done,
+                },
+                attested,
+            }
         }))
+    }
+
+    fn training_slashed(&self, state: &mut dyn StateWrite, job_id: u64, operator: &str) -> Result<(), AbciError> {
+        self.model.record_slash(state, job_id, operator).map_err(host_err)
     }
 
     fn training_started(&self, state: &mut dyn StateWrite, info: openledger_core::block::BlockInfo, job_id: u64) -> Result<(), AbciError> {

@@ -23,7 +23,7 @@ use openledger_model::ModelKeeper;
 use openledger_proto::openledger::executor::v1::executor_client::ExecutorClient;
 use openledger_proto::openledger::executor::v1::{train_progress, TrainRequest};
 use openledger_proto::openledger::inference::v1::TrainingReport;
-use openledger_proto::openledger::model::v1::FineTuneJob;
+use openledger_proto::openledger::model::v1::{FineTuneJob, JobStatus};
 use parking_lot::Mutex;
 
 /// Longest time one Train call may take before it is given up (and retried at a later commit).
@@ -32,6 +32,9 @@ const TRAIN_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 const MAX_ATTEMPTS: u32 = 3;
 /// Active jobs looked at per commit.
 const MAX_ACTIVE_SCAN: usize = 256;
+/// Blocks after its attestation during which a job's result is still reported (a trainer
+/// slower than the deciding two thirds is judged, and slashed if it differs, all the same).
+const LATE_REPORT_BLOCKS: u64 = 20;
 /// Longest gap between two progress log lines of one job.
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
@@ -84,6 +87,18 @@ impl TrainingRuntime {
         self.jobs.is_some()
     }
 
+    /// Ids of the jobs whose results are still reported: active, or attested in the last
+    /// [`LATE_REPORT_BLOCKS`] blocks.
+    fn reportable(model: &ModelKeeper, state: &dyn StateRead, ids: impl Iterator<Item = u64>) -> BTreeSet<u64> {
+        let height = openledger_core::block::block_info(state).map(|b| b.height).unwrap_or(0);
+        ids.filter(|id| match model.job(state, *id) {
+            Ok(Some(j)) if j.status == JobStatus::Queued as i32 || j.status == JobStatus::Running as i32 => true,
+            Ok(Some(j)) if j.status == JobStatus::Attested as i32 => j.attested_height.saturating_add(LATE_REPORT_BLOCKS) >= height,
+            _ => false,
+        })
+        .collect()
+    }
+
     /// After Commit: hand active jobs not trained yet to the worker; forget decided ones.
     pub fn after_commit(&self, model: &ModelKeeper, state: &dyn StateRead) {
         let Some(jobs) = &self.jobs else { return };
@@ -96,7 +111,8 @@ impl TrainingRuntime {
         };
         let ids: BTreeSet<u64> = active.iter().map(|j| j.id).collect();
         let mut shared = self.shared.lock();
-        shared.results.retain(|id, _| ids.contains(id));
+        let keep = Self::reportable(model, state, shared.results.keys().copied());
+        shared.results.retain(|id, _| keep.contains(id));
         shared.attempts.retain(|id, _| ids.contains(id));
         for job in active {
             let id = job.id;
@@ -113,7 +129,8 @@ impl TrainingRuntime {
         }
     }
 
-    /// ExtendVote: the finished reports and the running jobs, for jobs still active.
+    /// ExtendVote: the finished reports (jobs still active or just attested) and the running
+    /// jobs.
     pub fn reports(&self, model: &ModelKeeper, state: &dyn StateRead) -> (Vec<TrainingReport>, Vec<u64>) {
         if !self.enabled() {
             return (Vec::new(), Vec::new());
@@ -121,10 +138,11 @@ impl TrainingRuntime {
         let active: BTreeSet<u64> =
             model.active_jobs(state, MAX_ACTIVE_SCAN).map(|jobs| jobs.into_iter().map(|j| j.id).collect()).unwrap_or_default();
         let shared = self.shared.lock();
+        let reportable = Self::reportable(model, state, shared.results.keys().copied());
         let reports = shared
             .results
             .iter()
-            .filter(|(id, _)| active.contains(id))
+            .filter(|(id, _)| reportable.contains(id))
             .map(|(_, r)| {
                 let mut r = r.clone();
                 if self.byzantine && !r.failed {
@@ -168,7 +186,13 @@ fn version_rows(storage: &Storage, datanets: &DatanetKeeper, job: &FineTuneJob) 
         }
     }
     if u64::try_from(rows.len()).ok() != Some(job.row_count) {
-        anyhow::bail!("datanet {} version {} has {} rows, the job pinned {}", job.datanet_id, job.datanet_version, rows.len(), job.row_count);
+        anyhow::bail!(
+            "datanet {} version {} has {} rows, the job pinned {}",
+            job.datanet_id,
+            job.datanet_version,
+            rows.len(),
+            job.row_count
+        );
     }
     Ok(rows)
 }
@@ -223,7 +247,9 @@ fn worker(
             };
             let mut stream = match client.train(request).await {
                 Ok(s) => s.into_inner(),
-                Err(status) if status.code() == tonic::Code::InvalidArgument => return Ok(Outcome::Untrainable(status.message().to_string())),
+                Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                    return Ok(Outcome::Untrainable(status.message().to_string()))
+                }
                 Err(status) if status.code() == tonic::Code::NotFound => return Ok(Outcome::NotServed),
                 Err(status) => anyhow::bail!("Train: {status}"),
             };
@@ -310,15 +336,52 @@ fn worker(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openledger_core::delta::EmptyState;
+    use openledger_core::{Address, StateDelta};
+
+    fn runtime(byzantine: bool) -> (TrainingRuntime, mpsc::Receiver<FineTuneJob>) {
+        let (tx, rx) = mpsc::channel();
+        (TrainingRuntime { shared: Arc::default(), jobs: Some(tx), byzantine }, rx)
+    }
 
     #[test]
-    fn disabled_runtime_reports_nothing_and_byzantine_flips_hashes() {
-        let rt = TrainingRuntime::disabled();
-        assert!(!rt.enabled());
-        let mut byz = TrainingRuntime::disabled();
-        byz.byzantine = true;
-        let report = TrainingReport { job_id: 1, adapter_hash: vec![0x11; 32], training_log_hash: vec![2; 32], eval_loss_bits: 3, failed: false };
-        byz.insert_result(report.clone());
-        assert_eq!(byz.shared.lock().results[&1], report);
+    fn reports_cover_active_jobs_only_and_byzantine_flips_adapter_hashes() {
+        let modules = crate::modules::Modules::new();
+        let mut state = StateDelta::new(EmptyState);
+        openledger_core::block::set_block_info(&mut state, openledger_core::block::BlockInfo { height: 100, time_ns: 0 }).unwrap();
+        let creator = Address::from_bytes(&[5; 20]).unwrap().to_bech32();
+        for (id, status) in [(1, JobStatus::Queued), (2, JobStatus::Running), (3, JobStatus::Attested)] {
+            let job = FineTuneJob { id, creator: creator.clone(), status: status as i32, deadline_height: 100, ..Default::default() };
+            modules.model.set_job(&mut state, &job, None).unwrap();
+        }
+        assert!(!TrainingRuntime::disabled().enabled());
+        assert_eq!(TrainingRuntime::disabled().reports(&modules.model, &state), (vec![], vec![]));
+
+        let report = |id| TrainingReport {
+            job_id: id,
+            adapter_hash: vec![0x11; 32],
+            training_log_hash: vec![2; 32],
+            eval_loss_bits: 3,
+            failed: false,
+        };
+        let (honest, rx) = runtime(false);
+        // After commit: the two active jobs go to the worker, once.
+        honest.after_commit(&modules.model, &state);
+        honest.after_commit(&modules.model, &state);
+        assert_eq!(rx.try_iter().map(|j| j.id).collect::<Vec<_>>(), vec![1, 2]);
+        honest.set_running(1);
+        honest.insert_result(report(2));
+        honest.insert_result(report(3));
+        let (reports, running) = honest.reports(&modules.model, &state);
+        assert_eq!(reports, vec![report(2)], "job 3, attested long ago (height 0 + 20 < now), is not reported");
+        assert_eq!(running, vec![1]);
+
+        let (byzantine, _rx) = runtime(true);
+        byzantine.insert_result(report(2));
+        byzantine.insert_result(TrainingReport { job_id: 1, failed: true, ..Default::default() });
+        let (reports, _) = byzantine.reports(&modules.model, &state);
+        assert_eq!(reports[0], TrainingReport { job_id: 1, failed: true, ..Default::default() });
+        assert_eq!(reports[1].adapter_hash[0], 0xee, "the byzantine test flag perturbs the adapter hash");
+        assert_eq!(reports[1].adapter_hash[1..], [0x11; 31]);
     }
 }

@@ -167,12 +167,14 @@ pub enum TrainingJobStatus {
 }
 
 /// A fine-tune job seen from the inference module (the model registry owns it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainingJobInfo {
     /// Base model trained (its registered executors are the eligible reporters).
     pub base_model_id: u64,
     /// Status.
     pub status: TrainingJobStatus,
+    /// The attested report of an ATTESTED job (a later different signed report is slashed).
+    pub attested: Option<TrainingReport>,
 }
 
 /// One eligible executor's training report in the deciding commit.
@@ -255,6 +257,12 @@ pub trait InferenceHost: Send + Sync {
     /// A queued job was reported running by an eligible validator.
     fn training_started(&self, state: &mut dyn StateWrite, info: BlockInfo, job_id: u64) -> Result<(), AbciError> {
         let _ = (state, info, job_id);
+        Ok(())
+    }
+    /// A validator was slashed for a report that contradicts the job's attested result after
+    /// the job was decided (recorded with the job).
+    fn training_slashed(&self, state: &mut dyn StateWrite, job_id: u64, operator: &str) -> Result<(), AbciError> {
+        let _ = (state, job_id, operator);
         Ok(())
     }
     /// A job was decided: register the adapter and split the fee, or refund a failure.
@@ -688,6 +696,34 @@ impl InferenceKeeper {
         };
         self.host.training_decided(state, info, &decision)?;
         Ok(decision)
+    }
+
+    /// Slashes and jails a validator that signed, after the job was attested, a successful
+    /// report different from the attested one (a trainer slower than the two thirds that
+    /// decided it is judged all the same). Already slashed in this block or jailed: nothing.
+    pub fn apply_late_dissent(
+        &self,
+        state: &mut dyn StateWrite,
+        info: BlockInfo,
+        job_id: u64,
+        operator: &str,
+        slashed: &mut std::collections::BTreeSet<String>,
+    ) -> Result<bool, InferenceError> {
+        if slashed.contains(operator) {
+            return Ok(false);
+        }
+        let jailed = self.host.validator(state, operator)?.map(|v| v.jailed).unwrap_or(true);
+        if jailed {
+            return Ok(false);
+        }
+        let params = self.params(state)?;
+        let fraction = Dec::parse(&params.wrong_result_slash_fraction).unwrap_or(Dec::ZERO);
+        let reason = format!("wrong training report for fine-tune job {job_id}");
+        self.host.slash_and_jail(state, info, operator, fraction, &reason)?;
+        state.emit_typed(TrainingValidatorSlashed { validator: operator.to_string(), job_id, fraction: fraction.to_string() });
+        self.host.training_slashed(state, job_id, operator)?;
+        slashed.insert(operator.to_string());
+        Ok(true)
     }
 
     /// Marks RUNNING the queued jobs an eligible validator reported running.

@@ -116,7 +116,7 @@ impl InferenceHost for TestHost {
         self.send(state, from, &pool(), amount)
     }
     fn training_job(&self, _state: &dyn StateRead, job_id: u64) -> Result<Option<TrainingJobInfo>, AbciError> {
-        Ok(self.jobs.lock().unwrap().get(&job_id).copied())
+        Ok(self.jobs.lock().unwrap().get(&job_id).cloned())
     }
     fn training_started(&self, _state: &mut dyn StateWrite, _info: BlockInfo, job_id: u64) -> Result<(), AbciError> {
         if let Some(j) = self.jobs.lock().unwrap().get_mut(&job_id) {
@@ -127,6 +127,7 @@ impl InferenceHost for TestHost {
     fn training_decided(&self, _state: &mut dyn StateWrite, _info: BlockInfo, decision: &TrainingDecision) -> Result<(), AbciError> {
         if let Some(j) = self.jobs.lock().unwrap().get_mut(&decision.job_id) {
             j.status = TrainingJobStatus::Done;
+            j.attested = (!decision.report.failed).then(|| decision.report.clone());
         }
         self.decided.lock().unwrap().push(decision.clone());
         Ok(())
@@ -506,7 +507,13 @@ fn signed_training_votes(net: &Net, h: i64, reports: &[Option<(Vec<TrainingRepor
 }
 
 fn trained(job_id: u64, adapter: u8) -> TrainingReport {
-    TrainingReport { job_id, adapter_hash: vec![adapter; 32], eval_loss_bits: 0x3f80_0000, training_log_hash: vec![0x77; 32], failed: false }
+    TrainingReport {
+        job_id,
+        adapter_hash: vec![adapter; 32],
+        eval_loss_bits: 0x3f80_0000,
+        training_log_hash: vec![0x77; 32],
+        failed: false,
+    }
 }
 
 fn failed(job_id: u64) -> TrainingReport {
@@ -520,7 +527,7 @@ fn training_setup() -> (Net, StateDelta<EmptyState>) {
     for op in &net.operators {
         net.keeper.register_executor(&mut state, info(1), op, &[1]).unwrap();
     }
-    net.host.jobs.lock().unwrap().insert(7, TrainingJobInfo { base_model_id: 1, status: TrainingJobStatus::Queued });
+    net.host.jobs.lock().unwrap().insert(7, TrainingJobInfo { base_model_id: 1, status: TrainingJobStatus::Queued, attested: None });
     (net, state)
 }
 
@@ -566,7 +573,12 @@ fn failed_reports_are_never_slashed_and_two_thirds_failed_fails_the_job() {
     let (votes, commit) = signed_training_votes(
         &net,
         11,
-        &[Some((vec![good.clone()], vec![])), Some((vec![good.clone()], vec![])), Some((vec![good], vec![])), Some((vec![failed(7)], vec![]))],
+        &[
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good], vec![])),
+            Some((vec![failed(7)], vec![])),
+        ],
     );
     let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
     let decision = net.keeper.apply_training(&mut state, info(12), &v.training[0], &mut BTreeSet::new()).unwrap();
@@ -632,7 +644,11 @@ fn training_extension_shapes_are_checked() {
     assert!(votes::verify_extension(&net.keeper, &state, &votes::encode_full_extension(vec![], vec![failed(7)], vec![])).is_ok());
     let raw = |ext: openledger_proto::openledger::inference::v1::VoteExtension| prost::Message::encode_to_vec(&ext);
     let ext = |training: Vec<TrainingReport>, running: Vec<u64>| {
-        raw(openledger_proto::openledger::inference::v1::VoteExtension { outputs: vec![], training_reports: training, running_jobs: running })
+        raw(openledger_proto::openledger::inference::v1::VoteExtension {
+            outputs: vec![],
+            training_reports: training,
+            running_jobs: running,
+        })
     };
     let mut short = trained(7, 1);
     short.adapter_hash.pop();
@@ -654,4 +670,38 @@ fn training_extension_shapes_are_checked() {
     let encoded = votes::encode_full_extension(vec![], vec![trained(7, 1), trained(7, 2)], (1..=100).collect());
     let decoded = votes::decode_extension(&encoded).unwrap();
     assert_eq!((decoded.training_reports.len(), decoded.running_jobs.len()), (1, votes::MAX_RUNNING_JOBS_PER_EXTENSION));
+}
+
+#[test]
+fn a_late_different_report_for_an_attested_job_is_slashed() {
+    let (net, mut state) = training_setup();
+    let good = trained(7, 0xaa);
+    // Validator 3 has not finished when the three others decide the job.
+    let (votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![], vec![7])),
+        ],
+    );
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    assert!(v.late_dissent.is_empty());
+    let decision = net.keeper.apply_training(&mut state, info(12), &v.training[0], &mut BTreeSet::new()).unwrap();
+    assert!(decision.slashed.is_empty());
+    // Its report arrives later, different: slashed then; the agreeing ones are not.
+    let (votes, commit) =
+        signed_training_votes(&net, 12, &[Some((vec![good.clone()], vec![])), None, None, Some((vec![trained(7, 0xab)], vec![]))]);
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 13, 0, &commit, &injected(12, votes, vec![])).unwrap();
+    assert!(v.training.is_empty());
+    assert_eq!(v.late_dissent, vec![(7, net.operators[3].clone())]);
+    let mut slashed = BTreeSet::new();
+    assert!(net.keeper.apply_late_dissent(&mut state, info(13), 7, &net.operators[3], &mut slashed).unwrap());
+    assert!(!net.keeper.apply_late_dissent(&mut state, info(13), 7, &net.operators[3], &mut slashed).unwrap(), "once per block");
+    assert_eq!(*net.host.slashed.lock().unwrap(), vec![net.operators[3].clone()]);
+    // An agreeing late report alone applies nothing.
+    let (votes, commit) = signed_training_votes(&net, 12, &[Some((vec![good], vec![])), None, None, None]);
+    assert!(votes::verify_injected_all(&net.keeper, &state, CHAIN, 13, 0, &commit, &injected(12, votes, vec![])).is_err());
 }

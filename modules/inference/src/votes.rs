@@ -43,7 +43,11 @@ pub fn encode_extension(outputs: Vec<ReportedOutput>) -> Vec<u8> {
 
 /// Encodes an extension: outputs, training reports and running jobs, each sorted by id,
 /// deduplicated and truncated to its bound. Nothing to report is the empty extension.
-pub fn encode_full_extension(mut outputs: Vec<ReportedOutput>, mut training_reports: Vec<TrainingReport>, mut running_jobs: Vec<u64>) -> Vec<u8> {
+pub fn encode_full_extension(
+    mut outputs: Vec<ReportedOutput>,
+    mut training_reports: Vec<TrainingReport>,
+    mut running_jobs: Vec<u64>,
+) -> Vec<u8> {
     outputs.sort_by_key(|o| o.request_id);
     outputs.dedup_by_key(|o| o.request_id);
     outputs.truncate(MAX_OUTPUTS_PER_EXTENSION);
@@ -106,7 +110,10 @@ pub fn decode_extension(bytes: &[u8]) -> Result<VoteExtension, InferenceError> {
         }
     }
     if ext.running_jobs.len() > MAX_RUNNING_JOBS_PER_EXTENSION {
-        return Err(InferenceError::InvalidExtension(format!("{} running jobs exceed {MAX_RUNNING_JOBS_PER_EXTENSION}", ext.running_jobs.len())));
+        return Err(InferenceError::InvalidExtension(format!(
+            "{} running jobs exceed {MAX_RUNNING_JOBS_PER_EXTENSION}",
+            ext.running_jobs.len()
+        )));
     }
     let mut last = 0u64;
     for id in &ext.running_jobs {
@@ -432,6 +439,31 @@ pub fn newly_running(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[V
     Ok(out)
 }
 
+/// `(job, operator)` for every eligible, unjailed validator whose signed report for an
+/// ATTESTED job is a successful result different from the attested one (job-id order).
+pub fn late_dissent(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[VerifiedVote]) -> Result<Vec<(u64, String)>, InferenceError> {
+    let registrations = keeper.eligible_operators(state)?;
+    let mut out = BTreeSet::new();
+    let mut jobs = BTreeMap::new();
+    for v in votes {
+        if v.validator.jailed {
+            continue;
+        }
+        for r in v.training_reports.iter().filter(|r| !r.failed) {
+            if !jobs.contains_key(&r.job_id) {
+                jobs.insert(r.job_id, keeper.host().training_job(state, r.job_id)?);
+            }
+            let Some(Some(job)) = jobs.get(&r.job_id) else { continue };
+            let Some(attested) = &job.attested else { continue };
+            let serves = registrations.get(&v.validator.operator).is_some_and(|m| m.contains(&job.base_model_id));
+            if serves && r != attested {
+                out.insert((r.job_id, v.validator.operator.clone()));
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Everything a verified injected tx applies.
 #[derive(Debug, Clone, Default)]
 pub struct VerifiedInjected {
@@ -441,6 +473,8 @@ pub struct VerifiedInjected {
     pub training: Vec<TrainingAgreement>,
     /// Queued jobs reported running, in job-id order.
     pub running: Vec<u64>,
+    /// Validators that signed a different report for an already attested job.
+    pub late_dissent: Vec<(u64, String)>,
 }
 
 /// Encodes the injected results tx.
@@ -500,8 +534,9 @@ pub fn verify_injected_all(
     let extension_height = u64::try_from(injected.height).unwrap_or(0);
     let training = tally_training(keeper, state, &verified, extension_height)?;
     let running = newly_running(keeper, state, &verified)?;
-    if injected.outputs.is_empty() && training.is_empty() && running.is_empty() {
-        return bad("no outputs, training agreements or running jobs".into());
+    let late = late_dissent(keeper, state, &verified)?;
+    if injected.outputs.is_empty() && training.is_empty() && running.is_empty() && late.is_empty() {
+        return bad("no outputs, training agreements, running jobs or dissent".into());
     }
     let agreements: BTreeMap<u64, Agreement> =
         tally(keeper, state, &verified, extension_height)?.into_iter().map(|a| (a.request_id, a)).collect();
@@ -527,5 +562,5 @@ pub fn verify_injected_all(
         }
         out.push((agreement.clone(), output.clone()));
     }
-    Ok(VerifiedInjected { outputs: out, training, running })
+    Ok(VerifiedInjected { outputs: out, training, running, late_dissent: late })
 }

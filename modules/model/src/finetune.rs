@@ -23,7 +23,9 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::error::ModelError;
-use crate::events::{AdapterRegistered, FineTuneJobAttested, FineTuneJobCreated, FineTuneJobExpired, FineTuneJobFailed, FineTuneJobRunning};
+use crate::events::{
+    AdapterRegistered, FineTuneJobAttested, FineTuneJobCreated, FineTuneJobExpired, FineTuneJobFailed, FineTuneJobRunning,
+};
 use crate::keeper::ModelKeeper;
 use crate::state_key;
 
@@ -154,7 +156,11 @@ pub fn check_config_shape(config: Option<&TrainConfig>) -> Result<(), ModelError
     }
     for m in &c.target_modules {
         if !TARGET_MODULES.contains(&m.as_str()) {
-            return bad(format!("unknown target module {:?} (expected one of {})", m.chars().take(32).collect::<String>(), TARGET_MODULES.join(", ")));
+            return bad(format!(
+                "unknown target module {:?} (expected one of {})",
+                m.chars().take(32).collect::<String>(),
+                TARGET_MODULES.join(", ")
+            ));
         }
     }
     Ok(())
@@ -420,10 +426,7 @@ impl ModelKeeper {
         if Self::active_count(state)? >= u64::from(params.max_active_jobs) {
             return Err(ModelError::JobLimit(format!("{} jobs are queued or running already", params.max_active_jobs)));
         }
-        let deadline_height = info
-            .height
-            .checked_add(params.job_deadline_blocks)
-            .ok_or_else(|| ModelError::Overflow("deadline".into()))?;
+        let deadline_height = info.height.checked_add(params.job_deadline_blocks).ok_or_else(|| ModelError::Overflow("deadline".into()))?;
 
         // Writes from here on (the message layer drops them all if anything below fails).
         let funds = self.funds()?;
@@ -629,11 +632,23 @@ impl ModelKeeper {
         Ok(job)
     }
 
+    /// Records a validator slashed for a report contradicting the job's attested result after
+    /// the job was decided.
+    pub fn record_slash(&self, state: &mut dyn StateWrite, job_id: u64, operator: &str) -> Result<(), ModelError> {
+        let mut job = self.require_job(state, job_id)?;
+        if !job.slashed.iter().any(|s| s == operator) {
+            job.slashed.push(operator.to_string());
+            let status = job.status;
+            self.set_job(state, &job, Some(status))?;
+        }
+        Ok(())
+    }
+
     fn refund(&self, state: &mut dyn StateWrite, job: &FineTuneJob) -> Result<u128, ModelError> {
         let fee = job.fee.as_ref().and_then(|c| c.amount.parse::<u128>().ok()).unwrap_or(0);
         if fee > 0 {
-            let creator = Address::from_bech32(&job.creator)
-                .map_err(|e| ModelError::InvalidAddress { field: "creator", reason: e.to_string() })?;
+            let creator =
+                Address::from_bech32(&job.creator).map_err(|e| ModelError::InvalidAddress { field: "creator", reason: e.to_string() })?;
             self.funds()?.send(state, &Self::escrow_address(), &creator, fee).map_err(abci)?;
         }
         Ok(fee)
@@ -752,7 +767,13 @@ pub(crate) mod tests {
         BlockInfo { height, time_ns: height }
     }
 
-    pub fn create_msg(creator: u8, base_model_id: u64, datanet: (u64, u64), config: Option<TrainConfig>, fee: u128) -> MsgCreateFineTuneJob {
+    pub fn create_msg(
+        creator: u8,
+        base_model_id: u64,
+        datanet: (u64, u64),
+        config: Option<TrainConfig>,
+        fee: u128,
+    ) -> MsgCreateFineTuneJob {
         MsgCreateFineTuneJob {
             creator: addr(creator).to_bech32(),
             base_model_id,

@@ -17,9 +17,9 @@ use openledger_proto::openledger::model::v1 as pb;
 use serde_json::Value;
 
 use crate::error::ModelError;
+use crate::finetune::validate_params;
 use crate::genesis::ModelGenesis;
 use crate::keeper::ModelKeeper;
-use crate::finetune::validate_params;
 use crate::msg::{
     CreateFineTuneJob, DelistAdapter, DelistBaseModel, RegisterAdapter, RegisterBaseModel, SetInferencePrice, MSG_CREATE_FINE_TUNE_JOB,
     MSG_DELIST_ADAPTER, MSG_DELIST_BASE_MODEL, MSG_REGISTER_ADAPTER, MSG_REGISTER_BASE_MODEL, MSG_SET_INFERENCE_PRICE,

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use openledger_core::amino::{coin_amino, AminoObject};
 use openledger_core::{Address, Coin, StateWrite, StateWriteExt};
 use openledger_proto::openledger::model::v1::{
-    Adapter, BaseModel, DatanetVersionRef, MsgDelistAdapter, MsgDelistAdapterResponse, MsgDelistBaseModel, MsgDelistBaseModelResponse,
-    MsgRegisterAdapter, MsgRegisterAdapterResponse, MsgRegisterBaseModel, MsgRegisterBaseModelResponse, MsgSetInferencePrice,
-    MsgSetInferencePriceResponse, PinnedVersion, MsgCreateFineTuneJob, MsgCreateFineTuneJobResponse,
+    Adapter, BaseModel, DatanetVersionRef, MsgCreateFineTuneJob, MsgCreateFineTuneJobResponse, MsgDelistAdapter, MsgDelistAdapterResponse,
+    MsgDelistBaseModel, MsgDelistBaseModelResponse, MsgRegisterAdapter, MsgRegisterAdapterResponse, MsgRegisterBaseModel,
+    MsgRegisterBaseModelResponse, MsgSetInferencePrice, MsgSetInferencePriceResponse, PinnedVersion,
 };
 use serde_json::Value;
 

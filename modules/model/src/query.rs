@@ -59,8 +59,7 @@ impl ModelQuery {
         let (entries, pagination) = if !req.creator.is_empty() {
             let creator = parse_address("creator", &req.creator)?;
             let keep = |_: &[u8], v: &[u8]| -> bool {
-                status == 0
-                    || u64::decode(v).ok().and_then(|id| self.0.job(state, id).ok().flatten()).is_some_and(|j| j.status == status)
+                status == 0 || u64::decode(v).ok().and_then(|id| self.0.job(state, id).ok().flatten()).is_some_and(|j| j.status == status)
             };
             paginate_filtered(state, &state_key::jobs_by_creator(&creator.to_bech32()), page, &keep)?
         } else if status != 0 {

@@ -35,7 +35,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Signs and delivers `msgs` from `key` on `node`; panics unless the tx succeeds.
-fn deliver_ok(net: &Localnet, node: &Node, key: &AccountKey, msgs: Vec<cosmos_sdk_proto::Any>, gas: u64) {
+pub(crate) fn deliver_ok(net: &Localnet, node: &Node, key: &AccountKey, msgs: Vec<cosmos_sdk_proto::Any>, gas: u64) {
     let account = fetch_account(&node.rpc(), &key.address()).expect("account query").expect("account exists");
     let tx = sign_tx(&TxSpec {
         key,
@@ -61,7 +61,7 @@ fn request(node: &Node, id: u64) -> ipb::QueryRequestResponse {
 }
 
 /// Waits until request `id` is no longer pending.
-fn wait_done(net: &Localnet, id: u64, timeout: Duration) -> ipb::QueryRequestResponse {
+pub(crate) fn wait_done(net: &Localnet, id: u64, timeout: Duration) -> ipb::QueryRequestResponse {
     let deadline = Instant::now() + timeout;
     loop {
         let r = request(net.node(0), id);
@@ -73,13 +73,13 @@ fn wait_done(net: &Localnet, id: u64, timeout: Duration) -> ipb::QueryRequestRes
     }
 }
 
-fn validator(node: &Node, operator: &str) -> spb::Validator {
+pub(crate) fn validator(node: &Node, operator: &str) -> spb::Validator {
     let r: spb::QueryValidatorResponse =
         abci(node, "/cosmos.staking.v1beta1.Query/Validator", spb::QueryValidatorRequest { validator_addr: operator.to_string() });
     r.validator.expect("validator")
 }
 
-fn community_pool(node: &Node) -> u128 {
+pub(crate) fn community_pool(node: &Node) -> u128 {
     let r: cosmos_sdk_proto::cosmos::distribution::v1beta1::QueryCommunityPoolResponse = abci(
         node,
         "/cosmos.distribution.v1beta1.Query/CommunityPool",
