@@ -112,6 +112,8 @@ pub struct NodeOptions {
     pub voting_period_seconds: u64,
     /// Gov deposit period, seconds.
     pub max_deposit_period_seconds: u64,
+    /// Extra `openledgerd start` flags (`--web-dir DIR`, `--serve-dev-account`).
+    pub app_args: Vec<String>,
 }
 
 impl Default for NodeOptions {
@@ -123,6 +125,7 @@ impl Default for NodeOptions {
             timeout_commit: "300ms".into(),
             voting_period_seconds: 2 * 24 * 3600,
             max_deposit_period_seconds: 2 * 24 * 3600,
+            app_args: Vec::new(),
         }
     }
 }
@@ -168,7 +171,8 @@ impl Node {
             dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
             dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
         };
-        node.start_app();
+        let extra: Vec<&str> = opts.app_args.iter().map(String::as_str).collect();
+        node.start_app_with(&extra);
         node.start_comet();
         node.wait_for_height(2, Duration::from_secs(60));
         node
@@ -249,6 +253,11 @@ impl Node {
     /// Starts openledgerd and waits until its ABCI port accepts connections.
     pub fn start_app(&mut self) {
         self.start_app_with(&[]);
+    }
+
+    /// Process id of openledgerd while it runs.
+    pub fn app_pid(&self) -> Option<u32> {
+        self.app.as_ref().map(Child::id)
     }
 
     /// Whether openledgerd is still running.
@@ -577,12 +586,8 @@ impl Localnet {
                 };
                 let app_args = opts.app_args.iter().filter(|(i, _)| *i == ni.index).flat_map(|(_, a)| a.iter().cloned()).collect();
                 let executor_model = if executors.contains(&ni.index) { model_dir.clone() } else { None };
-                let executor_peers = info
-                    .nodes
-                    .iter()
-                    .filter(|o| o.index != ni.index && executors.contains(&o.index))
-                    .map(|o| o.executor_port)
-                    .collect();
+                let executor_peers =
+                    info.nodes.iter().filter(|o| o.index != ni.index && executors.contains(&o.index)).map(|o| o.executor_port).collect();
                 LocalnetNode { node, info: ni.clone(), app_args, executor: None, executor_model, executor_peers }
             })
             .collect();

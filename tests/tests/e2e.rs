@@ -31,3 +31,5 @@ mod replay;
 mod rest;
 #[path = "e2e/stake.rs"]
 mod stake;
+#[path = "e2e/web_app.rs"]
+mod web_app;

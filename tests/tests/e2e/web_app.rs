@@ -1,0 +1,128 @@
+//! The web app (`web/`, built into `web/dist` by `make web`) served by a real node at `/app` and
+//! driven in Debian's Chromium: the node starts with `--web-dir web/dist --serve-dev-account`, a
+//! governance proposal is put in its voting period with the CLI, the serving rules are checked
+//! over HTTP (content types, SPA fallback, traversal refused, the dev account only to loopback
+//! host names), then `node --test tests/web/app.test.mjs` (playwright-core) runs the flows twice:
+//! with the "local dev account" and with a scripted `window.keplr` over CosmJS. Needs `make web`,
+//! `make web-test-deps` (npm ci + Debian's chromium), Node >= 20; `make test` does all of it.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use openledger_core::Address;
+use openledger_tests::{Node, NodeOptions};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(420);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+/// One raw HTTP/1.1 GET with a chosen Host header: (status, headers, body).
+fn raw_get(port: u16, path: &str, host: &str) -> (u16, String, Vec<u8>) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect REST");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, head.to_ascii_lowercase(), answer[split + 4..].to_vec())
+}
+
+#[test]
+fn web_app_in_chromium_against_a_real_node() {
+    let root = repo();
+    let dist = root.join("web/dist");
+    let tests_dir = root.join("tests/web");
+    assert!(dist.join("index.html").exists(), "{} is missing: run `make web` (`make test` does)", dist.display());
+    assert!(
+        tests_dir.join("node_modules/playwright-core/package.json").exists(),
+        "{}/node_modules is missing: run `make web-test-deps` (`make test` does)",
+        tests_dir.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(std::path::Path::new(&chromium).exists(), "{chromium} is missing: `make web-test-deps` installs Debian's chromium");
+
+    let opts = NodeOptions {
+        voting_period_seconds: 3600,
+        max_deposit_period_seconds: 3600,
+        app_args: vec!["--web-dir".into(), dist.display().to_string(), "--serve-dev-account".into()],
+        ..NodeOptions::default()
+    };
+    let node = Node::start_with(&opts);
+    let port = node.ports.rest;
+
+    // Serving: the app, its routes, its assets, and what it refuses.
+    let (status, head, body) = raw_get(port, "/app/", "127.0.0.1");
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/html; charset=utf-8"), "{head}");
+    assert!(head.contains("content-security-policy:"), "{head}");
+    let index = String::from_utf8_lossy(&body).to_string();
+    let (status, _, route_body) = raw_get(port, "/app/datanets/7", "127.0.0.1");
+    assert_eq!((status, String::from_utf8_lossy(&route_body).to_string()), (200, index.clone()), "SPA fallback");
+    let script = index.split("src=\"").nth(1).and_then(|s| s.split('"').next()).expect("script tag").to_string();
+    let (status, head, _) = raw_get(port, &script, "127.0.0.1");
+    assert_eq!(status, 200, "{script}");
+    assert!(head.contains("content-type: text/javascript") && head.contains("immutable"), "{head}");
+    assert_eq!(raw_get(port, "/app/assets/missing.js", "127.0.0.1").0, 404);
+    for bad in ["/app/../Cargo.toml", "/app/%2e%2e/%2e%2e/Cargo.toml", "/app/..%2f..%2fCargo.toml", "/app/.vite/manifest.json"] {
+        let (status, _, body) = raw_get(port, bad, "127.0.0.1");
+        assert!(status == 400 || status == 404, "{bad}: {status}");
+        assert!(!String::from_utf8_lossy(&body).contains("[workspace]"), "{bad} leaked a file");
+    }
+    assert_eq!(raw_get(port, "/", "127.0.0.1").0, 302, "/ redirects to the app");
+    let (status, _, dev) = raw_get(port, "/openledger/dev/account", &format!("127.0.0.1:{port}"));
+    assert_eq!(status, 200);
+    let dev: serde_json::Value = serde_json::from_slice(&dev).expect("dev account json");
+    assert_eq!(dev["address"], node.dev_address.as_str());
+    assert_eq!(raw_get(port, "/openledger/dev/account", &format!("rebound.example:{port}")).0, 403, "DNS rebinding");
+
+    // A proposal in its voting period for the vote flow.
+    let proposal = node.home().join("web-proposal.json");
+    let doc = json!({
+        "messages": [{"@type": "/cosmos.staking.v1beta1.MsgUpdateParams", "params": {"max_validators": 50}}],
+        "deposit": "10000000000uopen", "title": "More validators", "summary": "max_validators 50 (web app test)"
+    });
+    std::fs::write(&proposal, doc.to_string()).expect("write proposal");
+    crate::datanet::cli(&node, &["tx", "gov", "submit-proposal", proposal.to_str().expect("utf8"), "--from", "dev"]);
+    let dev_addr = Address::from_bech32(&node.dev_address).expect("dev address");
+    let validator = openledger_stake::keeper::operator_of(&dev_addr);
+
+    let artifacts = std::env::var("OPENLEDGER_WEB_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-artifacts"));
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "--test-concurrency=1", "app.test.mjs"])
+        .current_dir(&tests_dir)
+        .env("OPENLEDGER_REST", node.rest_url())
+        .env("OPENLEDGER_VALIDATOR", &validator)
+        .env("OPENLEDGER_PROPOSAL", "1")
+        .env("OPENLEDGER_WEB_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .env("OPENLEDGER_APP_PID", node.app_pid().expect("openledgerd runs").to_string())
+        .spawn()
+        .expect("spawn node (Node.js >= 20)");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the browser test ran past {LIMIT:?}; app log tail:\n{}", openledger_tests::tail(&node.app_log(), 40));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("web app test: {:.1} s, screenshots and metrics.json in {}", started.elapsed().as_secs_f64(), artifacts.display());
+    assert!(
+        status.success(),
+        "browser test failed ({status}); see its output above. App log tail:\n{}",
+        openledger_tests::tail(&node.app_log(), 40)
+    );
+}

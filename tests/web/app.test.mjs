@@ -1,0 +1,384 @@
+// The OpenLedger web app in a real Chromium (Debian's, driven by playwright-core) against a real
+// node: run by the e2e test `web_app` (tests/tests/e2e/web_app.rs), which starts CometBFT +
+// openledgerd with `--web-dir web/dist --serve-dev-account` and a governance proposal in its
+// voting period. Two runs of the same flows: one signs with the "local dev account" the node
+// serves, one through a scripted `window.keplr` stand-in whose signer is CosmJS's
+// DirectSecp256k1HdWallet (on the Node side, reached through exposed functions). Every flow checks
+// the chain state through REST, not only the page. Screenshots of every page go to
+// $OPENLEDGER_WEB_ARTIFACTS; first load and time to interactive are printed and written to
+// metrics.json there.
+//
+// Environment: OPENLEDGER_REST (http://127.0.0.1:PORT, serving /app), OPENLEDGER_VALIDATOR
+// (valoper of the node), OPENLEDGER_PROPOSAL (id in voting period), OPENLEDGER_WEB_ARTIFACTS,
+// CHROMIUM (default /usr/bin/chromium), OPENLEDGER_APP_PID (openledgerd's pid: the "node goes
+// away" check pauses it with SIGSTOP and resumes it with SIGCONT).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
+
+const REST = process.env.OPENLEDGER_REST ?? "http://127.0.0.1:1317";
+const VALIDATOR = process.env.OPENLEDGER_VALIDATOR;
+const PROPOSAL = process.env.OPENLEDGER_PROPOSAL ?? "1";
+const ARTIFACTS = process.env.OPENLEDGER_WEB_ARTIFACTS ?? join(process.cwd(), "artifacts");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const TX_TIMEOUT = 60_000;
+
+mkdirSync(ARTIFACTS, { recursive: true });
+
+async function rest(path) {
+  const r = await fetch(REST + path);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Polls `f` until it returns a truthy value (state, never a fixed sleep). */
+async function until(what, f, timeout = TX_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const b64hex = (b64) => Buffer.from(b64 ?? "", "base64").toString("hex");
+
+let browser;
+const metrics = {};
+// The Keplr run's account: a fresh key, funded by the dev run through the page's Send form.
+const keplrWallet = await DirectSecp256k1HdWallet.generate(24, { prefix: "open" });
+const [keplrAccount] = await keplrWallet.getAccounts();
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+});
+
+after(async () => {
+  await browser?.close();
+  writeFileSync(join(ARTIFACTS, "metrics.json"), JSON.stringify(metrics, null, 2));
+});
+
+/** Installs the Keplr stand-in: the page's window.keplr calls CosmJS on the Node side. */
+async function installKeplr(context, wallet, calls) {
+  const [account] = await wallet.getAccounts();
+  await context.exposeFunction("__keplrCall", async (method, arg) => {
+    calls.push(method === "experimentalSuggestChain" ? { method, chainId: arg.chainId, rest: arg.rest, rpc: arg.rpc } : { method });
+    switch (method) {
+      case "experimentalSuggestChain":
+      case "enable":
+        return null;
+      case "account":
+        return { address: account.address, pubkey: Buffer.from(account.pubkey).toString("base64") };
+      case "signDirect": {
+        const doc = {
+          bodyBytes: Buffer.from(arg.doc.bodyBytes, "base64"),
+          authInfoBytes: Buffer.from(arg.doc.authInfoBytes, "base64"),
+          chainId: arg.doc.chainId,
+          accountNumber: BigInt(arg.doc.accountNumber),
+        };
+        const { signed, signature } = await wallet.signDirect(arg.signer, doc);
+        return {
+          signed: {
+            bodyBytes: Buffer.from(signed.bodyBytes).toString("base64"),
+            authInfoBytes: Buffer.from(signed.authInfoBytes).toString("base64"),
+            chainId: signed.chainId,
+            accountNumber: signed.accountNumber.toString(),
+          },
+          signature,
+        };
+      }
+      default:
+        throw new Error(`the Keplr stand-in has no ${method}`);
+    }
+  });
+  await context.addInitScript(() => {
+    const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const b64 = (u8) => btoa(String.fromCharCode(...u8));
+    const call = (m, a) => window.__keplrCall(m, a);
+    const signer = {
+      async getAccounts() {
+        const a = await call("account");
+        return [{ address: a.address, algo: "secp256k1", pubkey: bytes(a.pubkey) }];
+      },
+      async signDirect(signerAddress, doc) {
+        const r = await call("signDirect", {
+          signer: signerAddress,
+          doc: { bodyBytes: b64(doc.bodyBytes), authInfoBytes: b64(doc.authInfoBytes), chainId: doc.chainId, accountNumber: doc.accountNumber.toString() },
+        });
+        return {
+          signed: { bodyBytes: bytes(r.signed.bodyBytes), authInfoBytes: bytes(r.signed.authInfoBytes), chainId: r.signed.chainId, accountNumber: BigInt(r.signed.accountNumber) },
+          signature: r.signature,
+        };
+      },
+    };
+    window.keplr = {
+      version: "stand-in",
+      experimentalSuggestChain: (info) => call("experimentalSuggestChain", info),
+      enable: (chainId) => call("enable", chainId),
+      async getKey() {
+        const a = await call("account");
+        return { name: "stand-in", algo: "secp256k1", bech32Address: a.address, pubKey: bytes(a.pubkey), isNanoLedger: false };
+      },
+      getOfflineSigner: () => signer,
+      getOfflineSignerAuto: async () => signer,
+    };
+  });
+}
+
+/**
+ * Clicks the tx button `id` (within `scope`; `double`: a double click) and waits until the status
+ * line of that attempt settles (included or failed); returns its phase and text.
+ */
+async function settled(scope, id, double = false) {
+  const status = scope.getByTestId(`${id}-status`);
+  const before = Number(await status.getAttribute("data-attempt"));
+  const button = scope.getByTestId(`${id}-button`);
+  await (double ? button.dblclick() : button.click());
+  const deadline = Date.now() + TX_TIMEOUT;
+  for (;;) {
+    const [phase, attempt] = await Promise.all([status.getAttribute("data-phase").catch(() => null), status.getAttribute("data-attempt").catch(() => null)]);
+    if (Number(attempt) > before && (phase === "included" || phase === "failed")) return { phase, text: await status.textContent() };
+    if (Date.now() > deadline) {
+      const page = scope.page ? scope.page() : scope;
+      await page.screenshot({ path: join(ARTIFACTS, `timeout-${id}.png`), fullPage: true }).catch(() => undefined);
+      throw new Error(`${id}: still "${phase}" after ${TX_TIMEOUT} ms: ${await status.textContent().catch(() => "(no status line)")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Clicks the tx button `id` and asserts that its tx is included; returns the height. */
+async function txIncluded(scope, id, double = false) {
+  const { phase, text } = await settled(scope, id, double);
+  assert.equal(phase, "included", `${id}: ${text}`);
+  return Number(await scope.getByTestId(`${id}-status`).getByTestId("tx-height").textContent());
+}
+
+/** Clicks the tx button `id` and asserts that it fails; returns the status text. */
+async function txFailed(scope, id) {
+  const { phase, text } = await settled(scope, id);
+  assert.equal(phase, "failed", `${id}: ${text}`);
+  return text;
+}
+
+async function shot(page, run, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${run}-${name}.png`), fullPage: true });
+}
+
+async function goto(page, path) {
+  await page.goto(`${REST}/app${path}`);
+  await page.locator("html[data-ready='1']").waitFor();
+}
+
+for (const run of ["dev", "keplr"]) {
+  describe(`web app signing with the ${run === "dev" ? "local dev account" : "Keplr stand-in"}`, () => {
+    let context;
+    let page;
+    let address;
+    const keplrCalls = [];
+
+    before(async () => {
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      if (run === "keplr") {
+        // Funded by the dev run's Send (it runs first).
+        const funded = await rest(`/cosmos/bank/v1beta1/balances/${keplrAccount.address}/by_denom?denom=uopen`);
+        assert.ok(BigInt(funded.balance.amount) > 0n, "the dev run funded the Keplr account");
+        await installKeplr(context, keplrWallet, keplrCalls);
+      }
+      page = await context.newPage();
+      page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+    });
+
+    after(async () => {
+      await context?.close();
+    });
+
+    test("first load, time to interactive, wallet connect", async () => {
+      await page.goto(`${REST}/app/`);
+      await page.locator("html[data-ready='1']").waitFor();
+      const timing = await page.evaluate(() => {
+        const nav = performance.getEntriesByType("navigation")[0];
+        const ready = performance.getEntriesByName("openledger-interactive")[0];
+        const fcp = performance.getEntriesByName("first-contentful-paint")[0];
+        return { domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, firstContentfulPaint: fcp?.startTime, interactive: ready?.startTime, transferBytes: performance.getEntriesByType("resource").reduce((s, r) => s + (r.transferSize || 0), nav.transferSize || 0) };
+      });
+      metrics[run] = timing;
+      console.log(`[${run}] first page load ${timing.load.toFixed(0)} ms (DOMContentLoaded ${timing.domContentLoaded.toFixed(0)} ms, first paint ${timing.firstContentfulPaint?.toFixed(0)} ms), time to interactive ${timing.interactive.toFixed(0)} ms, ${timing.transferBytes} bytes transferred`);
+      assert.ok(timing.interactive < 5000, `time to interactive ${timing.interactive} ms`);
+      await shot(page, run, "0-home");
+      if (run === "dev") {
+        await page.getByTestId("connect-dev").click();
+      } else {
+        await page.getByTestId("connect-keplr").click();
+      }
+      const badge = page.getByTestId("wallet-address");
+      await badge.waitFor();
+      address = await badge.getAttribute("data-address");
+      if (run === "dev") {
+        const served = await rest("/openledger/dev/account");
+        assert.equal(address, served.address);
+        await page.getByText("local dev account", { exact: true }).first().waitFor();
+      } else {
+        assert.equal(address, keplrAccount.address);
+        const info = await rest("/openledger/keplr/chain-info.json");
+        const suggested = keplrCalls.find((c) => c.method === "experimentalSuggestChain");
+        assert.ok(suggested, "the app suggested the chain to Keplr");
+        assert.equal(suggested.chainId, info.chainId);
+        assert.equal(suggested.rest, info.rest);
+      }
+    });
+
+    let datanetId;
+    const name = `web ${run} ${Date.now()}`;
+
+    test("create a datanet (double click sends one tx)", async () => {
+      await goto(page, "/datanets");
+      await page.getByLabel("Name", { exact: true }).fill(name);
+      await page.getByLabel("Description").fill(`made in the ${run} run`);
+      await page.getByLabel("Rows are").selectOption("json");
+      await page.getByLabel("Required fields (comma separated)").fill("question, answer");
+      await page.getByLabel("Contribution bond (OPEN)").fill("2");
+      await page.getByTestId("create-datanet-button").dblclick();
+      await page.getByTestId("datanet-name").waitFor({ timeout: TX_TIMEOUT });
+      const url = new URL(page.url());
+      datanetId = url.pathname.split("/").pop();
+      const { datanet } = await rest(`/openledger/datanet/v1/datanets/${datanetId}`);
+      assert.equal(datanet.name, name);
+      assert.equal(datanet.owner, address);
+      assert.equal(datanet.schema.kind, "SCHEMA_KIND_JSON");
+      assert.deepEqual(datanet.schema.required_fields, ["question", "answer"]);
+      assert.equal(datanet.policy.contribution_bond.amount, "2000000");
+      const all = await rest("/openledger/datanet/v1/datanets?pagination.limit=200");
+      assert.equal(all.datanets.filter((d) => d.name === name).length, 1, "one datanet despite the double click");
+    });
+
+    test("contribute from a file, with bad rows refused before signing", async () => {
+      // A CSV with an empty row (skipped) and a JSON schema: the preview shows the JSON objects.
+      await page.getByTestId("rows-file").setInputFiles({ name: "bad.jsonl", mimeType: "application/json", buffer: Buffer.from('{"question": "no answer"}\nnot json\n') });
+      await page.getByTestId("row-errors").waitFor();
+      const errors = await page.getByTestId("row-errors").textContent();
+      assert.match(errors, /misses the required field "answer"/);
+      assert.match(errors, /not valid JSON/);
+      assert.equal(await page.getByTestId("contribute-button").isDisabled(), true);
+      const huge = JSON.stringify({ question: "q", answer: "x".repeat(5000) });
+      await page.getByTestId("rows-file").setInputFiles({ name: "huge.jsonl", mimeType: "application/json", buffer: Buffer.from(huge + "\n") });
+      await page.getByText(/this datanet takes at most 4096 bytes per row/).waitFor();
+
+      const csv = 'question,answer\n"What is OpenLedger?","A chain that pays data contributors"\n\nWhat pays gas?,The OPEN token\nWho curates?,"The owner, or weighted curators"\n';
+      await page.getByTestId("rows-file").setInputFiles({ name: "rows.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+      await until("the CSV preview", async () => (await page.getByTestId("row-count").textContent()) === "3");
+      await shot(page, run, "1-datanet-preview");
+      await txIncluded(page, "contribute");
+      const { contributions } = await rest(`/openledger/datanet/v1/datanets/${datanetId}/contributions`);
+      assert.equal(contributions.length, 1);
+      assert.equal(contributions[0].row_count, "3");
+      assert.equal(contributions[0].contributor, address);
+      assert.equal(contributions[0].status, "CONTRIBUTION_STATUS_PENDING");
+      const row = await rest(`/openledger/datanet/v1/datanets/${datanetId}/rows/${contributions[0].first_row_id}`);
+      assert.deepEqual(JSON.parse(Buffer.from(row.row.data, "base64").toString()), { question: "What is OpenLedger?", answer: "A chain that pays data contributors" });
+    });
+
+    test("review (accept) and publish a version", async () => {
+      const { contributions } = await rest(`/openledger/datanet/v1/datanets/${datanetId}/contributions`);
+      const cid = contributions[0].id;
+      await txIncluded(page, `accept-${cid}`);
+      const after = await rest(`/openledger/datanet/v1/datanets/${datanetId}/contributions/${cid}`);
+      assert.equal(after.contribution.status, "CONTRIBUTION_STATUS_ACCEPTED");
+      await txIncluded(page, "publish");
+      const { versions } = await rest(`/openledger/datanet/v1/datanets/${datanetId}/versions`);
+      assert.equal(versions.length, 1);
+      assert.equal(versions[0].row_count, "3");
+      const root = b64hex(versions[0].merkle_root);
+      assert.equal(root.length, 64);
+      const shown = await page.getByTestId("version-1-root").textContent({ timeout: TX_TIMEOUT });
+      assert.equal(shown, root, "the page shows the chain's Merkle root");
+      await page.getByRole("button", { name: "Contributors" }).click();
+      await page.getByText(/Rows in v1/).waitFor();
+      await shot(page, run, "2-datanet");
+    });
+
+    if (run === "dev") {
+      test("send funds to the Keplr run's account; an amount above the balance is refused", async () => {
+        await goto(page, "/network");
+        await page.getByLabel("Recipient").fill("open1notanaddress");
+        await page.getByLabel("Amount (OPEN)").fill("1");
+        assert.match(await txFailed(page, "send"), /not a valid address|starts with/);
+        await page.getByLabel("Recipient").fill(keplrAccount.address);
+        await page.getByLabel("Amount (OPEN)").fill("999999999999");
+        assert.match(await txFailed(page, "send"), /more than your balance/);
+        await page.getByLabel("Amount (OPEN)").fill("1000");
+        await txIncluded(page, "send");
+        const { balance } = await rest(`/cosmos/bank/v1beta1/balances/${keplrAccount.address}/by_denom?denom=uopen`);
+        assert.equal(balance.amount, "1000000000");
+      });
+    }
+
+    test("delegate, with an over-balance amount refused by the chain before signing", async () => {
+      await goto(page, "/network");
+      const row = page.getByTestId(`validator-${VALIDATOR}`);
+      await row.waitFor();
+      const before = await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`).catch(() => undefined);
+      const beforeAmount = BigInt(before?.delegation_response?.balance?.amount ?? "0");
+      await row.getByTestId("stake-amount").fill("900000000000");
+      assert.match(await txFailed(row, "delegate"), /before signing.*(insufficient|Not enough funds)/i);
+      await row.getByTestId("stake-amount").fill("10");
+      await txIncluded(row, "delegate", true);
+      const afterDel = await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`);
+      assert.equal(BigInt(afterDel.delegation_response.balance.amount) - beforeAmount, 10_000_000n, "10 OPEN more, once");
+      await shot(page, run, "3-network");
+    });
+
+    test("vote on the proposal", async () => {
+      const option = run === "dev" ? "yes" : "no";
+      await txIncluded(page, `vote-${PROPOSAL}-${option}`);
+      const v = await until("the vote", async () => (await rest(`/cosmos/gov/v1/proposals/${PROPOSAL}/votes/${address}`)).vote);
+      assert.equal(v.options[0].option, option === "yes" ? "VOTE_OPTION_YES" : "VOTE_OPTION_NO");
+    });
+
+    if (run === "dev" && process.env.OPENLEDGER_APP_PID) {
+      test("a node that goes away shows a banner, and the page recovers when it returns", async () => {
+        const pid = Number(process.env.OPENLEDGER_APP_PID);
+        const banner = page.getByTestId("node-banner");
+        process.kill(pid, "SIGSTOP");
+        try {
+          await banner.waitFor({ timeout: 30_000 });
+          assert.match(await banner.textContent(), /Node unreachable/);
+          await shot(page, run, "node-down");
+        } finally {
+          process.kill(pid, "SIGCONT");
+        }
+        await banner.waitFor({ state: "detached", timeout: 30_000 });
+        const h0 = Number(await page.getByTestId("height").textContent());
+        await until("blocks after the node came back", async () => Number(await page.getByTestId("height").textContent()) > h0);
+      });
+    }
+
+    test("screenshots of every page", async () => {
+      for (const [path, name] of [
+        ["/datanets", "4-datanets"],
+        ["/playground", "5-playground"],
+        ["/models", "6-models"],
+        ["/factory", "7-factory"],
+        ["/network", "8-network"],
+      ]) {
+        await goto(page, path);
+        await page.locator("main h1").first().waitFor();
+        await shot(page, run, name);
+      }
+      await page.setViewportSize({ width: 390, height: 844 });
+      await goto(page, `/datanets/${datanetId}`);
+      await shot(page, run, "9-phone-datanet");
+    });
+  });
+}
