@@ -35,16 +35,23 @@ export function FactoryPage() {
         </p>
       ) : null}
       {params.data?.available ? (
-        <>
-          <NewJob params={params.data.params} />
-          <Jobs />
-        </>
+        <FactoryBody params={params.data.params} />
       ) : null}
     </section>
   );
 }
 
-function NewJob({ params }: { params: any }) {
+function FactoryBody({ params }: { params: any }) {
+  const [tick, setTick] = useState(0);
+  return (
+    <>
+      <NewJob params={params} onStarted={() => setTick((t) => t + 1)} />
+      <Jobs tick={tick} />
+    </>
+  );
+}
+
+function NewJob({ params, onStarted }: { params: any; onStarted: () => void }) {
   const { wallet } = useStore();
   const choices = useAsync(async () => {
     const [bases, datanets] = await Promise.all([page<any>("/openledger/model/v1/base_models", "base_models", null, 100), page<any>("/openledger/datanet/v1/datanets", "datanets", null, 100)]);
@@ -88,7 +95,7 @@ function NewJob({ params }: { params: any }) {
       <NeedWallet what="start a fine-tune">
         <form class="grid" onSubmit={(e) => e.preventDefault()}>
           <Field label="Base model" id="ft-base">
-            <select id="ft-base" value={base} onChange={(e) => setBase((e.target as HTMLSelectElement).value)}>
+            <select id="ft-base" value={base || bases[0]?.id} onChange={(e) => setBase((e.target as HTMLSelectElement).value)}>
               {bases.map((b) => (
                 <option value={b.id}>
                   {b.name} (#{b.id})
@@ -97,7 +104,7 @@ function NewJob({ params }: { params: any }) {
             </select>
           </Field>
           <Field label="Datanet" id="ft-datanet">
-            <select id="ft-datanet" value={datanet} onChange={(e) => setDatanet((e.target as HTMLSelectElement).value)}>
+            <select id="ft-datanet" value={datanet || dn?.id} onChange={(e) => setDatanet((e.target as HTMLSelectElement).value)}>
               {datanets.map((d) => (
                 <option value={d.id}>
                   {d.name} (#{d.id}, {d.accepted_rows} rows)
@@ -161,7 +168,10 @@ function NewJob({ params }: { params: any }) {
               </fieldset>
             </div>
           </details>
-          <TxButton id="start-job" label="Start fine-tune" build={build} onDone={(d) => setJobId(eventAttr(d.events, "fine_tune_job_created", "job_id") ?? "")} />
+          <TxButton id="start-job" label="Start fine-tune" build={build} onDone={(d) => {
+              setJobId(eventAttr(d.events, "fine_tune_job_created", "job_id") ?? "");
+              onStarted();
+            }} />
         </form>
         {jobId ? <Job id={jobId} /> : null}
       </NeedWallet>
@@ -169,9 +179,9 @@ function NewJob({ params }: { params: any }) {
   );
 }
 
-function Jobs() {
+function Jobs({ tick }: { tick: number }) {
   const { height } = useStore();
-  const jobs = useAsync(() => page<any>("/openledger/model/v1/fine_tune_jobs", "jobs", null, 20), [Math.floor(height / 3)]);
+  const jobs = useAsync(() => page<any>("/openledger/model/v1/fine_tune_jobs", "jobs", null, 20), [Math.floor(height / 3), tick]);
   return (
     <section class="card" aria-labelledby="jobs">
       <h2 id="jobs">Fine-tune jobs</h2>

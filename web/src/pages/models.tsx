@@ -99,6 +99,7 @@ function RegisterAdapter({ bases, onDone }: { bases: any[]; onDone: () => void }
     const base = f.base || bases[0]?.id;
     if (!base) return "There is no base model to attach an adapter to.";
     if (!/^[0-9a-fA-F]{64}$/.test(f.hash.trim())) return "The adapter hash is the sha256 of its weights: 64 hex digits.";
+    if (!/^[0-9a-fA-F]{64}$/.test(f.config.trim())) return "The training config hash is the sha256 of its training configuration: 64 hex digits.";
     let price: string;
     try {
       price = toMicro(f.price || "0");
@@ -107,7 +108,7 @@ function RegisterAdapter({ bases, onDone }: { bases: any[]; onDone: () => void }
     }
     const pins = f.datanet ? [{ datanetId: f.datanet, version: f.version || String(versions.data?.[versions.data.length - 1]?.version ?? "") }] : [];
     if (pins.some((p) => !p.version)) return "Pick a published version of that datanet.";
-    return [{ any: msgRegisterAdapter(wallet.address, base, f.hash.trim().toLowerCase(), pins, f.config.trim(), { denom: DENOM, amount: price }), summary: "Register adapter" }];
+    return [{ any: msgRegisterAdapter(wallet.address, base, f.hash.trim().toLowerCase(), pins, f.config.trim().toLowerCase(), { denom: DENOM, amount: price }), summary: "Register adapter" }];
   };
   return (
     <section class="card" aria-labelledby="register-adapter">
@@ -116,7 +117,7 @@ function RegisterAdapter({ bases, onDone }: { bases: any[]; onDone: () => void }
       <NeedWallet what="register an adapter">
         <form class="grid" onSubmit={(e) => e.preventDefault()}>
           <Field label="Base model" id="ad-base">
-            <select id="ad-base" value={f.base} onChange={set("base")}>
+            <select id="ad-base" value={f.base || bases[0]?.id} onChange={set("base")}>
               {bases.map((b) => (
                 <option value={b.id}>
                   {b.name} (#{b.id})
@@ -126,6 +127,9 @@ function RegisterAdapter({ bases, onDone }: { bases: any[]; onDone: () => void }
           </Field>
           <Field label="Adapter weights hash (sha256, hex)" id="ad-hash">
             <input id="ad-hash" value={f.hash} onInput={set("hash")} spellcheck={false} />
+          </Field>
+          <Field label="Training config hash (sha256, hex)" id="ad-config">
+            <input id="ad-config" value={f.config} onInput={set("config")} spellcheck={false} />
           </Field>
           <Field label="Trained on datanet (id, optional)" id="ad-datanet">
             <input id="ad-datanet" inputMode="numeric" value={f.datanet} onInput={set("datanet")} />
