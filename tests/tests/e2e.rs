@@ -25,6 +25,8 @@ mod module_registry;
 mod node;
 #[path = "e2e/proposals.rs"]
 mod proposals;
+#[path = "e2e/prove.rs"]
+mod prove;
 #[path = "e2e/replay.rs"]
 mod replay;
 #[path = "e2e/rest.rs"]

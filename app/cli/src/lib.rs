@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod keys;
+pub mod prove;
 
 use std::path::Path;
 use std::time::Duration;

@@ -26,6 +26,13 @@ pub enum AttributionQueryCmd {
     Record {
         /// Inference request id.
         inference_id: u64,
+        /// Read the record with an ICS23 proof and verify it against a header a light client
+        /// verified (prints what was verified).
+        #[arg(long)]
+        prove: bool,
+        /// Light-client trust anchor (with --prove).
+        #[command(flatten)]
+        trust: openledger_cli::prove::TrustFlags,
         /// Query flags.
         #[command(flatten)]
         flags: QueryFlags,
@@ -69,10 +76,15 @@ fn parse_version(text: &str) -> anyhow::Result<apb::VersionRef> {
 /// Sends `req` to `/openledger.attribution.v1.Query/{method}` and renders the answer as SDK JSON.
 fn query(flags: &QueryFlags, method: &str, req: &impl Message) -> anyhow::Result<Value> {
     let value = openledger_cli::query(flags, &format!("/openledger.attribution.v1.Query/{method}"), req.encode_to_vec())?;
+    render(method, &value)
+}
+
+/// Renders the bytes of `Query{method}Response` as SDK JSON.
+fn render(method: &str, value: &[u8]) -> anyhow::Result<Value> {
     let pool = descriptor_pool()?;
     let name = format!("openledger.attribution.v1.Query{method}Response");
     let descriptor: MessageDescriptor = pool.get_message_by_name(&name).with_context(|| format!("no descriptor for {name}"))?;
-    let message = DynamicMessage::decode(descriptor, value.as_slice())?;
+    let message = DynamicMessage::decode(descriptor, value)?;
     Ok(SdkJson::new(pool).render(&message)?)
 }
 
@@ -80,7 +92,20 @@ fn query(flags: &QueryFlags, method: &str, req: &impl Message) -> anyhow::Result
 pub fn attribution_query(cmd: AttributionQueryCmd) -> anyhow::Result<()> {
     let value = match cmd {
         AttributionQueryCmd::Params { flags } => query(&flags, "Params", &apb::QueryParamsRequest {})?,
-        AttributionQueryCmd::Record { inference_id, flags } => query(&flags, "Record", &apb::QueryRecordRequest { inference_id })?,
+        AttributionQueryCmd::Record { inference_id, prove: true, trust, flags } => {
+            let key = openledger_attribution::state_key::record(inference_id);
+            let proven = openledger_cli::prove::query_proven(&flags, &trust, "attribution", &key)?;
+            let bytes = proven.value.ok_or_else(|| {
+                anyhow::anyhow!("no attribution record for inference {inference_id} (proven absent at height {})", proven.height)
+            })?;
+            let record = apb::AttributionRecord::decode(bytes.as_slice())?;
+            let mut value = render("Record", &apb::QueryRecordResponse { record: Some(record) }.encode_to_vec())?;
+            value["verified"] = proven.report;
+            value
+        }
+        AttributionQueryCmd::Record { inference_id, prove: false, flags, .. } => {
+            query(&flags, "Record", &apb::QueryRecordRequest { inference_id })?
+        }
         AttributionQueryCmd::Index { datanet_id, version, flags } => {
             query(&flags, "IndexInfo", &apb::QueryIndexInfoRequest { datanet_id, version })?
         }

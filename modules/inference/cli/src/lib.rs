@@ -10,6 +10,7 @@ use clap::Subcommand;
 use cosmos_sdk_proto::Any;
 use openledger_core::coin::Coin;
 use openledger_inference::msg as imsg;
+use openledger_inference::state_key;
 use openledger_proto::openledger::inference::v1 as ipb;
 use prost::Message;
 use serde_json::{json, Value};
@@ -74,6 +75,13 @@ pub enum InferenceQueryCmd {
     Request {
         /// Request id.
         id: u64,
+        /// Read the request and its result with ICS23 proofs and verify them against a header a
+        /// light client verified (prints what was verified).
+        #[arg(long)]
+        prove: bool,
+        /// Light-client trust anchor (with --prove).
+        #[command(flatten)]
+        trust: openledger_cli::prove::TrustFlags,
         /// Query flags.
         #[command(flatten)]
         flags: QueryFlags,
@@ -223,7 +231,20 @@ pub fn inference_query(cmd: InferenceQueryCmd) -> anyhow::Result<()> {
             let p = r.params.unwrap_or_default();
             serde_json::to_value(openledger_inference::genesis::ParamsJson::from_params(&p))?
         }
-        InferenceQueryCmd::Request { id, flags } => {
+        InferenceQueryCmd::Request { id, prove: true, trust, flags } => {
+            let request = openledger_cli::prove::query_proven(&flags, &trust, "inference", &state_key::request(id))?;
+            let bytes =
+                request.value.ok_or_else(|| anyhow::anyhow!("request {id} does not exist (proven absent at height {})", request.height))?;
+            let req = ipb::Request::decode(bytes.as_slice())?;
+            // The result at the same height as the request.
+            let at = QueryFlags { node: flags.node.clone(), height: i64::try_from(request.height)? };
+            let result = openledger_cli::prove::query_proven(&at, &trust, "inference", &state_key::result(id))?;
+            let res = result.value.as_deref().map(ipb::Result::decode).transpose()?;
+            let mut value = request_json(&req, res.as_ref());
+            value["verified"] = json!([request.report, result.report]);
+            value
+        }
+        InferenceQueryCmd::Request { id, prove: false, flags, .. } => {
             let r: ipb::QueryRequestResponse = query(&flags.node, flags.height, "Request", &ipb::QueryRequestRequest { id })?;
             request_json(&r.request.unwrap_or_default(), r.result.as_ref())
         }
