@@ -17,6 +17,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { chromium } from "playwright-core";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 
@@ -306,6 +307,52 @@ for (const run of ["dev", "keplr"]) {
       await page.getByRole("button", { name: "Contributors" }).click();
       await page.getByText(/Rows in v1/).waitFor();
       await shot(page, run, "2-datanet");
+    });
+
+    test("start a fine-tune in ModelFactory (or see that this chain has none)", async () => {
+      await goto(page, "/factory");
+      const params = await fetch(`${REST}/openledger/model/v1/params`);
+      if (params.status === 501 || params.status === 404) {
+        await page.getByTestId("factory-unavailable").waitFor();
+        return;
+      }
+      const minFee = (await params.json()).params.min_fee.amount;
+      await page.getByLabel("Datanet").selectOption(datanetId);
+      await page.getByText("Advanced training settings").click();
+      await page.getByLabel("LoRA rank").fill("16");
+      await page.getByLabel("Fee (OPEN)").fill("0.0001");
+      assert.match(await txFailed(page, "start-job"), /below the minimum/);
+      await page.getByLabel("Fee (OPEN)").fill("");
+      await txIncluded(page, "start-job", true);
+      const { jobs } = await rest("/openledger/model/v1/fine_tune_jobs?pagination.limit=200");
+      const mine = jobs.filter((j) => j.creator === address && j.datanet_id === datanetId);
+      assert.equal(mine.length, 1, "one job despite the double click");
+      assert.equal(mine[0].datanet_version, "1");
+      assert.equal(mine[0].config.rank, 16);
+      assert.equal(mine[0].fee.amount, minFee);
+      await page.getByTestId(`job-${mine[0].id}`).first().waitFor();
+      await shot(page, run, "2b-factory-job");
+    });
+
+    test("register an adapter trained on the version; its lineage reaches the datanet", async () => {
+      await goto(page, "/models");
+      const hash = createHash("sha256").update(`adapter ${run} ${datanetId}`).digest("hex");
+      await page.getByLabel("Adapter weights hash (sha256, hex)").fill("not a hash");
+      assert.match(await txFailed(page, "register-adapter"), /64 hex digits/);
+      await page.getByLabel("Adapter weights hash (sha256, hex)").fill(hash);
+      await page.getByLabel("Training config hash (sha256, hex)").fill(createHash("sha256").update("lora r8").digest("hex"));
+      await page.getByLabel("Trained on datanet (id, optional)").fill(datanetId);
+      await page.getByLabel("Version").selectOption("1");
+      await txIncluded(page, "register-adapter");
+      const { adapters } = await rest(`/openledger/model/v1/datanets/${datanetId}/adapters`);
+      assert.equal(adapters.length, 1);
+      assert.equal(adapters[0].adapter_hash, hash);
+      assert.equal(adapters[0].owner, address);
+      const { lineage } = await rest(`/openledger/model/v1/adapters/${adapters[0].id}/lineage`);
+      assert.equal(lineage.datanet_versions[0].datanet_id, datanetId);
+      assert.equal(lineage.datanet_versions[0].version, "1");
+      await page.getByTestId(`adapter-${adapters[0].id}`).getByText(`datanet #${datanetId}`).waitFor({ timeout: TX_TIMEOUT });
+      await shot(page, run, "2c-models-lineage");
     });
 
     if (run === "dev") {

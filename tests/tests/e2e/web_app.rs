@@ -90,6 +90,31 @@ fn web_app_in_chromium_against_a_real_node() {
     });
     std::fs::write(&proposal, doc.to_string()).expect("write proposal");
     crate::datanet::cli(&node, &["tx", "gov", "submit-proposal", proposal.to_str().expect("utf8"), "--from", "dev"]);
+    // A base model for the Models, Playground and ModelFactory pages (no executor serves it here).
+    let hash = |s: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(s.as_bytes()))
+    };
+    crate::datanet::cli(
+        &node,
+        &[
+            "tx",
+            "model",
+            "register-base",
+            "--name",
+            "SmolLM2-135M-Instruct",
+            "--architecture",
+            "llama",
+            "--weights-hash",
+            &hash("web test weights"),
+            "--tokenizer-hash",
+            &hash("web test tokenizer"),
+            "--price",
+            "1000uopen",
+            "--from",
+            "dev",
+        ],
+    );
     let dev_addr = Address::from_bech32(&node.dev_address).expect("dev address");
     let validator = openledger_stake::keeper::operator_of(&dev_addr);
 
