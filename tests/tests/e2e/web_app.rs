@@ -151,3 +151,133 @@ fn web_app_in_chromium_against_a_real_node() {
         openledger_tests::tail(&node.app_log(), 40)
     );
 }
+
+/// Runs `node --test SCRIPT` in tests/web with `envs`, streaming its output; panics on failure.
+fn run_browser_script(script: &str, envs: &[(&str, String)], app_log: impl Fn() -> String) {
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "--test-concurrency=1", script])
+        .current_dir(repo().join("tests/web"))
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .spawn()
+        .expect("spawn node (Node.js >= 20)");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{script} ran past {LIMIT:?}; app log tail:\n{}", openledger_tests::tail(&app_log(), 40));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("{script}: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(
+        status.success(),
+        "{script} failed ({status}); see its output above. App log tail:\n{}",
+        openledger_tests::tail(&app_log(), 40)
+    );
+}
+
+/// The Playground against a one-validator localnet with an `open-executor` (generated tiny
+/// Llama) and an adapter pinned to a datanet version whose row quotes the model's answer.
+#[test]
+fn web_playground_pays_and_attributes_in_chromium() {
+    use openledger_proto::openledger::executor::v1 as epb;
+    use openledger_proto::openledger::inference::v1 as ipb;
+    use openledger_tests::{open_executor_bin, Localnet, LocalnetOptions};
+
+    const PROMPT: &str = "Tell me about open data";
+    const MAX_TOKENS: u32 = 24;
+    let dist = repo().join("web/dist");
+    assert!(dist.join("index.html").exists(), "{} is missing: run `make web` (`make test` does)", dist.display());
+    let opts = LocalnetOptions {
+        tiny_model: true,
+        app_args: vec![(0, vec!["--web-dir".into(), dist.display().to_string(), "--serve-dev-account".into()])],
+        testnet_args: vec!["--attribution-min-span-tokens".to_string(), "2".to_string()],
+        ..LocalnetOptions::default()
+    };
+    let net = Localnet::start(1, &opts);
+    let node = net.node(0);
+    let chain_id = net.info.chain_id.clone();
+    let model_dir = net.model_dir.clone().expect("tiny model");
+    let weights_hash = net.info.models[0].weights_hash.clone();
+
+    // The adapter every executor (here: one) serves, and the answer it gives to PROMPT.
+    let adapter_dir = net.dir().join("adapters/web");
+    let out = Command::new(open_executor_bin())
+        .args(["fixture", "adapter", "--model"])
+        .arg(&model_dir)
+        .arg("--out")
+        .arg(&adapter_dir)
+        .output()
+        .expect("open-executor fixture adapter");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(open_executor_bin()).arg("hash").arg(&adapter_dir).output().expect("open-executor hash");
+    assert!(out.status.success());
+    let adapter_hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let expected = rt.block_on(async {
+        let url = format!("http://127.0.0.1:{}", net.nodes[0].info.executor_port);
+        let mut client = epb::executor_client::ExecutorClient::connect(url).await.expect("executor connect");
+        client
+            .load_adapter(epb::LoadAdapterRequest { model: weights_hash.clone(), path: adapter_dir.display().to_string() })
+            .await
+            .expect("LoadAdapter");
+        let params: ipb::QueryParamsResponse =
+            crate::datanet::abci(node, "/openledger.inference.v1.Query/Params", ipb::QueryParamsRequest {});
+        client
+            .execute(epb::ExecuteRequest {
+                model: weights_hash.clone(),
+                adapter: adapter_hash.clone(),
+                prompt: PROMPT.into(),
+                max_tokens: MAX_TOKENS,
+                seed: 0,
+                profile: params.params.and_then(|p| p.profile),
+            })
+            .await
+            .expect("Execute")
+            .into_inner()
+    });
+    assert!(!expected.text.is_empty());
+
+    // A datanet whose row quotes the answer, published; the adapter pinned to it.
+    let row = format!("a row that quotes the model: {} and more", expected.text);
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--chain-id", chain_id.as_str()]);
+        crate::datanet::cli(node, &all)
+    };
+    cli(&crate::datanet::words(
+        "tx datanet create --from dev --name quotes --license CC0 --schema text --curation owner --bond 0uopen --max-row-bytes 4096",
+    ));
+    let dev = Address::from_bech32(net.account(0)).expect("dev address");
+    cli(&["tx", "datanet", "contribute", "1", "--row", &row, "--from", "dev"]);
+    cli(&["tx", "datanet", "review", "1", "1", "--accept", "--reason", "ok", "--from", "dev"]);
+    cli(&["tx", "datanet", "publish", "1", "--from", "dev"]);
+    let config = "ab".repeat(32);
+    let mut register = crate::datanet::words("tx model register-adapter --from dev --base-model 1 --datanet-version 1:1 --price 1000uopen");
+    register.extend(["--adapter-hash", &adapter_hash, "--training-config-hash", &config]);
+    cli(&register);
+
+    let artifacts = std::env::var("OPENLEDGER_WEB_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-artifacts"));
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    run_browser_script(
+        "playground.test.mjs",
+        &[
+            ("OPENLEDGER_REST", node.rest_url()),
+            ("OPENLEDGER_WEB_ARTIFACTS", artifacts.display().to_string()),
+            ("CHROMIUM", chromium),
+            ("OPENLEDGER_PROMPT", PROMPT.to_string()),
+            ("OPENLEDGER_MAX_TOKENS", MAX_TOKENS.to_string()),
+            ("OPENLEDGER_EXPECTED", expected.text.clone()),
+            ("OPENLEDGER_ADAPTER", "1".into()),
+            ("OPENLEDGER_DATANET", "1".into()),
+            ("OPENLEDGER_CONTRIBUTOR", dev.to_bech32()),
+        ],
+        || net.logs(0),
+    );
+}

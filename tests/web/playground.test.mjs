@@ -1,0 +1,73 @@
+// The Playground in a real Chromium against a one-validator localnet whose open-executor serves
+// a generated tiny Llama and an adapter trained (pinned) on a published datanet version, one of
+// whose rows quotes the model's answer: run by the e2e test `web_playground`
+// (tests/tests/e2e/web_app.rs). The page pays for a request on the adapter, polls until the
+// validators' result lands, and shows the answer with its matched span highlighted, the matched
+// row, the contributor's payout and the validator's vote; each is checked against REST.
+//
+// Environment (besides lib.mjs's): OPENLEDGER_PROMPT, OPENLEDGER_MAX_TOKENS, OPENLEDGER_EXPECTED
+// (the answer the executor gives), OPENLEDGER_ADAPTER, OPENLEDGER_DATANET, OPENLEDGER_CONTRIBUTOR.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { goto, launch, rest, shot, txIncluded, until } from "./lib.mjs";
+
+const PROMPT = process.env.OPENLEDGER_PROMPT;
+const MAX_TOKENS = process.env.OPENLEDGER_MAX_TOKENS ?? "24";
+const EXPECTED = process.env.OPENLEDGER_EXPECTED;
+const ADAPTER = process.env.OPENLEDGER_ADAPTER ?? "1";
+const DATANET = process.env.OPENLEDGER_DATANET ?? "1";
+const CONTRIBUTOR = process.env.OPENLEDGER_CONTRIBUTOR;
+
+let browser;
+let page;
+
+before(async () => {
+  browser = await launch();
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test("ask an adapter in the Playground, see the answer, its attribution, payouts and votes", async () => {
+  await goto(page, "/playground");
+  await page.getByTestId("connect-dev").click();
+  await page.getByTestId("wallet-address").waitFor();
+  await page.getByLabel("Model").selectOption(`a:${ADAPTER}`);
+  await page.getByLabel("Max tokens").fill(MAX_TOKENS);
+  await page.getByLabel("Prompt").fill(PROMPT);
+  const adapter = (await rest(`/openledger/model/v1/adapters/${ADAPTER}`)).adapter;
+  const base = (await rest(`/openledger/model/v1/base_models/${adapter.base_model_id}`)).base_model;
+  const price = BigInt(adapter.inference_price.amount) + BigInt(base.inference_price.amount);
+  await txIncluded(page, "ask");
+  const turn = page.locator("article.turn").last();
+  const id = (await turn.getAttribute("data-testid")).replace("turn-", "");
+  const req = await rest(`/openledger/inference/v1/requests/${id}`);
+  assert.equal(req.request.prompt, PROMPT);
+  assert.equal(req.request.adapter_id, ADAPTER);
+  assert.equal(req.request.fee.amount, price.toString(), "the page pays base + adapter price");
+
+  const answer = turn.getByTestId("answer");
+  await answer.waitFor({ timeout: 120_000 });
+  const done = await until("the stored result", async () => {
+    const r = await rest(`/openledger/inference/v1/requests/${id}`);
+    return r.request.status === "REQUEST_STATUS_COMPLETED" && r;
+  });
+  assert.equal(done.result.text, EXPECTED, "the agreed answer is the executor's");
+  assert.ok((await answer.textContent()).includes(EXPECTED.trim().slice(0, 20)), "the page shows the answer");
+  const record = (await rest(`/openledger/attribution/v1/records/${id}`)).record;
+  assert.ok(record.spans.length > 0, "a span of the answer matched a row");
+  assert.ok((await answer.locator("mark").count()) > 0, "matched spans are highlighted");
+  await turn.getByTestId("matched-rows").getByText(`datanet #${DATANET}`).first().waitFor();
+  const payout = record.payouts.find((p) => p.contributor === CONTRIBUTOR);
+  assert.ok(payout && BigInt(payout.amount) > 0n, `the contributor was paid: ${JSON.stringify(record.payouts)}`);
+  const payouts = await turn.getByTestId("contributor-payouts").textContent();
+  assert.match(payouts, new RegExp(`for ${payout.matched_tokens} matched tokens`));
+  const votes = await turn.getByTestId("votes").textContent();
+  assert.match(votes, /agreed/);
+  assert.ok(!/disagreed|absent/.test(votes), votes);
+  await shot(page, "playground", "answer");
+});
