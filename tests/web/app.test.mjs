@@ -18,6 +18,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
+import { Secp256k1HdWallet } from "@cosmjs/amino";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { ARTIFACTS, b64hex, goto, launch, REST, rest, shot, TX_TIMEOUT, txFailed, txIncluded, until } from "./lib.mjs";
 
@@ -28,6 +29,8 @@ const metrics = {};
 // The Keplr run's account: a fresh key, funded by the dev run through the page's Send form.
 const keplrWallet = await DirectSecp256k1HdWallet.generate(24, { prefix: "open" });
 const [keplrAccount] = await keplrWallet.getAccounts();
+// The same key as an amino-only signer (what Keplr hands out for a Ledger).
+const keplrAmino = await Secp256k1HdWallet.fromMnemonic(keplrWallet.mnemonic, { prefix: "open" });
 
 before(async () => {
   browser = await launch();
@@ -67,6 +70,8 @@ async function installKeplr(context, wallet, calls) {
           signature,
         };
       }
+      case "signAmino":
+        return keplrAmino.signAmino(arg.signer, arg.doc);
       default:
         throw new Error(`the Keplr stand-in has no ${method}`);
     }
@@ -91,6 +96,12 @@ async function installKeplr(context, wallet, calls) {
         };
       },
     };
+    // sessionStorage "keplrAminoOnly": the offline signer signs amino JSON only, like a Ledger's.
+    const aminoOnly = () => sessionStorage.getItem("keplrAminoOnly") === "1";
+    const aminoSigner = {
+      getAccounts: signer.getAccounts,
+      signAmino: (signerAddress, doc) => call("signAmino", { signer: signerAddress, doc }),
+    };
     window.keplr = {
       version: "stand-in",
       experimentalSuggestChain: (info) => call("experimentalSuggestChain", info),
@@ -99,8 +110,8 @@ async function installKeplr(context, wallet, calls) {
         const a = await call("account");
         return { name: "stand-in", algo: "secp256k1", bech32Address: a.address, pubKey: bytes(a.pubkey), isNanoLedger: false };
       },
-      getOfflineSigner: () => signer,
-      getOfflineSignerAuto: async () => signer,
+      getOfflineSigner: () => (aminoOnly() ? aminoSigner : signer),
+      getOfflineSignerAuto: async () => (aminoOnly() ? aminoSigner : signer),
     };
   });
 }
@@ -315,6 +326,27 @@ for (const run of ["dev", "keplr"]) {
       const v = await until("the vote", async () => (await rest(`/cosmos/gov/v1/proposals/${PROPOSAL}/votes/${address}`)).vote);
       assert.equal(v.options[0].option, option === "yes" ? "VOTE_OPTION_YES" : "VOTE_OPTION_NO");
     });
+
+    if (run === "keplr") {
+      test("an amino-only Keplr signer (as with a Ledger): delegating signs amino JSON, an OpenLedger message is refused", async () => {
+        // The page reconnects Keplr on load (the wallet it used last), now getting the amino signer.
+        await page.evaluate(() => sessionStorage.setItem("keplrAminoOnly", "1"));
+        await goto(page, "/network");
+        await page.getByTestId("wallet-address").waitFor();
+        const row = page.getByTestId(`validator-${VALIDATOR}`);
+        await row.getByTestId("stake-amount").fill("1");
+        const before = BigInt((await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`)).delegation_response.balance.amount);
+        await txIncluded(row, "delegate");
+        const hash = await row.getByTestId("tx-hash").getAttribute("title");
+        const tx = await rest(`/cosmos/tx/v1beta1/txs/${hash}`);
+        assert.equal(tx.tx.auth_info.signer_infos[0].mode_info.single.mode, "SIGN_MODE_LEGACY_AMINO_JSON");
+        const afterDel = BigInt((await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`)).delegation_response.balance.amount);
+        assert.equal(afterDel - before, 1_000_000n);
+        await goto(page, `/datanets/${datanetId}`);
+        assert.match(await txFailed(page, "publish"), /amino mode only/);
+        await page.evaluate(() => sessionStorage.removeItem("keplrAminoOnly"));
+      });
+    }
 
     if (run === "dev" && process.env.OPENLEDGER_APP_PID) {
       test("a node that goes away shows a banner, and the page recovers when it returns", async () => {
