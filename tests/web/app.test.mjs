@@ -86,6 +86,8 @@ async function installKeplr(context, wallet, calls) {
         return [{ address: a.address, algo: "secp256k1", pubkey: bytes(a.pubkey) }];
       },
       async signDirect(signerAddress, doc) {
+        // sessionStorage "keplrReject": the user presses Reject in Keplr.
+        if (sessionStorage.getItem("keplrReject") === "1") throw new Error("Request rejected");
         const r = await call("signDirect", {
           signer: signerAddress,
           doc: { bodyBytes: b64(doc.bodyBytes), authInfoBytes: b64(doc.authInfoBytes), chainId: doc.chainId, accountNumber: doc.accountNumber.toString() },
@@ -319,6 +321,23 @@ for (const run of ["dev", "keplr"]) {
       assert.equal(BigInt(afterDel.delegation_response.balance.amount) - beforeAmount, 10_000_000n, "10 OPEN more, once");
       await shot(page, run, "3-network");
     });
+
+    if (run === "keplr") {
+      test("a signature rejected in the wallet is reported and sends nothing", async () => {
+        const row = page.getByTestId(`validator-${VALIDATOR}`);
+        const before = (await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`)).delegation_response.balance.amount;
+        const seq = (await rest(`/cosmos/auth/v1beta1/accounts/${address}`)).account.sequence;
+        await page.evaluate(() => sessionStorage.setItem("keplrReject", "1"));
+        try {
+          await row.getByTestId("stake-amount").fill("3");
+          assert.match(await txFailed(row, "delegate"), /Signing was declined in the wallet/);
+        } finally {
+          await page.evaluate(() => sessionStorage.removeItem("keplrReject"));
+        }
+        assert.equal((await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`)).delegation_response.balance.amount, before);
+        assert.equal((await rest(`/cosmos/auth/v1beta1/accounts/${address}`)).account.sequence, seq, "no tx was sent");
+      });
+    }
 
     test("vote on the proposal", async () => {
       const option = run === "dev" ? "yes" : "no";
