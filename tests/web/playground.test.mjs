@@ -3,7 +3,9 @@
 // whose rows quotes the model's answer: run by the e2e test `web_playground`
 // (tests/tests/e2e/web_app.rs). The page pays for a request on the adapter, polls until the
 // validators' result lands, and shows the answer with its matched span highlighted, the matched
-// row, the contributor's payout and the validator's vote; each is checked against REST.
+// row, the contributor's payout and the validator's vote; each is checked against REST. Then
+// ModelFactory starts a small fine-tune on the same version and the page follows the job until
+// the executor's training is attested and its adapter registered, with its lineage on Models.
 //
 // Environment (besides lib.mjs's): OPENLEDGER_PROMPT, OPENLEDGER_MAX_TOKENS, OPENLEDGER_EXPECTED
 // (the answer the executor gives), OPENLEDGER_ADAPTER, OPENLEDGER_DATANET, OPENLEDGER_CONTRIBUTOR.
@@ -70,4 +72,44 @@ test("ask an adapter in the Playground, see the answer, its attribution, payouts
   assert.match(votes, /agreed/);
   assert.ok(!/disagreed|absent/.test(votes), votes);
   await shot(page, "playground", "answer");
+});
+
+test("fine-tune in ModelFactory, followed until attested; the adapter is registered with its lineage", async () => {
+  await goto(page, "/factory");
+  await page.getByLabel("Datanet").selectOption(DATANET);
+  await page.getByText("Advanced training settings").click();
+  for (const [label, value] of [
+    ["LoRA rank", "4"],
+    ["LoRA alpha", "8"],
+    ["Max steps (0: epochs decide)", "3"],
+    ["Batch size", "2"],
+    ["Max tokens per row", "32"],
+    ["Eval split (basis points)", "2000"],
+    ["Learning rate × 10⁶", "10000"],
+  ]) {
+    await page.getByLabel(label, { exact: true }).fill(value);
+  }
+  await txIncluded(page, "start-job");
+  const { jobs } = await rest("/openledger/model/v1/fine_tune_jobs");
+  const job = jobs[jobs.length - 1];
+  assert.equal(job.datanet_id, DATANET);
+  assert.deepEqual([job.config.rank, job.config.max_steps, job.config.batch_size, job.config.eval_split_bps], [4, 3, 2, 2000]);
+  const decided = await until(
+    "the job to be decided",
+    async () => {
+      const j = (await rest(`/openledger/model/v1/fine_tune_jobs/${job.id}`)).job;
+      return j.status !== "JOB_STATUS_QUEUED" && j.status !== "JOB_STATUS_RUNNING" && j;
+    },
+    300_000,
+  );
+  assert.equal(decided.status, "JOB_STATUS_ATTESTED", JSON.stringify(decided));
+  await page.getByTestId(`job-${job.id}-adapter`).first().waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId(`job-${job.id}-adapter`).first().textContent(), new RegExp(`Adapter #${decided.adapter_id} registered`));
+  await shot(page, "factory", "attested");
+  const { lineage } = await rest(`/openledger/model/v1/adapters/${decided.adapter_id}/lineage`);
+  assert.equal(lineage.adapter.fine_tune_job_id, job.id);
+  assert.equal(lineage.datanet_versions[0].datanet_id, DATANET);
+  await goto(page, "/models");
+  await page.getByTestId(`adapter-${decided.adapter_id}`).getByText(`fine-tune job #${job.id}`).waitFor();
+  await shot(page, "factory", "models-lineage");
 });

@@ -181,7 +181,8 @@ fn run_browser_script(script: &str, envs: &[(&str, String)], app_log: impl Fn() 
 }
 
 /// The Playground against a one-validator localnet with an `open-executor` (generated tiny
-/// Llama) and an adapter pinned to a datanet version whose row quotes the model's answer.
+/// Llama) and an adapter pinned to a datanet version whose row quotes the model's answer; then
+/// ModelFactory trains an adapter on that version until the job is attested.
 #[test]
 fn web_playground_pays_and_attributes_in_chromium() {
     use openledger_proto::openledger::executor::v1 as epb;
@@ -253,7 +254,17 @@ fn web_playground_pays_and_attributes_in_chromium() {
         "tx datanet create --from dev --name quotes --license CC0 --schema text --curation owner --bond 0uopen --max-row-bytes 4096",
     ));
     let dev = Address::from_bech32(net.account(0)).expect("dev address");
-    cli(&["tx", "datanet", "contribute", "1", "--row", &row, "--from", "dev"]);
+    let mut contribute = vec!["tx", "datanet", "contribute", "1", "--row", row.as_str(), "--from", "dev"];
+    // More rows for the fine-tune the page starts on this version (training and eval splits).
+    for extra in [
+        "rivers carry water to the sea",
+        "mountains rise above the clouds",
+        "open data is data anyone can use",
+        "a ledger records who gave what",
+    ] {
+        contribute.extend(["--row", extra]);
+    }
+    cli(&contribute);
     cli(&["tx", "datanet", "review", "1", "1", "--accept", "--reason", "ok", "--from", "dev"]);
     cli(&["tx", "datanet", "publish", "1", "--from", "dev"]);
     let config = "ab".repeat(32);
