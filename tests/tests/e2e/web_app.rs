@@ -81,6 +81,11 @@ fn web_app_in_chromium_against_a_real_node() {
     let dev: serde_json::Value = serde_json::from_slice(&dev).expect("dev account json");
     assert_eq!(dev["address"], node.dev_address.as_str());
     assert_eq!(raw_get(port, "/openledger/dev/account", &format!("rebound.example:{port}")).0, 403, "DNS rebinding");
+    // The dev account is never served off loopback: `start` refuses the flag on another bind.
+    let refused = node.cli_raw(&["start", "--api-addr", "0.0.0.0:1", "--serve-dev-account"]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("--serve-dev-account needs a loopback REST address"), "{why}");
 
     // A proposal in its voting period for the vote flow.
     let proposal = node.home().join("web-proposal.json");
