@@ -72,6 +72,15 @@ test("ask an adapter in the Playground, see the answer, its attribution, payouts
   assert.match(votes, /agreed/);
   assert.ok(!/disagreed|absent/.test(votes), votes);
   await shot(page, "playground", "answer");
+
+  // The datanet's version lists the contributor with what attribution paid them.
+  await goto(page, `/datanets/${DATANET}`);
+  await page.getByRole("button", { name: "Contributors" }).first().click();
+  const earned = page.locator(".version-detail tr", { hasText: CONTRIBUTOR.slice(0, 10) });
+  const micro = BigInt(payout.amount);
+  const open = `${micro / 1_000_000n}${micro % 1_000_000n ? "." + (micro % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "") : ""} OPEN`;
+  await earned.getByText(open).waitFor();
+  await shot(page, "playground", "datanet-earnings");
 });
 
 test("fine-tune in ModelFactory, followed until attested; the adapter is registered with its lineage", async () => {

@@ -23,7 +23,6 @@ export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | 
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick, epoch]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };
