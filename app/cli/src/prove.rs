@@ -71,6 +71,8 @@ pub struct Proven {
     pub value: Option<Vec<u8>>,
     /// What was verified, for printing.
     pub report: Value,
+    /// Set when the value is absent but its absence could not be proven (and why).
+    pub absence_unproven: Option<String>,
 }
 
 fn signed_header(rpc: &CometRpc, height: u64) -> anyhow::Result<SignedHeader> {
@@ -219,9 +221,31 @@ pub fn query_proven(flags: &QueryFlags, trust: &TrustFlags, module: &str, key: &
     let app_hash: [u8; 32] =
         verified.signed_header.header.app_hash.as_bytes().try_into().map_err(|_| anyhow!("app hash of header {target} is not 32 bytes"))?;
     let value = (!res.value.is_empty()).then(|| res.value.clone());
+    if value.is_none() {
+        if let Some(reason) = empty_neighbour(&proof) {
+            let report = json!({
+                "key": String::from_utf8_lossy(key),
+                "height": height.to_string(),
+                "value_present": false,
+                "proof": format!("absence NOT proven: {reason}"),
+                "app_hash": hex::encode_upper(app_hash),
+                "header": {"height": target.to_string(), "hash": verified.signed_header.header.hash().to_string()},
+            });
+            return Ok(Proven { height, value: None, report, absence_unproven: Some(reason) });
+        }
+    }
     if !openledger_core::storage::verify_proof(&app_hash, key, value.as_deref(), &proof) {
+        let kind = match &proof.proof {
+            Some(ics23::commitment_proof::Proof::Exist(_)) => "an existence proof".to_string(),
+            Some(ics23::commitment_proof::Proof::Nonexist(ne)) => format!(
+                "a non-existence proof (neighbours {:?} and {:?})",
+                ne.left.as_ref().map(|l| String::from_utf8_lossy(&l.key).into_owned()),
+                ne.right.as_ref().map(|r| String::from_utf8_lossy(&r.key).into_owned())
+            ),
+            _ => "an unexpected proof".to_string(),
+        };
         bail!(
-            "the proof of {} does not verify against the app hash {} of header {target}",
+            "the proof of {} ({kind}, read at height {height}) does not verify against the app hash {} of header {target}",
             String::from_utf8_lossy(key),
             hex::encode_upper(app_hash)
         );
@@ -236,5 +260,18 @@ pub fn query_proven(flags: &QueryFlags, trust: &TrustFlags, module: &str, key: &
         "trusted_header": {"height": anchor_height.to_string(), "hash": anchor_hash, "how": if pinned.is_some() { "given with --trust-hash" } else { "first header of the chain, trusted on first use (pin one with --trust-height/--trust-hash)" }},
         "light_client_path": path.iter().map(u64::to_string).collect::<Vec<_>>(),
     });
-    Ok(Proven { height, value, report })
+    Ok(Proven { height, value, report, absence_unproven: None })
+}
+
+/// Why a non-existence proof cannot be checked, if it cannot: ICS23 existence proofs require a
+/// non-empty value, so absence next to a key that stores an empty value (the store's index
+/// entries do) cannot be expressed in ICS23.
+fn empty_neighbour(proof: &ics23::CommitmentProof) -> Option<String> {
+    let Some(ics23::commitment_proof::Proof::Nonexist(ne)) = &proof.proof else { return None };
+    [&ne.left, &ne.right].into_iter().flatten().find(|n| n.value.is_empty()).map(|n| {
+        format!(
+            "the neighbouring key {:?} stores an empty value, which an ICS23 existence proof cannot carry",
+            String::from_utf8_lossy(&n.key)
+        )
+    })
 }

@@ -95,9 +95,16 @@ pub fn attribution_query(cmd: AttributionQueryCmd) -> anyhow::Result<()> {
         AttributionQueryCmd::Record { inference_id, prove: true, trust, flags } => {
             let key = openledger_attribution::state_key::record(inference_id);
             let proven = openledger_cli::prove::query_proven(&flags, &trust, "attribution", &key)?;
-            let bytes = proven.value.ok_or_else(|| {
-                anyhow::anyhow!("no attribution record for inference {inference_id} (proven absent at height {})", proven.height)
-            })?;
+            let bytes = match (proven.value, &proven.absence_unproven) {
+                (Some(b), _) => b,
+                (None, None) => {
+                    anyhow::bail!("no attribution record for inference {inference_id} (proven absent at height {})", proven.height)
+                }
+                (None, Some(why)) => anyhow::bail!(
+                    "no attribution record for inference {inference_id} at height {}; its absence cannot be proven: {why}",
+                    proven.height
+                ),
+            };
             let record = apb::AttributionRecord::decode(bytes.as_slice())?;
             let mut value = render("Record", &apb::QueryRecordResponse { record: Some(record) }.encode_to_vec())?;
             value["verified"] = proven.report;

@@ -233,8 +233,11 @@ pub fn inference_query(cmd: InferenceQueryCmd) -> anyhow::Result<()> {
         }
         InferenceQueryCmd::Request { id, prove: true, trust, flags } => {
             let request = openledger_cli::prove::query_proven(&flags, &trust, "inference", &state_key::request(id))?;
-            let bytes =
-                request.value.ok_or_else(|| anyhow::anyhow!("request {id} does not exist (proven absent at height {})", request.height))?;
+            let bytes = match (request.value, &request.absence_unproven) {
+                (Some(b), _) => b,
+                (None, None) => bail!("request {id} does not exist (proven absent at height {})", request.height),
+                (None, Some(why)) => bail!("request {id} does not exist at height {}; its absence cannot be proven: {why}", request.height),
+            };
             let req = ipb::Request::decode(bytes.as_slice())?;
             // The result at the same height as the request.
             let at = QueryFlags { node: flags.node.clone(), height: i64::try_from(request.height)? };
