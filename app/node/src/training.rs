@@ -268,19 +268,18 @@ fn worker(
                     Ok(Ok(Some(m))) => m,
                 };
                 match message.event {
-                    Some(train_progress::Event::Step(step)) => {
-                        if last_log.elapsed() >= LOG_EVERY || step.step == step.total_steps {
-                            last_log = Instant::now();
-                            tracing::info!(
-                                "training: job {id} step {}/{} loss {:.4} ({:.0} tokens/s, eta {:.0}s)",
-                                step.step,
-                                step.total_steps,
-                                step.loss,
-                                step.tokens_per_second,
-                                step.eta_seconds
-                            );
-                        }
+                    Some(train_progress::Event::Step(step)) if last_log.elapsed() >= LOG_EVERY || step.step == step.total_steps => {
+                        last_log = Instant::now();
+                        tracing::info!(
+                            "training: job {id} step {}/{} loss {:.4} ({:.0} tokens/s, eta {:.0}s)",
+                            step.step,
+                            step.total_steps,
+                            step.loss,
+                            step.tokens_per_second,
+                            step.eta_seconds
+                        );
                     }
+                    Some(train_progress::Event::Step(_)) => {}
                     Some(train_progress::Event::Result(result)) => {
                         if result.config_hash != job.config_hash {
                             anyhow::bail!(

@@ -359,6 +359,9 @@ pub struct TrainingAgreement {
     pub votes: Vec<TrainingTallyVote>,
 }
 
+/// A training report compared whole: failed, adapter hash, eval-loss bits, training-log hash.
+type ReportKey = (bool, Vec<u8>, u32, Vec<u8>);
+
 /// Tallies training reports exactly as [`tally`] tallies outputs: for every queued or running
 /// job someone reported, the report (compared whole: failed flag, adapter hash, eval-loss bits,
 /// training-log hash) that two thirds of the power of the validators registered as executors
@@ -381,7 +384,7 @@ pub fn tally_training(
             continue;
         }
         let mut eligible_power = 0i64;
-        let mut by_report: BTreeMap<(bool, Vec<u8>, u32, Vec<u8>), (i64, TrainingReport)> = BTreeMap::new();
+        let mut by_report: BTreeMap<ReportKey, (i64, TrainingReport)> = BTreeMap::new();
         let mut tally_votes = Vec::new();
         for v in votes {
             let serves = registrations.get(&v.validator.operator).is_some_and(|models| models.contains(&job.base_model_id));
@@ -450,8 +453,8 @@ pub fn late_dissent(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[Ve
             continue;
         }
         for r in v.training_reports.iter().filter(|r| !r.failed) {
-            if !jobs.contains_key(&r.job_id) {
-                jobs.insert(r.job_id, keeper.host().training_job(state, r.job_id)?);
+            if let std::collections::btree_map::Entry::Vacant(slot) = jobs.entry(r.job_id) {
+                slot.insert(keeper.host().training_job(state, r.job_id)?);
             }
             let Some(Some(job)) = jobs.get(&r.job_id) else { continue };
             let Some(attested) = &job.attested else { continue };

@@ -226,19 +226,37 @@ pub enum ModelQueryCmd {
     },
 }
 
-/// A decimal (`0.001`, `1e-3`) times `scale`, as an integer: the CLI's conversion of learning
-/// rates and eval splits into the chain's integer fields (client side, never consensus).
-pub fn scaled(text: &str, scale: u32, what: &str) -> anyhow::Result<u32> {
-    let value: f64 = text.trim().parse().map_err(|_| anyhow::anyhow!("{what} must be a decimal number, got {text:?}"))?;
-    let scaled = value * f64::from(scale);
-    if !scaled.is_finite() || scaled < 0.0 || scaled > f64::from(u32::MAX) {
-        bail!("{what} {text} is out of range");
+/// A decimal (`0.001`, `1e-3`) times `10^digits`, as an exact integer (no floats): the CLI's
+/// conversion of learning rates (digits 6) and eval splits (digits 4) into the chain's integer
+/// fields.
+pub fn scaled(text: &str, digits: u32, what: &str) -> anyhow::Result<u32> {
+    let bad = || anyhow::anyhow!("{what} must be a non-negative decimal such as 0.001 or 1e-3, got {text:?}");
+    let t = text.trim();
+    let (mantissa, exponent) = match t.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| bad())?),
+        None => (t, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() || !whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+        return Err(bad());
     }
-    let rounded = scaled.round();
-    if (scaled - rounded).abs() > 1e-6 * scaled.max(1.0) {
-        bail!("{what} {text} has more precision than 1/{scale}");
+    let digits_all = format!("{whole}{fraction}");
+    let mut n: u128 = digits_all.trim_start_matches('0').parse().unwrap_or(0);
+    let fraction_len = i32::try_from(fraction.len()).map_err(|_| bad())?;
+    let shift = i32::try_from(digits).map_err(|_| bad())? + exponent - fraction_len;
+    if shift >= 0 {
+        for _ in 0..shift {
+            n = n.checked_mul(10).ok_or_else(|| anyhow::anyhow!("{what} {text} is out of range"))?;
+        }
+    } else {
+        for _ in 0..(-shift) {
+            if !n.is_multiple_of(10) {
+                bail!("{what} {text} has more precision than 1e-{digits}");
+            }
+            n /= 10;
+        }
     }
-    Ok(rounded as u32)
+    u32::try_from(n).map_err(|_| anyhow::anyhow!("{what} {text} is out of range"))
 }
 
 /// A job status by name.
@@ -355,12 +373,12 @@ pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
                     rank: rank.unwrap_or(openledger_model::finetune::DEFAULT_RANK),
                     alpha: alpha.unwrap_or(0),
                     target_modules,
-                    learning_rate_micro: learning_rate.map(|t| scaled(&t, 1_000_000, "--learning-rate")).transpose()?.unwrap_or(0),
+                    learning_rate_micro: learning_rate.map(|t| scaled(&t, 6, "--learning-rate")).transpose()?.unwrap_or(0),
                     epochs: epochs.unwrap_or(0),
                     max_steps: max_steps.unwrap_or(0),
                     batch_size: batch_size.unwrap_or(0),
                     seed: seed.unwrap_or(0),
-                    eval_split_bps: eval_split.map(|t| scaled(&t, 10_000, "--eval-split")).transpose()?.unwrap_or(0),
+                    eval_split_bps: eval_split.map(|t| scaled(&t, 4, "--eval-split")).transpose()?.unwrap_or(0),
                     max_seq_len: max_seq_len.unwrap_or(0),
                 })
             } else {
@@ -497,24 +515,6 @@ pub fn model_query(cmd: ModelQueryCmd) -> anyhow::Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimals_scale_exactly() {
-        assert_eq!(scaled("0.001", 1_000_000, "lr").unwrap(), 1_000);
-        assert_eq!(scaled("1e-3", 1_000_000, "lr").unwrap(), 1_000);
-        assert_eq!(scaled("0.0002", 1_000_000, "lr").unwrap(), 200);
-        assert_eq!(scaled("0.1", 10_000, "split").unwrap(), 1_000);
-        assert!(scaled("0.0000001", 1_000_000, "lr").is_err());
-        assert!(scaled("-1", 10_000, "split").is_err());
-        assert!(scaled("x", 10_000, "split").is_err());
-        assert_eq!(job_status("Attested").unwrap(), mpb::JobStatus::Attested);
-        assert!(job_status("done").is_err());
-    }
-}
-
 /// The model registry's `tx` and `query` groups.
 pub struct ModelCli;
 
@@ -524,5 +524,29 @@ impl ModuleCli for ModelCli {
     }
     fn query(&self) -> Vec<CommandGroup> {
         vec![CommandGroup::new("model", "Model registry queries.", |_, cmd| model_query(cmd))]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_scale_exactly() {
+        assert_eq!(scaled("0.001", 6, "lr").unwrap(), 1_000);
+        assert_eq!(scaled("1e-3", 6, "lr").unwrap(), 1_000);
+        assert_eq!(scaled("2E-4", 6, "lr").unwrap(), 200);
+        assert_eq!(scaled("0.0002", 6, "lr").unwrap(), 200);
+        assert_eq!(scaled(".5", 6, "lr").unwrap(), 500_000);
+        assert_eq!(scaled("1", 6, "lr").unwrap(), 1_000_000);
+        assert_eq!(scaled("0.1", 4, "split").unwrap(), 1_000);
+        assert_eq!(scaled("0.10000", 4, "split").unwrap(), 1_000);
+        assert!(scaled("0.0000001", 6, "lr").is_err());
+        assert!(scaled("-1", 4, "split").is_err());
+        assert!(scaled("x", 4, "split").is_err());
+        assert!(scaled(".", 4, "split").is_err());
+        assert!(scaled("1e30", 4, "split").is_err());
+        assert_eq!(job_status("Attested").unwrap(), mpb::JobStatus::Attested);
+        assert!(job_status("done").is_err());
     }
 }
