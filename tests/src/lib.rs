@@ -478,6 +478,17 @@ impl LocalnetNode {
         }
     }
 
+    /// Restarts its executor with an empty adapter store: it then holds no adapter it trained or
+    /// fetched, and must fetch any it is asked for from its peers.
+    pub fn restart_executor_without_adapters(&mut self) {
+        self.kill_executor();
+        let store = self.node.home().join("executor-adapters");
+        if store.exists() {
+            std::fs::remove_dir_all(&store).expect("wipe the executor's adapter store");
+        }
+        self.start_executor();
+    }
+
     /// The executor's log so far (empty when it runs none).
     pub fn executor_log(&self) -> String {
         std::fs::read_to_string(self.node.home().join("executor.log")).unwrap_or_default()

@@ -8,7 +8,9 @@
 //! polling the job, never a fixed sleep). The adapter is registered with its lineage and owned
 //! by Carol; the fee is split exactly (executors pro rata to power, contributors pro rata to
 //! their rows, the rest to the community pool); the byzantine trainer is slashed and jailed;
-//! then an inference on the new adapter is answered with a two-thirds agreement.
+//! then validator 1's executor is restarted without the adapter and fetches it from a peer
+//! (hash-checked) when an inference on the new adapter comes; that inference is answered with a
+//! two-thirds agreement including validator 1, and differs from the base model's answer.
 
 use std::time::{Duration, Instant};
 
@@ -49,7 +51,7 @@ fn wait_decided(net: &Localnet, id: u64, timeout: Duration) -> mpb::FineTuneJob 
 fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localnet() {
     let opts =
         LocalnetOptions { tiny_model: true, app_args: vec![(3, vec!["--inference-byzantine".to_string()])], ..LocalnetOptions::default() };
-    let net = Localnet::start(4, &opts);
+    let mut net = Localnet::start(4, &opts);
     let weights_hash = net.info.models[0].weights_hash.clone();
     let chain = net.info.chain_id.clone();
     let node = net.node(0);
@@ -89,6 +91,7 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
     // Carol creates the job through the CLI, which prints its id.
     let fee = format!("{FEE}uopen");
     let url = net.rpc_url(0);
+    let job_sent = Instant::now();
     let printed = cli_text(
         node,
         &[
@@ -104,7 +107,7 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
             "--rank",
             "4",
             "--max-steps",
-            "3",
+            "40",
             "--batch-size",
             "2",
             "--max-seq-len",
@@ -112,7 +115,7 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
             "--eval-split",
             "0.2",
             "--learning-rate",
-            "0.01",
+            "0.05",
             "--fee",
             &fee,
             "--from",
@@ -129,13 +132,18 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
     let queued = job(&net, job_id);
     assert_eq!(queued.creator, carol.address().to_bech32());
     let config = queued.config.clone().expect("normalized config");
-    assert_eq!((config.rank, config.alpha, config.max_steps, config.batch_size, config.eval_split_bps), (4, 8, 3, 2, 2000));
+    assert_eq!((config.rank, config.alpha, config.max_steps, config.batch_size, config.eval_split_bps), (4, 8, 40, 2, 2000));
     assert_eq!(config.target_modules, ["q_proj", "v_proj"]);
     assert_ne!(config.seed, 0, "seed derived from chain data");
     assert_eq!(queued.merkle_root, version.merkle_root);
 
     // Trained off the consensus path and attested through the vote extensions.
     let done = wait_decided(&net, job_id, Duration::from_secs(600));
+    eprintln!(
+        "fine-tune job 1: tx sent to attested adapter in {:.1} s ({} blocks)",
+        job_sent.elapsed().as_secs_f64(),
+        done.attested_height.saturating_sub(done.created_height)
+    );
     assert_eq!(done.status, mpb::JobStatus::Attested as i32, "{done:?}\n{}", net.logs(0));
     assert!(done.agreeing_power * 3 >= done.eligible_power * 2, "{} of {}", done.agreeing_power, done.eligible_power);
 
@@ -193,6 +201,11 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
     let listed: Value = cli(node, &["query", "model", "jobs", "--status", "attested", "--creator", &carol.address().to_bech32()]);
     assert_eq!(listed["jobs"].as_array().map(Vec::len), Some(1), "{listed}");
 
+    // Validator 1's executor forgets the adapter (restarted with an empty store): it must fetch
+    // it from a peer, checked against its hash, when the inference below names it.
+    net.nodes[1].restart_executor_without_adapters();
+    let node = net.node(0);
+
     // The new adapter serves inference, agreed by two thirds of the executors.
     let printed = cli_text(
         node,
@@ -205,7 +218,7 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
             "--adapter",
             &done.adapter_id.to_string(),
             "--prompt",
-            "open data",
+            "open data is",
             "--max-tokens",
             "8",
             "--fee",
@@ -229,4 +242,40 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
     assert_eq!(req.status, ipb::RequestStatus::Completed as i32);
     assert_eq!(req.adapter_hash, done.adapter_hash, "the request pinned the trained adapter");
     assert_eq!(req.datanet_versions.len(), 1);
+    let result = r.result.expect("result");
+    let log = net.nodes[1].executor_log();
+    assert!(log.contains(&format!("adapter {} fetched from", done.adapter_hash)), "validator 1 did not fetch the adapter:\n{log}");
+    let operator1 = net.nodes[1].info.operator_address.clone();
+    let vote1 = result.votes.iter().find(|v| v.validator == operator1).expect("validator 1's vote");
+    assert!(vote1.agreed, "validator 1 answered with the fetched adapter and agreed: {vote1:?}");
+
+    // The same prompt on the base model alone answers differently: the adapter changed the model.
+    let printed = cli_text(
+        node,
+        &[
+            "tx",
+            "inference",
+            "request",
+            "--model",
+            "1",
+            "--prompt",
+            "open data is",
+            "--max-tokens",
+            "8",
+            "--fee",
+            "5000uopen",
+            "--from",
+            "carol",
+            "--chain-id",
+            &chain,
+            "--node",
+            &url,
+            "--wait-seconds",
+            "120",
+        ],
+    );
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&printed).into_iter().collect::<Result<_, _>>().expect("CLI JSON");
+    let base_id: u64 = docs.last().expect("answer")["id"].as_str().expect("id").parse().expect("number");
+    let base = wait_done(&net, base_id, Duration::from_secs(60)).result.expect("base result");
+    assert_ne!(base.output_hash, result.output_hash, "the fine-tuned adapter answers like the base model");
 }
