@@ -1,7 +1,8 @@
-//! Artifacts between executors: an executor serves the adapters it holds by content hash
-//! (`GetArtifact`, streamed in chunks) and fetches the ones it lacks from its peers, checking every
-//! size against the adapter limits while receiving and the content hash before anything is used.
-//! A fetched adapter lands in the adapter store as `<store>/<hash>/`, like a trained one.
+//! Artifacts between executors: an executor serves the adapters and base models it holds by
+//! content hash (`GetArtifact`, streamed in chunks) and fetches the ones it lacks from its peers,
+//! checking every name and size while receiving and the content hash before anything is used.
+//! A fetched adapter lands in the store as `<store>/<hash>/`, like a trained one; a fetched base
+//! model as `<store>/models/<hash>/` (its GGUF file, or its Hugging Face weight files).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,27 +22,26 @@ const MAX_CONFIG_BYTES: u64 = 64 << 10;
 /// Longest a whole fetch from one peer may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Sends the files of the artifact in `dir` as chunks on `tx` (the GetArtifact stream); stops
-/// early when the receiver is gone.
+/// Sends `files` (name, path) as chunks on `tx` (the GetArtifact stream); stops early when the
+/// receiver is gone.
 pub async fn send_chunks(
-    dir: &Path,
+    files: &[(String, PathBuf)],
     model: &str,
     tx: &tokio::sync::mpsc::Sender<std::result::Result<pb::ArtifactChunk, tonic::Status>>,
 ) -> Result<()> {
-    for name in ADAPTER_FILES {
-        let path = dir.join(name);
-        let mut f = tokio::fs::File::open(&path).await.map_err(|e| ExecutorError::io(&path, e))?;
-        let size = f.metadata().await.map_err(|e| ExecutorError::io(&path, e))?.len();
+    for (name, path) in files {
+        let mut f = tokio::fs::File::open(&path).await.map_err(|e| ExecutorError::io(path, e))?;
+        let size = f.metadata().await.map_err(|e| ExecutorError::io(path, e))?.len();
         let mut offset = 0u64;
         loop {
             let mut buf = vec![0u8; CHUNK_BYTES];
-            let n = f.read(&mut buf).await.map_err(|e| ExecutorError::io(&path, e))?;
+            let n = f.read(&mut buf).await.map_err(|e| ExecutorError::io(path, e))?;
             // An empty file still sends one (empty) chunk, so the receiver sees it.
             if n == 0 && offset > 0 {
                 break;
             }
             buf.truncate(n);
-            let chunk = pb::ArtifactChunk { file: name.to_string(), file_size: size, offset, data: buf, model: model.to_string() };
+            let chunk = pb::ArtifactChunk { file: name.clone(), file_size: size, offset, data: buf, model: model.to_string() };
             if tx.send(Ok(chunk)).await.is_err() {
                 return Ok(());
             }
@@ -54,52 +54,198 @@ pub async fn send_chunks(
     Ok(())
 }
 
-/// Receives chunks into `tmp`, bounded: only the adapter's two files, each within its limit,
-/// chunks in order without gaps. Returns the base model hash the sender named.
-pub async fn receive_chunks(stream: &mut tonic::Streaming<pb::ArtifactChunk>, tmp: &Path, limits: &AdapterLimits) -> Result<String> {
+/// What a receiver accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceivePolicy {
+    /// The only file names accepted (None: any plain file name).
+    pub names: Option<&'static [&'static str]>,
+    /// Largest file.
+    pub max_file_bytes: u64,
+    /// Largest total.
+    pub max_total_bytes: u64,
+    /// Most files.
+    pub max_files: usize,
+}
+
+impl ReceivePolicy {
+    /// An adapter: its two files, the config small, the weights within the adapter limit.
+    pub fn adapter(limits: &AdapterLimits) -> Self {
+        Self {
+            names: Some(&ADAPTER_FILES),
+            max_file_bytes: limits.max_file_bytes.max(MAX_CONFIG_BYTES),
+            max_total_bytes: limits.max_file_bytes.saturating_add(MAX_CONFIG_BYTES),
+            max_files: 2,
+        }
+    }
+
+    /// A base model: a GGUF file or a Hugging Face directory's weight files, within `max_bytes`.
+    pub fn model(max_bytes: u64) -> Self {
+        Self { names: None, max_file_bytes: max_bytes, max_total_bytes: max_bytes, max_files: 256 }
+    }
+}
+
+/// A file name a peer may send: one plain path component, not hidden, short.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 255 && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
+}
+
+/// Receives chunks into `tmp` under `policy`: allowed names, each file within its limit and in
+/// order without gaps, a file never resumed after the next began. Returns the base model hash the
+/// sender named and the files received.
+pub async fn receive_chunks(
+    stream: &mut tonic::Streaming<pb::ArtifactChunk>,
+    tmp: &Path,
+    policy: &ReceivePolicy,
+) -> Result<(String, Vec<String>)> {
     let bad = |m: String| ExecutorError::InvalidRequest(format!("artifact stream: {m}"));
     let mut model: Option<String> = None;
-    let mut written = [0u64; 2];
-    let mut sizes = [None::<u64>; 2];
-    let mut files: [Option<tokio::fs::File>; 2] = [None, None];
+    let mut done: Vec<String> = Vec::new();
+    let mut current: Option<(String, tokio::fs::File, u64, u64)> = None;
+    let mut total = 0u64;
     while let Some(chunk) = stream.message().await.map_err(|s| ExecutorError::Transport(s.message().to_string()))? {
-        let idx = ADAPTER_FILES.iter().position(|f| *f == chunk.file).ok_or_else(|| bad(format!("unexpected file {:?}", chunk.file)))?;
-        let max = if idx == 0 { MAX_CONFIG_BYTES } else { limits.max_file_bytes };
-        if chunk.file_size > max {
-            return Err(bad(format!("{} of {} bytes is over the limit of {max}", chunk.file, chunk.file_size)));
-        }
-        if *sizes[idx].get_or_insert(chunk.file_size) != chunk.file_size {
-            return Err(bad(format!("{} changed size mid-stream", chunk.file)));
-        }
-        if chunk.offset != written[idx] {
-            return Err(bad(format!("{} chunk at {} where {} was expected", chunk.file, chunk.offset, written[idx])));
-        }
-        let end = written[idx].saturating_add(chunk.data.len() as u64);
-        if end > chunk.file_size {
-            return Err(bad(format!("{} is longer than its announced {} bytes", chunk.file, chunk.file_size)));
+        let allowed = policy.names.map_or(plain_name(&chunk.file), |names| names.contains(&chunk.file.as_str()));
+        if !allowed {
+            return Err(bad(format!("unexpected file {:?}", chunk.file)));
         }
         match &model {
             Some(m) if *m != chunk.model => return Err(bad("the base model changed mid-stream".into())),
             Some(_) => {}
             None => model = Some(chunk.model.clone()),
         }
-        if files[idx].is_none() {
-            let path = tmp.join(ADAPTER_FILES[idx]);
-            files[idx] = Some(tokio::fs::File::create(&path).await.map_err(|e| ExecutorError::io(&path, e))?);
+        let switching = current.as_ref().is_none_or(|(name, ..)| *name != chunk.file);
+        if switching {
+            if let Some((name, mut f, written, size)) = current.take() {
+                if written != size {
+                    return Err(bad(format!("{name} ended at {written} of {size} bytes")));
+                }
+                tokio::io::AsyncWriteExt::flush(&mut f).await.map_err(|e| ExecutorError::io(tmp, e))?;
+                done.push(name);
+            }
+            if done.contains(&chunk.file) {
+                return Err(bad(format!("{} sent twice", chunk.file)));
+            }
+            if done.len() >= policy.max_files {
+                return Err(bad(format!("more than {} files", policy.max_files)));
+            }
+            if chunk.file_size > policy.max_file_bytes {
+                return Err(bad(format!("{} of {} bytes is over the limit of {}", chunk.file, chunk.file_size, policy.max_file_bytes)));
+            }
+            let path = tmp.join(&chunk.file);
+            let f = tokio::fs::File::create(&path).await.map_err(|e| ExecutorError::io(&path, e))?;
+            current = Some((chunk.file.clone(), f, 0, chunk.file_size));
         }
-        if let Some(f) = files[idx].as_mut() {
-            tokio::io::AsyncWriteExt::write_all(f, &chunk.data).await.map_err(|e| ExecutorError::io(tmp, e))?;
+        let Some((name, f, written, size)) = current.as_mut() else { return Err(bad("no file".into())) };
+        if chunk.file_size != *size {
+            return Err(bad(format!("{name} changed size mid-stream")));
         }
-        written[idx] = end;
+        if chunk.offset != *written {
+            return Err(bad(format!("{name} chunk at {} where {written} was expected", chunk.offset)));
+        }
+        let end = written.saturating_add(chunk.data.len() as u64);
+        if end > *size {
+            return Err(bad(format!("{name} is longer than its announced {size} bytes")));
+        }
+        total = total.saturating_add(chunk.data.len() as u64);
+        if total > policy.max_total_bytes {
+            return Err(bad(format!("more than {} bytes in all", policy.max_total_bytes)));
+        }
+        tokio::io::AsyncWriteExt::write_all(f, &chunk.data).await.map_err(|e| ExecutorError::io(tmp, e))?;
+        *written = end;
     }
-    for (i, f) in files.iter_mut().enumerate() {
-        let Some(f) = f else { return Err(bad(format!("{} missing", ADAPTER_FILES[i]))) };
-        tokio::io::AsyncWriteExt::flush(f).await.map_err(|e| ExecutorError::io(tmp, e))?;
-        if Some(written[i]) != sizes[i] {
-            return Err(bad(format!("{} ended at {} of {:?} bytes", ADAPTER_FILES[i], written[i], sizes[i])));
+    if let Some((name, mut f, written, size)) = current.take() {
+        if written != size {
+            return Err(bad(format!("{name} ended at {written} of {size} bytes")));
+        }
+        tokio::io::AsyncWriteExt::flush(&mut f).await.map_err(|e| ExecutorError::io(tmp, e))?;
+        done.push(name);
+    }
+    if let Some(names) = policy.names {
+        if let Some(missing) = names.iter().find(|n| !done.iter().any(|d| d == *n)) {
+            return Err(bad(format!("{missing} missing")));
         }
     }
-    model.ok_or_else(|| bad("empty stream".into()))
+    Ok((model.ok_or_else(|| bad("empty stream".into()))?, done))
+}
+
+/// Opens a stream of artifact `hash` from `peer`.
+async fn open_stream(peer: &str, hash: &str) -> Result<tonic::Streaming<pb::ArtifactChunk>> {
+    let endpoint = tonic::transport::Endpoint::from_shared(peer.to_string())
+        .map_err(|e| ExecutorError::Transport(format!("{peer}: {e}")))?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = endpoint.connect().await.map_err(|e| ExecutorError::Transport(format!("{peer}: {e}")))?;
+    let mut client = pb::executor_client::ExecutorClient::new(channel).max_decoding_message_size(CHUNK_BYTES + 4096);
+    Ok(client
+        .get_artifact(pb::GetArtifactRequest { hash: hash.to_string() })
+        .await
+        .map_err(|s| ExecutorError::Transport(format!("{peer}: {}", s.message())))?
+        .into_inner())
+}
+
+/// Receives artifact `hash` from `peer` into a fresh temporary directory in `store`, then runs
+/// `check` on it (which returns the hash the files really have); the directory is renamed to
+/// `dest` only when that hash is `hash`. Returns the sender's base model hash and the files.
+async fn fetch_checked(
+    peer: &str,
+    hash: &str,
+    store: &Path,
+    dest: &Path,
+    policy: &ReceivePolicy,
+    check: impl FnOnce(&Path, &[String]) -> Result<String>,
+) -> Result<(String, Vec<String>)> {
+    let tmp = store.join(format!(".fetch-{hash}-{}", std::process::id()));
+    tokio::fs::create_dir_all(store).await.map_err(|e| ExecutorError::io(store, e))?;
+    if tokio::fs::metadata(&tmp).await.is_ok() {
+        tokio::fs::remove_dir_all(&tmp).await.map_err(|e| ExecutorError::io(&tmp, e))?;
+    }
+    tokio::fs::create_dir_all(&tmp).await.map_err(|e| ExecutorError::io(&tmp, e))?;
+    let received = tokio::time::timeout(FETCH_TIMEOUT, async {
+        let mut stream = open_stream(peer, hash).await?;
+        receive_chunks(&mut stream, &tmp, policy).await
+    })
+    .await
+    .map_err(|_| ExecutorError::Transport(format!("{peer}: fetch timed out")))
+    .and_then(|r| r)
+    .and_then(|(model, files)| {
+        let found = check(&tmp, &files)?;
+        if found != hash {
+            return Err(ExecutorError::HashMismatch { what: format!("artifact fetched from {peer}"), expected: hash.to_string(), found });
+        }
+        Ok((model, files))
+    });
+    let (model, files) = match received {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
+            return Err(e);
+        }
+    };
+    if tokio::fs::metadata(dest).await.is_ok() {
+        tokio::fs::remove_dir_all(dest).await.map_err(|e| ExecutorError::io(dest, e))?;
+    }
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(|e| ExecutorError::io(parent, e))?;
+    }
+    tokio::fs::rename(&tmp, dest).await.map_err(|e| ExecutorError::io(dest, e))?;
+    Ok((model, files))
+}
+
+/// Where a model fetched into `dir` is loaded from: its GGUF file, or the directory.
+pub fn model_path_in(dir: &Path, files: &[String]) -> PathBuf {
+    match files {
+        [one] if one.to_ascii_lowercase().ends_with(".gguf") => dir.join(one),
+        _ => dir.to_path_buf(),
+    }
+}
+
+/// Fetches base model `hash` from the executor at `peer` into `store/models/<hash>`, checked
+/// against the hash; returns the path to load it from.
+pub async fn fetch_model(peer: &str, hash: &str, store: &Path, max_bytes: u64) -> Result<PathBuf> {
+    let dest = store.join("models").join(hash);
+    let (_, files) = fetch_checked(peer, hash, store, &dest, &ReceivePolicy::model(max_bytes), |dir, files| {
+        Ok(crate::source::ModelSource::open(&model_path_in(dir, files))?.hash)
+    })
+    .await?;
+    Ok(model_path_in(&dest, &files))
 }
 
 /// Fetches adapter `hash` from the executor at `peer` into `store/<hash>`; the bytes are checked
@@ -107,49 +253,6 @@ pub async fn receive_chunks(stream: &mut tonic::Streaming<pb::ArtifactChunk>, tm
 /// model hash the peer registered it for.
 pub async fn fetch_adapter(peer: &str, hash: &str, store: &Path, limits: &AdapterLimits) -> Result<(PathBuf, String)> {
     let dir = store.join(hash);
-    let tmp = store.join(format!(".fetch-{hash}-{}", std::process::id()));
-    tokio::fs::create_dir_all(store).await.map_err(|e| ExecutorError::io(store, e))?;
-    if tokio::fs::metadata(&tmp).await.is_ok() {
-        tokio::fs::remove_dir_all(&tmp).await.map_err(|e| ExecutorError::io(&tmp, e))?;
-    }
-    tokio::fs::create_dir_all(&tmp).await.map_err(|e| ExecutorError::io(&tmp, e))?;
-    let result = tokio::time::timeout(FETCH_TIMEOUT, async {
-        let endpoint = tonic::transport::Endpoint::from_shared(peer.to_string())
-            .map_err(|e| ExecutorError::Transport(format!("{peer}: {e}")))?
-            .connect_timeout(Duration::from_secs(5));
-        let channel = endpoint.connect().await.map_err(|e| ExecutorError::Transport(format!("{peer}: {e}")))?;
-        let mut client = pb::executor_client::ExecutorClient::new(channel).max_decoding_message_size(CHUNK_BYTES + 4096);
-        let mut stream = client
-            .get_artifact(pb::GetArtifactRequest { hash: hash.to_string() })
-            .await
-            .map_err(|s| ExecutorError::Transport(format!("{peer}: {}", s.message())))?
-            .into_inner();
-        receive_chunks(&mut stream, &tmp, limits).await
-    })
-    .await
-    .map_err(|_| ExecutorError::Transport(format!("{peer}: fetch timed out")))
-    .and_then(|r| r);
-    let checked = result.and_then(|model| {
-        let found = adapter_hash(&tmp, limits)?;
-        if found != hash {
-            return Err(ExecutorError::HashMismatch { what: format!("adapter fetched from {peer}"), expected: hash.to_string(), found });
-        }
-        Ok(model)
-    });
-    let model = match checked {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = tokio::fs::remove_dir_all(&tmp).await;
-            return Err(e);
-        }
-    };
-    if dir.join(ADAPTER_FILES[1]).is_file() {
-        let _ = tokio::fs::remove_dir_all(&tmp).await;
-    } else {
-        if tokio::fs::metadata(&dir).await.is_ok() {
-            tokio::fs::remove_dir_all(&dir).await.map_err(|e| ExecutorError::io(&dir, e))?;
-        }
-        tokio::fs::rename(&tmp, &dir).await.map_err(|e| ExecutorError::io(&dir, e))?;
-    }
+    let (model, _) = fetch_checked(peer, hash, store, &dir, &ReceivePolicy::adapter(limits), |tmp, _| adapter_hash(tmp, limits)).await?;
     Ok((dir, model))
 }

@@ -100,6 +100,11 @@ pub struct ExecutorConfig {
     pub adapter_store: Option<PathBuf>,
     /// Peer executors (`http://host:port`) asked, in order, for an adapter this one lacks.
     pub peers: Vec<String>,
+    /// Base models (content hashes) to obtain from the adapter store or, when missing there,
+    /// from the peers, before loading.
+    pub fetch_models: Vec<String>,
+    /// Largest base model fetched from a peer, in bytes.
+    pub max_model_fetch_bytes: u64,
 }
 
 impl Default for ExecutorConfig {
@@ -113,8 +118,20 @@ impl Default for ExecutorConfig {
             limits: Limits::default(),
             adapter_store: None,
             peers: Vec::new(),
+            fetch_models: Vec::new(),
+            max_model_fetch_bytes: 64 << 30,
         }
     }
+}
+
+/// The files of an artifact this executor serves.
+pub struct Artifact {
+    /// The base model hash it belongs to (a base model's own hash).
+    pub model: String,
+    /// (name, path) of each file, in the order they are sent.
+    pub files: Vec<(String, PathBuf)>,
+    /// An adapter's directory (None for a base model).
+    pub adapter_dir: Option<PathBuf>,
 }
 
 /// A checked training request, ready to run.
@@ -243,14 +260,27 @@ fn lock_err<T>(_: T) -> ExecutorError {
 impl Executor {
     /// Hashes and loads every configured model and registers the adapters found.
     pub async fn start(config: ExecutorConfig) -> Result<Self> {
-        if config.models.is_empty() {
+        if config.models.is_empty() && config.fetch_models.is_empty() {
             return Err(ExecutorError::Config("no model given".into()));
+        }
+        let mut paths = config.models.clone();
+        for hash in &config.fetch_models {
+            paths.push(Self::obtain_model(hash, &config).await?);
         }
         let mut models = HashMap::new();
         let mut order = Vec::new();
-        for path in &config.models {
+        for (i, path) in paths.iter().enumerate() {
             let entry = Self::load_model(path, &config).await?;
             let hash = entry.source.hash.clone();
+            if let Some(wanted) = i.checked_sub(config.models.len()).and_then(|j| config.fetch_models.get(j)) {
+                if *wanted != hash {
+                    return Err(ExecutorError::HashMismatch {
+                        what: format!("model {}", path.display()),
+                        expected: wanted.clone(),
+                        found: hash,
+                    });
+                }
+            }
             tracing::info!("model {} ready: hash {hash}, context {} tokens", entry.source.name, entry.context_length);
             if models.insert(hash.clone(), entry).is_some() {
                 return Err(ExecutorError::Config(format!("model {hash} given twice")));
@@ -285,6 +315,35 @@ impl Executor {
             }
         }
         Ok(exec)
+    }
+
+    /// The local path of base model `hash`: in the store already, or fetched from the first peer
+    /// that serves bytes with that hash.
+    async fn obtain_model(hash: &str, config: &ExecutorConfig) -> Result<PathBuf> {
+        let hash = parse_hash(hash)?;
+        let store = config.adapter_store.as_ref().ok_or_else(|| ExecutorError::Config("fetching a model needs --adapter-store".into()))?;
+        let dir = store.join("models").join(&hash);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let files: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+            if !files.is_empty() {
+                return Ok(crate::artifact::model_path_in(&dir, &files));
+            }
+        }
+        let mut reasons = Vec::new();
+        for peer in &config.peers {
+            tracing::info!("fetching base model {hash} from {peer}");
+            match crate::artifact::fetch_model(peer, &hash, store, config.max_model_fetch_bytes).await {
+                Ok(path) => {
+                    tracing::info!("base model {hash} fetched from {peer}");
+                    return Ok(path);
+                }
+                Err(e) => {
+                    tracing::warn!("base model {hash} from {peer}: {e}");
+                    reasons.push(format!("{peer}: {e}"));
+                }
+            }
+        }
+        Err(ExecutorError::UnknownModel(format!("{hash} (no peer could provide it: {})", reasons.join("; "))))
     }
 
     async fn load_model(path: &Path, config: &ExecutorConfig) -> Result<ModelEntry> {
@@ -585,12 +644,23 @@ impl Executor {
         Err(ExecutorError::UnknownAdapter(format!("{hash} (no peer could provide it: {})", reasons.join("; "))))
     }
 
-    /// The directory and base model of an adapter this executor holds (GetArtifact).
-    pub fn adapter_artifact(&self, hash: &str) -> Result<(PathBuf, String)> {
+    /// The files of an artifact this executor holds (GetArtifact): an adapter's two files, or a
+    /// base model's GGUF file or weight files; with the base model hash it belongs to and, for an
+    /// adapter, its directory (so its bytes can be re-hashed before they are served).
+    pub fn artifact(&self, hash: &str) -> Result<Artifact> {
         let hash = parse_hash(hash)?;
-        let reg = self.adapters.read().map_err(lock_err)?;
-        let a = reg.get(&hash).ok_or_else(|| ExecutorError::UnknownAdapter(hash.clone()))?;
-        Ok((a.path.clone(), a.model.clone()))
+        if let Some(a) = self.adapters.read().map_err(lock_err)?.get(&hash) {
+            let files = crate::artifact::ADAPTER_FILES.iter().map(|n| (n.to_string(), a.path.join(n))).collect();
+            return Ok(Artifact { model: a.model.clone(), files, adapter_dir: Some(a.path.clone()) });
+        }
+        if let Some(m) = self.models.get(&hash) {
+            let files = match m.source.format {
+                ModelFormat::Gguf => vec![(m.source.name.clone(), m.source.path.clone())],
+                ModelFormat::Safetensors => crate::source::model_dir_files(&m.source.path)?,
+            };
+            return Ok(Artifact { model: hash, files, adapter_dir: None });
+        }
+        Err(ExecutorError::UnknownAdapter(format!("{hash} (neither an adapter nor a base model this executor holds)")))
     }
 
     /// Checks a training request (model held with OpenLoRA, config, row sizes) before any work.

@@ -143,7 +143,7 @@ struct Common {
 #[derive(Args)]
 struct ServeArgs {
     /// Model file (GGUF) or directory (repeatable).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "fetch_model")]
     model: Vec<PathBuf>,
     /// Directory of adapter directories, registered for the first model (repeatable).
     #[arg(long)]
@@ -158,6 +158,10 @@ struct ServeArgs {
     /// A peer executor (http://127.0.0.1:PORT) asked for adapters this one lacks (repeatable).
     #[arg(long)]
     peer: Vec<String>,
+    /// A base model (content hash) to take from the adapter store or fetch from the peers
+    /// (repeatable); checked against the hash before it is loaded.
+    #[arg(long)]
+    fetch_model: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -282,6 +286,7 @@ fn config(
         limits,
         adapter_store: store,
         peers,
+        ..ExecutorConfig::default()
     })
 }
 
@@ -289,7 +294,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = service::bind_loopback(args.listen).await?;
     let store =
         args.adapter_store.or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/openledger/executor/adapters")));
-    let exec = Arc::new(Executor::start(config(args.model, args.adapters, &args.common, true, store, args.peer)?).await?);
+    let mut cfg = config(args.model, args.adapters, &args.common, true, store, args.peer)?;
+    cfg.fetch_models = args.fetch_model;
+    let exec = Arc::new(Executor::start(cfg).await?);
     for h in exec.model_hashes() {
         println!("model {h}");
     }

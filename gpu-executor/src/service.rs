@@ -85,21 +85,21 @@ impl ExecutorRpc for ExecutorService {
 
     async fn get_artifact(&self, request: Request<pb::GetArtifactRequest>) -> Result<Response<ArtifactStream>, Status> {
         let hash = request.into_inner().hash;
-        let (dir, model) = self.exec.adapter_artifact(&hash)?;
-        // Never serve files that no longer match their hash (the receiver checks too).
-        let limits = self.exec.limits().adapter;
-        let on_disk = tokio::task::spawn_blocking({
-            let dir = dir.clone();
-            move || crate::lora::adapter_hash(&dir, &limits)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))??;
-        if on_disk != hash.trim().to_ascii_lowercase() {
-            return Err(ExecutorError::HashMismatch { what: format!("adapter {}", dir.display()), expected: hash, found: on_disk }.into());
+        let crate::executor::Artifact { model, files, adapter_dir } = self.exec.artifact(&hash)?;
+        // Never serve adapter files that no longer match their hash (the receiver checks too;
+        // base models are checked by the receiver, hashing gigabytes per request is not worth it).
+        if let Some(dir) = adapter_dir {
+            let limits = self.exec.limits().adapter;
+            let on_disk = tokio::task::spawn_blocking(move || crate::lora::adapter_hash(&dir, &limits))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))??;
+            if on_disk != hash.trim().to_ascii_lowercase() {
+                return Err(ExecutorError::HashMismatch { what: "adapter on disk".into(), expected: hash, found: on_disk }.into());
+            }
         }
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            if let Err(e) = crate::artifact::send_chunks(&dir, &model, &tx).await {
+            if let Err(e) = crate::artifact::send_chunks(&files, &model, &tx).await {
                 let _ = tx.send(Err(Status::from(e))).await;
             }
         });

@@ -501,6 +501,8 @@ impl Trainer<'_> {
         }
     }
 
+    /// One row's causal attention (the per-row reference the batched loss is tested against).
+    #[cfg(test)]
     fn attention(&self, q: &Tensor, k: &Tensor, v: &Tensor, n: usize) -> Result<Tensor> {
         let cfg = self.model.config();
         let (nh, nkv, hd) = (cfg.heads, cfg.kv_heads, cfg.head_dim);

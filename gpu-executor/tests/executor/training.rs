@@ -254,3 +254,39 @@ async fn smollm2_trains_on_cpu_and_its_adapter_serves() {
     let out = exec.execute(params(&model, &outcome.adapter_hash, "Contributor 1 says:", 8)).await.unwrap();
     assert!(!out.tokens.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_base_model_is_fetched_from_a_peer_and_checked() {
+    let f = fixture();
+    let dir = f.root.join("model-fetch");
+    let _ = std::fs::remove_dir_all(&dir);
+    let holder = executor_with(&dir.join("store-holder"), Vec::new()).await;
+    let model = holder.model_hashes()[0].clone();
+    let listener = open_executor::service::bind_loopback("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let holder_addr = format!("http://{}", listener.local_addr().unwrap());
+    let serving = holder.clone();
+    tokio::spawn(async move { open_executor::service::serve(serving, listener, std::future::pending()).await.unwrap() });
+    let liar = serve_liar().await;
+    let start = |store: &str, peers: Vec<String>| {
+        Executor::start(ExecutorConfig {
+            models: Vec::new(),
+            fetch_models: vec![model.clone()],
+            peers,
+            base_engine: BaseEngine::OpenLora,
+            adapter_store: Some(dir.join(store)),
+            limits: Limits::default(),
+            ..Default::default()
+        })
+    };
+    // The liar's files are not a model with that hash: refused, and the holder's are taken.
+    let fetched = start("store-fetcher", vec![liar.clone(), holder_addr.clone()]).await.unwrap();
+    assert_eq!(fetched.model_hashes(), std::slice::from_ref(&model));
+    let a = holder.execute(params(&model, "", "fetched weights answer alike", 10)).await.unwrap();
+    let b = fetched.execute(params(&model, "", "fetched weights answer alike", 10)).await.unwrap();
+    assert_eq!(a.output_hash, b.output_hash);
+    assert!(dir.join("store-fetcher/models").join(&model).join("model.safetensors").is_file());
+    // Only the liar: the executor refuses to start, naming why.
+    let e = start("store-fooled", vec![liar]).await.err().unwrap().to_string();
+    assert!(e.contains("no peer could provide it"), "{e}");
+    assert!(!dir.join("store-fooled/models").join(&model).exists());
+}
