@@ -18,7 +18,7 @@ use openledger_core::Address;
 use openledger_proto::openledger::datanet::v1 as dpb;
 use openledger_proto::openledger::inference::v1 as ipb;
 use openledger_proto::openledger::model::v1 as mpb;
-use openledger_tests::{Localnet, LocalnetOptions};
+use openledger_tests::{Localnet, LocalnetOptions, Node};
 use serde_json::Value;
 
 use crate::datanet::{abci, add_key, cli, cli_text, contribution_to, uopen, words};
@@ -207,36 +207,7 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
     let node = net.node(0);
 
     // The new adapter serves inference, agreed by two thirds of the executors.
-    let printed = cli_text(
-        node,
-        &[
-            "tx",
-            "inference",
-            "request",
-            "--model",
-            "1",
-            "--adapter",
-            &done.adapter_id.to_string(),
-            "--prompt",
-            "open data is",
-            "--max-tokens",
-            "8",
-            "--fee",
-            "5000uopen",
-            "--from",
-            "carol",
-            "--chain-id",
-            &chain,
-            "--node",
-            &url,
-            "--wait-seconds",
-            "120",
-        ],
-    );
-    let docs: Vec<Value> = serde_json::Deserializer::from_str(&printed).into_iter().collect::<Result<_, _>>().expect("CLI JSON");
-    let answer = docs.last().expect("the CLI printed the answer");
-    assert_eq!(answer["status"].as_str(), Some("completed"), "{printed}");
-    let request_id: u64 = answer["id"].as_str().expect("id").parse().expect("number");
+    let request_id = request_inference(node, &chain, &url, Some(done.adapter_id));
     let r = wait_done(&net, request_id, Duration::from_secs(60));
     let req = r.request.expect("request");
     assert_eq!(req.status, ipb::RequestStatus::Completed as i32);
@@ -250,32 +221,24 @@ fn fine_tune_job_is_trained_attested_paid_and_served_on_a_four_validator_localne
     assert!(vote1.agreed, "validator 1 answered with the fetched adapter and agreed: {vote1:?}");
 
     // The same prompt on the base model alone answers differently: the adapter changed the model.
-    let printed = cli_text(
-        node,
-        &[
-            "tx",
-            "inference",
-            "request",
-            "--model",
-            "1",
-            "--prompt",
-            "open data is",
-            "--max-tokens",
-            "8",
-            "--fee",
-            "5000uopen",
-            "--from",
-            "carol",
-            "--chain-id",
-            &chain,
-            "--node",
-            &url,
-            "--wait-seconds",
-            "120",
-        ],
-    );
-    let docs: Vec<Value> = serde_json::Deserializer::from_str(&printed).into_iter().collect::<Result<_, _>>().expect("CLI JSON");
-    let base_id: u64 = docs.last().expect("answer")["id"].as_str().expect("id").parse().expect("number");
+    let base_id = request_inference(node, &chain, &url, None);
     let base = wait_done(&net, base_id, Duration::from_secs(60)).result.expect("base result");
     assert_ne!(base.output_hash, result.output_hash, "the fine-tuned adapter answers like the base model");
+}
+
+/// Carol asks base model 1 (with `adapter`, if any) to complete "open data is" through the CLI,
+/// which waits for the agreed answer; returns the request id.
+fn request_inference(node: &Node, chain: &str, url: &str, adapter: Option<u64>) -> u64 {
+    let adapter = adapter.map(|a| a.to_string());
+    let mut args =
+        vec!["tx", "inference", "request", "--model", "1", "--prompt", "open data is", "--max-tokens", "8", "--fee", "5000uopen"];
+    if let Some(a) = &adapter {
+        args.extend(["--adapter", a.as_str()]);
+    }
+    args.extend(["--from", "carol", "--chain-id", chain, "--node", url, "--wait-seconds", "120"]);
+    let printed = cli_text(node, &args);
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&printed).into_iter().collect::<Result<_, _>>().expect("CLI JSON");
+    let answer = docs.last().expect("the CLI printed the answer");
+    assert_eq!(answer["status"].as_str(), Some("completed"), "{printed}");
+    answer["id"].as_str().expect("id").parse().expect("number")
 }
