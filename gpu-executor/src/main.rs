@@ -8,7 +8,7 @@
 //! open-executor fetch --executor http://127.0.0.1:50051 --hash ADAPTER_HASH --out DIR
 //! open-executor hash PATH
 //! open-executor merge --model DIR --adapter DIR --out DIR
-//! open-executor fixture llama --out DIR | fixture adapter --model DIR --out DIR
+//! open-executor fixture llama --out DIR | fixture adapter --model DIR_OR_GGUF --out DIR
 //! ```
 
 use std::net::SocketAddr;
@@ -82,9 +82,9 @@ enum FixtureCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// A random PEFT adapter for a model directory.
+    /// A random PEFT adapter for a model (GGUF file or Hugging Face directory).
     Adapter {
-        /// Model directory.
+        /// Model: a GGUF file or a Hugging Face directory.
         #[arg(long)]
         model: PathBuf,
         /// Output directory.
@@ -511,6 +511,28 @@ async fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The Llama shape an adapter fixture is made for: from a GGUF file's metadata or a Hugging Face
+/// directory's config.json.
+fn fixture_model_config(model: &std::path::Path) -> Result<open_executor::llama::LlamaConfig> {
+    if model.is_file() {
+        let mut f = std::fs::File::open(model).map_err(|e| ExecutorError::io(model, e))?;
+        let content = candle_core::quantized::gguf_file::Content::read(&mut f).map_err(|e| {
+            ExecutorError::Config(format!(
+                "--model {} is a file but not a GGUF model ({e}); give a .gguf file or a model directory",
+                model.display()
+            ))
+        })?;
+        return open_executor::llama::LlamaConfig::from_gguf(model, &content);
+    }
+    if model.join("config.json").is_file() {
+        return open_executor::llama::LlamaConfig::from_hf_dir(model);
+    }
+    Err(ExecutorError::Config(format!(
+        "--model {} is neither a GGUF file nor a Hugging Face model directory with config.json",
+        model.display()
+    )))
+}
+
 fn hash(path: PathBuf) -> Result<()> {
     if path.join("adapter_config.json").is_file() {
         println!("{}", lora::adapter_hash(&path, &lora::AdapterLimits::default())?);
@@ -557,7 +579,7 @@ fn main() -> ExitCode {
                 fixtures::write_tiny_llama(&out, fixtures::TinyLlamaSpec::default(), seed).map(|_| ())
             }
             Cmd::Fixture(FixtureCmd::Adapter { model, out, seed, rank }) => {
-                let cfg = open_executor::llama::LlamaConfig::from_hf_dir(&model)?;
+                let cfg = fixture_model_config(&model)?;
                 fixtures::write_random_adapter(&out, &cfg, &fixtures::AdapterSpec { rank, ..Default::default() }, seed)
             }
         }

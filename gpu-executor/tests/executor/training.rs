@@ -290,3 +290,32 @@ async fn a_missing_base_model_is_fetched_from_a_peer_and_checked() {
     assert!(e.contains("no peer could provide it"), "{e}");
     assert!(!dir.join("store-fooled/models").join(&model).exists());
 }
+
+#[test]
+fn fixture_adapter_reads_gguf_models_and_says_what_it_needs() {
+    let f = fixture();
+    let dir = f.root.join("fixture-cli");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let gguf = dir.join("tiny.gguf");
+    open_executor::fixtures::write_gguf_copy(&f.model, &gguf).unwrap();
+    let run = |model: &Path, out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_open-executor"))
+            .args(["fixture", "adapter", "--model"])
+            .arg(model)
+            .arg("--out")
+            .arg(dir.join(out))
+            .output()
+            .unwrap()
+    };
+    let ok = run(&gguf, "from-gguf");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(dir.join("from-gguf/adapter_model.safetensors").is_file());
+    std::fs::write(dir.join("notes.txt"), "not a model").unwrap();
+    let bad = run(&dir.join("notes.txt"), "x");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("not a GGUF model"), "{err}");
+    let bad = run(&dir, "y");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("neither a GGUF file nor a Hugging Face model directory"), "{err}");
+}
