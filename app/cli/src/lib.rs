@@ -31,6 +31,8 @@ pub struct CommandGroup {
     about: &'static str,
     augment: fn(clap::Command) -> clap::Command,
     run: Box<GroupRunner>,
+    /// A single command with arguments (`query tx HASH`) rather than a group of subcommands.
+    leaf: bool,
 }
 
 /// Runs a group's subcommand: the node home and the group's matches.
@@ -40,7 +42,28 @@ impl CommandGroup {
     /// The group `name` whose subcommands are `S`'s variants; `run` gets the node home and the
     /// parsed subcommand.
     pub fn new<S: Subcommand + 'static>(name: &'static str, about: &'static str, run: fn(&Path, S) -> anyhow::Result<()>) -> Self {
-        Self { name, about, augment: S::augment_subcommands, run: Box::new(move |home, matches| run(home, S::from_arg_matches(matches)?)) }
+        Self {
+            name,
+            about,
+            augment: S::augment_subcommands,
+            run: Box::new(move |home, matches| run(home, S::from_arg_matches(matches)?)),
+            leaf: false,
+        }
+    }
+
+    /// A single command `name` whose arguments are `A`'s fields (no subcommands).
+    pub fn leaf<A: clap::Args + clap::FromArgMatches + 'static>(
+        name: &'static str,
+        about: &'static str,
+        run: fn(&Path, A) -> anyhow::Result<()>,
+    ) -> Self {
+        Self {
+            name,
+            about,
+            augment: A::augment_args,
+            run: Box::new(move |home, matches| run(home, A::from_arg_matches(matches)?)),
+            leaf: true,
+        }
     }
 
     /// Its name.
@@ -50,10 +73,11 @@ impl CommandGroup {
 
     /// The clap command (`name` with its subcommands).
     pub fn command(&self) -> clap::Command {
-        (self.augment)(clap::Command::new(self.name))
-            .about(self.about.trim_end_matches('.'))
-            .subcommand_required(true)
-            .arg_required_else_help(true)
+        let command = (self.augment)(clap::Command::new(self.name)).about(self.about.trim_end_matches('.'));
+        if self.leaf {
+            return command;
+        }
+        command.subcommand_required(true).arg_required_else_help(true)
     }
 
     /// Runs the subcommand `matches` picked.

@@ -19,6 +19,7 @@ pub mod chain_info;
 pub mod cli;
 pub mod home;
 pub mod testnet;
+pub mod tx_query;
 
 pub use openledger_cli::{client, keys};
 

@@ -2,6 +2,7 @@
 //! (absent) result with ICS23 proofs and verifies them against a header the light client verified
 //! from the chain's first header; a wrong trusted hash and a missing request are refused; and
 //! through a lying RPC proxy (a tampered value, proof or header app hash) nothing is accepted.
+//! Also `query tx HASH` on the same node.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -25,7 +26,20 @@ fn inference_request_is_proven_against_a_light_client_verified_header() {
     let mut register = words("tx model register-base --from dev --name provable --architecture llama --license MIT --price 10uopen");
     register.extend(["--weights-hash", &fake, "--tokenizer-hash", &fake]);
     cli(&node, &register);
-    cli(&node, &["tx", "inference", "register-executor", "--models", "1", "--from", "dev"]);
+    let registered: Value = cli(&node, &["tx", "inference", "register-executor", "--models", "1", "--from", "dev"]);
+
+    // `query tx HASH` shows the committed tx: height, code, gas, its message and events.
+    let hash = registered["txhash"].as_str().expect("txhash").to_string();
+    let shown: Value = cli(&node, &["query", "tx", &hash]);
+    assert_eq!(shown["txhash"], hash);
+    assert_eq!(shown["height"], registered["height"]);
+    assert_eq!(shown["code"], 0);
+    assert_eq!(shown["tx"]["messages"][0], "/openledger.inference.v1.MsgRegisterExecutor", "{shown}");
+    assert!(shown["events"].as_array().is_some_and(|e| !e.is_empty()), "{shown}");
+    let out = node.cli_raw(&["query", "tx", &"0".repeat(64), "--node", &rpc]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not found"));
+    let out = node.cli_raw(&["query", "tx", "xyz", "--node", &rpc]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a tx hash"));
     cli(&node, &words("tx inference request --model 1 --prompt proveme --max-tokens 4 --fee 5000uopen --wait-seconds 0 --from dev"));
     node.wait_for_height(node.height() + 1, Duration::from_secs(30));
 
