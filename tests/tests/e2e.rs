@@ -11,6 +11,8 @@ mod datanet;
 mod determinism;
 #[path = "e2e/finetune.rs"]
 mod finetune;
+#[path = "e2e/freeride.rs"]
+mod freeride;
 #[path = "e2e/gov.rs"]
 mod gov;
 #[path = "e2e/gov_node.rs"]

@@ -172,6 +172,10 @@ pub struct StartArgs {
     /// Tests only: perturb every output this validator reports (it gets slashed and jailed).
     #[arg(long, hide = true)]
     pub inference_byzantine: bool,
+    /// Tests only: run no executor and copy the other validators vote extensions (a free rider;
+    /// the chain must neither count nor pay it).
+    #[arg(long, hide = true)]
+    pub inference_copy_extensions: bool,
     /// Serve the built web app (`make web` → web/dist) at /app on the REST port (overrides
     /// `web_dir` of app.toml).
     #[arg(long)]
@@ -379,9 +383,13 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     }
     let app = Arc::new(App::open(&home.join("data/application.db"))?);
     let executor_addr = args.executor_addr.clone().unwrap_or(settings.executor_addr.clone());
-    if !executor_addr.is_empty() {
+    let consensus_address = own_consensus_address(home);
+    if args.inference_copy_extensions {
+        app.set_inference(crate::inference::InferenceRuntime::copier(consensus_address.clone()));
+        tracing::warn!("inference: COPYING other validators' vote extensions (free-rider test mode)");
+    } else if !executor_addr.is_empty() {
         check_loopback_url(&executor_addr)?;
-        app.set_inference(crate::inference::InferenceRuntime::start(&executor_addr, args.inference_byzantine)?);
+        app.set_inference(crate::inference::InferenceRuntime::start(&executor_addr, args.inference_byzantine, consensus_address)?);
         tracing::info!(
             "inference: executing requests on {executor_addr}{}",
             if args.inference_byzantine { " (BYZANTINE test mode)" } else { "" }
@@ -515,6 +523,15 @@ fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// This node's validator consensus address (CometBFT's `priv_validator_key.json` in the home;
+/// empty for a node that is not a validator or keeps its key elsewhere).
+fn own_consensus_address(home: &std::path::Path) -> Vec<u8> {
+    let path = home.join("config/priv_validator_key.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Vec::new() };
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    value.get("address").and_then(|a| a.as_str()).and_then(|a| hex::decode(a).ok()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -221,9 +221,10 @@ impl App {
 
     /// ABCI ExtendVote: the outputs of pending requests the local executor finished, its
     /// finished fine-tune training reports and the jobs it is training.
-    pub fn extend_vote(&self, _req: &pb::RequestExtendVote) -> pb::ResponseExtendVote {
+    pub fn extend_vote(&self, req: &pb::RequestExtendVote) -> pb::ResponseExtendVote {
         let state = LatestSnapshot(self.storage.clone());
-        pb::ResponseExtendVote { vote_extension: self.inference().extend_vote_all(&self.modules, &state).into() }
+        let extension = self.inference().extend_vote_all(&self.modules, &state, &self.chain_id(), req.height);
+        pb::ResponseExtendVote { vote_extension: extension.into() }
     }
 
     /// ABCI VerifyVoteExtension: only deterministic checks (shape, known requests).
@@ -231,7 +232,10 @@ impl App {
         use pb::response_verify_vote_extension::VerifyStatus;
         let state = LatestSnapshot(self.storage.clone());
         let status = match votes::verify_extension(&self.modules.inference, &state, &req.vote_extension) {
-            Ok(()) => VerifyStatus::Accept,
+            Ok(()) => {
+                self.inference().observe_extension(req.height, &req.validator_address, &req.vote_extension);
+                VerifyStatus::Accept
+            }
             Err(e) => {
                 tracing::warn!("rejecting vote extension of {} at height {}: {e}", hex::encode_upper(&req.validator_address), req.height);
                 VerifyStatus::Reject

@@ -66,6 +66,20 @@ pub struct InferenceRuntime {
     executor_addr: Option<String>,
     /// Started on the first commit (it reads rows from the app's storage).
     training: std::sync::OnceLock<TrainingRuntime>,
+    /// This validator's consensus address: its reports are bound to it.
+    address: Vec<u8>,
+    /// Test mode of a free rider: no executor; it copies the other validators' extensions.
+    copier: Option<Copier>,
+}
+
+/// The reported outputs of each other validator (by consensus address) at one height.
+type SeenAtHeight = BTreeMap<Vec<u8>, Vec<ReportedOutput>>;
+
+/// What a free-riding validator saw (test flag): the other validators' reported outputs per
+/// height, from VerifyVoteExtension.
+#[derive(Default)]
+struct Copier {
+    seen: Mutex<BTreeMap<i64, SeenAtHeight>>,
 }
 
 impl Default for InferenceRuntime {
@@ -77,18 +91,83 @@ impl Default for InferenceRuntime {
 impl InferenceRuntime {
     /// A validator without an executor: it reports nothing and injects nothing of its own.
     pub fn disabled() -> Self {
-        Self { shared: Arc::default(), jobs: None, byzantine: false, executor_addr: None, training: std::sync::OnceLock::new() }
+        Self {
+            shared: Arc::default(),
+            jobs: None,
+            byzantine: false,
+            executor_addr: None,
+            training: std::sync::OnceLock::new(),
+            address: Vec::new(),
+            copier: None,
+        }
+    }
+
+    /// A validator that runs no executor and copies the other validators' extensions (a test of
+    /// free-riding: its copies carry the others' bindings, which are not its own).
+    pub fn copier(address: Vec<u8>) -> Self {
+        Self { address, copier: Some(Copier::default()), ..Self::disabled() }
+    }
+
+    /// Records another validator's extension (VerifyVoteExtension) when copying.
+    pub fn observe_extension(&self, height: i64, validator: &[u8], extension: &[u8]) {
+        let Some(c) = &self.copier else { return };
+        if validator == self.address.as_slice() {
+            return;
+        }
+        let outputs = votes::decode_extension(extension).map(|e| e.outputs).unwrap_or_default();
+        let mut seen = c.seen.lock();
+        seen.retain(|h, _| *h + 4 >= height);
+        seen.entry(height).or_default().insert(validator.to_vec(), outputs);
+    }
+
+    /// The copier's extension at `height`: for each pending request, what most of the other
+    /// validators reported in the latest extensions it has seen, byte for byte. (CometBFT runs
+    /// ExtendVote on the same thread that verifies incoming votes, so the freshest extensions a
+    /// copier can see are those of the previous height, or of this one if they arrived first.)
+    fn copied_extension(&self, c: &Copier, keeper: &InferenceKeeper, state: &dyn StateRead, height: i64) -> Vec<u8> {
+        let pending: BTreeSet<u64> = keeper.pending_ids(state, MAX_PENDING_SCAN).unwrap_or_default().into_iter().collect();
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let seen = c.seen.lock();
+        let latest = seen.range(..=height).rev().find(|(_, m)| m.values().any(|o| !o.is_empty())).map(|(_, m)| m);
+        let mut counts: BTreeMap<u64, BTreeMap<(Vec<u8>, u32), usize>> = BTreeMap::new();
+        for outputs in latest.map(|m| m.values().collect::<Vec<_>>()).unwrap_or_default() {
+            for o in outputs.iter().filter(|o| pending.contains(&o.request_id)) {
+                *counts.entry(o.request_id).or_default().entry((o.output_hash.clone(), o.token_count)).or_insert(0) += 1;
+            }
+        }
+        let copied: Vec<ReportedOutput> = counts
+            .into_iter()
+            .filter_map(|(id, by)| {
+                let ((hash, tokens), _) = by.into_iter().max_by_key(|(_, n)| *n)?;
+                Some(ReportedOutput { request_id: id, output_hash: hash, token_count: tokens })
+            })
+            .collect();
+        if !copied.is_empty() {
+            tracing::info!("inference: copier at height {height} reports {} copied outputs", copied.len());
+        }
+        votes::encode_extension(copied)
     }
 
     /// Connects to `executor_addr` (an `http://127.0.0.1:port` URL) from a worker thread.
     /// `byzantine` perturbs every output and every training report (tests of slashing only).
-    pub fn start(executor_addr: &str, byzantine: bool) -> anyhow::Result<Self> {
+    /// `address` is this validator's consensus address (its reports are bound to it).
+    pub fn start(executor_addr: &str, byzantine: bool, address: Vec<u8>) -> anyhow::Result<Self> {
         let shared: Arc<Mutex<Shared>> = Arc::default();
         let (tx, rx) = mpsc::channel::<Request>();
         let addr = executor_addr.to_string();
         let worker_shared = shared.clone();
         std::thread::Builder::new().name("inference-worker".into()).spawn(move || worker(addr, rx, worker_shared, byzantine))?;
-        Ok(Self { shared, jobs: Some(tx), byzantine, executor_addr: Some(executor_addr.to_string()), training: std::sync::OnceLock::new() })
+        Ok(Self {
+            shared,
+            jobs: Some(tx),
+            byzantine,
+            executor_addr: Some(executor_addr.to_string()),
+            training: std::sync::OnceLock::new(),
+            address,
+            copier: None,
+        })
     }
 
     /// Whether this node runs an executor.
@@ -165,25 +244,29 @@ impl InferenceRuntime {
         self.shared.lock().outputs.insert(id, output);
     }
 
-    /// ExtendVote: the outputs of pending requests this node has (hashes only), its finished
-    /// training reports and the jobs it is training.
-    pub fn extend_vote_all(&self, modules: &Modules, state: &dyn StateRead) -> Vec<u8> {
+    /// ExtendVote at `height`: the outputs of pending requests this node has (each as its
+    /// binding, see [`votes::report_binding`]), its finished training reports and the jobs it is
+    /// training.
+    pub fn extend_vote_all(&self, modules: &Modules, state: &dyn StateRead, chain_id: &str, height: i64) -> Vec<u8> {
+        if let Some(c) = &self.copier {
+            return self.copied_extension(c, &modules.inference, state, height);
+        }
         if !self.enabled() {
             return Vec::new();
         }
         let (reports, running) = self.training().map(|t| t.reports(&modules.model, state)).unwrap_or_default();
-        votes::encode_full_extension(self.outputs_to_report(&modules.inference, state), reports, running)
+        votes::encode_full_extension(self.outputs_to_report(&modules.inference, state, chain_id), reports, running)
     }
 
     /// ExtendVote without training: the outputs of pending requests this node has.
-    pub fn extend_vote(&self, keeper: &InferenceKeeper, state: &dyn StateRead) -> Vec<u8> {
+    pub fn extend_vote(&self, keeper: &InferenceKeeper, state: &dyn StateRead, chain_id: &str) -> Vec<u8> {
         if !self.enabled() {
             return Vec::new();
         }
-        votes::encode_extension(self.outputs_to_report(keeper, state))
+        votes::encode_extension(self.outputs_to_report(keeper, state, chain_id))
     }
 
-    fn outputs_to_report(&self, keeper: &InferenceKeeper, state: &dyn StateRead) -> Vec<ReportedOutput> {
+    fn outputs_to_report(&self, keeper: &InferenceKeeper, state: &dyn StateRead, chain_id: &str) -> Vec<ReportedOutput> {
         let pending = keeper.pending_ids(state, MAX_PENDING_SCAN).unwrap_or_default();
         let shared = self.shared.lock();
         pending
@@ -192,7 +275,7 @@ impl InferenceRuntime {
                 let o = shared.outputs.get(&id)?;
                 Some(ReportedOutput {
                     request_id: id,
-                    output_hash: o.hash.to_vec(),
+                    output_hash: votes::report_binding(chain_id, id, &self.address, &o.hash).to_vec(),
                     token_count: u32::try_from(o.tokens.len()).unwrap_or(u32::MAX),
                 })
             })
@@ -235,7 +318,13 @@ impl InferenceRuntime {
             }
         };
         let extension_height = u64::try_from(height - 1).unwrap_or(0);
-        let agreements = votes::tally(keeper, state, &verified, extension_height).ok()?;
+        // The texts this node holds are the candidates the others' bound reports are checked
+        // against.
+        let candidates: BTreeMap<u64, votes::Candidate> = {
+            let shared = self.shared.lock();
+            shared.outputs.iter().map(|(id, o)| (*id, (o.hash, u32::try_from(o.tokens.len()).unwrap_or(u32::MAX)))).collect()
+        };
+        let agreements = votes::tally(keeper, state, chain_id, &verified, extension_height, &candidates).ok()?;
         let training = votes::tally_training(keeper, state, &verified, extension_height).ok()?;
         let running = votes::newly_running(keeper, state, &verified).ok()?;
         let late = votes::late_dissent(keeper, state, &verified).ok()?;

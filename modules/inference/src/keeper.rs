@@ -562,7 +562,7 @@ impl InferenceKeeper {
         for vote in &agreement.votes {
             // The hash covers the tokens, so a matching hash with another token count is a
             // report of something else: it neither earns nor escapes the slash.
-            let agreed = vote.output_hash == Some(agreement.output_hash) && vote.token_count == agreement.token_count;
+            let agreed = vote.agreed;
             if agreed && agree_power > 0 {
                 let power = u128::try_from(vote.power).unwrap_or(0);
                 let share = executors_share.checked_mul(power).ok_or(InferenceError::Overflow("executor share"))? / agree_power;

@@ -207,7 +207,18 @@ fn signed_votes(net: &Net, h: i64, reports: &[Option<Vec<ReportedOutput>>]) -> (
     for (i, r) in reports.iter().enumerate() {
         let (flag, ext, sig) = match r {
             Some(outputs) => {
-                let ext = votes::encode_extension(outputs.clone());
+                // Each validator reports its own binding of the output it computed.
+                let bound = outputs
+                    .iter()
+                    .map(|o| {
+                        let hash: [u8; 32] = o.output_hash.as_slice().try_into().unwrap_or([0; 32]);
+                        ReportedOutput {
+                            output_hash: votes::report_binding(CHAIN, o.request_id, &net.cons[i], &hash).to_vec(),
+                            ..o.clone()
+                        }
+                    })
+                    .collect();
+                let ext = votes::encode_extension(bound);
                 let sig = net.keys[i].sign(&votes::extension_sign_bytes(&ext, h, 0, CHAIN));
                 (BlockIdFlag::Commit as i32, ext, sig.to_bytes().to_vec())
             }
@@ -385,7 +396,7 @@ fn process_proposal_rejects_wrong_text_and_wrong_commit() {
     let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good]), None]);
     let wrong = AgreedOutput { request_id: id, tokens: TOKENS.to_vec(), text: " Paris is bad".into() };
     let err = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes.clone(), vec![wrong])).unwrap_err();
-    assert!(err.to_string().contains("does not hash"), "{err}");
+    assert!(err.to_string().contains("no two-thirds agreement on the revealed text"), "{err}");
     // Powers that differ from the block's commit.
     let mut tampered = votes.clone();
     tampered[3].power = 100;
@@ -704,4 +715,31 @@ fn a_late_different_report_for_an_attested_job_is_slashed() {
     // An agreeing late report alone applies nothing.
     let (votes, commit) = signed_training_votes(&net, 12, &[Some((vec![good], vec![])), None, None, None]);
     assert!(votes::verify_injected_all(&net.keeper, &state, CHAIN, 13, 0, &commit, &injected(12, votes, vec![])).is_err());
+}
+
+/// Validator 3 copies validator 0's extension (a free rider): its copy carries validator 0's
+/// binding, which is not its own, so it is neither counted nor paid.
+#[test]
+fn a_copied_extension_is_never_counted_or_paid() {
+    let (net, state, id) = setup(4, 5_000);
+    let good = report(id, &TOKENS, TEXT);
+    let (mut votes, commit) =
+        signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good.clone()]), Some(vec![good.clone()]), Some(Vec::new())]);
+    let copy = votes[0].vote_extension.clone();
+    votes[3].extension_signature = net.keys[3].sign(&votes::extension_sign_bytes(&copy, 11, 0, CHAIN)).to_bytes().to_vec();
+    votes[3].vote_extension = copy;
+    let verified = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).unwrap();
+    let (agreement, _) = &verified[0];
+    assert_eq!((agreement.agreeing_power, agreement.eligible_power), (30, 40));
+    let copier = agreement.votes.iter().find(|v| v.operator == net.operators[3]).unwrap();
+    assert!(!copier.agreed);
+    assert_ne!(copier.output_hash, Some(agreement.output_hash));
+
+    // With only two honest executors the copier cannot lift them to two thirds.
+    let (mut votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good]), None, Some(Vec::new())]);
+    let copy = votes[0].vote_extension.clone();
+    votes[3].extension_signature = net.keys[3].sign(&votes::extension_sign_bytes(&copy, 11, 0, CHAIN)).to_bytes().to_vec();
+    votes[3].vote_extension = copy;
+    let err = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).unwrap_err();
+    assert!(err.to_string().contains("no two-thirds agreement"), "{err}");
 }

@@ -12,6 +12,7 @@ use openledger_proto::openledger::inference::v1::{
     AgreedOutput, InjectedResults, InjectedVote, ReportedOutput, RequestStatus, TrainingReport, VoteExtension,
 };
 use prost::Message;
+use sha2::{Digest, Sha256};
 use tendermint_proto::v0_38::types::{BlockIdFlag, CanonicalVoteExtension};
 
 use crate::error::InferenceError;
@@ -172,10 +173,13 @@ pub struct TallyVote {
     pub operator: String,
     /// Power in that commit.
     pub power: i64,
-    /// Reported hash (None: no report).
+    /// The output this report is proven to commit to: the candidate's hash when its binding
+    /// matches, else the reported binding itself (None: no report).
     pub output_hash: Option<[u8; 32]>,
     /// Reported token count.
     pub token_count: u32,
+    /// Whether the report's binding is this validator's binding of the agreed candidate.
+    pub agreed: bool,
 }
 
 /// A request whose output two thirds of its executors' power reported.
@@ -202,6 +206,8 @@ pub struct Agreement {
 pub struct VerifiedVote {
     /// The validator.
     pub validator: ValidatorInfo,
+    /// Its consensus address (what its reports are bound to).
+    pub address: Vec<u8>,
     /// Power at that height.
     pub power: i64,
     /// Reported outputs.
@@ -246,6 +252,7 @@ pub fn verify_commit(
             }
             out.push(VerifiedVote {
                 validator,
+                address: vote.address.clone(),
                 power: vote.power,
                 outputs: Vec::new(),
                 training_reports: Vec::new(),
@@ -266,6 +273,7 @@ pub fn verify_commit(
         let ext = decode_extension(&vote.vote_extension).unwrap_or_default();
         out.push(VerifiedVote {
             validator,
+            address: vote.address.clone(),
             power: vote.power,
             outputs: ext.outputs,
             training_reports: ext.training_reports,
@@ -275,27 +283,54 @@ pub fn verify_commit(
     Ok(out)
 }
 
-/// Tallies verified votes: for every pending request someone reported, the hash that two
-/// thirds of the power of its model's executors (in this validator set) reported, if any.
+/// Domain of a report binding (see [`report_binding`]).
+pub const REPORT_DOMAIN: &[u8] = b"openledger.inference.v1.report";
+
+/// What a validator reports for a request instead of the plain output hash:
+/// `sha256(REPORT_DOMAIN ‖ len(chain_id) u32 LE ‖ chain_id ‖ request_id u64 LE ‖ consensus
+/// address ‖ output hash)`. Only its reporter could have made it, and it proves nothing about
+/// the output until the text is revealed (by the proposer's injected tx), so a validator that
+/// copies another's extension reports a binding that matches no output: it is neither counted
+/// toward the two thirds nor paid, and is slashed as a wrong report.
+pub fn report_binding(chain_id: &str, request_id: u64, address: &[u8], output_hash: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(REPORT_DOMAIN);
+    h.update((chain_id.len() as u32).to_le_bytes());
+    h.update(chain_id.as_bytes());
+    h.update(request_id.to_le_bytes());
+    h.update(address);
+    h.update(output_hash);
+    h.finalize().into()
+}
+
+/// A revealed output offered for a request: its hash and token count.
+pub type Candidate = ([u8; 32], u32);
+
+/// Tallies verified votes against revealed candidates: for every pending request with a
+/// candidate that someone reported, whether two thirds of the power of its model's executors
+/// (in this validator set) reported their own binding of that candidate (same token count).
 pub fn tally(
     keeper: &InferenceKeeper,
     state: &dyn StateRead,
+    chain_id: &str,
     votes: &[VerifiedVote],
     extension_height: u64,
+    candidates: &BTreeMap<u64, Candidate>,
 ) -> Result<Vec<Agreement>, InferenceError> {
     let registrations = keeper.eligible_operators(state)?;
     let mut request_ids = BTreeSet::new();
     for v in votes {
-        request_ids.extend(v.outputs.iter().map(|o| o.request_id));
+        request_ids.extend(v.outputs.iter().map(|o| o.request_id).filter(|id| candidates.contains_key(id)));
     }
     let mut agreements = Vec::new();
     for id in request_ids {
+        let Some(&(candidate, candidate_tokens)) = candidates.get(&id) else { continue };
         let Some(request) = keeper.request(state, id)? else { continue };
         if request.status != RequestStatus::Pending as i32 {
             continue;
         }
         let mut eligible_power = 0i64;
-        let mut by_hash: BTreeMap<([u8; 32], u32), i64> = BTreeMap::new();
+        let mut agreeing_power = 0i64;
         let mut tally_votes = Vec::new();
         for v in votes {
             let serves = registrations.get(&v.validator.operator).is_some_and(|models| models.contains(&request.base_model_id));
@@ -304,24 +339,24 @@ pub fn tally(
             }
             eligible_power = eligible_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
             let report = v.outputs.iter().find(|o| o.request_id == id);
-            let hash = report.and_then(|o| <[u8; 32]>::try_from(o.output_hash.as_slice()).ok());
+            let reported = report.and_then(|o| <[u8; 32]>::try_from(o.output_hash.as_slice()).ok());
             let token_count = report.map(|o| o.token_count).unwrap_or(0);
-            if let Some(h) = hash {
-                let slot = by_hash.entry((h, token_count)).or_insert(0);
-                *slot = slot.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+            let agreed = reported == Some(report_binding(chain_id, id, &v.address, &candidate)) && token_count == candidate_tokens;
+            if agreed {
+                agreeing_power = agreeing_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
             }
-            tally_votes.push(TallyVote { operator: v.validator.operator.clone(), power: v.power, output_hash: hash, token_count });
+            let output_hash = if agreed { Some(candidate) } else { reported };
+            tally_votes.push(TallyVote { operator: v.validator.operator.clone(), power: v.power, output_hash, token_count, agreed });
         }
         if eligible_power <= 0 {
             continue;
         }
-        let two_thirds = |p: i64| i128::from(p) * 3 >= i128::from(eligible_power) * 2;
-        if let Some(((hash, token_count), power)) = by_hash.into_iter().find(|(_, p)| two_thirds(*p)) {
+        if i128::from(agreeing_power) * 3 >= i128::from(eligible_power) * 2 {
             agreements.push(Agreement {
                 request_id: id,
-                output_hash: hash,
-                token_count,
-                agreeing_power: power,
+                output_hash: candidate,
+                token_count: candidate_tokens,
+                agreeing_power,
                 eligible_power,
                 extension_height,
                 votes: tally_votes,
@@ -541,28 +576,30 @@ pub fn verify_injected_all(
     if injected.outputs.is_empty() && training.is_empty() && running.is_empty() && late.is_empty() {
         return bad("no outputs, training agreements, running jobs or dissent".into());
     }
-    let agreements: BTreeMap<u64, Agreement> =
-        tally(keeper, state, &verified, extension_height)?.into_iter().map(|a| (a.request_id, a)).collect();
-    let mut out = Vec::with_capacity(injected.outputs.len());
+    // The revealed texts are the candidates the bound reports are checked against.
+    let mut candidates: BTreeMap<u64, Candidate> = BTreeMap::new();
     let mut last = 0u64;
     for output in &injected.outputs {
         if output.request_id <= last {
             return bad("outputs must be in strictly ascending request order".into());
         }
         last = output.request_id;
-        let Some(agreement) = agreements.get(&output.request_id) else {
-            return bad(format!("request {} has no two-thirds agreement", output.request_id));
-        };
         let max_text = output.tokens.len().saturating_mul(MAX_TEXT_BYTES_PER_TOKEN);
         if output.text.len() > max_text {
             return bad(format!("text of request {} is longer than its tokens allow", output.request_id));
         }
-        if output_hash(&output.tokens, &output.text) != agreement.output_hash {
-            return bad(format!("text of request {} does not hash to the agreed output", output.request_id));
-        }
-        if u32::try_from(output.tokens.len()).ok() != Some(agreement.token_count) {
-            return bad(format!("token count of request {} differs from the agreed one", output.request_id));
-        }
+        let Ok(tokens) = u32::try_from(output.tokens.len()) else {
+            return bad(format!("request {} has too many tokens", output.request_id));
+        };
+        candidates.insert(output.request_id, (output_hash(&output.tokens, &output.text), tokens));
+    }
+    let agreements: BTreeMap<u64, Agreement> =
+        tally(keeper, state, chain_id, &verified, extension_height, &candidates)?.into_iter().map(|a| (a.request_id, a)).collect();
+    let mut out = Vec::with_capacity(injected.outputs.len());
+    for output in &injected.outputs {
+        let Some(agreement) = agreements.get(&output.request_id) else {
+            return bad(format!("request {} has no two-thirds agreement on the revealed text", output.request_id));
+        };
         out.push((agreement.clone(), output.clone()));
     }
     Ok(VerifiedInjected { outputs: out, training, running, late_dissent: late })

@@ -94,7 +94,8 @@ impl Chain {
     /// The signed extension of the previous height reporting `tokens`/`text` for the request.
     fn injected(&self, text: &str, sign_with: &SigningKey) -> (ipb::InjectedResults, pb::CommitInfo) {
         let extension_height = self.height() - 1;
-        let report = ipb::ReportedOutput { request_id: self.request_id, output_hash: output_hash(&TOKENS, TEXT).to_vec(), token_count: 4 };
+        let bound = votes::report_binding(CHAIN_ID, self.request_id, &self.cons_address, &output_hash(&TOKENS, TEXT));
+        let report = ipb::ReportedOutput { request_id: self.request_id, output_hash: bound.to_vec(), token_count: 4 };
         let extension = votes::encode_extension(vec![report]);
         let signature = sign_with.sign(&votes::extension_sign_bytes(&extension, extension_height, 0, CHAIN_ID));
         let vote = ipb::InjectedVote {
