@@ -67,10 +67,15 @@ build:
 build-debug:
 	$(CARGO) build -p openledger-app --bin openledgerd
 
-## run: init $(OPEN_HOME) if needed, then start openledgerd (serving the web app at /app, with
-## the local dev account) and CometBFT (Ctrl-C stops both).
-run: install-deps build web
-	WEB_DIR="$(CURDIR)/web/dist" OPEN_HOME="$(OPEN_HOME)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" ./localnet/run-single.sh
+## run: init $(OPEN_HOME) if needed (SmolLM2 registered as base model 1, served by this
+## validator's executor), then start openledgerd (the web app at /app, with the local dev
+## account), open-executor (built in the background on a first run, while the chain already
+## runs), the one-time demo seeding (a datanet and an adapter fine-tuned on it) and CometBFT
+## (Ctrl-C stops everything). NO_EXECUTOR=1 runs the chain alone.
+run: install-deps build web executor-model
+	WEB_DIR="$(CURDIR)/web/dist" OPEN_HOME="$(OPEN_HOME)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" \
+	OPEN_EXECUTOR="$(EXECUTOR_BIN)" EXECUTOR_MODEL="$(EXECUTOR_MODEL)" EXECUTOR_BUILD="$(MAKE) --no-print-directory -C $(CURDIR) executor-test-build" \
+	./localnet/run-single.sh
 
 ## test: every unit test and the end-to-end suite of the chain (the web app in Chromium included;
 ## the verifiable-inference e2e runs

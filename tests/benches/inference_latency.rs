@@ -53,6 +53,7 @@ fn request_tx(net: &Localnet, key: &AccountKey, sequence: u64, account_number: u
         prompt: PROMPT.into(),
         max_tokens: MAX_TOKENS,
         fee: Some(Coin::new("uopen", 10_000).to_proto()),
+        messages: vec![],
     };
     sign_tx(&TxSpec {
         key,
@@ -145,6 +146,7 @@ fn main() {
                     max_tokens: MAX_TOKENS,
                     seed: 1,
                     profile: profile.clone(),
+                    ..Default::default()
                 })
                 .await
                 .expect("execute");

@@ -163,6 +163,22 @@ pub fn broadcast(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::R
     broadcast_included(key, msgs, flags).map(|_| ())
 }
 
+/// The ids a tx's module events name (`datanet_id`, `contribution_id`, `adapter_id`,
+/// `request_id`, `job_id`, `version`, …), first value of each: what a tx that creates something
+/// created. The SDK's own events (message, tx, transfer, coins) are skipped.
+pub fn ids_of(events: &[(String, Vec<(String, String)>)]) -> serde_json::Map<String, serde_json::Value> {
+    const SDK_EVENTS: [&str; 7] = ["message", "tx", "transfer", "coin_spent", "coin_received", "coinbase", "burn"];
+    let mut ids = serde_json::Map::new();
+    for (_, attrs) in events.iter().filter(|(kind, _)| !SDK_EVENTS.contains(&kind.as_str())) {
+        for (key, value) in attrs {
+            if (key.ends_with("_id") || key == "version") && !ids.contains_key(key) {
+                ids.insert(key.clone(), serde_json::Value::String(value.clone()));
+            }
+        }
+    }
+    ids
+}
+
 /// Like [`broadcast`], and returns the tx as included in a block (`None` with `--no-wait`).
 pub fn broadcast_included(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> anyhow::Result<Option<IndexedTx>> {
     let rpc = CometRpc::new(&flags.node);
@@ -229,14 +245,16 @@ pub fn broadcast_included(key: &AccountKey, msgs: Vec<Any>, flags: &TxFlags) -> 
     }
     let included =
         rpc.wait_for_tx(&res.hash, Duration::from_secs(60))?.ok_or_else(|| anyhow::anyhow!("tx {} not included within 60s", res.hash))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "txhash": included.hash, "height": included.height.to_string(), "code": included.code,
-            "codespace": included.codespace, "raw_log": included.log,
-            "gas_wanted": included.gas_wanted.to_string(), "gas_used": included.gas_used.to_string(),
-        }))?
-    );
+    let mut printed = json!({
+        "txhash": included.hash, "height": included.height.to_string(), "code": included.code,
+        "codespace": included.codespace, "raw_log": included.log,
+        "gas_wanted": included.gas_wanted.to_string(), "gas_used": included.gas_used.to_string(),
+    });
+    let ids = ids_of(&included.events);
+    if !ids.is_empty() {
+        printed["ids"] = serde_json::Value::Object(ids);
+    }
+    println!("{}", serde_json::to_string_pretty(&printed)?);
     if included.code != 0 {
         anyhow::bail!("tx failed in block (codespace {}, code {}): {}", included.codespace, included.code, included.log);
     }

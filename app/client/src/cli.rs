@@ -51,6 +51,9 @@ pub enum Command {
     Testnet(crate::testnet::TestnetArgs),
     /// Print the chain-registry chain.json (default), assetlist.json, or Keplr's chain info.
     ChainInfo(ChainInfoArgs),
+    /// Seed a local chain with a demo datanet (two contributors) and an adapter fine-tuned on it
+    /// (what `make run` does once; see localnet/demo/).
+    Demo(crate::demo::DemoArgs),
 }
 
 /// `genesis` subcommands (edit `config/genesis.json` before the first start).
@@ -135,6 +138,17 @@ pub struct InitArgs {
     /// Read the dev account mnemonic from stdin instead of generating one.
     #[arg(long)]
     pub dev_mnemonic_stdin: bool,
+    /// Register this model (a .gguf file, a model directory or a 64-hex weights hash) as a base
+    /// model at genesis, served by this validator's executor (repeatable; ids 1, 2, …). Its chat
+    /// template, when it ships one, is pinned with it.
+    #[arg(long)]
+    pub model: Vec<String>,
+    /// Price of one inference on the registered models.
+    #[arg(long, default_value = "1000uopen")]
+    pub model_price: String,
+    /// This validator's open-executor (loopback URL), written to app.toml; needed with --model.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub executor_addr: String,
     /// Replace an existing home.
     #[arg(long)]
     pub overwrite: bool,
@@ -293,7 +307,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Genesis(cmd) => cmd_genesis(&home, cmd),
         Command::Testnet(args) => crate::testnet::cmd_testnet(&args),
         Command::ChainInfo(args) => cmd_chain_info(&home, &args),
+        Command::Demo(args) => crate::demo::cmd_demo(&home, &args),
     }
+}
+
+/// Registers `models` in a freshly initialized single-validator home: base models owned by the
+/// dev account and served by this validator, whose executor address goes into app.toml.
+fn register_models_in_home(
+    home: &std::path::Path,
+    owner: &str,
+    models: &[crate::testnet::ModelIdentity],
+    price: &openledger_core::coin::Coin,
+    executor_addr: &str,
+) -> anyhow::Result<Vec<crate::testnet::LocalnetModel>> {
+    let path = home.join("config/genesis.json");
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    let mut app_state: crate::modules::AppGenesis = serde_json::from_value(doc["app_state"].take())?;
+    let owner = openledger_core::Address::from_bech32(owner)?;
+    let operator = openledger_stake::keeper::operator_of(&owner);
+    let registered = crate::testnet::register_genesis_models(&mut app_state, &owner, models, price, &[operator]);
+    doc["app_state"] = serde_json::to_value(&app_state)?;
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    let mut app_toml = crate::home::AppToml::load(home)?;
+    app_toml.executor_addr = executor_addr.to_string();
+    std::fs::write(home.join("config/app.toml"), app_toml.render())?;
+    Ok(registered)
 }
 
 fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
@@ -320,8 +358,19 @@ fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
         max_deposit_period_seconds: args.max_deposit_period_seconds,
         ..NodeConfig::default()
     };
+    let models = args.model.iter().map(|m| crate::testnet::model_identity(m)).collect::<anyhow::Result<Vec<_>>>()?;
+    let price = openledger_core::coin::Coin::parse(&args.model_price)?;
+    if !models.is_empty() {
+        check_loopback_url(&args.executor_addr)?;
+    }
     let out = init_home(home, &cfg, mnemonic, args.overwrite)?;
     println!("Initialized node home {} for chain {}", out.home.display(), cfg.chain_id);
+    if !models.is_empty() {
+        let registered = register_models_in_home(home, &out.dev_address, &models, &price, &args.executor_addr)?;
+        for m in registered {
+            println!("Base model {}: {} ({}), served by this validator's executor at {}", m.id, m.name, m.weights_hash, args.executor_addr);
+        }
+    }
     println!();
     println!("Funded dev account (483,000,000 OPEN), saved to {}:", out.home.join("dev-account.json").display());
     println!("  address:  {}", out.dev_address);

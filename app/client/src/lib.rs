@@ -17,6 +17,8 @@
 
 pub mod chain_info;
 pub mod cli;
+pub mod demo;
+pub mod gguf;
 pub mod home;
 pub mod testnet;
 pub mod tx_query;

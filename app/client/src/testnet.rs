@@ -19,6 +19,7 @@ use crate::home::{
     write_node_config, write_node_keys, NodeConfig, DEFAULT_CHAIN_ID, LOCAL_SELF_BOND_UOPEN,
 };
 use crate::keys::AccountKey;
+use crate::modules::AppGenesis;
 use openledger_core::Address;
 
 /// What every validator but node0 holds at genesis (before its self-bond): 10,000,000 OPEN.
@@ -176,6 +177,31 @@ pub struct ModelIdentity {
     pub architecture: String,
     /// Path hashed, if any.
     pub path: Option<PathBuf>,
+    /// Hex sha256 of its chat template ("" without one, or for a bare hash).
+    pub chat_template_hash: String,
+}
+
+/// Hex sha256 of a chat template's text (the executor's scheme).
+fn template_hash(template: Option<String>) -> String {
+    template.map(|t| hex::encode(Sha256::digest(t.as_bytes()))).unwrap_or_default()
+}
+
+/// The `chat_template` of a model directory's tokenizer_config.json (a string, or the "default"
+/// entry of a list of named templates).
+fn dir_chat_template(dir: &Path) -> anyhow::Result<Option<String>> {
+    let path = dir.join("tokenizer_config.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    Ok(match v.get("chat_template") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
+            .and_then(|t| t.get("template")?.as_str().map(str::to_string)),
+        _ => None,
+    })
 }
 
 fn is_hash(s: &str) -> bool {
@@ -201,6 +227,7 @@ pub fn model_identity(spec: &str) -> anyhow::Result<ModelIdentity> {
             weights_hash: hash,
             architecture: "llama".into(),
             path: None,
+            chat_template_hash: String::new(),
         });
     }
     let path = std::fs::canonicalize(spec).map_err(|e| anyhow::anyhow!("--model {spec}: neither a 64-hex hash nor a path ({e})"))?;
@@ -210,12 +237,14 @@ pub fn model_identity(spec: &str) -> anyhow::Result<ModelIdentity> {
             anyhow::bail!("--model {spec}: a model file must be .gguf");
         }
         let hash = hex::encode(sha256_file(&path)?);
+        let chat_template_hash = template_hash(crate::gguf::metadata_string(&path, "tokenizer.chat_template")?);
         return Ok(ModelIdentity {
             tokenizer_hash: hash.clone(),
             weights_hash: hash,
             name,
             architecture: "llama".into(),
             path: Some(path),
+            chat_template_hash,
         });
     }
     let mut files = Vec::new();
@@ -248,7 +277,46 @@ pub fn model_identity(spec: &str) -> anyhow::Result<ModelIdentity> {
     }
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path.join("config.json"))?).unwrap_or_default();
     let architecture = config["model_type"].as_str().unwrap_or("llama").to_string();
-    Ok(ModelIdentity { weights_hash: hex::encode(h.finalize()), tokenizer_hash, name, architecture, path: Some(path) })
+    let chat_template_hash = template_hash(dir_chat_template(&path)?);
+    Ok(ModelIdentity { weights_hash: hex::encode(h.finalize()), tokenizer_hash, name, architecture, path: Some(path), chat_template_hash })
+}
+
+/// Registers `models` as base models 1, 2, … owned by `owner` at `price`, each served by every
+/// validator in `executors` (operator addresses).
+pub fn register_genesis_models(
+    app_state: &mut AppGenesis,
+    owner: &Address,
+    models: &[ModelIdentity],
+    price: &openledger_core::coin::Coin,
+    executors: &[String],
+) -> Vec<LocalnetModel> {
+    let mut registered = Vec::new();
+    for (id, m) in (1u64..).zip(models) {
+        app_state.model.base_models.push(openledger_model::genesis::BaseModelJson {
+            id,
+            owner: owner.to_bech32(),
+            name: m.name.clone(),
+            architecture: m.architecture.clone(),
+            weights_hash: m.weights_hash.clone(),
+            tokenizer_hash: m.tokenizer_hash.clone(),
+            license: String::new(),
+            inference_price: Some(openledger_model::genesis::CoinJson { denom: price.denom.clone(), amount: price.amount.to_string() }),
+            delisted: false,
+            delist_reason: String::new(),
+            chat_template_hash: m.chat_template_hash.clone(),
+        });
+        registered.push(LocalnetModel { id, name: m.name.clone(), weights_hash: m.weights_hash.clone(), path: m.path.clone() });
+    }
+    if !registered.is_empty() {
+        let ids: Vec<u64> = registered.iter().map(|m| m.id).collect();
+        for validator in executors {
+            app_state
+                .inference
+                .executors
+                .push(openledger_inference::genesis::GenesisExecutor { validator: validator.clone(), base_model_ids: ids.clone() });
+        }
+    }
+    registered
 }
 
 /// Writes the network; returns its description (also saved as `DIR/localnet.json`).
@@ -336,32 +404,9 @@ pub fn write_testnet(args: &TestnetArgs) -> anyhow::Result<LocalnetInfo> {
     if let Some(n) = args.attribution_min_span_tokens {
         app_state.attribution.params.min_span_tokens = n;
     }
-    let mut registered = Vec::new();
-    for (id, m) in (1u64..).zip(&models) {
-        app_state.model.base_models.push(openledger_model::genesis::BaseModelJson {
-            id,
-            owner: accounts[0].to_bech32(),
-            name: m.name.clone(),
-            architecture: m.architecture.clone(),
-            weights_hash: m.weights_hash.clone(),
-            tokenizer_hash: m.tokenizer_hash.clone(),
-            license: String::new(),
-            inference_price: Some(openledger_model::genesis::CoinJson { denom: price.denom.clone(), amount: price.amount.to_string() }),
-            delisted: false,
-            delist_reason: String::new(),
-        });
-        registered.push(LocalnetModel { id, name: m.name.clone(), weights_hash: m.weights_hash.clone(), path: m.path.clone() });
-    }
-    if !registered.is_empty() {
-        // Every validator with an executor serves every registered model.
-        let ids: Vec<u64> = registered.iter().map(|m| m.id).collect();
-        for node in nodes.iter().filter(|node| !node.executor_addr.is_empty()) {
-            app_state.inference.executors.push(openledger_inference::genesis::GenesisExecutor {
-                validator: node.operator_address.clone(),
-                base_model_ids: ids.clone(),
-            });
-        }
-    }
+    let executors: Vec<String> =
+        nodes.iter().filter(|node| !node.executor_addr.is_empty()).map(|node| node.operator_address.clone()).collect();
+    let registered = register_genesis_models(&mut app_state, &accounts[0], &models, &price, &executors);
     let genesis = serde_json::to_string_pretty(&genesis_document(&args.chain_id, serde_json::to_value(&app_state)?))?;
 
     for node in &nodes {
@@ -413,7 +458,6 @@ pub fn cmd_testnet(args: &TestnetArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::AppGenesis;
 
     fn args(dir: &Path) -> TestnetArgs {
         TestnetArgs {
@@ -516,9 +560,31 @@ mod tests {
         assert_eq!(id.tokenizer_hash, hex::encode(Sha256::digest(b"{}")));
         std::fs::write(dir.path().join("README.md"), b"changed").unwrap();
         assert_eq!(model_identity(dir.path().to_str().unwrap()).unwrap().weights_hash, id.weights_hash);
+        assert_eq!(id.chat_template_hash, "", "no tokenizer_config.json: no chat template");
+        std::fs::write(dir.path().join("tokenizer_config.json"), br#"{"chat_template":"{{ messages }}"}"#).unwrap();
+        let with_template = model_identity(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(with_template.chat_template_hash, hex::encode(Sha256::digest(b"{{ messages }}")));
+        assert_eq!(with_template.weights_hash, id.weights_hash, "the template is pinned on its own, not in the weights hash");
+
+        // A GGUF (v3, no tensors) whose only metadata is its chat template.
+        let mut bytes = b"GGUF".to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        bytes.extend_from_slice(&1u64.to_le_bytes());
+        for (i, s) in ["tokenizer.chat_template", "{{ messages }}"].iter().enumerate() {
+            bytes.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(s.as_bytes());
+            if i == 0 {
+                bytes.extend_from_slice(&8u32.to_le_bytes());
+            }
+        }
         let gguf = dir.path().join("m.gguf");
+        std::fs::write(&gguf, &bytes).unwrap();
+        let g = model_identity(gguf.to_str().unwrap()).unwrap();
+        assert_eq!(g.weights_hash, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(g.chat_template_hash, hex::encode(Sha256::digest(b"{{ messages }}")));
         std::fs::write(&gguf, b"GGUF").unwrap();
-        assert_eq!(model_identity(gguf.to_str().unwrap()).unwrap().weights_hash, hex::encode(Sha256::digest(b"GGUF")));
+        assert!(model_identity(gguf.to_str().unwrap()).is_err(), "a GGUF whose metadata cannot be read is refused");
         assert!(model_identity(dir.path().join("README.md").to_str().unwrap()).is_err());
     }
 }

@@ -477,6 +477,27 @@ impl App {
         if req.path.starts_with("/store/") && req.path.ends_with("/key") {
             return self.raw_key_query(req);
         }
+        if let Some(hash) = req.path.strip_prefix(crate::inference::LOCAL_ADAPTER_PATH) {
+            let height = i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX);
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return query_error(&QueryError::InvalidArgument(format!("bad adapter hash {hash:?}")), self.storage.last_committed().0);
+            }
+            let value = self.inference().local_adapter_status(hash).to_string();
+            return pb::ResponseQuery { code: 0, value: value.into_bytes().into(), height, ..Default::default() };
+        }
+        if let Some(id) = req.path.strip_prefix(crate::inference::LOCAL_STATUS_PATH) {
+            let committed = self.storage.last_committed().0;
+            let height = i64::try_from(committed).unwrap_or(i64::MAX);
+            return match id.parse::<u64>() {
+                Ok(id) => pb::ResponseQuery {
+                    code: 0,
+                    value: self.inference().local_status(id).to_string().into_bytes().into(),
+                    height,
+                    ..Default::default()
+                },
+                Err(_) => query_error(&QueryError::InvalidArgument(format!("bad request id {id:?}")), committed),
+            };
+        }
         match self.grpc_query(&req.path, &req.data, req.height) {
             Ok((value, height)) => {
                 pb::ResponseQuery { code: 0, value: value.into(), height: i64::try_from(height).unwrap_or(i64::MAX), ..Default::default() }

@@ -56,7 +56,18 @@ struct Shared {
     outputs: BTreeMap<u64, LocalOutput>,
     in_flight: BTreeSet<u64>,
     attempts: BTreeMap<u64, u32>,
+    /// Why the local executor could not answer a request (its last error), newest
+    /// [`MAX_FAILURES_KEPT`] requests; kept after the request ends so an expiry can be explained.
+    failures: BTreeMap<u64, String>,
 }
+
+/// Executor failures remembered (node-local diagnostics, not consensus data).
+const MAX_FAILURES_KEPT: usize = 1024;
+
+/// ABCI query path of [`InferenceRuntime::local_status`]: `/openledger/node/inference/<id>`.
+pub const LOCAL_STATUS_PATH: &str = "/openledger/node/inference/";
+/// ABCI query path of [`InferenceRuntime::local_adapter_status`]: `/openledger/node/adapter/<hash>`.
+pub const LOCAL_ADAPTER_PATH: &str = "/openledger/node/adapter/";
 
 /// The local executor connection and the outputs it produced.
 pub struct InferenceRuntime {
@@ -231,6 +242,50 @@ impl InferenceRuntime {
                 shared.in_flight.insert(id);
                 *shared.attempts.entry(id).or_insert(0) += 1;
             }
+        }
+    }
+
+    /// What this node's executor did with request `id` (node-local, as JSON): whether this node
+    /// runs an executor, and whether it answered the request, is running it, or failed (with the
+    /// executor's own message, e.g. an adapter it does not hold and could not fetch). Clients show
+    /// it to explain a request that expired.
+    pub fn local_status(&self, id: u64) -> serde_json::Value {
+        let Some(addr) = &self.executor_addr else {
+            return serde_json::json!({"request_id": id.to_string(), "executor": null, "state": "no_executor"});
+        };
+        let shared = self.shared.lock();
+        let (state, error) = if let Some(e) = shared.failures.get(&id) {
+            ("failed", Some(e.clone()))
+        } else if shared.outputs.contains_key(&id) {
+            ("answered", None)
+        } else if shared.in_flight.contains(&id) {
+            ("running", None)
+        } else {
+            ("unknown", None)
+        };
+        serde_json::json!({"request_id": id.to_string(), "executor": addr, "state": state, "error": error})
+    }
+
+    /// Whether this node's executor holds the adapter `hash` (node-local, as JSON; asks the
+    /// executor's ListModels, waiting at most a few seconds). Clients warn before paying for a
+    /// request no executor may be able to serve.
+    pub fn local_adapter_status(&self, hash: &str) -> serde_json::Value {
+        let Some(addr) = self.executor_addr.clone() else {
+            return serde_json::json!({"adapter": hash, "executor": null, "held": null});
+        };
+        let asked = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|rt| {
+            rt.block_on(async {
+                let endpoint = tonic::transport::Endpoint::from_shared(addr.clone())?.connect_timeout(Duration::from_secs(2));
+                let mut client = ExecutorClient::new(endpoint.connect().await?).max_decoding_message_size(16 * 1024 * 1024);
+                let call = client.list_models(openledger_proto::openledger::executor::v1::ListModelsRequest {});
+                let list =
+                    tokio::time::timeout(Duration::from_secs(3), call).await.map_err(|_| anyhow::anyhow!("timed out"))??.into_inner();
+                Ok::<_, anyhow::Error>(list.adapters.iter().any(|a| a.hash.eq_ignore_ascii_case(hash)))
+            })
+        });
+        match asked {
+            Ok(held) => serde_json::json!({"adapter": hash, "executor": addr, "held": held}),
+            Err(e) => serde_json::json!({"adapter": hash, "executor": addr, "held": null, "error": e.to_string()}),
         }
     }
 
@@ -420,6 +475,8 @@ fn worker(addr: String, jobs: mpsc::Receiver<Request>, shared: Arc<Mutex<Shared>
                 max_tokens: request.max_tokens,
                 seed: request.seed,
                 profile: request.profile.clone(),
+                messages: request.messages.clone(),
+                chat_template_hash: request.chat_template_hash.clone(),
             });
             let response = tokio::time::timeout(EXECUTE_TIMEOUT, call).await.map_err(|_| anyhow::anyhow!("timed out"))??.into_inner();
             Ok::<_, anyhow::Error>(response)
@@ -428,6 +485,7 @@ fn worker(addr: String, jobs: mpsc::Receiver<Request>, shared: Arc<Mutex<Shared>
         guard.in_flight.remove(&id);
         match result {
             Ok(response) => {
+                guard.failures.remove(&id);
                 let mut text = response.text;
                 if byzantine {
                     text.push_str(" [perturbed]");
@@ -441,7 +499,16 @@ fn worker(addr: String, jobs: mpsc::Receiver<Request>, shared: Arc<Mutex<Shared>
                 guard.outputs.insert(id, LocalOutput { tokens: response.tokens, text, hash });
             }
             Err(e) => {
-                tracing::warn!("inference: request {id} failed on the executor at {addr}: {e}");
+                // The executor's own words for a refusal, else the transport error.
+                let reason = match e.downcast_ref::<tonic::Status>() {
+                    Some(status) => format!("{:?}: {}", status.code(), status.message()),
+                    None => e.to_string(),
+                };
+                tracing::warn!("inference: request {id} failed on the executor at {addr}: {reason}");
+                guard.failures.insert(id, reason);
+                while guard.failures.len() > MAX_FAILURES_KEPT {
+                    guard.failures.pop_first();
+                }
                 client = None;
             }
         }

@@ -225,6 +225,7 @@ impl InferenceHost for InferenceHostImpl {
                 price: price_of(base.inference_price.as_ref()),
                 datanet_versions: Vec::new(),
                 servable,
+                chat_template_hash: base.chat_template_hash.clone(),
             }),
             Some(id) => {
                 let a = self.model.require_adapter(state, id).map_err(host_err)?;
@@ -243,6 +244,7 @@ impl InferenceHost for InferenceHostImpl {
                         })
                         .collect(),
                     servable,
+                    chat_template_hash: base.chat_template_hash.clone(),
                 })
             }
         }

@@ -47,6 +47,55 @@ struct Shared {
     /// Finished: the report to sign.
     results: BTreeMap<u64, TrainingReport>,
     attempts: BTreeMap<u64, u32>,
+    /// Every step the executor streamed, per job (newest [`MAX_PROGRESS_JOBS`] jobs): what the
+    /// web app draws as the loss curve. Node-local.
+    progress: BTreeMap<u64, JobProgress>,
+}
+
+/// Jobs whose progress is kept.
+const MAX_PROGRESS_JOBS: usize = 32;
+/// Steps kept per job (later steps replace the newest point).
+const MAX_PROGRESS_STEPS: usize = 4096;
+
+/// The steps of one job as this node's executor trained it.
+#[derive(Default, Clone, serde::Serialize)]
+pub struct JobProgress {
+    /// "training", "trained", "failed" (the executor's error in `error`).
+    pub state: &'static str,
+    /// Steps so far.
+    pub steps: Vec<StepPoint>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Eval loss of the trained adapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_loss: Option<f32>,
+}
+
+/// One optimizer step.
+#[derive(Clone, serde::Serialize)]
+pub struct StepPoint {
+    /// Step number (1-based) and the job's total.
+    pub step: u32,
+    /// Total steps.
+    pub total_steps: u32,
+    /// Mean training loss of the step.
+    pub loss: f32,
+    /// Tokens trained on so far.
+    pub tokens: u64,
+    /// Throughput so far.
+    pub tokens_per_second: f32,
+    /// Estimated seconds left.
+    pub eta_seconds: f32,
+}
+
+fn progress_entry(shared: &mut Shared, id: u64) -> &mut JobProgress {
+    if !shared.progress.contains_key(&id) {
+        while shared.progress.len() >= MAX_PROGRESS_JOBS {
+            shared.progress.pop_first();
+        }
+    }
+    shared.progress.entry(id).or_default()
 }
 
 /// The local training worker and the results it produced.
@@ -165,6 +214,20 @@ impl TrainingRuntime {
         shared.results.insert(report.job_id, report);
     }
 
+    /// What this node's executor streamed for job `id` (node-local, as JSON): its state and
+    /// every step's loss, tokens and throughput. `state` is "none" when this node has not
+    /// trained it (no executor, not started yet, or another node's job history).
+    pub fn progress_json(&self, id: u64) -> serde_json::Value {
+        let shared = self.shared.lock();
+        let mut v = match shared.progress.get(&id) {
+            Some(p) => serde_json::to_value(p).unwrap_or_default(),
+            None => serde_json::json!({"state": if shared.queued.contains(&id) { "queued" } else { "none" }, "steps": []}),
+        };
+        v["job_id"] = serde_json::json!(id.to_string());
+        v["trains"] = serde_json::json!(self.enabled());
+        v
+    }
+
     /// Marks a job running (the worker, and tests).
     pub fn set_running(&self, job_id: u64) {
         self.shared.lock().running.insert(job_id);
@@ -253,7 +316,11 @@ fn worker(
                 Err(status) if status.code() == tonic::Code::NotFound => return Ok(Outcome::NotServed),
                 Err(status) => anyhow::bail!("Train: {status}"),
             };
-            shared.lock().running.insert(id);
+            {
+                let mut guard = shared.lock();
+                guard.running.insert(id);
+                *progress_entry(&mut guard, id) = JobProgress { state: "training", ..Default::default() };
+            }
             let deadline = Instant::now() + TRAIN_TIMEOUT;
             let mut last_log = Instant::now() - LOG_EVERY;
             loop {
@@ -267,6 +334,21 @@ fn worker(
                     Ok(Ok(None)) => anyhow::bail!("the Train stream ended without a result"),
                     Ok(Ok(Some(m))) => m,
                 };
+                if let Some(train_progress::Event::Step(step)) = &message.event {
+                    let mut guard = shared.lock();
+                    let steps = &mut progress_entry(&mut guard, id).steps;
+                    if steps.len() >= MAX_PROGRESS_STEPS {
+                        steps.pop();
+                    }
+                    steps.push(StepPoint {
+                        step: step.step,
+                        total_steps: step.total_steps,
+                        loss: step.loss,
+                        tokens: step.tokens,
+                        tokens_per_second: step.tokens_per_second,
+                        eta_seconds: step.eta_seconds,
+                    });
+                }
                 match message.event {
                     Some(train_progress::Event::Step(step)) if last_log.elapsed() >= LOG_EVERY || step.step == step.total_steps => {
                         last_log = Instant::now();
@@ -315,6 +397,16 @@ fn worker(
         let mut guard = shared.lock();
         guard.queued.remove(&id);
         guard.running.remove(&id);
+        let (state, error, eval_loss) = match &outcome {
+            Ok(Outcome::Trained(r)) => ("trained", None, Some(f32::from_bits(r.eval_loss_bits))),
+            Ok(Outcome::Untrainable(why)) => ("failed", Some(why.clone()), None),
+            Ok(Outcome::NotServed) => ("failed", Some(format!("the executor does not hold base model {}", job.base_model_id)), None),
+            Err(e) => ("failed", Some(e.to_string()), None),
+        };
+        let entry = progress_entry(&mut guard, id);
+        entry.state = state;
+        entry.error = error;
+        entry.eval_loss = eval_loss;
         match outcome {
             Ok(Outcome::Trained(report)) => {
                 guard.results.insert(id, report);

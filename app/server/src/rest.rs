@@ -480,6 +480,9 @@ impl RestState {
             if let Some(resp) = self.clone().tendermint(path).await {
                 return resp;
             }
+            if let Some(resp) = self.clone().node_local(path).await {
+                return resp;
+            }
         }
         let Some(segments) = path.strip_prefix('/').map(|p| p.split('/').map(|s| percent_decode(s, false)).collect::<Option<Vec<_>>>())
         else {
@@ -514,6 +517,42 @@ impl RestState {
             Ok(value) => json_response(StatusCode::OK, &value, height),
             Err(e) => error_response(Code::Internal, &format!("cannot render the response: {e}")),
         }
+    }
+
+    /// This node's own view, not consensus state (see docs/WEBAPP.md): what its executor did with
+    /// a request (`/openledger/node/v1/inference/{id}`), the steps it streamed while training a
+    /// fine-tune job (`/openledger/node/v1/training/{job_id}`), and whether it holds an adapter
+    /// (`/openledger/node/v1/adapters/{hash}`).
+    async fn node_local(self: Arc<Self>, path: &str) -> Option<HttpResponse> {
+        let rest = path.strip_prefix("/openledger/node/v1/")?;
+        let (kind, arg) = rest.split_once('/')?;
+        let app = self.grpc.app.clone();
+        let id = || arg.parse::<u64>().map_err(|_| error_response(Code::InvalidArgument, &format!("bad id {arg:?}")));
+        let value = match kind {
+            "inference" => match id() {
+                Ok(id) => app.inference().local_status(id),
+                Err(resp) => return Some(resp),
+            },
+            "training" => match id() {
+                Ok(id) => match app.inference().training() {
+                    Some(t) => t.progress_json(id),
+                    None => serde_json::json!({"job_id": id.to_string(), "state": "none", "trains": false, "steps": []}),
+                },
+                Err(resp) => return Some(resp),
+            },
+            "adapters" => {
+                if arg.len() != 64 || !arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Some(error_response(Code::InvalidArgument, "adapter hash must be 64 hex characters"));
+                }
+                let hash = arg.to_ascii_lowercase();
+                match tokio::task::spawn_blocking(move || app.inference().local_adapter_status(&hash)).await {
+                    Ok(v) => v,
+                    Err(e) => return Some(error_response(Code::Internal, &format!("query task failed: {e}"))),
+                }
+            }
+            _ => return None,
+        };
+        Some(json_response(StatusCode::OK, &value, None))
     }
 
     /// `cosmos.base.tendermint.v1beta1.Service` endpoints answered from CometBFT's RPC.

@@ -75,6 +75,9 @@ pub enum InferenceError {
     /// Integer overflow in fee arithmetic.
     #[error("arithmetic overflow in {0}")]
     Overflow(&'static str),
+    /// A conversation sent to a base model that registered no chat template.
+    #[error("base model {0} has no chat template: send a plain prompt instead of messages")]
+    NotAChatModel(u64),
 }
 
 impl ErrorCode for InferenceError {
@@ -107,6 +110,7 @@ impl ErrorCode for InferenceError {
             Self::InvalidExtension(_) => 12,
             Self::InvalidInjected(_) => 13,
             Self::Overflow(_) => 14,
+            Self::NotAChatModel(_) => 15,
         }
     }
 }
@@ -137,9 +141,10 @@ mod tests {
             InferenceError::InvalidExtension(String::new()),
             InferenceError::InvalidInjected(String::new()),
             InferenceError::Overflow("x"),
+            InferenceError::NotAChatModel(1),
         ];
         let codes: Vec<u32> = all.iter().map(ErrorCode::code).collect();
-        assert_eq!(codes, (2..=14).collect::<Vec<u32>>());
+        assert_eq!(codes, (2..=15).collect::<Vec<u32>>());
         assert!(all.iter().all(|e| e.codespace() == INFERENCE_CODESPACE));
         assert_eq!(InferenceError::Unauthorized("x".into()).code(), 4);
     }

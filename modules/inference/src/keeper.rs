@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use openledger_core::block::BlockInfo;
 use openledger_core::{AbciError, Address, Dec, StateRead, StateReadExt, StateWrite, StateWriteExt};
-use openledger_proto::openledger::executor::v1::{Batching, DeterminismProfile, Sampling};
+use openledger_proto::openledger::executor::v1::{Batching, ChatMessage, DeterminismProfile, Sampling};
 use openledger_proto::openledger::inference::v1::{
     DatanetVersionPin, Executor, FeeSplit, Params, Request, RequestStatus, Result as InferenceResult, ResultVote, TrainingReport,
 };
@@ -140,6 +140,59 @@ pub struct ModelTarget {
     pub datanet_versions: Vec<DatanetVersionPin>,
     /// False when governance delisted the model or adapter.
     pub servable: bool,
+    /// The base model's chat template hash ("" when it has none).
+    pub chat_template_hash: String,
+}
+
+/// What a request asks the model: a raw prompt or a conversation (exactly one of them).
+#[derive(Debug, Clone, Copy)]
+pub struct PromptInput<'a> {
+    /// Raw prompt ("" for a conversation).
+    pub prompt: &'a str,
+    /// Conversation turns (empty for a raw prompt).
+    pub messages: &'a [ChatMessage],
+}
+
+impl<'a> PromptInput<'a> {
+    /// A raw prompt.
+    pub fn text(prompt: &'a str) -> Self {
+        Self { prompt, messages: &[] }
+    }
+}
+
+/// Most turns in one conversation.
+pub const MAX_CHAT_MESSAGES: usize = 64;
+
+/// Checks that exactly one of `prompt` and `messages` is set, that every turn has a known role
+/// and some content, and that the prompt or the turns' contents together take 1..=`max_bytes`.
+pub fn check_prompt_or_messages(prompt: &str, messages: &[ChatMessage], max_bytes: u32) -> Result<(), InferenceError> {
+    let bad = |m: String| Err(InferenceError::InvalidPrompt(m));
+    if messages.is_empty() {
+        if prompt.is_empty() || prompt.len() > max_bytes as usize {
+            return bad(format!("prompt must be 1..={max_bytes} bytes, got {}", prompt.len()));
+        }
+        return Ok(());
+    }
+    if !prompt.is_empty() {
+        return bad("set either prompt or messages, not both".into());
+    }
+    if messages.len() > MAX_CHAT_MESSAGES {
+        return bad(format!("{} messages; at most {MAX_CHAT_MESSAGES}", messages.len()));
+    }
+    let mut total = 0usize;
+    for (i, m) in messages.iter().enumerate() {
+        if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
+            return bad(format!("message {i}: role must be system, user or assistant, got {:?}", m.role));
+        }
+        if m.content.is_empty() {
+            return bad(format!("message {i}: empty content"));
+        }
+        total = total.saturating_add(m.content.len());
+    }
+    if total > max_bytes as usize {
+        return bad(format!("messages of {total} bytes exceed {max_bytes}"));
+    }
+    Ok(())
 }
 
 /// A validator as the inference module needs it.
@@ -415,18 +468,12 @@ impl InferenceKeeper {
         requester: &Address,
         base_model_id: u64,
         adapter_id: u64,
-        prompt: &str,
+        input: PromptInput<'_>,
         max_tokens: u32,
         fee: u128,
     ) -> Result<u64, InferenceError> {
         let params = self.params(state)?;
-        if prompt.is_empty() || prompt.len() > params.max_prompt_bytes as usize {
-            return Err(InferenceError::InvalidPrompt(format!(
-                "prompt must be 1..={} bytes, got {}",
-                params.max_prompt_bytes,
-                prompt.len()
-            )));
-        }
+        check_prompt_or_messages(input.prompt, input.messages, params.max_prompt_bytes)?;
         if max_tokens == 0 || max_tokens > params.max_tokens_cap {
             return Err(InferenceError::InvalidMaxTokens(format!("must be 1..={}, got {max_tokens}", params.max_tokens_cap)));
         }
@@ -434,6 +481,13 @@ impl InferenceKeeper {
         if !target.servable {
             return Err(InferenceError::ModelNotServable(format!("base model {base_model_id} / adapter {adapter_id} is delisted")));
         }
+        let chat_template_hash = if input.messages.is_empty() {
+            String::new()
+        } else if target.chat_template_hash.is_empty() {
+            return Err(InferenceError::NotAChatModel(base_model_id));
+        } else {
+            target.chat_template_hash.clone()
+        };
         if fee < target.price {
             return Err(InferenceError::FeeTooLow { fee, price: target.price });
         }
@@ -463,7 +517,9 @@ impl InferenceKeeper {
             requester: requester.to_bech32(),
             base_model_id,
             adapter_id,
-            prompt: prompt.to_string(),
+            prompt: input.prompt.to_string(),
+            messages: input.messages.to_vec(),
+            chat_template_hash,
             max_tokens,
             fee: Some(cosmos_sdk_proto::cosmos::base::v1beta1::Coin { denom: "uopen".into(), amount: fee.to_string() }),
             weights_hash: target.weights_hash,

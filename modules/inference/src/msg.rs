@@ -10,7 +10,9 @@ use openledger_proto::openledger::inference::v1::{
 use serde_json::{json, Map, Value};
 
 use crate::error::InferenceError;
-use crate::keeper::{InferenceKeeper, ABSOLUTE_MAX_MODELS, ABSOLUTE_MAX_PROMPT_BYTES, ABSOLUTE_MAX_TOKENS};
+use crate::keeper::{
+    check_prompt_or_messages, InferenceKeeper, PromptInput, ABSOLUTE_MAX_MODELS, ABSOLUTE_MAX_PROMPT_BYTES, ABSOLUTE_MAX_TOKENS,
+};
 
 /// Type URL of `MsgRequestInference`.
 pub const MSG_REQUEST_INFERENCE: &str = "/openledger.inference.v1.MsgRequestInference";
@@ -25,6 +27,11 @@ fn address(field: &'static str, text: &str) -> Result<Address, InferenceError> {
 
 /// Amino object with the SDK's rules: zero values omitted, 64-bit integers as strings.
 fn amino(name: &str, fields: Vec<(&str, Value)>) -> Value {
+    json!({"type": name, "value": amino_fields(fields)})
+}
+
+/// An amino JSON object of `fields`, zero values omitted.
+fn amino_fields(fields: Vec<(&str, Value)>) -> Value {
     let mut map = Map::new();
     for (k, v) in fields {
         let empty = matches!(&v, Value::String(s) if s.is_empty() || s == "0") || v.is_null() || v == json!([]);
@@ -32,7 +39,7 @@ fn amino(name: &str, fields: Vec<(&str, Value)>) -> Value {
             map.insert(k.to_string(), v);
         }
     }
-    json!({"type": name, "value": Value::Object(map)})
+    Value::Object(map)
 }
 
 /// A validated MsgRequestInference.
@@ -53,9 +60,7 @@ impl RequestInference {
         if msg.base_model_id == 0 {
             return Err(InferenceError::ModelNotServable("base_model_id must be set".into()));
         }
-        if msg.prompt.is_empty() || msg.prompt.len() > ABSOLUTE_MAX_PROMPT_BYTES as usize {
-            return Err(InferenceError::InvalidPrompt(format!("prompt must be 1..={ABSOLUTE_MAX_PROMPT_BYTES} bytes")));
-        }
+        check_prompt_or_messages(&msg.prompt, &msg.messages, ABSOLUTE_MAX_PROMPT_BYTES)?;
         if msg.max_tokens == 0 || msg.max_tokens > ABSOLUTE_MAX_TOKENS {
             return Err(InferenceError::InvalidMaxTokens(format!("must be 1..={ABSOLUTE_MAX_TOKENS}, got {}", msg.max_tokens)));
         }
@@ -82,6 +87,16 @@ impl RequestInference {
                 ("base_model_id", json!(self.msg.base_model_id.to_string())),
                 ("fee", fee),
                 ("max_tokens", if self.msg.max_tokens == 0 { Value::Null } else { json!(self.msg.max_tokens) }),
+                (
+                    "messages",
+                    Value::Array(
+                        self.msg
+                            .messages
+                            .iter()
+                            .map(|m| amino_fields(vec![("content", json!(m.content)), ("role", json!(m.role))]))
+                            .collect(),
+                    ),
+                ),
                 ("prompt", json!(self.msg.prompt)),
                 ("requester", json!(self.msg.requester)),
             ],
@@ -101,7 +116,7 @@ impl RequestInference {
             &self.requester,
             self.msg.base_model_id,
             self.msg.adapter_id,
-            &self.msg.prompt,
+            PromptInput { prompt: &self.msg.prompt, messages: &self.msg.messages },
             self.msg.max_tokens,
             self.fee,
         )?;

@@ -15,8 +15,11 @@ use openledger_proto::openledger::inference::v1::{
 use sha2::{Digest, Sha256};
 use tendermint_proto::v0_38::types::BlockIdFlag;
 
+use openledger_proto::openledger::executor::v1::ChatMessage;
+
 use crate::keeper::{
-    output_hash, InferenceHost, InferenceKeeper, ModelTarget, TrainingDecision, TrainingJobInfo, TrainingJobStatus, ValidatorInfo,
+    output_hash, InferenceHost, InferenceKeeper, ModelTarget, PromptInput, TrainingDecision, TrainingJobInfo, TrainingJobStatus,
+    ValidatorInfo,
 };
 use crate::votes::{self, CommitEntry};
 use crate::InferenceError;
@@ -73,7 +76,8 @@ impl InferenceHost for TestHost {
         Ok(())
     }
     fn model_target(&self, _state: &dyn StateRead, base: u64, adapter: u64) -> Result<ModelTarget, AbciError> {
-        if base != 1 {
+        // Base model 1 is a chat model; 3 is one without a chat template.
+        if base != 1 && base != 3 {
             return Err(AbciError { codespace: "model", code: 3, log: format!("base model {base} not found") });
         }
         Ok(ModelTarget {
@@ -83,6 +87,7 @@ impl InferenceHost for TestHost {
             price: 1_000,
             datanet_versions: vec![DatanetVersionPin { datanet_id: 1, version: 1, merkle_root: vec![7; 32] }],
             servable: adapter != 99,
+            chat_template_hash: if base == 1 { "ee".repeat(32) } else { String::new() },
         })
     }
     fn base_model_exists(&self, _state: &dyn StateRead, id: u64) -> Result<bool, AbciError> {
@@ -192,7 +197,7 @@ fn setup(n: usize, fee: u128) -> (Net, StateDelta<EmptyState>, u64) {
     for op in &net.operators {
         net.keeper.register_executor(&mut state, info(1), op, &[1]).unwrap();
     }
-    let id = net.keeper.request_inference(&mut state, info(10), &requester(), 1, 0, "Hello", 16, fee).unwrap();
+    let id = net.keeper.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text("Hello"), 16, fee).unwrap();
     (net, state, id)
 }
 
@@ -265,24 +270,69 @@ fn request_escrows_fee_and_pins_lineage_and_seed() {
 fn bad_requests_fail_with_codes() {
     let (net, mut state, _) = setup(4, 5_000);
     let k = &net.keeper;
-    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "", 16, 5_000).unwrap_err();
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text(""), 16, 5_000).unwrap_err();
     assert_eq!((e.codespace(), e.code()), ("inference", 2));
-    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "hi", 100_000, 5_000).unwrap_err();
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text("hi"), 100_000, 5_000).unwrap_err();
     assert_eq!(e.code(), 3);
-    let e = k.request_inference(&mut state, info(10), &requester(), 1, 99, "hi", 16, 5_000).unwrap_err();
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 99, PromptInput::text("hi"), 16, 5_000).unwrap_err();
     assert_eq!(e.code(), 4);
-    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "hi", 16, 999).unwrap_err();
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text("hi"), 16, 999).unwrap_err();
     assert_eq!(e.code(), 5);
-    let e = k.request_inference(&mut state, info(10), &requester(), 2, 0, "hi", 16, 5_000).unwrap_err();
+    let e = k.request_inference(&mut state, info(10), &requester(), 2, 0, PromptInput::text("hi"), 16, 5_000).unwrap_err();
     assert_eq!((e.codespace(), e.code()), ("model", 3));
-    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, "hi", 16, 10_000_000).unwrap_err();
+    let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text("hi"), 16, 10_000_000).unwrap_err();
     assert_eq!((e.codespace(), e.code()), ("sdk", 5));
     // Nobody serves model 1 any more.
     for op in &net.operators {
         k.register_executor(&mut state, info(11), op, &[]).unwrap();
     }
-    let e = k.request_inference(&mut state, info(11), &requester(), 1, 0, "hi", 16, 5_000).unwrap_err();
+    let e = k.request_inference(&mut state, info(11), &requester(), 1, 0, PromptInput::text("hi"), 16, 5_000).unwrap_err();
     assert_eq!(e.code(), 6);
+}
+
+fn turn(role: &str, content: &str) -> ChatMessage {
+    ChatMessage { role: role.into(), content: content.into() }
+}
+
+#[test]
+fn a_conversation_pins_the_base_models_chat_template() {
+    let (net, mut state, _) = setup(4, 5_000);
+    let k = &net.keeper;
+    let turns = [
+        turn("system", "Be brief."),
+        turn("user", "What is open data?"),
+        turn("assistant", "Data anyone may use."),
+        turn("user", "Who pays?"),
+    ];
+    let chat = PromptInput { prompt: "", messages: &turns };
+    let id = k.request_inference(&mut state, info(10), &requester(), 1, 0, chat, 16, 5_000).unwrap();
+    let request = k.request(&state, id).unwrap().unwrap();
+    assert_eq!(request.messages, turns.to_vec());
+    assert_eq!(request.chat_template_hash, "ee".repeat(32));
+    assert!(request.prompt.is_empty());
+    // A raw prompt pins no template.
+    let raw = k.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text("hi"), 16, 5_000).unwrap();
+    assert_eq!(k.request(&state, raw).unwrap().unwrap().chat_template_hash, "");
+
+    // A conversation for a model without a chat template is refused.
+    let e = k.request_inference(&mut state, info(10), &requester(), 3, 0, chat, 16, 5_000).unwrap_err();
+    assert_eq!((e.codespace(), e.code()), ("inference", 15), "{e}");
+    // Prompt and messages together, unknown roles, empty turns, too many turns or bytes: (inference, 2).
+    let both = PromptInput { prompt: "hi", messages: &turns };
+    let bad_role = [turn("tool", "x")];
+    let empty = [turn("user", "")];
+    let many: Vec<ChatMessage> = (0..65).map(|_| turn("user", "x")).collect();
+    let huge = [turn("user", &"x".repeat(64 * 1024 + 1))];
+    for (what, input) in [
+        ("both", both),
+        ("role", PromptInput { prompt: "", messages: &bad_role }),
+        ("empty", PromptInput { prompt: "", messages: &empty }),
+        ("many", PromptInput { prompt: "", messages: &many }),
+        ("huge", PromptInput { prompt: "", messages: &huge }),
+    ] {
+        let e = k.request_inference(&mut state, info(10), &requester(), 1, 0, input, 16, 5_000).unwrap_err();
+        assert_eq!((e.codespace(), e.code()), ("inference", 2), "{what}: {e}");
+    }
 }
 
 #[test]

@@ -49,6 +49,9 @@ pub struct BaseModelJson {
     /// Why it was delisted.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub delist_reason: String,
+    /// Hex sha256 of its chat template ("" when it has none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chat_template_hash: String,
 }
 
 /// `PinnedVersion` in JSON.
@@ -172,6 +175,7 @@ impl ModelGenesis {
                     inference_price: m.inference_price.as_ref().map(CoinJson::to_proto),
                     delisted: m.delisted,
                     delist_reason: m.delist_reason.clone(),
+                    chat_template_hash: m.chat_template_hash.clone(),
                 })
                 .collect(),
             adapters: self
@@ -243,6 +247,7 @@ impl From<&pb::BaseModel> for BaseModelJson {
             inference_price: m.inference_price.as_ref().map(CoinJson::from_proto),
             delisted: m.delisted,
             delist_reason: m.delist_reason.clone(),
+            chat_template_hash: m.chat_template_hash.clone(),
         }
     }
 }
@@ -296,6 +301,8 @@ pub fn init_genesis_proto(keeper: &ModelKeeper, state: &mut dyn StateWrite, g: &
             canonical("owner", &m.owner)?;
             if normalize_hash("weights_hash", &m.weights_hash)? != m.weights_hash
                 || normalize_hash("tokenizer_hash", &m.tokenizer_hash)? != m.tokenizer_hash
+                || (!m.chat_template_hash.is_empty()
+                    && normalize_hash("chat_template_hash", &m.chat_template_hash)? != m.chat_template_hash)
             {
                 return Err(bad("hashes must be lower-case hex"));
             }

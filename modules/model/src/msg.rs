@@ -63,6 +63,8 @@ pub struct RegisterBaseModel {
     pub weights_hash: String,
     /// Tokenizer hash, lower case.
     pub tokenizer_hash: String,
+    /// Chat template hash, lower case ("" without a template).
+    pub chat_template_hash: String,
     /// Price.
     pub price: Coin,
     /// The message as signed.
@@ -82,6 +84,11 @@ impl RegisterBaseModel {
             owner,
             weights_hash: normalize_hash("weights_hash", &msg.weights_hash)?,
             tokenizer_hash: normalize_hash("tokenizer_hash", &msg.tokenizer_hash)?,
+            chat_template_hash: if msg.chat_template_hash.is_empty() {
+                String::new()
+            } else {
+                normalize_hash("chat_template_hash", &msg.chat_template_hash)?
+            },
             price: normalize_price(msg.inference_price.as_ref())?,
             msg: msg.clone(),
         })
@@ -103,6 +110,7 @@ impl RegisterBaseModel {
             .str("tokenizer_hash", &m.tokenizer_hash)
             .str("license", &m.license)
             .value("inference_price", coin_amino(m.inference_price.as_ref()))
+            .str("chat_template_hash", &m.chat_template_hash)
             .typed("openledger/MsgRegisterBaseModel")
     }
 
@@ -123,6 +131,7 @@ impl RegisterBaseModel {
             inference_price: Some(self.price.to_proto()),
             delisted: false,
             delist_reason: String::new(),
+            chat_template_hash: self.chat_template_hash.clone(),
         };
         keeper.set_base_model(state, &model)?;
         state.emit_typed(BaseModelRegistered { base_model_id: id, owner: model.owner.clone(), weights_hash: model.weights_hash.clone() });
@@ -539,6 +548,7 @@ pub(crate) mod tests {
             tokenizer_hash: hash(200),
             license: "Apache-2.0".into(),
             inference_price: Some(Coin::new("uopen", 10).to_proto()),
+            chat_template_hash: String::new(),
         }
     }
 
@@ -694,6 +704,12 @@ pub(crate) mod tests {
         assert_eq!(with(&|_| ()), Ok(()));
         assert_eq!(with(&|m| m.weights_hash = "sha256:abc".into()), Err(("model", 3)));
         assert_eq!(with(&|m| m.tokenizer_hash.clear()), Err(("model", 3)));
+        assert_eq!(with(&|m| m.chat_template_hash = "not a hash".into()), Err(("model", 3)));
+        let chat = base(1, 1);
+        let chat = MsgRegisterBaseModel { chat_template_hash: "AB".repeat(32), ..chat };
+        let checked = RegisterBaseModel::check_stateless(&chat).unwrap();
+        assert_eq!(checked.chat_template_hash, "ab".repeat(32), "stored lower-case");
+        assert_eq!(checked.amino_json()["value"]["chat_template_hash"], "AB".repeat(32), "signed as sent");
         assert_eq!(with(&|m| m.name.clear()), Err(("model", 2)));
         assert_eq!(with(&|m| m.architecture = "x".repeat(65)), Err(("model", 2)));
         assert_eq!(with(&|m| m.owner = "bad".into()), Err(("sdk", 7)));

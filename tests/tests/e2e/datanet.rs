@@ -417,6 +417,7 @@ fn bad_datanet_and_model_input_fails_with_clear_codes_and_changes_nothing() {
         tokenizer_hash: hash_of("t"),
         license: String::new(),
         inference_price: None,
+        chat_template_hash: String::new(),
     };
     assert_eq!(deliver(&node, &signed(&node, &dev, vec![any(mmsg::MSG_REGISTER_BASE_MODEL, base)], GAS)).code, 0);
 

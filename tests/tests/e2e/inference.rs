@@ -141,6 +141,7 @@ fn verifiable_inference_on_a_four_validator_localnet() {
         prompt: "nobody runs this".into(),
         max_tokens: 8,
         fee: Some(Coin::new("uopen", 5_000).to_proto()),
+        messages: vec![],
     };
     deliver_ok(&net, node, &dave, vec![any(imsg::MSG_REQUEST_INFERENCE, unanswered)], 300_000);
     let escrowed = uopen(node, &dave.address());
@@ -183,6 +184,7 @@ fn verifiable_inference_on_a_four_validator_localnet() {
                         max_tokens: MAX_TOKENS,
                         seed: 0,
                         profile: params.params.and_then(|p| p.profile),
+                        ..Default::default()
                     })
                     .await
                     .expect("Execute")

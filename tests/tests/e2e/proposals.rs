@@ -54,6 +54,7 @@ fn chain() -> Chain {
         inference_price: Some(openledger_model::genesis::CoinJson { denom: "uopen".into(), amount: "100".into() }),
         delisted: false,
         delist_reason: String::new(),
+        chat_template_hash: String::new(),
     });
     genesis.inference.executors.push(openledger_inference::genesis::GenesisExecutor {
         validator: openledger_stake::keeper::operator_of(&dev().address()),
@@ -68,6 +69,7 @@ fn chain() -> Chain {
         prompt: "What is open data?".into(),
         max_tokens: 8,
         fee: Some(Coin::new("uopen", 10_000).to_proto()),
+        messages: vec![],
     };
     let tx = sign_with(
         &app,

@@ -706,6 +706,7 @@ mod generate {
                 prompt: prompt.into(),
                 max_tokens: 16,
                 fee: coin(fee),
+                messages: vec![],
             },
         )
     }
@@ -1125,6 +1126,7 @@ mod generate {
                     tokenizer_hash: hash_of("tokenizer"),
                     license: "Apache-2.0".into(),
                     inference_price: coin(price),
+                    chat_template_hash: String::new(),
                 };
                 g.ok_big(
                     &k.dev,

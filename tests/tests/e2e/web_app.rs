@@ -241,6 +241,7 @@ fn web_playground_pays_and_attributes_in_chromium() {
                 max_tokens: MAX_TOKENS,
                 seed: 0,
                 profile: params.params.and_then(|p| p.profile),
+                ..Default::default()
             })
             .await
             .expect("Execute")

@@ -11,7 +11,9 @@ use cosmos_sdk_proto::Any;
 use openledger_core::coin::Coin;
 use openledger_inference::msg as imsg;
 use openledger_inference::state_key;
+use openledger_proto::openledger::executor::v1 as epb;
 use openledger_proto::openledger::inference::v1 as ipb;
+use openledger_proto::openledger::model::v1 as mpb;
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -29,9 +31,15 @@ pub enum InferenceTx {
         /// Adapter id (0 = base model only).
         #[arg(long, default_value_t = 0)]
         adapter: u64,
-        /// Prompt.
+        /// Prompt: the user's turn for a chat model (one with a chat template), else the raw text.
         #[arg(long)]
         prompt: String,
+        /// System turn before the prompt (chat models only).
+        #[arg(long)]
+        system: Option<String>,
+        /// Send the prompt as raw text even to a chat model (no chat template).
+        #[arg(long)]
+        raw: bool,
         /// Tokens to generate at most.
         #[arg(long, default_value_t = 32)]
         max_tokens: u32,
@@ -122,6 +130,8 @@ pub fn request_json(request: &ipb::Request, result: Option<&ipb::Result>) -> Val
         "base_model_id": request.base_model_id.to_string(),
         "adapter_id": request.adapter_id.to_string(),
         "prompt": request.prompt,
+        "messages": request.messages.iter().map(|m| json!({"role": m.role, "content": m.content})).collect::<Vec<_>>(),
+        "chat_template_hash": request.chat_template_hash,
         "max_tokens": request.max_tokens,
         "fee": request.fee.as_ref().map(|c| format!("{}{}", c.amount, c.denom)),
         "weights_hash": request.weights_hash,
@@ -145,13 +155,62 @@ pub fn request_json(request: &ipb::Request, result: Option<&ipb::Result>) -> Val
             "paid_executors": r.paid_executors,
             "paid_community": r.paid_community,
             "slashed": r.slashed,
-            "votes": r.votes.iter().map(|v| json!({
-                "validator": v.validator, "power": v.power.to_string(), "agreed": v.agreed,
-                "output_hash": hex::encode(&v.output_hash), "token_count": v.token_count,
-            })).collect::<Vec<_>>(),
+            // A validator that reported nothing in time is "absent", not a disagreement.
+            "votes": r.votes.iter().map(|v| if v.output_hash.is_empty() {
+                json!({"validator": v.validator, "power": v.power.to_string(), "vote": "absent"})
+            } else {
+                json!({
+                    "validator": v.validator, "power": v.power.to_string(),
+                    "vote": if v.agreed { "agreed" } else { "disagreed" }, "agreed": v.agreed,
+                    "output_hash": hex::encode(&v.output_hash), "token_count": v.token_count,
+                })
+            }).collect::<Vec<_>>(),
         });
     }
     out
+}
+
+/// This node's own account of a request (node-local: what its executor did), for an expiry.
+fn why_unanswered(node: &QueryFlags, id: u64) -> String {
+    let local = openledger_cli::query(node, &format!("/openledger/node/inference/{id}"), Vec::new())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap_or(Value::Null);
+    match local["state"].as_str() {
+        Some("failed") => format!("This node's executor could not run it: {}", local["error"].as_str().unwrap_or("unknown error")),
+        Some("answered") => {
+            "This node's executor answered it, but two thirds of the executors' power did not report the same output in time.".into()
+        }
+        Some("no_executor") => {
+            "This node runs no executor; ask a node that does (query inference request ID --node …) for its reason.".into()
+        }
+        _ => "This node's executor never ran it (was it running?).".into(),
+    }
+}
+
+/// Warns (stderr) when the adapter's files are not on this node's executor: executors fetch a
+/// missing adapter from their peers when the request arrives, and if none holds it the request
+/// expires and the fee is refunded.
+fn warn_if_adapter_unavailable(node: &QueryFlags, adapter_id: u64) {
+    let adapter: Option<mpb::Adapter> = openledger_cli::query_proto::<_, mpb::QueryAdapterResponse>(
+        node,
+        "/openledger.model.v1.Query/Adapter",
+        &mpb::QueryAdapterRequest { adapter_id },
+    )
+    .ok()
+    .and_then(|r| r.adapter);
+    let Some(adapter) = adapter else { return };
+    let local = openledger_cli::query(node, &format!("/openledger/node/adapter/{}", adapter.adapter_hash), Vec::new())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap_or(Value::Null);
+    if local["held"] == Value::Bool(false) {
+        eprintln!(
+            "warning: this node's executor does not hold adapter {adapter_id} ({}). Executors fetch it from their peers when the \
+             request arrives; if no executor holds it, the request expires and the fee is refunded.",
+            adapter.adapter_hash
+        );
+    }
 }
 
 /// Request id from the included tx's `inference_request` event.
@@ -171,24 +230,51 @@ fn request_id_of(tx: &openledger_server::rpc_client::IndexedTx) -> anyhow::Resul
 pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
     let ring = Keyring::new(home);
     match cmd {
-        InferenceTx::Request { model, adapter, prompt, max_tokens, fee, wait_seconds, from, flags } => {
+        InferenceTx::Request { model, adapter, prompt, system, raw, max_tokens, fee, wait_seconds, from, flags } => {
             let key = ring.signer(&from)?;
             let fee = Coin::parse(&fee)?;
+            let node = QueryFlags { node: flags.node.clone(), height: 0 };
+            let base: mpb::QueryBaseModelResponse = openledger_cli::query_proto(
+                &node,
+                "/openledger.model.v1.Query/BaseModel",
+                &mpb::QueryBaseModelRequest { base_model_id: model },
+            )?;
+            let base = base.base_model.with_context(|| format!("base model {model} not found"))?;
+            let chat = !raw && !base.chat_template_hash.is_empty();
+            if system.is_some() && !chat {
+                bail!("--system needs a chat model; base model {model} has no chat template (or --raw was given)");
+            }
+            if adapter != 0 {
+                warn_if_adapter_unavailable(&node, adapter);
+            }
+            let messages = if chat {
+                let mut turns: Vec<_> = system.into_iter().map(|c| epb::ChatMessage { role: "system".into(), content: c }).collect();
+                turns.push(epb::ChatMessage { role: "user".into(), content: prompt.clone() });
+                turns
+            } else {
+                Vec::new()
+            };
             let msg = ipb::MsgRequestInference {
                 requester: key.address().to_bech32(),
                 base_model_id: model,
                 adapter_id: adapter,
-                prompt,
+                prompt: if chat { String::new() } else { prompt },
                 max_tokens,
                 fee: Some(fee.to_proto()),
+                messages,
             };
             let any = Any { type_url: imsg::MSG_REQUEST_INFERENCE.into(), value: msg.encode_to_vec() };
             let Some(included) = broadcast_included(&key, vec![any], &flags)? else { return Ok(()) };
+            let id = request_id_of(&included)?;
             if wait_seconds == 0 {
+                println!("{}", json!({"request_id": id.to_string(), "height": included.height.to_string(), "txhash": included.hash}));
                 return Ok(());
             }
-            let id = request_id_of(&included)?;
-            eprintln!("request {id} accepted at height {}; waiting for two thirds of the executors to agree…", included.height);
+            eprintln!(
+                "request {id} accepted at height {}{}; waiting for two thirds of the executors to agree…",
+                included.height,
+                if chat { " (chat, through the model's template)" } else { "" }
+            );
             let deadline = Instant::now() + Duration::from_secs(wait_seconds);
             loop {
                 let resp: ipb::QueryRequestResponse = query(&flags.node, 0, "Request", &ipb::QueryRequestRequest { id })?;
@@ -196,7 +282,11 @@ pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
                 if request.status != ipb::RequestStatus::Pending as i32 {
                     println!("{}", serde_json::to_string_pretty(&request_json(&request, resp.result.as_ref()))?);
                     if request.status == ipb::RequestStatus::Expired as i32 {
-                        bail!("request {id} expired unanswered; its fee was refunded");
+                        bail!(
+                            "request {id} expired unanswered at height {}; its fee was refunded. {}",
+                            request.deadline,
+                            why_unanswered(&node, id)
+                        );
                     }
                     return Ok(());
                 }

@@ -35,6 +35,10 @@ pub enum ModelTx {
         /// Hex SHA-256 of the tokenizer.
         #[arg(long)]
         tokenizer_hash: String,
+        /// Hex SHA-256 of the model's chat template (what `open-executor list` reports as
+        /// chat_template_hash); chat requests to the model are rendered with exactly that template.
+        #[arg(long, default_value = "")]
+        chat_template_hash: String,
         /// License.
         #[arg(long, default_value = "")]
         license: String,
@@ -296,7 +300,7 @@ fn price(text: Option<&str>) -> anyhow::Result<Option<cosmos_sdk_proto::cosmos::
 pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
     let ring = Keyring::new(home);
     match cmd {
-        ModelTx::RegisterBase { name, architecture, weights_hash, tokenizer_hash, license, price: p, from, flags } => {
+        ModelTx::RegisterBase { name, architecture, weights_hash, tokenizer_hash, chat_template_hash, license, price: p, from, flags } => {
             let key = ring.signer(&from)?;
             let msg = mpb::MsgRegisterBaseModel {
                 owner: key.address().to_bech32(),
@@ -306,6 +310,7 @@ pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
                 tokenizer_hash,
                 license,
                 inference_price: price(p.as_deref())?,
+                chat_template_hash,
             };
             broadcast(&key, vec![any(mmsg::MSG_REGISTER_BASE_MODEL, msg)], &flags)
         }
