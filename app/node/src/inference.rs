@@ -310,7 +310,9 @@ impl InferenceRuntime {
             return Vec::new();
         }
         let (reports, running) = self.training().map(|t| t.reports(&modules.model, state)).unwrap_or_default();
-        votes::encode_full_extension(self.outputs_to_report(&modules.inference, state, chain_id), reports, running)
+        // Successful results go out as this validator's bindings; the proposer reveals them.
+        let bound = reports.iter().map(|r| votes::bind_training_report(chain_id, &self.address, r)).collect();
+        votes::encode_full_extension(self.outputs_to_report(&modules.inference, state, chain_id), bound, running)
     }
 
     /// ExtendVote without training: the outputs of pending requests this node has.
@@ -380,9 +382,12 @@ impl InferenceRuntime {
             shared.outputs.iter().map(|(id, o)| (*id, (o.hash, u32::try_from(o.tokens.len()).unwrap_or(u32::MAX)))).collect()
         };
         let agreements = votes::tally(keeper, state, chain_id, &verified, extension_height, &candidates).ok()?;
-        let training = votes::tally_training(keeper, state, &verified, extension_height).ok()?;
+        // This node's own training results are the candidates it can reveal.
+        let training_candidates = self.training().map(TrainingRuntime::results).unwrap_or_default();
+        let training = votes::tally_training(keeper, state, chain_id, &verified, extension_height, &training_candidates).ok()?;
+        let revealed_training: Vec<_> = training.iter().filter(|a| !a.report.failed).map(|a| a.report.clone()).collect();
         let running = votes::newly_running(keeper, state, &verified).ok()?;
-        let late = votes::late_dissent(keeper, state, &verified).ok()?;
+        let late = votes::late_dissent(keeper, state, chain_id, &verified).ok()?;
         let shared = self.shared.lock();
         let outputs: Vec<AgreedOutput> = agreements
             .iter()
@@ -401,7 +406,8 @@ impl InferenceRuntime {
         // limit: take outputs in request order while they fit. The ones left out stay pending,
         // are reported again in the next extensions and injected at a later height.
         let limit = max_bytes.min(votes::MAX_INJECTED_BYTES);
-        let mut injected = InjectedResults { height: height - 1, round: commit.round, votes: injected_votes, outputs: Vec::new() };
+        let mut injected =
+            InjectedResults { height: height - 1, round: commit.round, votes: injected_votes, outputs: Vec::new(), revealed_training };
         let mut size = votes::INJECTED_MAGIC.len() + injected.encoded_len();
         for output in outputs {
             let len = output.encoded_len();

@@ -319,6 +319,7 @@ impl InferenceHost for InferenceHostImpl {
                     eval_loss_bits: job.eval_loss_bits,
                     training_log_hash: job.training_log_hash.clone(),
                     failed: false,
+                    binding: Vec::new(),
                 });
             TrainingJobInfo {
                 base_model_id: job.base_model_id,

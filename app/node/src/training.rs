@@ -206,6 +206,26 @@ impl TrainingRuntime {
         (reports, running)
     }
 
+    /// Every finished result this node holds, plain (as [`Self::reports`] would sign it before
+    /// binding): what it can reveal as a proposer.
+    pub fn results(&self) -> BTreeMap<u64, TrainingReport> {
+        let shared = self.shared.lock();
+        shared
+            .results
+            .iter()
+            .filter(|(_, r)| !r.failed)
+            .map(|(id, r)| {
+                let mut r = r.clone();
+                if self.byzantine {
+                    if let Some(b) = r.adapter_hash.first_mut() {
+                        *b ^= 0xff;
+                    }
+                }
+                (*id, r)
+            })
+            .collect()
+    }
+
     /// Records a finished report (the worker, and tests).
     pub fn insert_result(&self, report: TrainingReport) {
         let mut shared = self.shared.lock();
@@ -388,6 +408,7 @@ fn worker(
                             eval_loss_bits: result.eval_loss_bits,
                             training_log_hash: result.training_log_hash,
                             failed: false,
+                            binding: Vec::new(),
                         }));
                     }
                     None => {}
@@ -454,6 +475,7 @@ mod tests {
             training_log_hash: vec![2; 32],
             eval_loss_bits: 3,
             failed: false,
+            binding: Vec::new(),
         };
         let (honest, rx) = runtime(false);
         // After commit: the two active jobs go to the worker, once.

@@ -242,7 +242,12 @@ fn signed_votes(net: &Net, h: i64, reports: &[Option<Vec<ReportedOutput>>]) -> (
 }
 
 fn injected(h: i64, votes: Vec<InjectedVote>, outputs: Vec<AgreedOutput>) -> InjectedResults {
-    InjectedResults { height: h, round: 0, votes, outputs }
+    InjectedResults { height: h, round: 0, votes, outputs, revealed_training: vec![] }
+}
+
+/// An injected tx revealing the plain training results `revealed` (no outputs).
+fn revealing(h: i64, votes: Vec<InjectedVote>, revealed: Vec<TrainingReport>) -> InjectedResults {
+    InjectedResults { height: h, round: 0, votes, outputs: vec![], revealed_training: revealed }
 }
 
 const TOKENS: [u32; 3] = [5, 6, 7];
@@ -542,14 +547,16 @@ fn params_validate_and_genesis_round_trips() {
     assert_eq!(map.len(), 4);
 }
 
-/// Signed votes of height `h` carrying training reports and running jobs (no outputs).
+/// Signed votes of height `h` carrying training results (each as its validator's binding, as a
+/// node signs them) and running jobs (no outputs).
 fn signed_training_votes(net: &Net, h: i64, reports: &[Option<(Vec<TrainingReport>, Vec<u64>)>]) -> (Vec<InjectedVote>, Vec<CommitEntry>) {
     let mut votes = Vec::new();
     let mut commit = Vec::new();
     for (i, r) in reports.iter().enumerate() {
         let (flag, ext, sig) = match r {
             Some((training, running)) => {
-                let ext = votes::encode_full_extension(Vec::new(), training.clone(), running.clone());
+                let bound = training.iter().map(|r| votes::bind_training_report(CHAIN, &net.cons[i], r)).collect();
+                let ext = votes::encode_full_extension(Vec::new(), bound, running.clone());
                 let sig = net.keys[i].sign(&votes::extension_sign_bytes(&ext, h, 0, CHAIN));
                 (BlockIdFlag::Commit as i32, ext, sig.to_bytes().to_vec())
             }
@@ -574,6 +581,7 @@ fn trained(job_id: u64, adapter: u8) -> TrainingReport {
         eval_loss_bits: 0x3f80_0000,
         training_log_hash: vec![0x77; 32],
         failed: false,
+        binding: vec![],
     }
 }
 
@@ -607,8 +615,15 @@ fn training_agreement_without_outputs_attests_and_slashes_the_dissenting_trainer
             Some((vec![byzantine], vec![])),
         ],
     );
-    // Only training agreements: the injected tx is proposable and verifies.
-    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    // Nothing revealed: the bound reports decide nothing.
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes.clone(), vec![])).unwrap_err();
+    assert!(err.to_string().contains("no outputs"), "{err}");
+    // The byzantine result revealed: only one validator bound it.
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes.clone(), vec![trained(7, 0xab)]))
+        .unwrap_err();
+    assert!(err.to_string().contains("no two-thirds agreement on the revealed result"), "{err}");
+    // Only training agreements, with the result revealed: the injected tx is proposable and verifies.
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![good.clone()])).unwrap();
     assert!(v.outputs.is_empty() && v.running.is_empty());
     assert_eq!(v.training.len(), 1);
     let a = &v.training[0];
@@ -622,9 +637,10 @@ fn training_agreement_without_outputs_attests_and_slashes_the_dissenting_trainer
     assert!(decision.votes.iter().take(3).all(|v| v.agreed) && !decision.votes[3].agreed);
     assert_eq!(net.host.decided.lock().unwrap().len(), 1);
     // Decided: the same commit decides nothing more and the tx has nothing left to apply.
-    let (votes, commit) = signed_training_votes(&net, 11, &[Some((vec![good.clone()], vec![])), Some((vec![good], vec![])), None, None]);
-    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap_err();
-    assert!(err.to_string().contains("no outputs"), "{err}");
+    let (votes, commit) =
+        signed_training_votes(&net, 11, &[Some((vec![good.clone()], vec![])), Some((vec![good.clone()], vec![])), None, None]);
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![good])).unwrap_err();
+    assert!(err.to_string().contains("no two-thirds agreement"), "{err}");
 }
 
 #[test]
@@ -637,11 +653,11 @@ fn failed_reports_are_never_slashed_and_two_thirds_failed_fails_the_job() {
         &[
             Some((vec![good.clone()], vec![])),
             Some((vec![good.clone()], vec![])),
-            Some((vec![good], vec![])),
+            Some((vec![good.clone()], vec![])),
             Some((vec![failed(7)], vec![])),
         ],
     );
-    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![good])).unwrap();
     let decision = net.keeper.apply_training(&mut state, info(12), &v.training[0], &mut BTreeSet::new()).unwrap();
     assert!(decision.slashed.is_empty(), "an executor that could not train is not slashed");
     assert!(net.host.slashed.lock().unwrap().is_empty());
@@ -656,6 +672,10 @@ fn failed_reports_are_never_slashed_and_two_thirds_failed_fails_the_job() {
             Some((vec![failed(7)], vec![])),
             Some((vec![trained(7, 1)], vec![])),
         ],
+    );
+    // Revealing a result next to a two-thirds `failed` is refused; without it the job fails.
+    assert!(
+        votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes.clone(), vec![trained(7, 1)])).is_err()
     );
     let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
     assert!(v.training[0].report.failed);
@@ -681,8 +701,11 @@ fn training_below_two_thirds_or_from_non_executors_decides_nothing() {
         ],
     );
     // 1 of 2 eligible (50 %) agree; non-executors reported running: nothing to apply.
-    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap_err();
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes.clone(), vec![])).unwrap_err();
     assert!(err.to_string().contains("no outputs"), "{err}");
+    let err =
+        votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![trained(7, 1)])).unwrap_err();
+    assert!(err.to_string().contains("no two-thirds agreement"), "{err}");
 }
 
 #[test]
@@ -700,7 +723,8 @@ fn a_running_report_makes_a_queued_job_running() {
 #[test]
 fn training_extension_shapes_are_checked() {
     let (net, state) = training_setup();
-    let ok = votes::encode_full_extension(vec![], vec![trained(7, 1)], vec![7]);
+    let bound = |r: &TrainingReport| votes::bind_training_report(CHAIN, &net.cons[0], r);
+    let ok = votes::encode_full_extension(vec![], vec![bound(&trained(7, 1))], vec![7]);
     assert!(votes::verify_extension(&net.keeper, &state, &ok).is_ok());
     assert!(votes::verify_extension(&net.keeper, &state, &votes::encode_full_extension(vec![], vec![failed(7)], vec![])).is_ok());
     let raw = |ext: openledger_proto::openledger::inference::v1::VoteExtension| prost::Message::encode_to_vec(&ext);
@@ -711,26 +735,77 @@ fn training_extension_shapes_are_checked() {
             running_jobs: running,
         })
     };
-    let mut short = trained(7, 1);
-    short.adapter_hash.pop();
+    // A plain result in an extension (anyone could copy it) is refused; so is a short binding,
+    // a binding next to plain hashes, and `failed` with anything else.
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![trained(7, 1)], vec![])).is_err(), "plain result");
+    let mut short = bound(&trained(7, 1));
+    short.binding.pop();
     assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![short], vec![])).is_err());
-    let mut no_log = trained(7, 1);
-    no_log.training_log_hash.clear();
-    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![no_log], vec![])).is_err());
+    let mut both = bound(&trained(7, 1));
+    both.adapter_hash = vec![1; 32];
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![both], vec![])).is_err());
     let mut failed_with_hash = failed(7);
     failed_with_hash.adapter_hash = vec![1; 32];
     assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![failed_with_hash], vec![])).is_err());
-    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![trained(7, 1), trained(7, 2)], vec![])).is_err(), "repeated job");
+    let mut failed_with_binding = failed(7);
+    failed_with_binding.binding = vec![1; 32];
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![failed_with_binding], vec![])).is_err());
+    assert!(
+        votes::verify_extension(&net.keeper, &state, &ext(vec![bound(&trained(7, 1)), bound(&trained(7, 2))], vec![])).is_err(),
+        "repeated job"
+    );
     assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![], vec![7, 7])).is_err());
     assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![], vec![0])).is_err());
-    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![trained(8, 1)], vec![])).is_err(), "unknown job");
+    assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![bound(&trained(8, 1))], vec![])).is_err(), "unknown job");
     assert!(votes::verify_extension(&net.keeper, &state, &ext(vec![], vec![8])).is_err(), "unknown job");
     let many: Vec<u64> = (1..=65).collect();
     assert!(votes::decode_extension(&ext(vec![], many)).is_err());
     // The encoder keeps within the bounds and drops nothing it may keep.
-    let encoded = votes::encode_full_extension(vec![], vec![trained(7, 1), trained(7, 2)], (1..=100).collect());
+    let encoded = votes::encode_full_extension(vec![], vec![bound(&trained(7, 1)), bound(&trained(7, 2))], (1..=100).collect());
     let decoded = votes::decode_extension(&encoded).unwrap();
     assert_eq!((decoded.training_reports.len(), decoded.running_jobs.len()), (1, votes::MAX_RUNNING_JOBS_PER_EXTENSION));
+}
+
+/// Validator 3 copies validator 0's training report (a free rider on ModelFactory): the copy
+/// is validator 0's binding, not its own, so it neither counts toward the two thirds nor is
+/// paid, and it is slashed as a different report.
+#[test]
+fn a_copied_training_report_is_never_counted_or_paid() {
+    let (net, mut state) = training_setup();
+    let good = trained(7, 0xaa);
+    let (mut votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![good.clone()], vec![])),
+            Some((vec![], vec![])),
+        ],
+    );
+    let copy = votes[0].vote_extension.clone();
+    votes[3].extension_signature = net.keys[3].sign(&votes::extension_sign_bytes(&copy, 11, 0, CHAIN)).to_bytes().to_vec();
+    votes[3].vote_extension = copy;
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![good.clone()])).unwrap();
+    let a = &v.training[0];
+    assert_eq!((a.agreeing_power, a.eligible_power), (30, 40));
+    let decision = net.keeper.apply_training(&mut state, info(12), a, &mut BTreeSet::new()).unwrap();
+    assert_eq!(decision.agreeing_executors.len(), 3, "the copier is not paid");
+    assert!(!decision.votes[3].agreed);
+    assert_eq!(decision.slashed, vec![net.operators[3].clone()]);
+
+    // With two honest trainers the copier cannot lift them to two thirds.
+    let (net, state) = training_setup();
+    let (mut votes, commit) = signed_training_votes(
+        &net,
+        11,
+        &[Some((vec![good.clone()], vec![])), Some((vec![good.clone()], vec![])), None, Some((vec![], vec![]))],
+    );
+    let copy = votes[0].vote_extension.clone();
+    votes[3].extension_signature = net.keys[3].sign(&votes::extension_sign_bytes(&copy, 11, 0, CHAIN)).to_bytes().to_vec();
+    votes[3].vote_extension = copy;
+    let err = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![good])).unwrap_err();
+    assert!(err.to_string().contains("no two-thirds agreement"), "{err}");
 }
 
 #[test]
@@ -748,7 +823,7 @@ fn a_late_different_report_for_an_attested_job_is_slashed() {
             Some((vec![], vec![7])),
         ],
     );
-    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![])).unwrap();
+    let v = votes::verify_injected_all(&net.keeper, &state, CHAIN, 12, 0, &commit, &revealing(11, votes, vec![good.clone()])).unwrap();
     assert!(v.late_dissent.is_empty());
     let decision = net.keeper.apply_training(&mut state, info(12), &v.training[0], &mut BTreeSet::new()).unwrap();
     assert!(decision.slashed.is_empty());

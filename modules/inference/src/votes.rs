@@ -2,7 +2,8 @@
 //! the extension format, what `VerifyVoteExtension` may check, the CometBFT sign bytes of an
 //! extension, the proposer's injected results tx, and the verification that ProcessProposal and
 //! FinalizeBlock both run on it, for inference outputs and for ModelFactory training reports
-//! (which need no text: the hashes in the signed extensions are the whole result). Everything here is a pure function of the block, the previous
+//! (both bound to their reporter and checked against what the proposer reveals). Everything
+//! here is a pure function of the block, the previous
 //! commit and committed state, so every honest node reaches the same answer.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,14 +99,11 @@ pub fn decode_extension(bytes: &[u8]) -> Result<VoteExtension, InferenceError> {
             return Err(InferenceError::InvalidExtension("training job ids must be strictly ascending and non-zero".into()));
         }
         last = r.job_id;
-        let shaped = if r.failed {
-            r.adapter_hash.is_empty() && r.training_log_hash.is_empty() && r.eval_loss_bits == 0
-        } else {
-            r.adapter_hash.len() == 32 && r.training_log_hash.len() == 32
-        };
+        let plain_empty = r.adapter_hash.is_empty() && r.training_log_hash.is_empty() && r.eval_loss_bits == 0;
+        let shaped = if r.failed { plain_empty && r.binding.is_empty() } else { plain_empty && r.binding.len() == 32 };
         if !shaped {
             return Err(InferenceError::InvalidExtension(format!(
-                "training report of job {} must carry 32-byte adapter and log hashes, or none when failed",
+                "training report of job {} must carry only a 32-byte binding, or only `failed`",
                 r.job_id
             )));
         }
@@ -303,6 +301,41 @@ pub fn report_binding(chain_id: &str, request_id: u64, address: &[u8], output_ha
     h.finalize().into()
 }
 
+/// Domain of a training report binding (see [`training_binding`]).
+pub const TRAINING_DOMAIN: &[u8] = b"openledger.inference.v1.training";
+
+/// What a validator reports for a successfully trained job instead of the plain result:
+/// `sha256(TRAINING_DOMAIN ‖ len(chain_id) u32 LE ‖ chain_id ‖ job_id u64 LE ‖ consensus address
+/// ‖ adapter hash ‖ eval-loss bits u32 LE ‖ training-log hash)` over the plain `result`. Like
+/// [`report_binding`], only its reporter could have made it, and a copy matches nothing.
+pub fn training_binding(chain_id: &str, address: &[u8], result: &TrainingReport) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(TRAINING_DOMAIN);
+    h.update((chain_id.len() as u32).to_le_bytes());
+    h.update(chain_id.as_bytes());
+    h.update(result.job_id.to_le_bytes());
+    h.update(address);
+    h.update(&result.adapter_hash);
+    h.update(result.eval_loss_bits.to_le_bytes());
+    h.update(&result.training_log_hash);
+    h.finalize().into()
+}
+
+/// The form a plain training result takes in this validator's extension: `failed` as is, a
+/// successful result as its [`training_binding`] alone.
+pub fn bind_training_report(chain_id: &str, address: &[u8], result: &TrainingReport) -> TrainingReport {
+    if result.failed {
+        return TrainingReport { job_id: result.job_id, failed: true, ..Default::default() };
+    }
+    TrainingReport { job_id: result.job_id, binding: training_binding(chain_id, address, result).to_vec(), ..Default::default() }
+}
+
+/// Whether a plain training result is well formed: 32-byte adapter and log hashes, not failed,
+/// no binding.
+fn is_plain_result(r: &TrainingReport) -> bool {
+    !r.failed && r.adapter_hash.len() == 32 && r.training_log_hash.len() == 32 && r.binding.is_empty()
+}
+
 /// A revealed output offered for a request: its hash and token count.
 pub type Candidate = ([u8; 32], u32);
 
@@ -394,18 +427,19 @@ pub struct TrainingAgreement {
     pub votes: Vec<TrainingTallyVote>,
 }
 
-/// A training report compared whole: failed, adapter hash, eval-loss bits, training-log hash.
-type ReportKey = (bool, Vec<u8>, u32, Vec<u8>);
-
-/// Tallies training reports exactly as [`tally`] tallies outputs: for every queued or running
-/// job someone reported, the report (compared whole: failed flag, adapter hash, eval-loss bits,
-/// training-log hash) that two thirds of the power of the validators registered as executors
-/// of the job's base model (in this commit) signed, if any. In job-id order.
+/// Tallies training reports as [`tally`] tallies outputs: for every queued or running job
+/// someone reported, whether two thirds of the power of the validators registered as executors
+/// of the job's base model (in this commit) reported `failed`, or bound the revealed plain
+/// result in `candidates` (each with its own [`training_binding`]). In an agreement's votes, a
+/// report that bound the candidate is replaced by the candidate itself (what its reporter
+/// trained); any other report stays as signed. In job-id order.
 pub fn tally_training(
     keeper: &InferenceKeeper,
     state: &dyn StateRead,
+    chain_id: &str,
     votes: &[VerifiedVote],
     extension_height: u64,
+    candidates: &BTreeMap<u64, TrainingReport>,
 ) -> Result<Vec<TrainingAgreement>, InferenceError> {
     let registrations = keeper.eligible_operators(state)?;
     let mut job_ids = BTreeSet::new();
@@ -418,8 +452,9 @@ pub fn tally_training(
         if job.status == TrainingJobStatus::Done {
             continue;
         }
+        let candidate = candidates.get(&id).filter(|c| is_plain_result(c));
         let mut eligible_power = 0i64;
-        let mut by_report: BTreeMap<ReportKey, (i64, TrainingReport)> = BTreeMap::new();
+        let (mut failed_power, mut bound_power) = (0i64, 0i64);
         let mut tally_votes = Vec::new();
         for v in votes {
             let serves = registrations.get(&v.validator.operator).is_some_and(|models| models.contains(&job.base_model_id));
@@ -427,11 +462,14 @@ pub fn tally_training(
                 continue;
             }
             eligible_power = eligible_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
-            let report = v.training_reports.iter().find(|r| r.job_id == id).cloned();
+            let mut report = v.training_reports.iter().find(|r| r.job_id == id).cloned();
             if let Some(r) = &report {
-                let key = (r.failed, r.adapter_hash.clone(), r.eval_loss_bits, r.training_log_hash.clone());
-                let slot = by_report.entry(key).or_insert((0, r.clone()));
-                slot.0 = slot.0.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+                if r.failed {
+                    failed_power = failed_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+                } else if let Some(c) = candidate.filter(|c| r.binding.as_slice() == training_binding(chain_id, &v.address, c)) {
+                    bound_power = bound_power.checked_add(v.power).ok_or(InferenceError::Overflow("power"))?;
+                    report = Some(c.clone());
+                }
             }
             tally_votes.push(TrainingTallyVote { operator: v.validator.operator.clone(), power: v.power, report });
         }
@@ -439,7 +477,12 @@ pub fn tally_training(
             continue;
         }
         let two_thirds = |p: i64| i128::from(p) * 3 >= i128::from(eligible_power) * 2;
-        if let Some((_, (power, report))) = by_report.into_iter().find(|(_, (p, _))| two_thirds(*p)) {
+        let decided = if two_thirds(failed_power) {
+            Some((failed_power, TrainingReport { job_id: id, failed: true, ..Default::default() }))
+        } else {
+            candidate.filter(|_| two_thirds(bound_power)).map(|c| (bound_power, c.clone()))
+        };
+        if let Some((power, report)) = decided {
             agreements.push(TrainingAgreement {
                 job_id: id,
                 report,
@@ -479,7 +522,12 @@ pub fn newly_running(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[V
 
 /// `(job, operator)` for every eligible, unjailed validator whose signed report for an
 /// ATTESTED job is a successful result different from the attested one (job-id order).
-pub fn late_dissent(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[VerifiedVote]) -> Result<Vec<(u64, String)>, InferenceError> {
+pub fn late_dissent(
+    keeper: &InferenceKeeper,
+    state: &dyn StateRead,
+    chain_id: &str,
+    votes: &[VerifiedVote],
+) -> Result<Vec<(u64, String)>, InferenceError> {
     let registrations = keeper.eligible_operators(state)?;
     let mut out = BTreeSet::new();
     let mut jobs = BTreeMap::new();
@@ -494,7 +542,9 @@ pub fn late_dissent(keeper: &InferenceKeeper, state: &dyn StateRead, votes: &[Ve
             let Some(Some(job)) = jobs.get(&r.job_id) else { continue };
             let Some(attested) = &job.attested else { continue };
             let serves = registrations.get(&v.validator.operator).is_some_and(|m| m.contains(&job.base_model_id));
-            if serves && r != attested {
+            // The attested result is public by now: a report is judged by whether it is this
+            // validator's binding of it.
+            if serves && r.binding.as_slice() != training_binding(chain_id, &v.address, attested) {
                 out.insert((r.job_id, v.validator.operator.clone()));
             }
         }
@@ -570,9 +620,28 @@ pub fn verify_injected_all(
     }
     let verified = verify_commit(keeper, state, chain_id, injected.height, injected.round, &injected.votes, commit)?;
     let extension_height = u64::try_from(injected.height).unwrap_or(0);
-    let training = tally_training(keeper, state, &verified, extension_height)?;
+    // The revealed training results are the candidates the bound training reports are checked
+    // against; each must be decided by this commit.
+    let mut training_candidates = BTreeMap::new();
+    let mut last = 0u64;
+    for r in &injected.revealed_training {
+        if r.job_id <= last {
+            return bad("revealed training results must be in strictly ascending job order".into());
+        }
+        last = r.job_id;
+        if !is_plain_result(r) {
+            return bad(format!("revealed result of job {} must be a successful result with 32-byte hashes", r.job_id));
+        }
+        training_candidates.insert(r.job_id, r.clone());
+    }
+    let training = tally_training(keeper, state, chain_id, &verified, extension_height, &training_candidates)?;
+    for id in training_candidates.keys() {
+        if !training.iter().any(|a| a.job_id == *id && !a.report.failed) {
+            return bad(format!("job {id} has no two-thirds agreement on the revealed result"));
+        }
+    }
     let running = newly_running(keeper, state, &verified)?;
-    let late = late_dissent(keeper, state, &verified)?;
+    let late = late_dissent(keeper, state, chain_id, &verified)?;
     if injected.outputs.is_empty() && training.is_empty() && running.is_empty() && late.is_empty() {
         return bad("no outputs, training agreements, running jobs or dissent".into());
     }

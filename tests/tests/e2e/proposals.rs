@@ -108,7 +108,13 @@ impl Chain {
             extension_signature: signature.to_bytes().to_vec(),
         };
         let output = ipb::AgreedOutput { request_id: self.request_id, tokens: TOKENS.to_vec(), text: text.into() };
-        let injected = ipb::InjectedResults { height: extension_height, round: 0, votes: vec![vote], outputs: vec![output] };
+        let injected = ipb::InjectedResults {
+            height: extension_height,
+            round: 0,
+            votes: vec![vote],
+            outputs: vec![output],
+            revealed_training: vec![],
+        };
         (injected, self.commit())
     }
 
