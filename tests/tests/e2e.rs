@@ -21,6 +21,8 @@ mod gov_node;
 mod inference;
 #[path = "e2e/localnet.rs"]
 mod localnet;
+#[path = "e2e/make_run.rs"]
+mod make_run;
 #[path = "e2e/module_registry.rs"]
 mod module_registry;
 #[path = "e2e/node.rs"]

@@ -3,10 +3,10 @@
 // openledgerd with `--web-dir web/dist --serve-dev-account` and a governance proposal in its
 // voting period. Two runs of the same flows: one signs with the "local dev account" the node
 // serves, one through a scripted `window.keplr` stand-in whose signer is CosmJS's
-// DirectSecp256k1HdWallet (on the Node side, reached through exposed functions). Every flow checks
-// the chain state through REST, not only the page. Screenshots of every page go to
-// $OPENLEDGER_WEB_ARTIFACTS; first load and time to interactive are printed and written to
-// metrics.json there.
+// DirectSecp256k1HdWallet (on the Node side, reached through exposed functions: lib.mjs's
+// installKeplr). Every flow checks the chain state through REST, not only the page. Screenshots of
+// every page go to $OPENLEDGER_WEB_ARTIFACTS; first load and time to interactive are printed and
+// written to metrics.json there.
 //
 // Environment: OPENLEDGER_REST (http://127.0.0.1:PORT, serving /app), OPENLEDGER_VALIDATOR
 // (valoper of the node), OPENLEDGER_PROPOSAL (id in voting period), OPENLEDGER_WEB_ARTIFACTS,
@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { Secp256k1HdWallet } from "@cosmjs/amino";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
-import { ARTIFACTS, b64hex, goto, launch, REST, rest, shot, TX_TIMEOUT, txFailed, txIncluded, until } from "./lib.mjs";
+import { ARTIFACTS, b64hex, goto, installKeplr, launch, REST, rest, shot, TX_TIMEOUT, txFailed, txIncluded, until } from "./lib.mjs";
 
 const VALIDATOR = process.env.OPENLEDGER_VALIDATOR;
 const PROPOSAL = process.env.OPENLEDGER_PROPOSAL ?? "1";
@@ -41,83 +41,6 @@ after(async () => {
   writeFileSync(join(ARTIFACTS, "metrics.json"), JSON.stringify(metrics, null, 2));
 });
 
-/** Installs the Keplr stand-in: the page's window.keplr calls CosmJS on the Node side. */
-async function installKeplr(context, wallet, calls) {
-  const [account] = await wallet.getAccounts();
-  await context.exposeFunction("__keplrCall", async (method, arg) => {
-    calls.push(method === "experimentalSuggestChain" ? { method, chainId: arg.chainId, rest: arg.rest, rpc: arg.rpc } : { method });
-    switch (method) {
-      case "experimentalSuggestChain":
-      case "enable":
-        return null;
-      case "account":
-        return { address: account.address, pubkey: Buffer.from(account.pubkey).toString("base64") };
-      case "signDirect": {
-        const doc = {
-          bodyBytes: Buffer.from(arg.doc.bodyBytes, "base64"),
-          authInfoBytes: Buffer.from(arg.doc.authInfoBytes, "base64"),
-          chainId: arg.doc.chainId,
-          accountNumber: BigInt(arg.doc.accountNumber),
-        };
-        const { signed, signature } = await wallet.signDirect(arg.signer, doc);
-        return {
-          signed: {
-            bodyBytes: Buffer.from(signed.bodyBytes).toString("base64"),
-            authInfoBytes: Buffer.from(signed.authInfoBytes).toString("base64"),
-            chainId: signed.chainId,
-            accountNumber: signed.accountNumber.toString(),
-          },
-          signature,
-        };
-      }
-      case "signAmino":
-        return keplrAmino.signAmino(arg.signer, arg.doc);
-      default:
-        throw new Error(`the Keplr stand-in has no ${method}`);
-    }
-  });
-  await context.addInitScript(() => {
-    const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const b64 = (u8) => btoa(String.fromCharCode(...u8));
-    const call = (m, a) => window.__keplrCall(m, a);
-    const signer = {
-      async getAccounts() {
-        const a = await call("account");
-        return [{ address: a.address, algo: "secp256k1", pubkey: bytes(a.pubkey) }];
-      },
-      async signDirect(signerAddress, doc) {
-        // sessionStorage "keplrReject": the user presses Reject in Keplr.
-        if (sessionStorage.getItem("keplrReject") === "1") throw new Error("Request rejected");
-        const r = await call("signDirect", {
-          signer: signerAddress,
-          doc: { bodyBytes: b64(doc.bodyBytes), authInfoBytes: b64(doc.authInfoBytes), chainId: doc.chainId, accountNumber: doc.accountNumber.toString() },
-        });
-        return {
-          signed: { bodyBytes: bytes(r.signed.bodyBytes), authInfoBytes: bytes(r.signed.authInfoBytes), chainId: r.signed.chainId, accountNumber: BigInt(r.signed.accountNumber) },
-          signature: r.signature,
-        };
-      },
-    };
-    // sessionStorage "keplrAminoOnly": the offline signer signs amino JSON only, like a Ledger's.
-    const aminoOnly = () => sessionStorage.getItem("keplrAminoOnly") === "1";
-    const aminoSigner = {
-      getAccounts: signer.getAccounts,
-      signAmino: (signerAddress, doc) => call("signAmino", { signer: signerAddress, doc }),
-    };
-    window.keplr = {
-      version: "stand-in",
-      experimentalSuggestChain: (info) => call("experimentalSuggestChain", info),
-      enable: (chainId) => call("enable", chainId),
-      async getKey() {
-        const a = await call("account");
-        return { name: "stand-in", algo: "secp256k1", bech32Address: a.address, pubKey: bytes(a.pubkey), isNanoLedger: false };
-      },
-      getOfflineSigner: () => (aminoOnly() ? aminoSigner : signer),
-      getOfflineSignerAuto: async () => (aminoOnly() ? aminoSigner : signer),
-    };
-  });
-}
-
 for (const run of ["dev", "keplr"]) {
   describe(`web app signing with the ${run === "dev" ? "local dev account" : "Keplr stand-in"}`, () => {
     let context;
@@ -131,7 +54,7 @@ for (const run of ["dev", "keplr"]) {
         // Funded by the dev run's Send (it runs first).
         const funded = await rest(`/cosmos/bank/v1beta1/balances/${keplrAccount.address}/by_denom?denom=uopen`);
         assert.ok(BigInt(funded.balance.amount) > 0n, "the dev run funded the Keplr account");
-        await installKeplr(context, keplrWallet, keplrCalls);
+        await installKeplr(context, keplrWallet, keplrAmino, keplrCalls);
       }
       page = await context.newPage();
       page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));

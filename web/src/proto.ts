@@ -165,7 +165,19 @@ export function msgPublishVersion(owner: string, datanetId: string): Any {
 }
 
 // --- openledger.inference.v1 ---
-export function msgRequestInference(requester: string, baseModelId: string, adapterId: string, prompt: string, maxTokens: number, fee: CoinLike): Any {
+/** openledger.executor.v1.ChatMessage: one turn of a conversation. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export const chatMessageBytes = (m: ChatMessage) => encode([[1, "string", m.role], [2, "string", m.content]]);
+
+/**
+ * MsgRequestInference: a raw `prompt`, or (for a base model with a chat template) a conversation
+ * in `messages` (field 7, oldest turn first) with the prompt empty; exactly one of them is set.
+ */
+export function msgRequestInference(requester: string, baseModelId: string, adapterId: string, prompt: string, maxTokens: number, fee: CoinLike, messages: ChatMessage[] = []): Any {
   return any(
     "/openledger.inference.v1.MsgRequestInference",
     encode([
@@ -175,6 +187,7 @@ export function msgRequestInference(requester: string, baseModelId: string, adap
       [4, "string", prompt],
       [5, "uint32", maxTokens],
       [6, "message", coin(fee)],
+      [7, "repeated_message", messages.map(chatMessageBytes)],
     ]),
   );
 }

@@ -7,7 +7,7 @@
 import { fromBase64, toBase64 } from "@cosmjs/encoding";
 import type { StdFee, StdSignDoc } from "@cosmjs/amino";
 import type { Any } from "cosmjs-types/google/protobuf/any";
-import { authInfo, msgSendBytes, msgStakeBytes, msgVoteBytes, msgWithdrawBytes, secp256k1PubkeyAny, SIGN_MODE_DIRECT, SIGN_MODE_LEGACY_AMINO_JSON, txBody, txRaw } from "./proto";
+import { authInfo, msgRequestInference, msgSendBytes, msgStakeBytes, msgVoteBytes, msgWithdrawBytes, secp256k1PubkeyAny, SIGN_MODE_DIRECT, SIGN_MODE_LEGACY_AMINO_JSON, txBody, txRaw, type ChatMessage } from "./proto";
 import { ApiError, get, getOptional, post } from "./api";
 import { DENOM } from "./format";
 import type { ChainInfo } from "./store";
@@ -74,6 +74,7 @@ export function explain(codespace: string | undefined, code: number | undefined,
         return `Account sequence mismatch (another tx from this account was in flight): ${clean}`;
     }
   }
+  if (codespace === "inference" && code === 15) return `This model has no chat template: it takes one raw prompt, not a conversation (${clean})`;
   return clean || `error code ${code} (${codespace})`;
 }
 
@@ -266,6 +267,44 @@ export function vote(voter: string, proposalId: string, option: number): TxMsg {
     any: { typeUrl: "/cosmos.gov.v1beta1.MsgVote", value: msgVoteBytes(proposalId, voter, option) },
     amino: { type: "cosmos-sdk/MsgVote", value: { option, proposal_id: proposalId, voter } },
     summary: "Vote",
+  };
+}
+
+/**
+ * OpenLedger's amino JSON rule (the inference module's `amino`): zero values are omitted — ""
+ * strings, "0" for ids (keys ending in `_id`; free text such as a prompt "0" is kept), 0, null,
+ * empty arrays — and keys are sorted.
+ */
+function aminoFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(fields).sort()) {
+    const v = fields[k];
+    if (v === undefined || v === null || v === "" || (v === "0" && k.endsWith("_id")) || v === 0 || (Array.isArray(v) && v.length === 0)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * openledger.inference.v1.MsgRequestInference with its amino form ("openledger/MsgRequestInference",
+ * what an amino-only wallet signs): a raw prompt, or a conversation in `messages` (prompt "").
+ */
+export function requestInference(requester: string, baseModelId: string, adapterId: string, prompt: string, maxTokens: number, fee: string, messages: ChatMessage[] = []): TxMsg {
+  return {
+    any: msgRequestInference(requester, baseModelId, adapterId, prompt, maxTokens, c(fee), messages),
+    amino: {
+      type: "openledger/MsgRequestInference",
+      value: aminoFields({
+        adapter_id: adapterId,
+        base_model_id: baseModelId,
+        fee: { amount: fee, denom: DENOM },
+        max_tokens: maxTokens,
+        messages: messages.map((m) => aminoFields({ content: m.content, role: m.role })),
+        prompt,
+        requester,
+      }),
+    },
+    summary: messages.length ? "Ask (conversation)" : "Ask",
   };
 }
 

@@ -4,9 +4,9 @@
 //!
 //! 1. creates two contributor keys (`demo-ada`, `demo-lin`) in the node's keyring and funds them
 //!    from the dev account;
-//! 2. creates the datanet "Open data basics", has both contributors submit rows
-//!    (`localnet/demo/open-data.txt`, compiled in), accepts them as the owner and publishes
-//!    version 1 (the chain indexes it for Proof of Attribution);
+//! 2. creates the JSON datanet "Open data basics" (prompt/completion rows), has both
+//!    contributors submit their rows (`localnet/demo/open-data.txt`, compiled in), accepts them
+//!    as the owner and publishes version 1 (the chain indexes it for Proof of Attribution);
 //! 3. waits until this validator's executor answers (on a first `make run` it may still be
 //!    compiling), then starts a ModelFactory fine-tune of base model 1 on that version, which the
 //!    validators train and attest; the adapter it registers is pinned to the datanet version, so
@@ -31,7 +31,8 @@ use openledger_server::rpc_client::{CometRpc, IndexedTx};
 use prost::Message;
 use serde_json::{json, Value};
 
-/// The demo datanet's rows: `@name` lines switch the contributor, `# ` lines are comments.
+/// The demo datanet's rows (JSON prompt/completion pairs): `@name` lines switch the
+/// contributor, `# ` lines are comments.
 const ROWS: &str = include_str!("../../../localnet/demo/open-data.txt");
 /// What each demo contributor is funded with (100 OPEN).
 const CONTRIBUTOR_FUNDS_UOPEN: u128 = 100_000_000;
@@ -191,7 +192,10 @@ pub fn cmd_demo(home: &Path, args: &DemoArgs) -> anyhow::Result<()> {
                     "Short, plain statements about open data and about how OpenLedger pays data contributors. Seeded by `openledgerd demo`."
                         .into(),
                 license: "CC-BY-4.0".into(),
-                schema: Some(dpb::RowSchema { kind: dpb::SchemaKind::Text as i32, required_fields: vec![] }),
+                schema: Some(dpb::RowSchema {
+                    kind: dpb::SchemaKind::Json as i32,
+                    required_fields: vec!["prompt".into(), "completion".into()],
+                }),
                 policy: Some(dpb::CurationPolicy {
                     mode: dpb::CurationMode::OwnerReview as i32,
                     curators: vec![],
@@ -350,7 +354,11 @@ mod tests {
         assert_eq!(groups.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(), ["demo-ada", "demo-lin"]);
         for (_, rows) in &groups {
             assert!(rows.len() >= 5);
-            assert!(rows.iter().all(|r| !r.is_empty() && r.len() <= 4096 && !r.starts_with('#')));
+            for row in rows {
+                let v: serde_json::Value = serde_json::from_str(row).expect("a JSON row");
+                assert!(v["prompt"].is_string() && v["completion"].is_string(), "{row}");
+                assert!(row.len() <= 4096);
+            }
         }
     }
 }

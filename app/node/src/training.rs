@@ -327,6 +327,7 @@ fn worker(
                 rows,
                 data_root: job.merkle_root.clone(),
                 config: job.config.clone(),
+                chat_template_hash: job.chat_template_hash.clone(),
             };
             let mut stream = match client.train(request).await {
                 Ok(s) => s.into_inner(),

@@ -76,6 +76,18 @@ pub enum AttributionError {
     /// A datanet read failed.
     #[error("datanet: {0}")]
     Datanet(String),
+    /// The block's indexing budget cannot take this version.
+    #[error(
+        "this block already queued {used} of its {max} bytes to index; a version of {bytes} bytes does not fit: retry in a later block"
+    )]
+    BlockIndexBudget {
+        /// The version's bytes.
+        bytes: u64,
+        /// Already queued in this block.
+        used: u64,
+        /// The budget.
+        max: u64,
+    },
 }
 
 impl ErrorCode for AttributionError {
@@ -105,6 +117,7 @@ impl ErrorCode for AttributionError {
             Self::Overflow(_) => 10,
             Self::Corrupt(_) => 11,
             Self::Datanet(_) => 12,
+            Self::BlockIndexBudget { .. } => 13,
         }
     }
 }

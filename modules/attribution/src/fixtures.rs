@@ -79,19 +79,24 @@ pub fn publish(dk: &DatanetKeeper, state: &mut dyn StateWrite, id: u64) -> Resul
     let Some(mut d) = dk.datanet(state, id)? else { return Ok(0) };
     let mut segments: Vec<dpb::Segment> = Vec::new();
     let mut count = 0u64;
+    let mut total_bytes = 0u64;
     for row_id in 1..d.next_row_id {
         let Some(row) = dk.row(state, id, row_id)? else { continue };
         if row.delisted {
             continue;
         }
         count += 1;
+        total_bytes += row.data.len() as u64;
         match segments.last_mut() {
             Some(s) if s.contribution_id == row.contribution_id && s.first_row_id + s.row_count == row_id => s.row_count += 1,
             _ => segments.push(dpb::Segment { first_row_id: row_id, row_count: 1, contribution_id: row.contribution_id }),
         }
     }
     let version = d.latest_version + 1;
-    state.put_proto(dkey::version(id, version), &dpb::Version { datanet_id: id, version, row_count: count, ..Default::default() })?;
+    state.put_proto(
+        dkey::version(id, version),
+        &dpb::Version { datanet_id: id, version, row_count: count, total_bytes, ..Default::default() },
+    )?;
     state.put_proto(dkey::segments(id, version), &dpb::VersionSegments { segments })?;
     d.latest_version = version;
     dk.set_datanet(state, &d)?;

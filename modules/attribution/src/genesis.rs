@@ -28,6 +28,16 @@ pub struct ParamsJson {
     /// Most tokens per indexed version.
     #[serde(with = "serde_str")]
     pub max_index_tokens: u64,
+    /// Gas per published byte (absent: 0, as on chains from before the param).
+    #[serde(default, with = "serde_str", skip_serializing_if = "is_zero")]
+    pub index_gas_per_byte: u64,
+    /// Bytes one block may queue for indexing (absent: 0, no bound).
+    #[serde(default, with = "serde_str", skip_serializing_if = "is_zero")]
+    pub max_index_bytes_per_block: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Default for ParamsJson {
@@ -38,7 +48,13 @@ impl Default for ParamsJson {
 
 impl From<&pb::Params> for ParamsJson {
     fn from(p: &pb::Params) -> Self {
-        Self { min_span_tokens: p.min_span_tokens, max_output_tokens: p.max_output_tokens, max_index_tokens: p.max_index_tokens }
+        Self {
+            min_span_tokens: p.min_span_tokens,
+            max_output_tokens: p.max_output_tokens,
+            max_index_tokens: p.max_index_tokens,
+            index_gas_per_byte: p.index_gas_per_byte,
+            max_index_bytes_per_block: p.max_index_bytes_per_block,
+        }
     }
 }
 
@@ -94,6 +110,8 @@ impl AttributionGenesis {
                 min_span_tokens: p.min_span_tokens,
                 max_output_tokens: p.max_output_tokens,
                 max_index_tokens: p.max_index_tokens,
+                index_gas_per_byte: p.index_gas_per_byte,
+                max_index_bytes_per_block: p.max_index_bytes_per_block,
             }),
             indexed: refs(&self.indexed),
             pending: refs(&self.pending),

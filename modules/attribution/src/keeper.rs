@@ -50,8 +50,22 @@ pub use openledger_core::module::gov_authority;
 /// version (about 25 MB of text, a ~4 s index build in the block that publishes it; governance
 /// raises it when blocks can afford more).
 pub fn default_params() -> Params {
-    Params { min_span_tokens: 8, max_output_tokens: 4096, max_index_tokens: 4_000_000 }
+    Params {
+        min_span_tokens: 8,
+        max_output_tokens: 4096,
+        max_index_tokens: 4_000_000,
+        index_gas_per_byte: DEFAULT_INDEX_GAS_PER_BYTE,
+        max_index_bytes_per_block: DEFAULT_MAX_INDEX_BYTES_PER_BLOCK,
+    }
 }
+
+/// Default gas per byte of a published version (a 1 MB version costs its publisher 20 M gas,
+/// 0.5 OPEN at the minimum gas price).
+pub const DEFAULT_INDEX_GAS_PER_BYTE: u64 = 20;
+/// Default bound on the bytes one block's publishes may queue for indexing (32 MiB).
+pub const DEFAULT_MAX_INDEX_BYTES_PER_BLOCK: u64 = 32 * 1024 * 1024;
+/// Hard cap on `index_gas_per_byte`.
+pub const ABSOLUTE_MAX_INDEX_GAS_PER_BYTE: u64 = 1_000_000;
 
 /// Checks params against the hard caps.
 pub fn validate_params(p: &Params) -> Result<(), AttributionError> {
@@ -63,6 +77,9 @@ pub fn validate_params(p: &Params) -> Result<(), AttributionError> {
     }
     if p.max_index_tokens == 0 || p.max_index_tokens > ABSOLUTE_MAX_INDEX_TOKENS {
         return Err(AttributionError::InvalidParams(format!("max_index_tokens must be 1..={ABSOLUTE_MAX_INDEX_TOKENS}")));
+    }
+    if p.index_gas_per_byte > ABSOLUTE_MAX_INDEX_GAS_PER_BYTE {
+        return Err(AttributionError::InvalidParams(format!("index_gas_per_byte must be 0..={ABSOLUTE_MAX_INDEX_GAS_PER_BYTE}")));
     }
     Ok(())
 }
@@ -259,7 +276,39 @@ impl AttributionKeeper {
         if self.index_meta(state, datanet_id, version)?.is_some() {
             return Ok(());
         }
+        self.charge_for_index(state, datanet_id, version)?;
         Ok(state.put_proto(state_key::pending(datanet_id, version), &VersionRef { datanet_id, version })?)
+    }
+
+    /// What the index of a newly published version costs its publisher: `index_gas_per_byte`
+    /// gas per byte of its rows (every validator builds that index in an end block), within the
+    /// block's `max_index_bytes_per_block` budget shared by every publish of the block. So a
+    /// flood of republishing pays for each index it makes the chain build, and cannot queue more
+    /// than the budget in one block.
+    fn charge_for_index(&self, state: &mut dyn StateWrite, datanet_id: u64, version: u64) -> Result<(), AttributionError> {
+        let params = self.params(state)?;
+        if params.index_gas_per_byte == 0 && params.max_index_bytes_per_block == 0 {
+            return Ok(());
+        }
+        // A version that vanished costs nothing (end block drops it from the queue).
+        let Some((v, _)) = self.datanet.published_version(state, datanet_id, version)? else { return Ok(()) };
+        let gas = v.total_bytes.checked_mul(params.index_gas_per_byte).ok_or_else(|| AttributionError::Overflow("index gas".into()))?;
+        state.charge_gas(gas)?;
+        if params.max_index_bytes_per_block > 0 {
+            let height = openledger_core::block::block_info(state).map(|b| b.height).unwrap_or(0);
+            let used = match state.get_raw(state_key::BLOCK_INDEX_BYTES)? {
+                Some(b) if b.len() == 16 && b[..8] == height.to_be_bytes() => u64::from_be_bytes(b[8..].try_into().unwrap_or([0; 8])),
+                _ => 0,
+            };
+            let total = used.checked_add(v.total_bytes).ok_or_else(|| AttributionError::Overflow("index bytes".into()))?;
+            if total > params.max_index_bytes_per_block {
+                return Err(AttributionError::BlockIndexBudget { bytes: v.total_bytes, used, max: params.max_index_bytes_per_block });
+            }
+            let mut record = height.to_be_bytes().to_vec();
+            record.extend_from_slice(&total.to_be_bytes());
+            state.put_raw(state_key::BLOCK_INDEX_BYTES.to_vec(), record)?;
+        }
+        Ok(())
     }
 
     /// Versions waiting to be indexed, in (datanet, version) order.

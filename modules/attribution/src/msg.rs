@@ -21,6 +21,8 @@ pub fn params_amino(p: &Params) -> Value {
         .num("min_span_tokens", i64::from(p.min_span_tokens))
         .num("max_output_tokens", i64::from(p.max_output_tokens))
         .u64("max_index_tokens", p.max_index_tokens)
+        .u64("index_gas_per_byte", p.index_gas_per_byte)
+        .u64("max_index_bytes_per_block", p.max_index_bytes_per_block)
         .build()
 }
 

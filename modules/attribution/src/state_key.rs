@@ -4,6 +4,10 @@
 /// `openledger.attribution.v1.Params`.
 pub const PARAMS: &[u8] = b"attribution/params";
 
+/// `(height u64 BE, bytes u64 BE)`: bytes of versions queued for indexing by the publishes of
+/// that block (the per-block budget).
+pub const BLOCK_INDEX_BYTES: &[u8] = b"attribution/block_index_bytes";
+
 /// Prefix of every index (meta and chunks).
 pub const INDEX_PREFIX: &[u8] = b"attribution/index/";
 

@@ -428,7 +428,7 @@ fn queries_answer_params_records_index_info_and_scores() {
 #[test]
 fn update_params_is_governance_only_and_validated() {
     let (k, _, s) = setup();
-    let good = pb::Params { min_span_tokens: 5, max_output_tokens: 100, max_index_tokens: 1000 };
+    let good = pb::Params { min_span_tokens: 5, max_output_tokens: 100, max_index_tokens: 1000, ..crate::keeper::default_params() };
     let msg = pb::MsgUpdateParams { authority: gov_authority().to_bech32(), params: Some(good) };
     let mut c = StateDelta::new(&s);
     UpdateParams::check_stateless(&msg).unwrap().execute(&k, &mut c).unwrap();
@@ -490,4 +490,62 @@ fn genesis_round_trips_and_rebuilds_identical_indexes() {
     bad.params.min_span_tokens = 0;
     let e = fails_cleanly(&s2, |c| init_genesis(&k2, c, &bad));
     assert_eq!(code(&e), ("attribution", 9));
+}
+
+/// Publishing pays for the index it makes every validator build: gas proportional to the
+/// version's bytes, charged to the publishing tx's meter, within a per-block byte budget.
+#[test]
+fn publishing_pays_index_gas_by_size_within_a_block_budget() {
+    use openledger_core::block::{set_block_info, BlockInfo};
+    use openledger_core::gas::GasMeter;
+    let (k, _, mut s) = populated();
+    let total_bytes: u64 = ROWS.iter().map(|r| r.len() as u64).sum();
+    // Three more versions of the same rows (a republish flood), at height 7.
+    for v in 2..=4 {
+        assert_eq!(publish(&dk(), &mut s, 1).unwrap(), v);
+    }
+    set_block_info(&mut s, BlockInfo { height: 7, ..BlockInfo::default() }).unwrap();
+    let budget = total_bytes * 2;
+    k.set_params(&mut s, &pb::Params { index_gas_per_byte: 20, max_index_bytes_per_block: budget, ..crate::keeper::default_params() })
+        .unwrap();
+
+    // Gas of the same publish with and without the index charge: the difference is 20 × bytes.
+    let gas_of = |s: &StateDelta<EmptyState>, version: u64| {
+        let meter = Arc::new(GasMeter::new(u64::MAX / 2));
+        let mut layer = StateDelta::metered(s, meter.clone());
+        let r = k.on_version_published(&mut layer, 1, version);
+        (r.map(|_| layer.into_parts()), meter.consumed())
+    };
+    let (first, with_charge) = gas_of(&s, 1);
+    let (writes, events) = first.unwrap();
+    s.absorb(writes, events);
+    let (second, _) = gas_of(&s, 2);
+    let (writes, events) = second.unwrap();
+    s.absorb(writes, events);
+    // The third publish of the block does not fit the budget of two versions: refused.
+    let (third, _) = gas_of(&s, 3);
+    let e = third.unwrap_err();
+    assert_eq!(code(&e), ("attribution", 13), "{e}");
+    assert!(k.pending(&s, 10).unwrap().len() == 2, "the refused version is not queued");
+    // Next block: the budget is fresh.
+    set_block_info(&mut s, BlockInfo { height: 8, ..BlockInfo::default() }).unwrap();
+    let (third, _) = gas_of(&s, 3);
+    assert!(third.is_ok());
+
+    // Without the charge (a chain from before the param): only the reads and writes.
+    let (k2, _, mut s2) = populated();
+    set_block_info(&mut s2, BlockInfo { height: 7, ..BlockInfo::default() }).unwrap();
+    k2.set_params(&mut s2, &pb::Params { index_gas_per_byte: 0, max_index_bytes_per_block: 0, ..crate::keeper::default_params() }).unwrap();
+    let meter = Arc::new(GasMeter::new(u64::MAX / 2));
+    let mut layer = StateDelta::metered(&s2, meter.clone());
+    k2.on_version_published(&mut layer, 1, 1).unwrap();
+    let without = meter.consumed();
+    assert!(with_charge >= without + 20 * total_bytes, "{with_charge} vs {without} + 20 × {total_bytes}");
+    assert!(with_charge < without + 20 * total_bytes + 20_000, "the rest is a few reads and writes (the version, the budget)");
+
+    // A publisher out of gas for its index fails its tx.
+    let meter = Arc::new(GasMeter::new(without + 10 * total_bytes));
+    let mut layer = StateDelta::metered(&s, meter);
+    let e = k.on_version_published(&mut layer, 1, 4).unwrap_err();
+    assert_eq!(code(&e), ("sdk", 11), "{e}");
 }

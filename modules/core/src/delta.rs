@@ -107,6 +107,13 @@ impl<P: StateRead> StateRead for StateDelta<P> {
         }
         Ok(out)
     }
+
+    fn charge_gas(&self, amount: u64) -> Result<(), StateError> {
+        match &self.gas {
+            Some(meter) => Ok(meter.charge(amount)?),
+            None => self.parent.charge_gas(amount),
+        }
+    }
 }
 
 impl<P: StateRead> StateWrite for StateDelta<P> {

@@ -63,6 +63,13 @@ pub trait StateRead {
     /// Entries with keys starting with `prefix`, ordered, strictly after `start_after`, at most
     /// `limit` of them.
     fn scan_raw(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>, StateError>;
+    /// Charges `amount` gas for work a message causes beyond its own reads and writes (say, an
+    /// index the chain must build from it) to the nearest metered layer; out of gas fails the
+    /// tx like any read or write. No-op on unmetered state (block level, queries).
+    fn charge_gas(&self, amount: u64) -> Result<(), StateError> {
+        let _ = amount;
+        Ok(())
+    }
 }
 
 /// Write access: buffered writes and events, dropped whole if the layer is dropped.
@@ -82,6 +89,9 @@ impl<T: StateRead + ?Sized> StateRead for &T {
     fn scan_raw(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>, StateError> {
         (**self).scan_raw(prefix, start_after, limit)
     }
+    fn charge_gas(&self, amount: u64) -> Result<(), StateError> {
+        (**self).charge_gas(amount)
+    }
 }
 
 impl<T: StateRead + ?Sized> StateRead for &mut T {
@@ -90,6 +100,9 @@ impl<T: StateRead + ?Sized> StateRead for &mut T {
     }
     fn scan_raw(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>, StateError> {
         (**self).scan_raw(prefix, start_after, limit)
+    }
+    fn charge_gas(&self, amount: u64) -> Result<(), StateError> {
+        (**self).charge_gas(amount)
     }
 }
 

@@ -25,21 +25,18 @@ fn address(field: &'static str, text: &str) -> Result<Address, InferenceError> {
     Address::from_bech32(text).map_err(|e| InferenceError::InvalidAddress { field, reason: e.to_string() })
 }
 
-/// Amino object with the SDK's rules: zero values omitted, 64-bit integers as strings.
+/// Amino object with the SDK's rules: zero values omitted ("" strings, "0" ids, null, empty
+/// lists), 64-bit integers as strings.
 fn amino(name: &str, fields: Vec<(&str, Value)>) -> Value {
-    json!({"type": name, "value": amino_fields(fields)})
-}
-
-/// An amino JSON object of `fields`, zero values omitted.
-fn amino_fields(fields: Vec<(&str, Value)>) -> Value {
     let mut map = Map::new();
     for (k, v) in fields {
-        let empty = matches!(&v, Value::String(s) if s.is_empty() || s == "0") || v.is_null() || v == json!([]);
+        // "" is empty; "0" only for ids (64-bit integers are strings), never for free text.
+        let empty = matches!(&v, Value::String(s) if s.is_empty() || (s == "0" && k.ends_with("_id"))) || v.is_null() || v == json!([]);
         if !empty {
             map.insert(k.to_string(), v);
         }
     }
-    Value::Object(map)
+    json!({"type": name, "value": Value::Object(map)})
 }
 
 /// A validated MsgRequestInference.
@@ -93,7 +90,16 @@ impl RequestInference {
                         self.msg
                             .messages
                             .iter()
-                            .map(|m| amino_fields(vec![("content", json!(m.content)), ("role", json!(m.role))]))
+                            // Free text: only an empty string is omitted (not "0", unlike ids).
+                            .map(|m| {
+                                let mut turn = Map::new();
+                                for (k, v) in [("content", &m.content), ("role", &m.role)] {
+                                    if !v.is_empty() {
+                                        turn.insert(k.to_string(), json!(v));
+                                    }
+                                }
+                                Value::Object(turn)
+                            })
                             .collect(),
                     ),
                 ),
@@ -172,5 +178,43 @@ impl RegisterExecutor {
     ) -> Result<MsgRegisterExecutorResponse, InferenceError> {
         keeper.register_executor(state, info, &self.msg.validator, &self.base_model_ids)?;
         Ok(MsgRegisterExecutorResponse {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openledger_proto::openledger::executor::v1::ChatMessage;
+
+    /// The amino JSON an amino-only wallet signs for a conversation: sorted keys, zero values
+    /// omitted, ids as strings; a turn whose text is "0" keeps it (only ids drop "0").
+    #[test]
+    fn amino_json_of_a_conversation() {
+        let requester = Address::from_bytes(&[7; 20]).unwrap().to_bech32();
+        let msg = MsgRequestInference {
+            requester: requester.clone(),
+            base_model_id: 1,
+            adapter_id: 0,
+            prompt: String::new(),
+            max_tokens: 32,
+            fee: Some(openledger_core::coin::Coin::new("uopen", 1000).to_proto()),
+            messages: vec![
+                ChatMessage { role: "system".into(), content: "Be brief.".into() },
+                ChatMessage { role: "user".into(), content: "0".into() },
+            ],
+        };
+        let checked = RequestInference::check_stateless(&msg).unwrap();
+        assert_eq!(
+            checked.amino_json(),
+            json!({"type": "openledger/MsgRequestInference", "value": {
+                "base_model_id": "1",
+                "fee": {"amount": "1000", "denom": "uopen"},
+                "max_tokens": 32,
+                "messages": [{"content": "Be brief.", "role": "system"}, {"content": "0", "role": "user"}],
+                "requester": requester,
+            }})
+        );
+        let raw = MsgRequestInference { prompt: "0".into(), messages: vec![], ..msg };
+        assert_eq!(RequestInference::check_stateless(&raw).unwrap().amino_json()["value"]["prompt"], "0");
     }
 }

@@ -454,6 +454,7 @@ impl ModelKeeper {
             status: JobStatus::Queued as i32,
             created_height: info.height,
             deadline_height,
+            chat_template_hash: base.chat_template_hash.clone(),
             ..Default::default()
         };
         self.set_job(state, &job, None)?;

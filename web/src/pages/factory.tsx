@@ -1,16 +1,18 @@
 // ModelFactory: fine-tune a base model on a published datanet version (MsgCreateFineTuneJob):
 // defaults for everything with an "advanced" section, the fee before signing, then the job's
 // progress (queued → running → attested, with the validators' reports, the eval loss and the
-// registered adapter). A chain without fine-tuning (no /openledger/model/v1/params route) shows
-// that the page is unavailable.
+// registered adapter), with a live loss chart of the steps this node's executor streams while it
+// trains the job (node-local: /openledger/node/v1/training/{job_id}). A chain without fine-tuning
+// (no /openledger/model/v1/params route) shows that the page is unavailable.
 
-import { useState } from "preact/hooks";
-import { ApiError, get, page } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, get, getOptional, page } from "../api";
+import { LossChart, fmtLoss, type StepPoint } from "../chart";
 import { b64ToHex, enumLabel, fmtCoin, fmtOpen, short, toMicro } from "../format";
 import { msgCreateFineTuneJob, type TrainConfig } from "../proto";
 import { useStore } from "../store";
 import { eventAttr, type TxMsg } from "../tx";
-import { ErrorNote, Field, Link, NeedWallet, TxButton, useAsync } from "../ui";
+import { ErrorNote, Field, Link, NeedWallet, TxButton, useAsync, useInterval } from "../ui";
 import { f32 } from "./models";
 
 const MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
@@ -223,6 +225,7 @@ function JobView({ job: j }: { job: any }) {
         {j.attested_height !== "0" ? `, attested at ${j.attested_height}` : ""} · fee {fmtCoin(j.fee)} · {j.row_count} rows, root <code>{short(b64ToHex(j.merkle_root), 10, 4)}</code>
       </p>
       {j.failure_reason ? <p class="error">{j.failure_reason}</p> : null}
+      <TrainingProgress job={j} evalLoss={j.status === "JOB_STATUS_ATTESTED" && Number.isFinite(loss) ? loss : undefined} />
       {j.status === "JOB_STATUS_ATTESTED" ? (
         <p data-testid={`job-${j.id}-adapter`}>
           Adapter #{j.adapter_id} registered (hash <code>{short(j.adapter_hash, 12, 6)}</code>), eval loss {Number.isNaN(loss) ? "—" : loss.toFixed(4)}; {j.agreeing_power}/{j.eligible_power} executor power agreed. Paid: executors {fmtOpen(j.paid_executors)}, contributors {fmtOpen(j.paid_contributors)}, community {fmtOpen(j.paid_community)}.
@@ -238,5 +241,66 @@ function JobView({ job: j }: { job: any }) {
         </ul>
       ) : null}
     </article>
+  );
+}
+
+/** What this node's executor streamed for a job (node-local; see docs/WEBAPP.md). */
+interface Progress {
+  job_id: string;
+  trains: boolean;
+  state: "none" | "queued" | "training" | "trained" | "failed";
+  steps: StepPoint[];
+  error?: string;
+  eval_loss?: number | null;
+}
+
+const secs = (s: number) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.max(0, Math.round(s))} s`);
+
+/**
+ * The job's live loss curve from this node's executor: polled every second while the job is not
+ * decided (then once more, and every 5 s while this node is still training it).
+ */
+function TrainingProgress({ job: j, evalLoss }: { job: any; evalLoss?: number }) {
+  const open = j.status === "JOB_STATUS_QUEUED" || j.status === "JOB_STATUS_RUNNING";
+  const [p, setP] = useState<Progress | undefined>();
+  // An older node without the route: no chart, no polling.
+  const [unrouted, setUnrouted] = useState(false);
+  const poll = async () => {
+    try {
+      const r = await getOptional<Progress>(`/openledger/node/v1/training/${j.id}`);
+      if (r) setP(r);
+      else setUnrouted(true);
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 501 || e.status === 400)) setUnrouted(true);
+    }
+  };
+  useEffect(() => {
+    poll();
+  }, [j.id, j.status]);
+  const local = p?.state === "queued" || p?.state === "training";
+  useInterval(poll, unrouted ? null : open ? 1000 : local ? 5000 : null);
+  if (!p || unrouted) return null;
+  const steps = p.steps ?? [];
+  const last = steps[steps.length - 1];
+  const finalEval = evalLoss ?? (typeof p.eval_loss === "number" ? p.eval_loss : undefined);
+  if (!steps.length) {
+    if (!open) return null;
+    return (
+      <p class="hint" data-testid={`job-${j.id}-training`} data-state={p.state}>
+        {!p.trains ? "This node runs no executor: its loss curve shows on a node that trains it." : p.state === "queued" ? "Queued on this node's executor; the loss curve starts with its first step." : "This node's executor has not started this job yet."}
+      </p>
+    );
+  }
+  return (
+    <div class="training" data-testid={`job-${j.id}-training`} data-state={p.state}>
+      <LossChart steps={steps} evalLoss={finalEval} />
+      <p class="hint" data-testid={`job-${j.id}-stats`}>
+        {p.state === "training" ? "Training on this node" : p.state === "trained" ? "Trained on this node" : p.state === "failed" ? "Failed on this node" : "This node"}: step {last.step}/{last.total_steps}
+        {typeof last.loss === "number" ? ` · loss ${fmtLoss(last.loss)}` : ""} · {Math.round(last.tokens_per_second).toLocaleString()} tokens/s
+        {p.state === "training" ? ` · ETA ${secs(last.eta_seconds)}` : ""}
+        {finalEval !== undefined ? ` · final eval loss ${finalEval.toFixed(4)}` : ""}
+      </p>
+      {p.state === "failed" && p.error ? <p class="error">{p.error}</p> : null}
+    </div>
   );
 }
