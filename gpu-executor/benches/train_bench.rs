@@ -83,6 +83,7 @@ async fn main() {
                 rows: rows(4 * steps as usize + 1),
                 data_root: Vec::new(),
                 settings: settings.clone(),
+                chat_template_hash: String::new(),
             };
             let (m, t) = (model.clone(), tokenizer.clone());
             let store = tmp.join(format!("train-{round}"));

@@ -97,6 +97,18 @@ pub enum ExecutorError {
     /// A training job failed while running (diverged, could not write its adapter).
     #[error("training failed: {0}")]
     Training(String),
+    /// A chat request pinned a template other than the model's: rendering with ours could
+    /// build other tokens than the rest of the network.
+    #[error("chat template mismatch: the request pins {pinned} but this model's template hashes to {held}")]
+    ChatTemplateMismatch {
+        /// Hash the request pinned.
+        pinned: String,
+        /// Hash of the model's template.
+        held: String,
+    },
+    /// A chat request to a model that ships no chat template.
+    #[error("model {0} has no chat template: send a plain prompt")]
+    NoChatTemplate(String),
 }
 
 /// Result with [`ExecutorError`].
@@ -114,7 +126,11 @@ impl ExecutorError {
         match self {
             Self::UnknownModel(_) | Self::UnknownAdapter(_) => Code::NotFound,
             Self::InvalidRequest(_) | Self::ContextOverflow { .. } | Self::UnsupportedProfile(_) => Code::InvalidArgument,
-            Self::CorruptAdapter { .. } | Self::AdapterModelMismatch { .. } | Self::HashMismatch { .. } => Code::FailedPrecondition,
+            Self::CorruptAdapter { .. }
+            | Self::AdapterModelMismatch { .. }
+            | Self::HashMismatch { .. }
+            | Self::ChatTemplateMismatch { .. }
+            | Self::NoChatTemplate(_) => Code::FailedPrecondition,
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::EngineStopped(_) => Code::Unavailable,
             Self::Training(_) => Code::Aborted,

@@ -157,7 +157,7 @@ pub struct ExecuteParams {
     pub model: String,
     /// Adapter content hash, empty for none.
     pub adapter: String,
-    /// Prompt text.
+    /// Prompt text ("" for a conversation).
     pub prompt: String,
     /// Tokens to generate at most.
     pub max_tokens: u32,
@@ -165,6 +165,10 @@ pub struct ExecuteParams {
     pub seed: u64,
     /// Profile (None: default).
     pub profile: Option<pb::DeterminismProfile>,
+    /// A conversation, rendered with the model's chat template (empty for a raw prompt).
+    pub messages: Vec<pb::ChatMessage>,
+    /// Hash of the chat template the request pins (with `messages`).
+    pub chat_template_hash: String,
 }
 
 /// A finished request.
@@ -483,13 +487,19 @@ impl Executor {
         if let Some(h) = &adapter_hash {
             self.ensure_adapter(h, &model_hash).await?;
         }
-        if req.prompt.is_empty() {
+        let prompt_bytes = if req.messages.is_empty() {
+            req.prompt.len()
+        } else if !req.prompt.is_empty() {
+            return Err(ExecutorError::InvalidRequest("set either prompt or messages, not both".into()));
+        } else {
+            req.messages.iter().fold(0usize, |n, m| n.saturating_add(m.content.len()))
+        };
+        if prompt_bytes == 0 {
             return Err(ExecutorError::InvalidRequest("empty prompt".into()));
         }
-        if req.prompt.len() > self.limits.max_prompt_bytes {
+        if prompt_bytes > self.limits.max_prompt_bytes {
             return Err(ExecutorError::InvalidRequest(format!(
-                "prompt of {} bytes exceeds the limit of {}",
-                req.prompt.len(),
+                "prompt of {prompt_bytes} bytes exceeds the limit of {}",
                 self.limits.max_prompt_bytes
             )));
         }
@@ -498,7 +508,11 @@ impl Executor {
             return Err(ExecutorError::InvalidRequest(format!("max_tokens {} out of range 1..={limit}", req.max_tokens)));
         }
         let _permit = self.in_flight.try_acquire().map_err(|_| ExecutorError::ResourceExhausted("too many requests in flight".into()))?;
-        let prompt = entry.tokenizer.encode(&req.prompt)?;
+        let prompt = if req.messages.is_empty() {
+            entry.tokenizer.encode(&req.prompt)?
+        } else {
+            entry.tokenizer.encode_chat(&entry.source.name, &req.messages, &req.chat_template_hash)?
+        };
         if prompt.is_empty() {
             return Err(ExecutorError::InvalidRequest("prompt encodes to no tokens".into()));
         }
@@ -569,6 +583,7 @@ impl Executor {
                 context_length: m.context_length as u32,
                 dtype: m.dtype.as_str().to_string(),
                 max_tokens_limit: self.limits.max_tokens,
+                chat_template_hash: m.tokenizer.chat_template().map(|t| t.hash().to_string()).unwrap_or_default(),
             })
             .collect();
         let cache = self.cache.lock().map_err(lock_err)?;
@@ -680,9 +695,26 @@ impl Executor {
         }
         let settings = TrainSettings::from_proto(r.config.as_ref(), &self.limits.train)?;
         train::check_rows(&r.rows, &self.limits.train)?;
+        if !r.chat_template_hash.is_empty() {
+            let held = entry.tokenizer.chat_template().map(|t| t.hash().to_string()).unwrap_or_default();
+            if !held.eq_ignore_ascii_case(&r.chat_template_hash) {
+                return Err(ExecutorError::InvalidRequest(format!(
+                    "the job pins chat template {}, this model's is {}",
+                    r.chat_template_hash,
+                    if held.is_empty() { "none" } else { &held }
+                )));
+            }
+        }
         let digest: [u8; 32] = Sha256::digest(r.encode_to_vec()).into();
         Ok(PreparedTrain {
-            job: TrainJob { job_id: r.job_id, model_hash, rows: r.rows, data_root: r.data_root, settings },
+            job: TrainJob {
+                job_id: r.job_id,
+                model_hash,
+                rows: r.rows,
+                data_root: r.data_root,
+                settings,
+                chat_template_hash: r.chat_template_hash,
+            },
             digest,
             model: engine.model().clone(),
             tokenizer: entry.tokenizer.clone(),

@@ -10,6 +10,7 @@
 
 pub mod adapter_cache;
 pub mod artifact;
+pub mod chat;
 pub mod error;
 pub mod executor;
 pub mod fixtures;

@@ -177,6 +177,13 @@ struct TrainArgs {
     /// With --executor: the content hash of the base model it holds.
     #[arg(long)]
     model_hash: Option<String>,
+    /// Pin this chat template (its hash) so prompt/completion rows are trained as a user and an
+    /// assistant turn rendered with it (it must be the model's; see `--chat`).
+    #[arg(long, default_value = "")]
+    chat_template_hash: String,
+    /// Here only: pin the model's own chat template (as the chain does for a chat model).
+    #[arg(long, conflicts_with = "executor")]
+    chat: bool,
     /// Training rows, one per line (JSON objects with "text" or "prompt"/"completion", or
     /// plain text); blank lines are skipped.
     #[arg(long)]
@@ -232,6 +239,9 @@ struct RunArgs {
     /// Prompt text.
     #[arg(long)]
     prompt: String,
+    /// Send the prompt as a user turn through the model's own chat template (instruct models).
+    #[arg(long)]
+    chat: bool,
     /// PEFT adapter directory (served by OpenLoRA).
     #[arg(long)]
     adapter: Option<PathBuf>,
@@ -322,13 +332,25 @@ async fn run(args: RunArgs) -> Result<()> {
         }
     };
     let profile = DeterminismProfile { dtype: ComputeDType::parse(&args.common.dtype)?, sampling, ..DeterminismProfile::default() };
+    let (prompt, messages, chat_template_hash) = if args.chat {
+        let hash = exec
+            .tokenizer(&model)
+            .and_then(|t| t.chat_template())
+            .map(|t| t.hash().to_string())
+            .ok_or_else(|| ExecutorError::NoChatTemplate(args.model.display().to_string()))?;
+        (String::new(), vec![pb::ChatMessage { role: "user".into(), content: args.prompt }], hash)
+    } else {
+        (args.prompt, Vec::new(), String::new())
+    };
     let params = ExecuteParams {
         model: model.clone(),
         adapter: adapter.clone(),
-        prompt: args.prompt,
+        prompt,
         max_tokens: args.max_tokens,
         seed: args.seed,
         profile: Some(profile.to_proto()),
+        messages,
+        chat_template_hash,
     };
     let (out, secs) = exec.execute_timed(params).await?;
     let tps = if secs > 0.0 { out.tokens.len() as f64 / secs } else { 0.0 };
@@ -412,6 +434,7 @@ fn train_request(args: &TrainArgs, model: String) -> Result<pb::TrainRequest> {
         model,
         rows,
         data_root: Vec::new(),
+        chat_template_hash: args.chat_template_hash.clone(),
         config: Some(pb::TrainConfig {
             rank: args.rank,
             alpha: args.alpha,
@@ -486,9 +509,17 @@ async fn train(args: TrainArgs) -> Result<()> {
         let path = args.model.clone().ok_or_else(|| ExecutorError::Config("--model is required".into()))?;
         let mut common = args.common.clone();
         common.base_engine = EngineArg::Openlora;
-        let exec = Executor::start(config(vec![path], Vec::new(), &common, true, Some(args.out.clone()), Vec::new())?).await?;
+        let exec = Executor::start(config(vec![path.clone()], Vec::new(), &common, true, Some(args.out.clone()), Vec::new())?).await?;
         let model = exec.model_hashes().first().cloned().ok_or_else(|| ExecutorError::Config("no model".into()))?;
-        let prepared = exec.prepare_train(train_request(&args, model)?)?;
+        let mut request = train_request(&args, model.clone())?;
+        if args.chat {
+            request.chat_template_hash = exec
+                .tokenizer(&model)
+                .and_then(|t| t.chat_template())
+                .map(|t| t.hash().to_string())
+                .ok_or_else(|| ExecutorError::NoChatTemplate(path.display().to_string()))?;
+        }
+        let prepared = exec.prepare_train(request)?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let run = exec.train(prepared, move |s| {
             let _ = tx.send(s.clone());

@@ -56,6 +56,8 @@ impl ExecutorRpc for ExecutorService {
             max_tokens: r.max_tokens,
             seed: r.seed,
             profile: r.profile,
+            messages: r.messages,
+            chat_template_hash: r.chat_template_hash,
         };
         match self.exec.execute(params).await {
             Ok(out) => Ok(Response::new(out.into())),

@@ -14,14 +14,17 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer};
 
+use crate::chat::ChatTemplate;
 use crate::error::{ExecutorError, Result};
+use crate::pb;
 
-/// A model's tokenizer with its end-of-sequence ids.
+/// A model's tokenizer with its end-of-sequence ids and its chat template.
 pub struct TextTokenizer {
     inner: Tokenizer,
     eos_ids: Vec<u32>,
     bos_id: Option<u32>,
     add_bos: bool,
+    chat_template: Option<ChatTemplate>,
 }
 
 fn tok_err(e: impl std::fmt::Display) -> ExecutorError {
@@ -57,7 +60,18 @@ impl TextTokenizer {
         eos_ids.sort_unstable();
         eos_ids.dedup();
         // A directory's tokenizer.json adds BOS through its own post-processor if the model wants it.
-        Ok(Self { inner, eos_ids, bos_id, add_bos: false })
+        let template = ChatTemplate::source_from_dir(dir)?;
+        Self { inner, eos_ids, bos_id, add_bos: false, chat_template: None }.with_chat_template(template)
+    }
+
+    /// Attaches the model's chat template (its BOS / EOS strings from this vocabulary).
+    fn with_chat_template(mut self, source: Option<String>) -> Result<Self> {
+        if let Some(source) = source {
+            let token = |id: Option<u32>| id.and_then(|i| self.inner.id_to_token(i)).unwrap_or_default();
+            let (bos, eos) = (token(self.bos_id), token(self.eos_ids.first().copied()));
+            self.chat_template = Some(ChatTemplate::new(source, bos, eos)?);
+        }
+        Ok(self)
     }
 
     /// Rebuilds the byte-level BPE tokenizer a GGUF file describes.
@@ -109,7 +123,20 @@ impl TextTokenizer {
         let eos_ids = id("tokenizer.ggml.eos_token_id").into_iter().collect();
         let bos_id = id("tokenizer.ggml.bos_token_id");
         let add_bos = md.get("tokenizer.ggml.add_bos_token").and_then(|v| v.to_bool().ok()).unwrap_or(false);
-        Ok(Self { inner, eos_ids, bos_id, add_bos })
+        let template = md.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()).cloned();
+        Self { inner, eos_ids, bos_id, add_bos, chat_template: None }.with_chat_template(template)
+    }
+
+    /// The model's chat template, when it ships one.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        self.chat_template.as_ref()
+    }
+
+    /// Token ids of a conversation rendered with the model's chat template, which must hash to
+    /// `pinned_hash` (the hash the chain pinned in the request).
+    pub fn encode_chat(&self, model: &str, messages: &[pb::ChatMessage], pinned_hash: &str) -> Result<Vec<u32>> {
+        let template = self.chat_template.as_ref().ok_or_else(|| ExecutorError::NoChatTemplate(model.to_string()))?;
+        self.encode(&template.render(messages, pinned_hash)?)
     }
 
     /// Token ids of a prompt (BOS prepended when the model asks for it).

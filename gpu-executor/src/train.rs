@@ -221,6 +221,9 @@ pub struct TrainJob {
     pub data_root: Vec<u8>,
     /// Normalized config.
     pub settings: TrainSettings,
+    /// The chat template hash the job pins ("" for none): conversation rows are rendered with
+    /// the model's template (see [`tokenize_rows`]).
+    pub chat_template_hash: String,
 }
 
 /// One optimizer step, for progress reports.
@@ -618,14 +621,54 @@ impl Trainer<'_> {
     }
 }
 
+/// The prompt/completion pair of a JSON row (also instruction/response, question/answer,
+/// input/output), when it has one and no "text".
+pub fn row_pair(row: &[u8]) -> Option<(String, String)> {
+    let s = std::str::from_utf8(row).ok()?;
+    let serde_json::Value::Object(m) = serde_json::from_str::<serde_json::Value>(s).ok()? else { return None };
+    let get = |k: &str| m.get(k).and_then(|v| v.as_str());
+    if get("text").is_some() {
+        return None;
+    }
+    CONVERSATION_KEYS.iter().find_map(|(a, b)| Some((get(a)?.to_string(), get(b)?.to_string())))
+}
+
+/// Keys of a JSON row's question and answer.
+const CONVERSATION_KEYS: [(&str, &str); 4] =
+    [("prompt", "completion"), ("instruction", "response"), ("question", "answer"), ("input", "output")];
+
 /// Tokenizes the rows: the row's text, then the first end-of-sequence id, cut to `max_seq_len`.
-/// Rows with fewer than two tokens teach nothing and are left out (their index is kept out of
-/// both splits).
-fn tokenize_rows(rows: &[Vec<u8>], tokenizer: &TextTokenizer, max_seq_len: usize, context: usize) -> Result<Vec<Vec<u32>>> {
+/// With a pinned chat template (`chat_template_hash`, which the model's template must match) a
+/// row with a question/answer pair is a user turn and an assistant turn rendered with it, so a
+/// chat model learns in the format it is asked in. Rows with fewer than two tokens teach
+/// nothing and are left out (their index is kept out of both splits).
+fn tokenize_rows(
+    rows: &[Vec<u8>],
+    tokenizer: &TextTokenizer,
+    max_seq_len: usize,
+    context: usize,
+    chat_template_hash: &str,
+) -> Result<Vec<Vec<u32>>> {
     let cap = max_seq_len.min(context);
+    let template = if chat_template_hash.is_empty() {
+        None
+    } else {
+        let t = tokenizer.chat_template().ok_or_else(|| invalid("the job pins a chat template but this model has none"))?;
+        if !t.hash().eq_ignore_ascii_case(chat_template_hash) {
+            return Err(invalid(format!("the job pins chat template {chat_template_hash}, this model's is {}", t.hash())));
+        }
+        Some(t)
+    };
     rows.iter()
         .map(|r| {
-            let Some(text) = row_text(r) else { return Ok(Vec::new()) };
+            let conversation = template.zip(row_pair(r));
+            let text = match conversation {
+                Some((t, (question, answer))) => t.render_turns(&[("user", question.as_str()), ("assistant", answer.as_str())], false)?,
+                None => match row_text(r) {
+                    Some(text) => text,
+                    None => return Ok(Vec::new()),
+                },
+            };
             let mut ids = tokenizer.encode(&text)?;
             if let Some(&eos) = tokenizer.eos_ids().first() {
                 ids.push(eos);
@@ -653,7 +696,7 @@ pub fn train(
     }
     let cfg = model.config();
     let vocab = cfg.vocab;
-    let tokens = tokenize_rows(&job.rows, tokenizer, s.max_seq_len as usize, cfg.max_positions)?;
+    let tokens = tokenize_rows(&job.rows, tokenizer, s.max_seq_len as usize, cfg.max_positions, &job.chat_template_hash)?;
     if tokens.iter().flatten().any(|&t| t as usize >= vocab) {
         return Err(invalid("the tokenizer produced ids outside the model's vocabulary"));
     }
@@ -685,7 +728,7 @@ pub fn train(
     let mut log = Sha256::new();
     log.update(LOG_DOMAIN);
     log.update(job.job_id.to_le_bytes());
-    for part in [job.model_hash.as_bytes(), job.data_root.as_slice()] {
+    for part in [job.model_hash.as_bytes(), job.data_root.as_slice(), job.chat_template_hash.as_bytes()] {
         log.update((part.len() as u32).to_le_bytes());
         log.update(part);
     }
@@ -844,7 +887,7 @@ pub mod baseline {
     /// Trains `steps` steps of `job` the batched way; returns (tokens, seconds) of the loop.
     pub fn run(model: &LlamaModel, tokenizer: &TextTokenizer, job: &TrainJob, steps: u32) -> Result<(u64, f64)> {
         let s = &job.settings;
-        let tokens = tokenize_rows(&job.rows, tokenizer, s.max_seq_len as usize, model.config().max_positions)?;
+        let tokens = tokenize_rows(&job.rows, tokenizer, s.max_seq_len as usize, model.config().max_positions, &job.chat_template_hash)?;
         let rows: Vec<&[u32]> = tokens.iter().filter(|t| !t.is_empty()).map(|t| t.as_slice()).collect();
         if rows.is_empty() {
             return Err(invalid("no row has at least two tokens"));
@@ -890,6 +933,7 @@ mod tests {
             rows: rows(),
             data_root: vec![9; 32],
             settings: TrainSettings::from_proto(Some(&c), &TrainLimits::default()).unwrap(),
+            chat_template_hash: String::new(),
         }
     }
 
@@ -1033,7 +1077,7 @@ mod tests {
     fn the_batched_baseline_computes_the_same_loss() {
         let (_dir, model, tok) = tiny(WeightFormat::Gguf);
         let j = job(1);
-        let tokens = tokenize_rows(&j.rows, &tok, 128, 256).unwrap();
+        let tokens = tokenize_rows(&j.rows, &tok, 128, 256, "").unwrap();
         let mut lora = LoraVars::init(&model, &j.settings).unwrap();
         // Non-zero B so the adapter takes part.
         for slots in &mut lora.pairs {

@@ -57,7 +57,7 @@ pub async fn executor(models: Vec<PathBuf>, with_adapters: bool, limits: Limits)
 }
 
 pub fn params(model: &str, adapter: &str, prompt: &str, max_tokens: u32) -> ExecuteParams {
-    ExecuteParams { model: model.into(), adapter: adapter.into(), prompt: prompt.into(), max_tokens, seed: 7, profile: None }
+    ExecuteParams { model: model.into(), adapter: adapter.into(), prompt: prompt.into(), max_tokens, seed: 7, ..Default::default() }
 }
 
 /// Starts the gRPC service on 127.0.0.1:<ephemeral>; returns a connected client and a handle to

@@ -10,7 +10,7 @@ use tonic::Code;
 use crate::common::{executor, fixture, serve};
 
 fn req(model: &str, adapter: &str, prompt: &str, max_tokens: u32) -> pb::ExecuteRequest {
-    pb::ExecuteRequest { model: model.into(), adapter: adapter.into(), prompt: prompt.into(), max_tokens, seed: 3, profile: None }
+    pb::ExecuteRequest { model: model.into(), adapter: adapter.into(), prompt: prompt.into(), max_tokens, seed: 3, ..Default::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,11 +162,15 @@ async fn train_rpc_streams_progress_and_peers_load_the_adapter_just_in_time() {
         rows,
         data_root: vec![1; 32],
         config: Some(config),
+        chat_template_hash: String::new(),
     };
     let err = client.train(request(&"ab".repeat(32), rows(8), config.clone())).await.err().unwrap();
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     let err = client.train(request(&model, rows(8), pb::TrainConfig { rank: 500, ..config.clone() })).await.err().unwrap();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let pinned = |hash: &str| pb::TrainRequest { chat_template_hash: hash.into(), ..request(&model, rows(8), config.clone()) };
+    let err = client.train(pinned(&"cd".repeat(32))).await.err().unwrap();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "a chat template other than the model's: {err:?}");
     let err = client.train(request(&model, Vec::new(), config.clone())).await.err().unwrap();
     assert!(err.message().contains("no rows"), "{err:?}");
 
@@ -247,7 +251,14 @@ async fn smollm2_trains_on_cpu_and_its_adapter_serves() {
     let model = exec.model_hashes()[0].clone();
     let config =
         pb::TrainConfig { rank: 4, max_steps: 3, batch_size: 2, max_seq_len: 32, learning_rate_micro: 5000, seed: 1, ..Default::default() };
-    let request = pb::TrainRequest { job_id: 1, model: model.clone(), rows: rows(8), data_root: vec![2; 32], config: Some(config) };
+    let request = pb::TrainRequest {
+        job_id: 1,
+        model: model.clone(),
+        rows: rows(8),
+        data_root: vec![2; 32],
+        config: Some(config),
+        chat_template_hash: String::new(),
+    };
     let outcome = exec.train(exec.prepare_train(request).unwrap(), |_| {}).await.unwrap();
     assert_eq!(outcome.steps, 3);
     assert!(f32::from_bits(outcome.eval_loss_bits).is_finite());
