@@ -200,7 +200,7 @@ for (const run of ["dev", "keplr"]) {
       assert.match(await txFailed(page, "register-adapter"), /64 hex digits/);
       await page.getByLabel("Adapter weights hash (sha256, hex)").fill(hash);
       await page.getByLabel("Training config hash (sha256, hex)").fill(createHash("sha256").update("lora r8").digest("hex"));
-      await page.getByLabel("Trained on datanet (id, optional)").fill(datanetId);
+      await page.getByLabel("Trained on datanet (id)").fill(datanetId);
       await page.getByLabel("Version").selectOption("1");
       await txIncluded(page, "register-adapter");
       const { adapters } = await rest(`/openledger/model/v1/datanets/${datanetId}/adapters`);

@@ -224,6 +224,11 @@ test("an adapter no executor holds: warned before signing; expired, the page say
   await devWallet();
   await page.getByLabel("Adapter weights hash (sha256, hex)").fill(hash);
   await page.getByLabel("Training config hash (sha256, hex)").fill(createHash("sha256").update("unheld").digest("hex"));
+  // An adapter pins the datanet version it was trained on: any published one will do.
+  const { datanets } = await rest("/openledger/datanet/v1/datanets?pagination.limit=200");
+  const published = datanets.find((d) => Number(d.latest_version) > 0);
+  assert.ok(published, "the test chain has a published datanet version");
+  await page.getByLabel("Trained on datanet (id)").fill(String(published.id));
   await txIncluded(page, "register-adapter");
   const all = (await rest("/openledger/model/v1/adapters?pagination.limit=200")).adapters;
   const unheld = all.find((a) => a.adapter_hash === hash);

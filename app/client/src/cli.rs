@@ -24,6 +24,13 @@ pub struct Cli {
     /// Node home (default: $OPEN_HOME, else ~/.openledger).
     #[arg(long, global = true)]
     pub home: Option<PathBuf>,
+    /// Log level, or a tracing filter such as `info,openledger::block=warn` (default: $OPEN_LOG,
+    /// else info).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log format: plain (colours only on a terminal) or json (one object per line).
+    #[arg(long, global = true, default_value = "plain", value_parser = ["plain", "json"])]
+    pub log_format: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -117,6 +124,12 @@ pub struct InitArgs {
     /// REST (LCD) listen address.
     #[arg(long, default_value = crate::home::DEFAULT_API_ADDR)]
     pub api_addr: String,
+    /// openledgerd's Prometheus endpoint (`/metrics`; "" turns it off).
+    #[arg(long, default_value = crate::home::DEFAULT_METRICS_ADDR)]
+    pub metrics_addr: String,
+    /// CometBFT's Prometheus endpoint, written to config.toml ("" turns it off).
+    #[arg(long, default_value = crate::home::DEFAULT_COMET_METRICS_ADDR)]
+    pub comet_metrics_addr: String,
     /// Block time (CometBFT timeout_commit).
     #[arg(long, default_value = "1s")]
     pub timeout_commit: String,
@@ -177,6 +190,9 @@ pub struct StartArgs {
     /// Override the REST (LCD) address of app.toml.
     #[arg(long)]
     pub api_addr: Option<String>,
+    /// Override the Prometheus address of app.toml ("" turns it off).
+    #[arg(long)]
+    pub metrics_addr: Option<String>,
     /// Upgrade plan names this binary applies when their height is reached (repeatable).
     #[arg(long)]
     pub apply_upgrade: Vec<String>,
@@ -272,9 +288,33 @@ pub fn command() -> clap::Command {
         .subcommands(groups.tools.iter().map(CommandGroup::command))
 }
 
+/// Sets up logging to stderr: `level` (a level or tracing filter; else `$OPEN_LOG`, else info),
+/// plain text with colours only when stderr is a terminal (so log files hold no escape codes),
+/// or one JSON object per line.
+pub fn init_logging(level: Option<&str>, format: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = match level {
+        Some(l) => tracing_subscriber::EnvFilter::try_new(l).map_err(|e| anyhow::anyhow!("--log-level {l:?}: {e}"))?,
+        None => tracing_subscriber::EnvFilter::try_from_env("OPEN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let installed = if format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
+    // Already installed (tests calling the entry point twice): keep the first.
+    drop(installed);
+    Ok(())
+}
+
 /// Parses the process arguments and runs the command.
 pub fn main_entry() -> anyhow::Result<()> {
     let matches = command().get_matches();
+    init_logging(
+        matches.get_one::<String>("log_level").map(String::as_str),
+        matches.get_one::<String>("log_format").map(String::as_str).unwrap_or("plain"),
+    )?;
     let groups = Groups::collect();
     let home = resolve_home(matches.get_one::<PathBuf>("home").cloned());
     let run_in = |list: &[CommandGroup], m: &clap::ArgMatches| -> Option<anyhow::Result<()>> {
@@ -350,6 +390,8 @@ fn cmd_init(home: &std::path::Path, args: InitArgs) -> anyhow::Result<()> {
         abci_addr: args.abci_addr,
         grpc_addr: args.grpc_addr,
         api_addr: args.api_addr,
+        metrics_addr: args.metrics_addr,
+        comet_metrics_addr: args.comet_metrics_addr,
         timeout_commit: args.timeout_commit,
         unbonding_seconds: args.unbonding_seconds,
         signed_blocks_window: args.signed_blocks_window,
@@ -450,6 +492,18 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     let abci_thread = std::thread::Builder::new().name("abci".into()).spawn(move || crate::abci::serve(abci_app, &abci_addr))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
+        let metrics_addr = args.metrics_addr.clone().unwrap_or(settings.metrics_addr.clone());
+        if !metrics_addr.is_empty() {
+            match metrics_addr.parse::<std::net::SocketAddr>() {
+                // A metrics endpoint that cannot bind is reported, never fatal to the node.
+                Ok(addr) => drop(tokio::spawn(async move {
+                    if let Err(e) = openledger_server::metrics::serve(addr).await {
+                        tracing::warn!("metrics server on {addr}: {e}");
+                    }
+                })),
+                Err(e) => tracing::warn!("metrics_addr {metrics_addr:?}: {e}; metrics are not served"),
+            }
+        }
         let rest = tokio::spawn(crate::rest::serve(app.clone(), settings.comet_rpc.clone(), api_addr, documents));
         let grpc = tokio::spawn(crate::grpc::serve(app, settings.comet_rpc.clone(), grpc_addr));
         tokio::select! {

@@ -73,7 +73,16 @@ pub struct NodeConfig {
     pub persistent_peers: String,
     /// URL of this validator's `open-executor` (`http://127.0.0.1:50051`); empty: none.
     pub executor_addr: String,
+    /// openledgerd's Prometheus endpoint (`127.0.0.1:26661`, path /metrics); empty: off.
+    pub metrics_addr: String,
+    /// CometBFT's Prometheus endpoint (`127.0.0.1:26660`); empty: off.
+    pub comet_metrics_addr: String,
 }
+
+/// Default address of openledgerd's Prometheus endpoint.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:26661";
+/// Default address of CometBFT's Prometheus endpoint.
+pub const DEFAULT_COMET_METRICS_ADDR: &str = "127.0.0.1:26660";
 
 impl Default for NodeConfig {
     fn default() -> Self {
@@ -93,6 +102,8 @@ impl Default for NodeConfig {
             max_deposit_period_seconds: openledger_gov::params::DEFAULT_PERIOD_SECONDS.unsigned_abs(),
             persistent_peers: String::new(),
             executor_addr: String::new(),
+            metrics_addr: DEFAULT_METRICS_ADDR.into(),
+            comet_metrics_addr: DEFAULT_COMET_METRICS_ADDR.into(),
         }
     }
 }
@@ -114,6 +125,8 @@ pub struct AppToml {
     /// Directory of the built web app (`web/dist`) the REST server serves at `/app`; empty:
     /// none (the default; `openledgerd start --web-dir` overrides it).
     pub web_dir: String,
+    /// Prometheus endpoint (`/metrics`); empty: off (homes written before it existed).
+    pub metrics_addr: String,
 }
 
 impl AppToml {
@@ -123,8 +136,9 @@ impl AppToml {
             "# openledgerd settings (CometBFT's own are in config.toml)\nabci_addr = \"{}\"\ngrpc_addr = \"{}\"\ncomet_rpc = \"{}\"\n\
              # open-executor of this validator (empty: none)\nexecutor_addr = \"{}\"\n\
              # REST (LCD) server\napi_addr = \"{}\"\n\
-             # built web app served by the REST server at /app (empty: none)\nweb_dir = \"{}\"\n",
-            self.abci_addr, self.grpc_addr, self.comet_rpc, self.executor_addr, self.api_addr, self.web_dir
+             # built web app served by the REST server at /app (empty: none)\nweb_dir = \"{}\"\n\
+             # Prometheus metrics at http://ADDR/metrics (empty: off)\nmetrics_addr = \"{}\"\n",
+            self.abci_addr, self.grpc_addr, self.comet_rpc, self.executor_addr, self.api_addr, self.web_dir, self.metrics_addr
         )
     }
 
@@ -145,6 +159,7 @@ impl AppToml {
             executor_addr: get("executor_addr").unwrap_or_default(),
             api_addr: get("api_addr").unwrap_or_else(|_| DEFAULT_API_ADDR.into()),
             web_dir: get("web_dir").unwrap_or_default(),
+            metrics_addr: get("metrics_addr").unwrap_or_default(),
         })
     }
 
@@ -203,7 +218,9 @@ create_empty_blocks = true
 indexer = "kv"
 
 [instrumentation]
-prometheus = false
+prometheus = {prometheus}
+prometheus_listen_addr = "{prometheus_addr}"
+namespace = "cometbft"
 "#,
         abci = cfg.abci_addr,
         moniker = cfg.moniker,
@@ -211,6 +228,8 @@ prometheus = false
         p2p = cfg.p2p_laddr,
         commit = cfg.timeout_commit,
         peers = cfg.persistent_peers,
+        prometheus = !cfg.comet_metrics_addr.is_empty(),
+        prometheus_addr = cfg.comet_metrics_addr,
     )
 }
 
@@ -394,6 +413,7 @@ pub fn write_node_config(home: &Path, cfg: &NodeConfig) -> anyhow::Result<()> {
         executor_addr: cfg.executor_addr.clone(),
         api_addr: cfg.api_addr.clone(),
         web_dir: String::new(),
+        metrics_addr: cfg.metrics_addr.clone(),
     };
     std::fs::write(home.join("config/app.toml"), app_toml.render())?;
     Ok(())

@@ -36,6 +36,10 @@ pub const GRPC_OFFSET: u16 = 3;
 pub const EXECUTOR_OFFSET: u16 = 4;
 /// Port offset of the REST (LCD) server.
 pub const API_OFFSET: u16 = 5;
+/// Port offset of openledgerd's Prometheus endpoint.
+pub const METRICS_OFFSET: u16 = 6;
+/// Port offset of CometBFT's Prometheus endpoint.
+pub const COMET_METRICS_OFFSET: u16 = 7;
 /// Ports per node.
 pub const PORTS_PER_NODE: u16 = 10;
 
@@ -419,6 +423,8 @@ pub fn write_testnet(args: &TestnetArgs) -> anyhow::Result<LocalnetInfo> {
             abci_addr: format!("127.0.0.1:{}", node.abci_port),
             grpc_addr: format!("127.0.0.1:{}", node.grpc_port),
             api_addr: format!("127.0.0.1:{}", node.api_port),
+            metrics_addr: format!("127.0.0.1:{}", node.api_port - API_OFFSET + METRICS_OFFSET),
+            comet_metrics_addr: format!("127.0.0.1:{}", node.api_port - API_OFFSET + COMET_METRICS_OFFSET),
             persistent_peers: peers.join(","),
             executor_addr: node.executor_addr.clone(),
             ..base_cfg.clone()

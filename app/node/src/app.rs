@@ -38,6 +38,21 @@ pub const APP_VERSION: u64 = 1;
 struct Finalized {
     height: u64,
     delta: StateDelta<LatestSnapshot>,
+    /// What the block line of the log and the metrics report once it is committed.
+    stats: BlockStats,
+}
+
+/// A finalized block's figures (local observations: the wall-clock durations are never
+/// consensus data).
+#[derive(Default)]
+struct BlockStats {
+    txs: usize,
+    failed: usize,
+    gas_used: u64,
+    results: Vec<(String, u32)>,
+    event_kinds: Vec<String>,
+    app_hash: Vec<u8>,
+    finalize: std::time::Duration,
 }
 
 #[derive(Default)]
@@ -59,6 +74,39 @@ pub struct App {
     commit_lock: RwLock<()>,
     /// The local executor and its outputs (verifiable inference; local, not consensus data).
     inference: RwLock<std::sync::Arc<InferenceRuntime>>,
+}
+
+/// A duration as decimal milliseconds (`4.125`), in integers.
+fn millis(d: std::time::Duration) -> String {
+    let us = crate::metrics::micros(d);
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+/// After Commit: one log line per block (what an operator reads) and the block's metrics.
+fn report_block(height: u64, stats: &BlockStats, commit: std::time::Duration) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = crate::metrics::global();
+    m.blocks.fetch_add(1, Relaxed);
+    m.height.store(height, Relaxed);
+    m.txs.fetch_add(u64::try_from(stats.txs).unwrap_or(u64::MAX), Relaxed);
+    m.gas_used.fetch_add(stats.gas_used, Relaxed);
+    m.finalize.observe(stats.finalize);
+    m.commit.observe(commit);
+    for (codespace, code) in &stats.results {
+        m.tx_result(codespace, *code);
+    }
+    m.block_events(stats.event_kinds.iter().map(String::as_str));
+    tracing::info!(
+        target: "openledger::block",
+        height,
+        txs = stats.txs,
+        failed = stats.failed,
+        gas_used = stats.gas_used,
+        app_hash = %hex::encode_upper(&stats.app_hash),
+        finalize_ms = %millis(stats.finalize),
+        commit_ms = %millis(commit),
+        "committed block"
+    );
 }
 
 /// Converts typed events to ABCI events.
@@ -300,6 +348,7 @@ impl App {
 
     /// ABCI FinalizeBlock: runs every tx on the block's delta and returns the would-be app hash.
     pub fn finalize_block(&self, req: &pb::RequestFinalizeBlock) -> Result<pb::ResponseFinalizeBlock, AbciError> {
+        let started = std::time::Instant::now();
         let height = u64::try_from(req.height).map_err(|_| AbciError::sdk(sdk_codes::INVALID_HEIGHT, "negative height"))?;
         let chain_id = self.chain_id();
         let mut consensus = self.consensus.lock();
@@ -327,7 +376,20 @@ impl App {
         }
         let app_hash =
             self.storage.preview_root(height, delta.changes()).map_err(|e| AbciError::sdk(sdk_codes::INTERNAL, e.to_string()))?;
-        consensus.finalized = Some(Finalized { height, delta });
+        let stats = BlockStats {
+            txs: tx_results.len(),
+            failed: tx_results.iter().filter(|r| r.code != 0).count(),
+            gas_used: tx_results.iter().map(|r| u64::try_from(r.gas_used).unwrap_or(0)).fold(0u64, u64::saturating_add),
+            results: tx_results.iter().map(|r| (r.codespace.clone(), r.code)).collect(),
+            event_kinds: block_events
+                .iter()
+                .map(|e| e.kind.clone())
+                .chain(tx_results.iter().flat_map(|r| r.events.iter().map(|e| e.r#type.clone())))
+                .collect(),
+            app_hash: app_hash.to_vec(),
+            finalize: started.elapsed(),
+        };
+        consensus.finalized = Some(Finalized { height, delta, stats });
         Ok(pb::ResponseFinalizeBlock {
             events: abci_events(&block_events),
             tx_results,
@@ -339,6 +401,7 @@ impl App {
 
     /// ABCI Commit: writes the finalized block atomically and resets the mempool's state.
     pub fn commit(&self) -> Result<pb::ResponseCommit, AbciError> {
+        let started = std::time::Instant::now();
         let finalized = self
             .consensus
             .lock()
@@ -354,15 +417,22 @@ impl App {
         *check = StateDelta::new(LatestSnapshot(self.storage.clone()));
         drop(check);
         self.inference().after_commit_all(&self.modules, &self.storage);
+        report_block(finalized.height, &finalized.stats, started.elapsed());
         Ok(pb::ResponseCommit { retain_height: 0 })
     }
 
     /// ABCI CheckTx: the ante handler on the mempool's state (sequences advance per accepted tx).
     pub fn check_tx(&self, req: &pb::RequestCheckTx) -> pb::ResponseCheckTx {
+        let started = std::time::Instant::now();
         let chain_id = self.chain_id();
         let height = self.storage.last_committed().0.saturating_add(1);
         let mut check = self.check.lock();
         let outcome = run_tx(&self.modules, &mut check, &req.tx, &chain_id, height, Mode::Check);
+        drop(check);
+        let m = crate::metrics::global();
+        m.check_tx.observe(started.elapsed());
+        let counter = if outcome.code == 0 { &m.check_tx_ok } else { &m.check_tx_rejected };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pb::ResponseCheckTx {
             code: outcome.code,
             data: Vec::new().into(),

@@ -468,6 +468,7 @@ fn worker(addr: String, jobs: mpsc::Receiver<Request>, shared: Arc<Mutex<Shared>
     let mut client: Option<ExecutorClient<tonic::transport::Channel>> = None;
     while let Ok(request) = jobs.recv() {
         let id = request.id;
+        let started = std::time::Instant::now();
         let result = runtime.block_on(async {
             if client.is_none() {
                 let endpoint = tonic::transport::Endpoint::from_shared(addr.clone())?.connect_timeout(Duration::from_secs(5));
@@ -487,6 +488,11 @@ fn worker(addr: String, jobs: mpsc::Receiver<Request>, shared: Arc<Mutex<Shared>
             let response = tokio::time::timeout(EXECUTE_TIMEOUT, call).await.map_err(|_| anyhow::anyhow!("timed out"))??.into_inner();
             Ok::<_, anyhow::Error>(response)
         });
+        let metrics = crate::metrics::global();
+        metrics.executor.observe(started.elapsed());
+        if result.is_err() {
+            metrics.executor_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut guard = shared.lock();
         guard.in_flight.remove(&id);
         match result {

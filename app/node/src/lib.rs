@@ -13,6 +13,7 @@ pub mod ante;
 pub mod app;
 pub mod genesis;
 pub mod inference;
+pub mod metrics;
 pub mod modules;
 pub mod state_key;
 pub mod training;

@@ -13,6 +13,7 @@ use openledger_datanet::DatanetRead;
 use openledger_proto::openledger::attribution::v1::{
     AttributionRecord, ContributorPayout, IndexChunk, IndexMeta, IndexSegment, IndexStatus, Params, RowAttribution, SpanMatch, VersionRef,
 };
+use prost::Message as _;
 
 use crate::error::AttributionError;
 use crate::events::{AttributionPayout, InferenceAttributed, VersionIndexed};
@@ -286,7 +287,12 @@ impl AttributionKeeper {
     /// flood of republishing pays for each index it makes the chain build, and cannot queue more
     /// than the budget in one block.
     fn charge_for_index(&self, state: &mut dyn StateWrite, datanet_id: u64, version: u64) -> Result<(), AttributionError> {
-        let params = self.params(state)?;
+        // Read free: on chains from before these params (both 0) a publish costs the gas it
+        // always did, so recorded chains replay unchanged.
+        let params = match state.get_raw_unmetered(state_key::PARAMS)? {
+            Some(bytes) => Params::decode(bytes.as_slice()).map_err(|e| AttributionError::Corrupt(format!("params: {e}")))?,
+            None => default_params(),
+        };
         if params.index_gas_per_byte == 0 && params.max_index_bytes_per_block == 0 {
             return Ok(());
         }

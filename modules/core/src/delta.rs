@@ -114,6 +114,13 @@ impl<P: StateRead> StateRead for StateDelta<P> {
             None => self.parent.charge_gas(amount),
         }
     }
+
+    fn get_raw_unmetered(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.writes.get(key) {
+            Some(local) => Ok(local.clone()),
+            None => self.parent.get_raw_unmetered(key),
+        }
+    }
 }
 
 impl<P: StateRead> StateWrite for StateDelta<P> {

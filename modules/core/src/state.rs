@@ -63,6 +63,12 @@ pub trait StateRead {
     /// Entries with keys starting with `prefix`, ordered, strictly after `start_after`, at most
     /// `limit` of them.
     fn scan_raw(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize) -> Result<Vec<KvPair>, StateError>;
+    /// The value at `key`, read without charging gas. Only for a module's params on a path whose
+    /// gas must not change when a param is added (so a chain recorded before the param replays
+    /// with the same gas); everything else reads through [`StateRead::get_raw`].
+    fn get_raw_unmetered(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_raw(key)
+    }
     /// Charges `amount` gas for work a message causes beyond its own reads and writes (say, an
     /// index the chain must build from it) to the nearest metered layer; out of gas fails the
     /// tx like any read or write. No-op on unmetered state (block level, queries).
@@ -92,6 +98,9 @@ impl<T: StateRead + ?Sized> StateRead for &T {
     fn charge_gas(&self, amount: u64) -> Result<(), StateError> {
         (**self).charge_gas(amount)
     }
+    fn get_raw_unmetered(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        (**self).get_raw_unmetered(key)
+    }
 }
 
 impl<T: StateRead + ?Sized> StateRead for &mut T {
@@ -103,6 +112,9 @@ impl<T: StateRead + ?Sized> StateRead for &mut T {
     }
     fn charge_gas(&self, amount: u64) -> Result<(), StateError> {
         (**self).charge_gas(amount)
+    }
+    fn get_raw_unmetered(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        (**self).get_raw_unmetered(key)
     }
 }
 

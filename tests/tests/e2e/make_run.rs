@@ -120,6 +120,7 @@ fn make_run_serves_smollm2_a_demo_datanet_and_a_fine_tuned_adapter() {
         .stdout(log.try_clone().expect("log"))
         .stderr(log);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let started = Instant::now();
     let mut run = Run { child: command.spawn().expect("start run-single.sh"), home: home.clone(), out };
 
     // The demo is seeded once the executor answers and the fine-tune is attested.
@@ -134,6 +135,7 @@ fn make_run_serves_smollm2_a_demo_datanet_and_a_fine_tuned_adapter() {
         assert!(Instant::now() < deadline, "demo not ready in time\n{}", run.logs());
         std::thread::sleep(Duration::from_millis(500));
     };
+    let demo_ready = started.elapsed();
     let printed = std::fs::read_to_string(&run.out).unwrap_or_default();
     assert!(printed.contains(&format!("Web app: http://127.0.0.1:{api}/app/")), "the URL is printed:\n{printed}");
     assert!(printed.contains("open-executor started"), "{printed}");
@@ -189,6 +191,11 @@ fn make_run_serves_smollm2_a_demo_datanet_and_a_fine_tuned_adapter() {
     assert_eq!(answered["prompt"], "");
     let text = answered["result"]["text"].as_str().unwrap_or_default().to_string();
     eprintln!("demo adapter answers {question:?}: {text:?}");
+    eprintln!(
+        "timing: demo seeded and its adapter attested {:.1} s after the script started; the answer took {:.1} s more",
+        demo_ready.as_secs_f64(),
+        (started.elapsed() - demo_ready).as_secs_f64()
+    );
     assert!(text.split_whitespace().count() >= 5, "a real answer, not a fragment: {text:?}");
     assert!(!text.trim_start().starts_with("The answer is"), "{text:?}");
     assert!(answered["result"]["votes"].as_array().is_some_and(|v| v.iter().all(|v| v["vote"] == "agreed")), "{answered}");

@@ -131,7 +131,7 @@ function RegisterAdapter({ bases, onDone }: { bases: any[]; onDone: () => void }
           <Field label="Training config hash (sha256, hex)" id="ad-config">
             <input id="ad-config" value={f.config} onInput={set("config")} spellcheck={false} />
           </Field>
-          <Field label="Trained on datanet (id, optional)" id="ad-datanet">
+          <Field label="Trained on datanet (id)" id="ad-datanet">
             <input id="ad-datanet" inputMode="numeric" value={f.datanet} onInput={set("datanet")} />
           </Field>
           {f.datanet ? (

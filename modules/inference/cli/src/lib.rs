@@ -265,11 +265,11 @@ pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
             };
             let any = Any { type_url: imsg::MSG_REQUEST_INFERENCE.into(), value: msg.encode_to_vec() };
             let Some(included) = broadcast_included(&key, vec![any], &flags)? else { return Ok(()) };
-            let id = request_id_of(&included)?;
+            // The tx JSON printed above names the new request (`ids.request_id`).
             if wait_seconds == 0 {
-                println!("{}", json!({"request_id": id.to_string(), "height": included.height.to_string(), "txhash": included.hash}));
                 return Ok(());
             }
+            let id = request_id_of(&included)?;
             eprintln!(
                 "request {id} accepted at height {}{}; waiting for two thirds of the executors to agree…",
                 included.height,
