@@ -62,6 +62,10 @@ pub struct Ports {
     pub grpc: u16,
     /// REST (LCD).
     pub rest: u16,
+    /// openledgerd's Prometheus endpoint.
+    pub metrics: u16,
+    /// CometBFT's Prometheus endpoint.
+    pub comet_metrics: u16,
 }
 
 /// Where a node's home lives: its own temporary directory, or a directory owned by someone
@@ -139,6 +143,8 @@ fn init_home(home: &Path, ports: Ports, opts: &NodeOptions) {
         .args(["--abci-addr", &format!("127.0.0.1:{}", ports.abci)])
         .args(["--grpc-addr", &format!("127.0.0.1:{}", ports.grpc)])
         .args(["--api-addr", &format!("127.0.0.1:{}", ports.rest)])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", ports.metrics)])
+        .args(["--comet-metrics-addr", &format!("127.0.0.1:{}", ports.comet_metrics)])
         .args(["--timeout-commit", &opts.timeout_commit])
         .args(["--unbonding-seconds", &opts.unbonding_seconds.to_string()])
         .args(["--signed-blocks-window", &opts.signed_blocks_window.to_string()])
@@ -159,7 +165,15 @@ impl Node {
     /// Like [`Node::start`] with chain parameters.
     pub fn start_with(opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
-        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port(), rest: free_port() };
+        let ports = Ports {
+            rpc: free_port(),
+            p2p: free_port(),
+            abci: free_port(),
+            grpc: free_port(),
+            rest: free_port(),
+            metrics: free_port(),
+            comet_metrics: free_port(),
+        };
         init_home(home.path(), ports, opts);
         let dev: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
@@ -182,7 +196,15 @@ impl Node {
     /// persistent peer. It follows the chain as a full node until it becomes a validator.
     pub fn join(first: &Node, opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
-        let ports = Ports { rpc: free_port(), p2p: free_port(), abci: free_port(), grpc: free_port(), rest: free_port() };
+        let ports = Ports {
+            rpc: free_port(),
+            p2p: free_port(),
+            abci: free_port(),
+            grpc: free_port(),
+            rest: free_port(),
+            metrics: free_port(),
+            comet_metrics: free_port(),
+        };
         init_home(home.path(), ports, opts);
         std::fs::copy(first.home().join("config/genesis.json"), home.path().join("config/genesis.json")).expect("copy genesis");
         let status = first.rpc().status().expect("status of the first node");
@@ -583,7 +605,16 @@ impl Localnet {
             .nodes
             .iter()
             .map(|ni| {
-                let ports = Ports { rpc: ni.rpc_port, p2p: ni.p2p_port, abci: ni.abci_port, grpc: ni.grpc_port, rest: ni.api_port };
+                let ports = Ports {
+                    rpc: ni.rpc_port,
+                    p2p: ni.p2p_port,
+                    abci: ni.abci_port,
+                    grpc: ni.grpc_port,
+                    rest: ni.api_port,
+                    // As `openledgerd testnet` lays them out.
+                    metrics: ni.api_port - 5 + 6,
+                    comet_metrics: ni.api_port - 5 + 7,
+                };
                 let dev: serde_json::Value =
                     serde_json::from_str(&std::fs::read_to_string(ni.home.join("dev-account.json")).expect("dev-account.json"))
                         .expect("json");

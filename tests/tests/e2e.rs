@@ -27,6 +27,8 @@ mod make_run;
 mod module_registry;
 #[path = "e2e/node.rs"]
 mod node;
+#[path = "e2e/operator.rs"]
+mod operator;
 #[path = "e2e/proposals.rs"]
 mod proposals;
 #[path = "e2e/prove.rs"]
