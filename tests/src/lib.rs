@@ -118,6 +118,10 @@ pub struct NodeOptions {
     pub max_deposit_period_seconds: u64,
     /// Extra `openledgerd start` flags (`--web-dir DIR`, `--serve-dev-account`).
     pub app_args: Vec<String>,
+    /// Serve both Prometheus endpoints (on `ports.metrics` / `ports.comet_metrics`). Off by
+    /// default: two more free ports per node, and CometBFT refuses to start when its metrics
+    /// port was taken meanwhile.
+    pub metrics: bool,
 }
 
 impl Default for NodeOptions {
@@ -130,6 +134,7 @@ impl Default for NodeOptions {
             voting_period_seconds: 2 * 24 * 3600,
             max_deposit_period_seconds: 2 * 24 * 3600,
             app_args: Vec::new(),
+            metrics: false,
         }
     }
 }
@@ -143,8 +148,8 @@ fn init_home(home: &Path, ports: Ports, opts: &NodeOptions) {
         .args(["--abci-addr", &format!("127.0.0.1:{}", ports.abci)])
         .args(["--grpc-addr", &format!("127.0.0.1:{}", ports.grpc)])
         .args(["--api-addr", &format!("127.0.0.1:{}", ports.rest)])
-        .args(["--metrics-addr", &format!("127.0.0.1:{}", ports.metrics)])
-        .args(["--comet-metrics-addr", &format!("127.0.0.1:{}", ports.comet_metrics)])
+        .args(["--metrics-addr", &if opts.metrics { format!("127.0.0.1:{}", ports.metrics) } else { String::new() }])
+        .args(["--comet-metrics-addr", &if opts.metrics { format!("127.0.0.1:{}", ports.comet_metrics) } else { String::new() }])
         .args(["--timeout-commit", &opts.timeout_commit])
         .args(["--unbonding-seconds", &opts.unbonding_seconds.to_string()])
         .args(["--signed-blocks-window", &opts.signed_blocks_window.to_string()])
@@ -171,8 +176,8 @@ impl Node {
             abci: free_port(),
             grpc: free_port(),
             rest: free_port(),
-            metrics: free_port(),
-            comet_metrics: free_port(),
+            metrics: if opts.metrics { free_port() } else { 0 },
+            comet_metrics: if opts.metrics { free_port() } else { 0 },
         };
         init_home(home.path(), ports, opts);
         let dev: serde_json::Value =
@@ -202,8 +207,8 @@ impl Node {
             abci: free_port(),
             grpc: free_port(),
             rest: free_port(),
-            metrics: free_port(),
-            comet_metrics: free_port(),
+            metrics: if opts.metrics { free_port() } else { 0 },
+            comet_metrics: if opts.metrics { free_port() } else { 0 },
         };
         init_home(home.path(), ports, opts);
         std::fs::copy(first.home().join("config/genesis.json"), home.path().join("config/genesis.json")).expect("copy genesis");

@@ -249,13 +249,15 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
         };
         gas(meter, auth_params.sig_verify_cost_secp256k1, "sigverify")?;
         let base = account.base().clone();
+        // Checked in Simulate too, as the SDK's SigVerificationDecorator does: a tx signed with
+        // another sequence would fail anyway, so its estimate fails now.
+        if info.sequence != base.sequence {
+            return Err(sdk(
+                sdk_codes::WRONG_SEQUENCE,
+                format!("account sequence mismatch, expected {}, got {}: incorrect account sequence", base.sequence, info.sequence),
+            ));
+        }
         if ctx.mode != Mode::Simulate {
-            if info.sequence != base.sequence {
-                return Err(sdk(
-                    sdk_codes::WRONG_SEQUENCE,
-                    format!("account sequence mismatch, expected {}, got {}: incorrect account sequence", base.sequence, info.sequence),
-                ));
-            }
             let sign_bytes = match single_mode(info) {
                 Some(m) if m == SignMode::Direct as i32 => SignDoc {
                     body_bytes: tx.raw.body_bytes.clone(),

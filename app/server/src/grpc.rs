@@ -32,8 +32,90 @@ pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 /// Every gRPC service name served: the registry's query services and the tx service.
 pub fn service_names(app: &App) -> Vec<&'static str> {
     let mut names = app.query_service_names();
-    names.push(TX_SERVICE);
+    names.extend([TX_SERVICE, CONSENSUS_SERVICE, NODE_SERVICE]);
     names
+}
+
+/// `cosmos.consensus.v1.Query`: the consensus params (clients read the block gas limit from it).
+pub const CONSENSUS_SERVICE: &str = "cosmos.consensus.v1.Query";
+/// `cosmos.base.node.v1beta1.Service`: the node's config (minimum gas price) and status.
+pub const NODE_SERVICE: &str = "cosmos.base.node.v1beta1.Service";
+
+/// `cosmos.consensus.v1.Query/Params`, from CometBFT's `/consensus_params` (the params CometBFT
+/// enforces; `version` is left out, as the SDK leaves it to x/upgrade).
+fn consensus_params(shared: &GrpcShared) -> Result<Response<Vec<u8>>, Status> {
+    use tendermint_proto::types as tm;
+    let v = shared.comet.call("consensus_params", serde_json::json!({})).map_err(unavailable)?;
+    let p = &v["consensus_params"];
+    let int = |x: &serde_json::Value| -> i64 { x.as_str().and_then(|s| s.parse().ok()).or_else(|| x.as_i64()).unwrap_or(0) };
+    let age_ns = int(&p["evidence"]["max_age_duration"]);
+    let params = tm::ConsensusParams {
+        block: Some(tm::BlockParams { max_bytes: int(&p["block"]["max_bytes"]), max_gas: int(&p["block"]["max_gas"]) }),
+        evidence: Some(tm::EvidenceParams {
+            max_age_num_blocks: int(&p["evidence"]["max_age_num_blocks"]),
+            max_age_duration: Some(tendermint_proto::google::protobuf::Duration {
+                seconds: age_ns / 1_000_000_000,
+                nanos: i32::try_from(age_ns % 1_000_000_000).unwrap_or(0),
+            }),
+            max_bytes: int(&p["evidence"]["max_bytes"]),
+        }),
+        validator: Some(tm::ValidatorParams {
+            pub_key_types: p["validator"]["pub_key_types"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        }),
+        version: None,
+        abci: Some(tm::AbciParams { vote_extensions_enable_height: int(&p["abci"]["vote_extensions_enable_height"]) }),
+    };
+    let height = u64::try_from(int(&v["block_height"])).unwrap_or(0);
+    Ok(with_height(ConsensusParamsResponse { params: Some(params) }.encode_to_vec(), height))
+}
+
+/// `cosmos.consensus.v1.QueryParamsResponse` (cosmos-sdk-proto 0.27 does not export the
+/// consensus module's types; this is the same wire shape).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ConsensusParamsResponse {
+    /// The consensus params CometBFT enforces.
+    #[prost(message, optional, tag = "1")]
+    pub params: Option<tendermint_proto::types::ConsensusParams>,
+}
+
+/// `cosmos.base.node.v1beta1.Service/{Config,Status}` from the app's committed state.
+fn node_service(shared: &GrpcShared, method: &str) -> Result<Response<Vec<u8>>, Status> {
+    use cosmos_sdk_proto::cosmos::base::node::v1beta1 as node;
+    use openledger_core::StateReadExt;
+    let storage = shared.app.storage();
+    let (height, app_hash) = storage.last_committed();
+    let state = openledger_core::state::LatestSnapshot(storage.clone());
+    let bytes = match method {
+        "Config" => {
+            let fees = openledger_auth::params::fee_params(&state).map_err(|e| Status::internal(e.to_string()))?;
+            // Nothing is pruned and no halt height is set: the store keeps every version.
+            node::ConfigResponse {
+                minimum_gas_price: format!("{}{}", fees.min_gas_price, openledger_core::coin::BASE_DENOM),
+                pruning_keep_recent: "0".into(),
+                pruning_interval: "0".into(),
+                halt_height: 0,
+            }
+            .encode_to_vec()
+        }
+        "Status" => {
+            let timestamp = state
+                .get_proto::<tendermint_proto::google::protobuf::Timestamp>(openledger_node::state_key::LAST_BLOCK_TIME)
+                .map_err(|e| Status::internal(e.to_string()))?;
+            node::StatusResponse {
+                earliest_store_height: u64::from(height > 0),
+                height,
+                timestamp,
+                app_hash: app_hash.to_vec(),
+                validator_hash: Vec::new(),
+            }
+            .encode_to_vec()
+        }
+        other => return Err(Status::unimplemented(format!("unknown method {other} of {NODE_SERVICE}"))),
+    };
+    Ok(with_height(bytes, height))
 }
 
 /// Passes message bytes through untouched (the router decodes them).
@@ -186,6 +268,12 @@ pub fn handle(shared: &GrpcShared, path: &str, data: &[u8], height: i64) -> Resu
     if let Some(method) = path.strip_prefix(&tx_prefix) {
         return tx_service(shared, method, data);
     }
+    if path == format!("/{CONSENSUS_SERVICE}/Params") {
+        return consensus_params(shared);
+    }
+    if let Some(method) = path.strip_prefix(&format!("/{NODE_SERVICE}/")) {
+        return node_service(shared, method);
+    }
     match shared.app.grpc_query(path, data, height) {
         Ok((bytes, h)) => Ok(with_height(bytes, h)),
         Err((err, _)) => Err(status_of(&err)),
@@ -323,12 +411,19 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
     let mut sets = vec![openledger_proto::FILE_DESCRIPTOR_SET, openledger_proto::COSMOS_FILE_DESCRIPTOR_SET];
     sets.extend(shared.app.modules().registry.descriptor_sets());
     let served: Vec<Vec<u8>> = sets.into_iter().map(|set| served_descriptors(set, &shared.services)).collect::<anyhow::Result<_>>()?;
-    let mut reflection =
-        tonic_reflection::server::Builder::configure().register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET);
-    for set in &served {
-        reflection = reflection.register_encoded_file_descriptor_set(set);
-    }
-    let routes = tonic::service::Routes::new(reflection.build_v1()?).into_axum_router().fallback_service(GrpcService(shared));
+    // Reflection in both versions, as the SDK serves it: grpcurl and newer clients speak v1,
+    // older ones (grpc-java before 1.57, some Python and Go tools) only v1alpha.
+    let reflection = || {
+        let mut builder = tonic_reflection::server::Builder::configure();
+        for set in &served {
+            builder = builder.register_encoded_file_descriptor_set(set);
+        }
+        builder
+    };
+    let routes = tonic::service::Routes::new(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .into_axum_router()
+        .fallback_service(GrpcService(shared));
     tracing::info!("gRPC server listening on {addr}");
     tonic::transport::Server::builder().add_routes(tonic::service::Routes::from(routes)).serve(addr).await?;
     Ok(())

@@ -605,6 +605,17 @@ fn simulate_accepts_a_cosmjs_style_unsigned_tx_and_its_estimate_is_enough() {
     };
     let unsigned =
         TxRaw { body_bytes: body.encode_to_vec(), auth_info_bytes: auth_info.encode_to_vec(), signatures: vec![vec![]] }.encode_to_vec();
+    // Signed for a future (or past) sequence: Simulate refuses it as the SDK does (code 32).
+    for wrong in [acc.sequence + 1, acc.sequence.wrapping_sub(1)] {
+        let mut bad = auth_info.clone();
+        bad.signer_infos[0].sequence = wrong;
+        let tx = TxRaw { body_bytes: body.encode_to_vec(), auth_info_bytes: bad.encode_to_vec(), signatures: vec![vec![]] }.encode_to_vec();
+        #[allow(deprecated)]
+        let req = SimulateRequest { tx: None, tx_bytes: tx };
+        let res = query(&f.app, "/cosmos.tx.v1beta1.Service/Simulate", req.encode_to_vec());
+        assert_eq!((res.codespace.as_str(), res.code), ("sdk", 32), "{}", res.log);
+        assert!(res.log.contains("account sequence mismatch"), "{}", res.log);
+    }
     let hash_before = f.app.storage().last_committed();
     let before = snapshot(&f.app, &f.parties());
     let sim = simulate(&f.app, &unsigned);

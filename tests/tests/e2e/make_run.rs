@@ -101,7 +101,10 @@ fn make_run_serves_smollm2_a_demo_datanet_and_a_fine_tuned_adapter() {
     let (rpc, p2p, abci, grpc, api, executor) = (base, base + 1, base + 2, base + 3, base + 4, base + 5);
     let init_args = format!(
         "--rpc-laddr tcp://127.0.0.1:{rpc} --p2p-laddr tcp://127.0.0.1:{p2p} --abci-addr 127.0.0.1:{abci} \
-         --grpc-addr 127.0.0.1:{grpc} --api-addr 127.0.0.1:{api} --timeout-commit 500ms"
+         --grpc-addr 127.0.0.1:{grpc} --api-addr 127.0.0.1:{api} --metrics-addr 127.0.0.1:{} \
+         --comet-metrics-addr 127.0.0.1:{} --timeout-commit 500ms",
+        base + 6,
+        base + 7
     );
     let log = std::fs::File::create(&out).expect("log file");
     let mut command = Command::new("bash");

@@ -228,6 +228,31 @@ fn a_module_registered_with_one_line_runs_txs_answers_queries_and_exports_genesi
         let err = grpc.unary(tonic::Request::new(counter_pb::QueryCountRequest {}), path, codec).await.expect_err("unknown");
         assert_eq!(err.code(), tonic::Code::Unimplemented);
         assert_eq!(err.message(), "unknown service openledger.nothing.v1.Query");
+        // Server reflection lists the module's service in both versions clients speak.
+        use tonic_reflection::pb::{v1, v1alpha};
+        let mut client = v1::server_reflection_client::ServerReflectionClient::new(connect(grpc_addr).await);
+        let ask = v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = client.server_reflection_info(tokio_stream::once(ask)).await.expect("v1 reflection").into_inner();
+        let listed = match answers.message().await.expect("v1 answer").and_then(|r| r.message_response) {
+            Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)) => l.service,
+            other => panic!("v1 reflection answered {other:?}"),
+        };
+        assert!(listed.iter().any(|s| s.name == "openledger.counter.v1.Query"), "{listed:?}");
+        let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(connect(grpc_addr).await);
+        let ask = v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = client.server_reflection_info(tokio_stream::once(ask)).await.expect("v1alpha reflection").into_inner();
+        let listed = match answers.message().await.expect("v1alpha answer").and_then(|r| r.message_response) {
+            Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)) => l.service,
+            other => panic!("v1alpha reflection answered {other:?}"),
+        };
+        assert!(listed.iter().any(|s| s.name == "openledger.counter.v1.Query"), "{listed:?}");
+        assert!(listed.iter().any(|s| s.name == "cosmos.bank.v1beta1.Query"), "{listed:?}");
         resp.into_inner().count
     });
     assert_eq!(count_over_grpc, 8);

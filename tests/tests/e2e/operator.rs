@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use openledger_tests::Node;
+use openledger_tests::{Node, NodeOptions};
 
 fn scrape(port: u16) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics endpoint");
@@ -27,7 +27,7 @@ fn value(text: &str, series: &str) -> u64 {
 
 #[test]
 fn logs_are_plain_with_a_line_per_block_and_both_metrics_endpoints_answer() {
-    let node = Node::start();
+    let node = Node::start_with(&NodeOptions { metrics: true, ..NodeOptions::default() });
     node.wait_for_height(3, Duration::from_secs(60));
 
     // A tx, so txs and results by code are counted.
@@ -55,6 +55,31 @@ fn logs_are_plain_with_a_line_per_block_and_both_metrics_endpoints_answer() {
     // CometBFT's own endpoint, enabled by init.
     let comet = scrape(node.ports.comet_metrics);
     assert!(comet.contains("cometbft_consensus_height"), "{}", &comet[..comet.len().min(2000)]);
+
+    // gRPC services client libraries read from every SDK node: the consensus params (block gas
+    // limit), the node's config (minimum gas price) and status.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use cosmos_sdk_proto::cosmos::base::node::v1beta1::service_client::ServiceClient as NodeClient;
+        use cosmos_sdk_proto::cosmos::base::node::v1beta1::{ConfigRequest, StatusRequest};
+        use openledger_app::grpc::ConsensusParamsResponse;
+        let channel = tonic::transport::Endpoint::from_shared(node.grpc_url()).expect("endpoint").connect().await.expect("connect");
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.expect("ready");
+        let path = http::uri::PathAndQuery::from_static("/cosmos.consensus.v1.Query/Params");
+        let codec = tonic::codec::ProstCodec::<(), ConsensusParamsResponse>::default();
+        let params = grpc.unary(tonic::Request::new(()), path, codec).await.expect("consensus params");
+        let params = params.into_inner().params.expect("consensus params");
+        let block = params.block.expect("block params");
+        assert_eq!((block.max_bytes, block.max_gas), (4_194_304, -1), "as init's genesis sets them");
+        assert_eq!(params.validator.expect("validator params").pub_key_types, vec!["ed25519".to_string()]);
+        assert_eq!(params.abci.expect("abci params").vote_extensions_enable_height, 1);
+        let mut client = NodeClient::connect(node.grpc_url()).await.expect("connect");
+        let config = client.config(ConfigRequest {}).await.expect("config").into_inner();
+        assert_eq!(config.minimum_gas_price, "0.025uopen");
+        let status = client.status(StatusRequest {}).await.expect("status").into_inner();
+        assert!(status.height >= 3 && status.app_hash.len() == 32 && status.timestamp.is_some(), "{status:?}");
+    });
 
     // The log file: plain text, one line per committed block with its figures.
     let log = node.app_log();
