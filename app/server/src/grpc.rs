@@ -209,7 +209,7 @@ where
                 return Ok(Status::unimplemented(format!("unknown service {service}")).into_http());
             }
             let req = req.map(tonic::body::Body::new);
-            let mut grpc = tonic::server::Grpc::new(RawCodec).max_decoding_message_size(8 * 1024 * 1024);
+            let mut grpc = tonic::server::Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST_BYTES);
             Ok(grpc.unary(Unary { shared, path }, req).await)
         })
     }
@@ -424,9 +424,85 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> an
         .add_service(reflection().build_v1alpha()?)
         .into_axum_router()
         .fallback_service(GrpcService(shared));
-    tracing::info!("gRPC server listening on {addr}");
-    tonic::transport::Server::builder().add_routes(tonic::service::Routes::from(routes)).serve(addr).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("gRPC server listening on {addr} (at most {MAX_CONNECTIONS} connections, {MAX_STREAMS_PER_CONNECTION} calls each)");
+    tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(MAX_STREAMS_PER_CONNECTION)
+        .max_concurrent_streams(Some(u32::try_from(MAX_STREAMS_PER_CONNECTION).unwrap_or(u32::MAX)))
+        .timeout(CALL_TIMEOUT)
+        .http2_max_header_list_size(Some(MAX_HEADER_BYTES))
+        .tcp_keepalive(Some(std::time::Duration::from_secs(60)))
+        .add_routes(tonic::service::Routes::from(routes))
+        .serve_with_incoming(limited_connections(listener))
+        .await?;
     Ok(())
+}
+
+/// Connections served at once (as the REST server's bound); more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 256;
+/// Calls in flight on one connection.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 32;
+/// Longest a call may run before it is cancelled (DEADLINE_EXCEEDED-like `cancelled` status).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Largest request message (the decoder refuses bigger ones with OUT_OF_RANGE).
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// Largest header list of a call.
+pub const MAX_HEADER_BYTES: u32 = 16 * 1024;
+
+/// The accepted connections, each holding one of [`MAX_CONNECTIONS`] permits until it closes.
+fn limited_connections(listener: tokio::net::TcpListener) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<LimitedConn>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::spawn(async move {
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    if tx.send(Ok(LimitedConn { stream, _permit: permit })).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("gRPC accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// A TCP connection that returns its permit when it closes.
+pub struct LimitedConn {
+    stream: tokio::net::TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tonic::transport::server::Connected for LimitedConn {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl tokio::io::AsyncRead for LimitedConn {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for LimitedConn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]

@@ -228,6 +228,20 @@ fn a_module_registered_with_one_line_runs_txs_answers_queries_and_exports_genesi
         let err = grpc.unary(tonic::Request::new(counter_pb::QueryCountRequest {}), path, codec).await.expect_err("unknown");
         assert_eq!(err.code(), tonic::Code::Unimplemented);
         assert_eq!(err.message(), "unknown service openledger.nothing.v1.Query");
+        // A request over the server's message bound is refused before it is decoded.
+        let mut grpc = tonic::client::Grpc::new(connect(grpc_addr).await);
+        grpc.ready().await.expect("ready");
+        let path = http::uri::PathAndQuery::from_static("/cosmos.bank.v1beta1.Query/Balance");
+        let codec = tonic::codec::ProstCodec::<
+            cosmos_sdk_proto::cosmos::bank::v1beta1::QueryBalanceRequest,
+            cosmos_sdk_proto::cosmos::bank::v1beta1::QueryBalanceResponse,
+        >::default();
+        let huge = cosmos_sdk_proto::cosmos::bank::v1beta1::QueryBalanceRequest {
+            address: "x".repeat(openledger_app::grpc::MAX_REQUEST_BYTES + 1),
+            denom: "uopen".into(),
+        };
+        let err = grpc.unary(tonic::Request::new(huge), path, codec).await.expect_err("oversized request");
+        assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
         // Server reflection lists the module's service in both versions clients speak.
         use tonic_reflection::pb::{v1, v1alpha};
         let mut client = v1::server_reflection_client::ServerReflectionClient::new(connect(grpc_addr).await);
