@@ -610,3 +610,97 @@ fn governance_only_delisting_and_contributions_to_a_delisted_datanet_in_process(
         app.modules().registry.decode(&msg(1)).expect("valid").execute(app.modules().registry.as_ref(), &mut child).expect_err("delisted");
     assert_eq!((err.codespace, err.code), ("datanet", 6));
 }
+
+/// A flood of publishes costs the flooder, not the chain's blocks: each publish pays index gas in
+/// proportion to the version's bytes, the versions one block may queue are bounded (the rest
+/// fail with (attribution, 13) and pay only their fee), and end blocks index one version each
+/// whatever was queued. In process, with a small per-block budget set at genesis.
+#[test]
+fn a_flood_of_publishes_pays_by_size_and_is_bounded_per_block() {
+    const ROW: usize = 900;
+    let owners: Vec<AccountKey> = (0..5).map(|i| key(0x70 + i)).collect();
+    let mut genesis = genesis_with(&owners.iter().map(|k| (k.address(), FUNDS)).collect::<Vec<_>>());
+    genesis.attribution.params.index_gas_per_byte = 20;
+    // Room for two versions of 4 rows in one block.
+    genesis.attribution.params.max_index_bytes_per_block = 2 * 4 * ROW as u64 + 100;
+    let app = new_app(&genesis);
+    run_block(&app, &[]);
+    let gas = 5_000_000;
+    let tx = |k: &AccountKey, msgs: Vec<Any>| sign_with(&app, k, msgs, gas, min_fee(gas), None, SignModeChoice::Direct, "");
+    // Each owner: a datanet with `rows` accepted rows of ROW bytes.
+    let mut datanet_ids = Vec::new();
+    for (i, k) in owners.iter().enumerate() {
+        let create = dpb::MsgCreateDatanet {
+            owner: k.address().to_bech32(),
+            name: format!("flood {i}"),
+            description: String::new(),
+            license: String::new(),
+            schema: Some(dpb::RowSchema { kind: dpb::SchemaKind::Text as i32, required_fields: vec![] }),
+            policy: Some(dpb::CurationPolicy {
+                mode: dpb::CurationMode::OwnerReview as i32,
+                curators: vec![],
+                contribution_bond: None,
+                reject_burn_bps: 0,
+                max_row_bytes: 4096,
+            }),
+        };
+        assert_eq!(run_block(&app, &[tx(k, vec![any(dmsg::MSG_CREATE_DATANET, create)])]).tx_results[0].code, 0);
+        let id = u64::try_from(i + 1).expect("small");
+        // Owner 0 has 1 row, the others 4 (so publishing costs grow with size).
+        let rows = if i == 0 { 1 } else { 4 };
+        let contribute = dpb::MsgSubmitContribution {
+            contributor: k.address().to_bech32(),
+            datanet_id: id,
+            rows: (0..rows).map(|r| format!("{i}-{r} {}", "x".repeat(ROW - 8)).into_bytes()).collect(),
+            bond: None,
+        };
+        let review = dpb::MsgReviewContribution {
+            reviewer: k.address().to_bech32(),
+            datanet_id: id,
+            contribution_id: 1,
+            accept: true,
+            reason: String::new(),
+        };
+        let res = run_block(&app, &[tx(k, vec![any(dmsg::MSG_SUBMIT_CONTRIBUTION, contribute)])]);
+        assert_eq!(res.tx_results[0].code, 0, "{}", res.tx_results[0].log);
+        let res = run_block(&app, &[tx(k, vec![any(dmsg::MSG_REVIEW_CONTRIBUTION, review)])]);
+        assert_eq!(res.tx_results[0].code, 0, "{}", res.tx_results[0].log);
+        datanet_ids.push(id);
+    }
+    let publish = |k: &AccountKey, id: u64| {
+        tx(k, vec![any(dmsg::MSG_PUBLISH_VERSION, dpb::MsgPublishVersion { owner: k.address().to_bech32(), datanet_id: id })])
+    };
+
+    // One block, five publishes: the budget takes the 1-row and the first 4-row version; the
+    // other three are refused and pay only their fee.
+    let txs: Vec<Vec<u8>> = owners.iter().zip(&datanet_ids).map(|(k, id)| publish(k, *id)).collect();
+    let before: Vec<u128> = owners.iter().map(|k| balance(&app, &k.address())).collect();
+    let res = run_block(&app, &txs);
+    let codes: Vec<(String, u32)> = res.tx_results.iter().map(|r| (r.codespace.clone(), r.code)).collect();
+    assert_eq!(codes[0], (String::new(), 0));
+    assert_eq!(codes[1], (String::new(), 0));
+    assert!(codes[2..].iter().all(|c| *c == ("attribution".to_string(), 13)), "over the block's budget: {codes:?}");
+    let gas_used: Vec<u64> = res.tx_results.iter().map(|r| u64::try_from(r.gas_used).expect("gas")).collect();
+    // Index gas: 20 per byte, so the 4-row version pays about 3 × 900 × 20 more than the 1-row one.
+    let extra = gas_used[1].saturating_sub(gas_used[0]);
+    assert!(extra >= 20 * 3 * ROW as u64, "gas {gas_used:?}");
+    for (k, b) in owners.iter().zip(&before) {
+        assert_eq!(balance(&app, &k.address()), b - min_fee(gas), "every publisher paid its fee, refused or not");
+    }
+    // The refused ones publish in a later block (a fresh budget); end blocks index one version
+    // each, so the queue drains one per block however many were accepted.
+    let pending = |app: &openledger_app::app::App| {
+        app.modules().attribution.pending(&LatestSnapshot(app.storage().clone()), 100).expect("pending").len()
+    };
+    let queued = pending(&app);
+    assert!(queued <= 2, "at most what one block accepted is waiting: {queued}");
+    let res = run_block(&app, &[publish(&owners[2], datanet_ids[2]), publish(&owners[3], datanet_ids[3])]);
+    assert!(res.tx_results.iter().all(|r| r.code == 0), "{:?}", res.tx_results.iter().map(|r| &r.log).collect::<Vec<_>>());
+    let mut last = pending(&app);
+    while last > 0 {
+        run_block(&app, &[]);
+        let now = pending(&app);
+        assert_eq!(now + 1, last, "one version indexed per block");
+        last = now;
+    }
+}
