@@ -68,6 +68,22 @@ pub struct Ports {
     pub comet_metrics: u16,
 }
 
+impl Ports {
+    /// Free loopback ports for one node (the metrics ports only when `opts` asks for metrics).
+    fn fresh(opts: &NodeOptions) -> Self {
+        let metrics_port = || if opts.metrics { free_port() } else { 0 };
+        Ports {
+            rpc: free_port(),
+            p2p: free_port(),
+            abci: free_port(),
+            grpc: free_port(),
+            rest: free_port(),
+            metrics: metrics_port(),
+            comet_metrics: metrics_port(),
+        }
+    }
+}
+
 /// Where a node's home lives: its own temporary directory, or a directory owned by someone
 /// else (a [`Localnet`]'s node homes share one temporary directory).
 enum HomeDir {
@@ -170,15 +186,7 @@ impl Node {
     /// Like [`Node::start`] with chain parameters.
     pub fn start_with(opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
-        let ports = Ports {
-            rpc: free_port(),
-            p2p: free_port(),
-            abci: free_port(),
-            grpc: free_port(),
-            rest: free_port(),
-            metrics: if opts.metrics { free_port() } else { 0 },
-            comet_metrics: if opts.metrics { free_port() } else { 0 },
-        };
+        let ports = Ports::fresh(opts);
         init_home(home.path(), ports, opts);
         let dev: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
@@ -201,15 +209,7 @@ impl Node {
     /// persistent peer. It follows the chain as a full node until it becomes a validator.
     pub fn join(first: &Node, opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
-        let ports = Ports {
-            rpc: free_port(),
-            p2p: free_port(),
-            abci: free_port(),
-            grpc: free_port(),
-            rest: free_port(),
-            metrics: if opts.metrics { free_port() } else { 0 },
-            comet_metrics: if opts.metrics { free_port() } else { 0 },
-        };
+        let ports = Ports::fresh(opts);
         init_home(home.path(), ports, opts);
         std::fs::copy(first.home().join("config/genesis.json"), home.path().join("config/genesis.json")).expect("copy genesis");
         let status = first.rpc().status().expect("status of the first node");

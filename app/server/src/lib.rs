@@ -4,6 +4,7 @@
 //! JSON) with the web app's files and the dev account ([`web`]), and [`rpc_client`], the CometBFT RPC client both use for broadcasts and tx lookups.
 
 pub mod grpc;
+pub mod http;
 pub mod metrics;
 pub mod rest;
 pub mod rest_json;

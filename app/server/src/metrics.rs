@@ -3,16 +3,13 @@
 //! port (`metrics_addr` in app.toml, 127.0.0.1:26661 by default), a handful of connections at
 //! once, short timeouts: a scraper, not a public API.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 
 /// Connections served at once.
 const MAX_CONNECTIONS: usize = 16;
@@ -41,32 +38,8 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Prometheus metrics on http://{addr}/metrics");
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = permits.clone().acquire_owned().await?;
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!("metrics accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(
-                    |req: Request<Incoming>| async move { Ok::<_, Infallible>(respond(req.method(), req.uri().path())) },
-                );
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
-                tracing::debug!("metrics connection ended: {e}");
-            }
-            drop(permit);
-        });
-    }
+    let limits = crate::http::Limits { max_connections: MAX_CONNECTIONS, header_timeout: HEADER_TIMEOUT, max_buf_bytes: 16 * 1024 };
+    crate::http::serve(listener, "metrics", limits, |req: Request<Incoming>| async move { respond(req.method(), req.uri().path()) }).await
 }
 
 #[cfg(test)]

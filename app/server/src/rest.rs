@@ -13,7 +13,6 @@
 // tonic's `Status` is what the shared gRPC handler returns; boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +22,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value as PValue};
 use serde_json::{json, Value};
@@ -483,6 +481,9 @@ impl RestState {
             if let Some(resp) = self.clone().node_local(path).await {
                 return resp;
             }
+            if let Some(resp) = self.clone().node_services(path).await {
+                return resp;
+            }
         }
         let Some(segments) = path.strip_prefix('/').map(|p| p.split('/').map(|s| percent_decode(s, false)).collect::<Option<Vec<_>>>())
         else {
@@ -517,6 +518,68 @@ impl RestState {
             Ok(value) => json_response(StatusCode::OK, &value, height),
             Err(e) => error_response(Code::Internal, &format!("cannot render the response: {e}")),
         }
+    }
+
+    /// `cosmos.consensus.v1.Query/Params` and `cosmos.base.node.v1beta1.Service` over REST, in
+    /// the SDK's JSON (their descriptors are not in the gateway's pool, so they are rendered
+    /// here from the same gRPC answers).
+    async fn node_services(self: Arc<Self>, path: &str) -> Option<HttpResponse> {
+        use base64::engine::general_purpose::STANDARD as B64;
+        let grpc_path = match path {
+            "/cosmos/consensus/v1/params" => format!("/{}/Params", crate::grpc::CONSENSUS_SERVICE),
+            "/cosmos/base/node/v1beta1/config" => format!("/{}/Config", crate::grpc::NODE_SERVICE),
+            "/cosmos/base/node/v1beta1/status" => format!("/{}/Status", crate::grpc::NODE_SERVICE),
+            _ => return None,
+        };
+        let grpc = self.grpc.clone();
+        let call = grpc_path.clone();
+        let answer = match tokio::task::spawn_blocking(move || crate::grpc::handle(&grpc, &call, &[], 0)).await {
+            Ok(Ok(resp)) => resp.into_inner(),
+            Ok(Err(status)) => return Some(error_response(status.code(), &status_message(&status))),
+            Err(e) => return Some(error_response(Code::Internal, &format!("query task failed: {e}"))),
+        };
+        let value = if grpc_path.ends_with("/Params") {
+            let Ok(r) = crate::grpc::ConsensusParamsResponse::decode(answer.as_slice()) else {
+                return Some(error_response(Code::Internal, "undecodable consensus params"));
+            };
+            let p = r.params.unwrap_or_default();
+            let block = p.block.unwrap_or_default();
+            let evidence = p.evidence.unwrap_or_default();
+            let age = evidence.max_age_duration.unwrap_or_default();
+            json!({"params": {
+                "block": {"max_bytes": block.max_bytes.to_string(), "max_gas": block.max_gas.to_string()},
+                "evidence": {
+                    "max_age_num_blocks": evidence.max_age_num_blocks.to_string(),
+                    "max_age_duration": format!("{}s", age.seconds),
+                    "max_bytes": evidence.max_bytes.to_string(),
+                },
+                "validator": {"pub_key_types": p.validator.unwrap_or_default().pub_key_types},
+                "version": null,
+                "abci": {"vote_extensions_enable_height": p.abci.unwrap_or_default().vote_extensions_enable_height.to_string()},
+            }})
+        } else if grpc_path.ends_with("/Config") {
+            let Ok(r) = cosmos_sdk_proto::cosmos::base::node::v1beta1::ConfigResponse::decode(answer.as_slice()) else {
+                return Some(error_response(Code::Internal, "undecodable config"));
+            };
+            json!({
+                "minimum_gas_price": r.minimum_gas_price,
+                "pruning_keep_recent": r.pruning_keep_recent,
+                "pruning_interval": r.pruning_interval,
+                "halt_height": r.halt_height.to_string(),
+            })
+        } else {
+            let Ok(r) = cosmos_sdk_proto::cosmos::base::node::v1beta1::StatusResponse::decode(answer.as_slice()) else {
+                return Some(error_response(Code::Internal, "undecodable status"));
+            };
+            json!({
+                "earliest_store_height": r.earliest_store_height.to_string(),
+                "height": r.height.to_string(),
+                "timestamp": r.timestamp.map(|t| crate::rest_json::rfc3339(t.seconds, t.nanos)),
+                "app_hash": B64.encode(&r.app_hash),
+                "validator_hash": B64.encode(&r.validator_hash),
+            })
+        };
+        Some(json_response(StatusCode::OK, &value, None))
     }
 
     /// This node's own view, not consensus state (see docs/WEBAPP.md): what its executor did with
@@ -731,35 +794,12 @@ pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr, mut d
     let state = Arc::new(RestState::new(app, &comet_rpc_url, documents)?);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("REST server listening on {addr} ({} gateway routes)", state.routes.len());
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = permits.clone().acquire_owned().await?;
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!("REST accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    let limits = crate::http::Limits { max_connections: MAX_CONNECTIONS, header_timeout: HEADER_TIMEOUT, max_buf_bytes: MAX_HEADER_BYTES };
+    crate::http::serve(listener, "REST", limits, move |req| {
         let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(state.respond(req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
-                tracing::debug!("REST connection ended: {e}");
-            }
-            drop(permit);
-        });
-    }
+        async move { state.respond(req).await }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -858,8 +898,9 @@ mod tests {
         assert_eq!(find(Method::GET, "/openledger/datanet/v1/datanets/7").as_deref(), Some("/openledger.datanet.v1.Query/Datanet"));
         assert_eq!(find(Method::GET, "/openledger/auth/v1/fee_params").as_deref(), Some("/openledger.auth.v1.Query/FeeParams"));
         assert_eq!(find(Method::GET, "/cosmos/nothing/here"), None);
-        // Every served service has at least one route.
-        for service in served {
+        // Every served service has at least one route (the node-level services answered by
+        // `node_services` have theirs there).
+        for service in served.into_iter().filter(|s| ![crate::grpc::CONSENSUS_SERVICE, crate::grpc::NODE_SERVICE].contains(s)) {
             assert!(
                 table.iter().any(|r| r.grpc_path.starts_with(&format!("/{service}/"))),
                 "{service} has no REST route: give its methods google.api.http options"

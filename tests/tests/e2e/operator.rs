@@ -81,6 +81,23 @@ fn logs_are_plain_with_a_line_per_block_and_both_metrics_endpoints_answer() {
         assert!(status.height >= 3 && status.app_hash.len() == 32 && status.timestamp.is_some(), "{status:?}");
     });
 
+    // The same over REST, in the SDK's JSON.
+    let get = |path: &str| -> serde_json::Value {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", node.ports.rest)).expect("connect REST");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read");
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {answer}"))
+    };
+    let params = get("/cosmos/consensus/v1/params");
+    assert_eq!(params["params"]["block"]["max_gas"], "-1", "{params}");
+    assert_eq!(params["params"]["evidence"]["max_age_duration"], "172800s", "{params}");
+    assert_eq!(get("/cosmos/base/node/v1beta1/config")["minimum_gas_price"], "0.025uopen");
+    let status = get("/cosmos/base/node/v1beta1/status");
+    assert!(status["height"].as_str().and_then(|h| h.parse::<u64>().ok()).is_some_and(|h| h >= 3), "{status}");
+
     // The log file: plain text, one line per committed block with its figures.
     let log = node.app_log();
     assert!(!log.contains('\u{1b}'), "ANSI escape codes in the log file");
