@@ -93,6 +93,84 @@ pub fn verify_secp256k1(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
     key.verify(msg, &sig).is_ok()
 }
 
+/// Signatures this node verified in CheckTx, so FinalizeBlock does not verify them again.
+///
+/// The key is sha256 over the public key, the signature and the exact sign bytes, so a hit
+/// means this very signature over these very bytes by this very key verified before: the
+/// answer is the one verification would give, and gas is charged the same either way (the
+/// sigverify gas is charged before). Bounded: the oldest entries go first; an entry is dropped
+/// once FinalizeBlock used it. Node-local, never consensus data.
+pub struct VerifiedSignatures {
+    inner: parking_lot::Mutex<VerifiedSet>,
+    capacity: usize,
+}
+
+/// The verified keys, and their insertion order (for eviction).
+type VerifiedSet = (std::collections::BTreeSet<[u8; 32]>, std::collections::VecDeque<[u8; 32]>);
+
+/// Entries kept (a full mempool's worth of single-signer txs).
+pub const VERIFIED_SIGNATURES_KEPT: usize = 20_000;
+
+impl VerifiedSignatures {
+    /// An empty cache of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Self { inner: parking_lot::Mutex::new(Default::default()), capacity }
+    }
+
+    fn key(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> [u8; 32] {
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, (pubkey.len() as u64).to_le_bytes());
+        sha2::Digest::update(&mut h, pubkey);
+        sha2::Digest::update(&mut h, (signature.len() as u64).to_le_bytes());
+        sha2::Digest::update(&mut h, signature);
+        sha2::Digest::update(&mut h, msg);
+        sha2::Digest::finalize(h).into()
+    }
+
+    /// [`verify_secp256k1`], remembering successes seen in CheckTx and answering FinalizeBlock
+    /// from them.
+    pub fn verify(&self, mode: Mode, pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
+        let key = Self::key(pubkey, msg, signature);
+        if mode == Mode::Deliver && self.inner.lock().0.remove(&key) {
+            return true;
+        }
+        let ok = verify_secp256k1(pubkey, msg, signature);
+        if ok && mode == Mode::Check {
+            let mut inner = self.inner.lock();
+            if inner.0.insert(key) {
+                inner.1.push_back(key);
+            }
+            while inner.1.len() > self.capacity {
+                if let Some(old) = inner.1.pop_front() {
+                    inner.0.remove(&old);
+                }
+            }
+            // The order list may hold keys already used by FinalizeBlock: drop them lazily.
+            if inner.1.len() > 2 * self.capacity.max(1) {
+                let live: std::collections::BTreeSet<[u8; 32]> = inner.0.clone();
+                inner.1.retain(|k| live.contains(k));
+            }
+        }
+        ok
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().0.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The process's cache (one node per process).
+pub fn verified_signatures() -> &'static VerifiedSignatures {
+    static CACHE: std::sync::OnceLock<VerifiedSignatures> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| VerifiedSignatures::new(VERIFIED_SIGNATURES_KEPT))
+}
+
 /// Runs the ante handler on `state` (the tx's ante layer), charging `meter`.
 pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedTx, meter: &GasMeter) -> Result<(), AbciError> {
     let modules = ctx.modules;
@@ -283,7 +361,7 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
                     return Err(sdk(sdk_codes::UNAUTHORIZED, format!("unsupported sign mode {other:?}: unauthorized")));
                 }
             };
-            if !verify_secp256k1(&pubkey, &sign_bytes, &tx.raw.signatures[index]) {
+            if !verified_signatures().verify(ctx.mode, &pubkey, &sign_bytes, &tx.raw.signatures[index]) {
                 return Err(sdk(
                     sdk_codes::UNAUTHORIZED,
                     format!(
@@ -336,5 +414,49 @@ fn single_mode(info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerInfo) -> Opti
     match info.mode_info.as_ref()?.sum.as_ref()? {
         mode_info::Sum::Single(s) => Some(s.mode),
         mode_info::Sum::Multi(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod signature_cache_tests {
+    use super::*;
+    use k256::ecdsa::signature::Signer;
+    use k256::ecdsa::SigningKey;
+
+    fn signed(seed: u8, msg: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let key = SigningKey::from_slice(&[seed; 32]).expect("key");
+        let sig: Signature = key.sign(msg);
+        let sig = sig.normalize_s().unwrap_or(sig);
+        (key.verifying_key().to_sec1_bytes().to_vec(), sig.to_bytes().to_vec())
+    }
+
+    #[test]
+    fn finalize_reuses_what_checktx_verified_and_nothing_else() {
+        let cache = VerifiedSignatures::new(2);
+        let (pk, sig) = signed(7, b"sign bytes");
+        // Deliver without a CheckTx: verified for real (and not remembered).
+        assert!(cache.verify(Mode::Deliver, &pk, b"sign bytes", &sig));
+        assert!(cache.is_empty());
+        // CheckTx remembers a success; Deliver uses it once.
+        assert!(cache.verify(Mode::Check, &pk, b"sign bytes", &sig));
+        assert_eq!(cache.len(), 1);
+        assert!(cache.verify(Mode::Deliver, &pk, b"sign bytes", &sig));
+        assert!(cache.is_empty());
+        // A failure is never remembered, and other bytes, keys or signatures never hit.
+        assert!(!cache.verify(Mode::Check, &pk, b"other bytes", &sig));
+        assert!(cache.is_empty());
+        assert!(cache.verify(Mode::Check, &pk, b"sign bytes", &sig));
+        assert!(!cache.verify(Mode::Deliver, &pk, b"other bytes", &sig));
+        let (pk2, _) = signed(8, b"sign bytes");
+        assert!(!cache.verify(Mode::Deliver, &pk2, b"sign bytes", &sig));
+        // Simulate neither reads nor fills it.
+        assert_eq!(cache.len(), 1);
+        // Bounded: the oldest entries go.
+        for i in 0..5u8 {
+            let msg = [i; 4];
+            let (pk, sig) = signed(9 + i, &msg);
+            assert!(cache.verify(Mode::Check, &pk, &msg, &sig));
+        }
+        assert_eq!(cache.len(), 2);
     }
 }
