@@ -236,9 +236,18 @@ for (const run of ["dev", "keplr"]) {
       await row.waitFor();
       const before = await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`).catch(() => undefined);
       const beforeAmount = BigInt(before?.delegation_response?.balance?.amount ?? "0");
+      // Leaving the field checks the amount against the balance and shows (or clears) a warning
+      // beside the buttons. Wait for that before clicking: a warning appearing between the
+      // button's mousedown and mouseup moves the button and the click is lost.
+      const warning = row.locator(".stake .error");
       await row.getByTestId("stake-amount").fill("900000000000");
+      await row.getByTestId("stake-amount").press("Tab");
+      await warning.waitFor({ state: "visible" });
+      assert.match(await warning.textContent(), /more than your balance/);
       assert.match(await txFailed(row, "delegate"), /before signing.*(insufficient|Not enough funds)/i);
       await row.getByTestId("stake-amount").fill("10");
+      await row.getByTestId("stake-amount").press("Tab");
+      await warning.waitFor({ state: "detached" });
       await txIncluded(row, "delegate", true);
       const afterDel = await rest(`/cosmos/staking/v1beta1/validators/${VALIDATOR}/delegations/${address}`);
       assert.equal(BigInt(afterDel.delegation_response.balance.amount) - beforeAmount, 10_000_000n, "10 OPEN more, once");
