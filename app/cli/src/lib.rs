@@ -271,6 +271,13 @@ pub fn query(flags: &QueryFlags, path: &str, data: Vec<u8>) -> anyhow::Result<Ve
     Ok(res.value)
 }
 
+/// A node-local ABCI query (`/openledger/node/...`: what this node's executor did or holds,
+/// never consensus state), answered as JSON.
+pub fn query_node_local(node: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+    let bytes = query(&QueryFlags { node: node.to_string(), height: 0 }, path, Vec::new())?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
 /// Paging flags of list queries.
 #[derive(Debug, Args)]
 pub struct PageFlags {

@@ -134,12 +134,7 @@ fn wait_for_blocks(rpc: &CometRpc) -> anyhow::Result<()> {
 
 /// Whether this validator's executor answers (asked through the node's local adapter probe).
 fn executor_state(node: &str) -> anyhow::Result<Value> {
-    let bytes = openledger_cli::query(
-        &QueryFlags { node: node.to_string(), height: 0 },
-        &format!("/openledger/node/adapter/{}", "0".repeat(64)),
-        Vec::new(),
-    )?;
-    Ok(serde_json::from_slice(&bytes)?)
+    openledger_cli::query_node_local(node, &format!("/openledger/node/adapter/{}", "0".repeat(64)))
 }
 
 /// `openledgerd demo`.

@@ -147,8 +147,8 @@ impl VerifiedSignatures {
             }
             // The order list may hold keys already used by FinalizeBlock: drop them lazily.
             if inner.1.len() > 2 * self.capacity.max(1) {
-                let live: std::collections::BTreeSet<[u8; 32]> = inner.0.clone();
-                inner.1.retain(|k| live.contains(k));
+                let (live, order) = &mut *inner;
+                order.retain(|k| live.contains(k));
             }
         }
         ok

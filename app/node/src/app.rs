@@ -50,7 +50,7 @@ struct BlockStats {
     failed: usize,
     gas_used: u64,
     results: Vec<(String, u32)>,
-    event_kinds: Vec<String>,
+    events: crate::metrics::EventCounts,
     app_hash: Vec<u8>,
     finalize: std::time::Duration,
 }
@@ -95,7 +95,7 @@ fn report_block(height: u64, stats: &BlockStats, commit: std::time::Duration) {
     for (codespace, code) in &stats.results {
         m.tx_result(codespace, *code);
     }
-    m.block_events(stats.event_kinds.iter().map(String::as_str));
+    m.block_events(&stats.events);
     tracing::info!(
         target: "openledger::block",
         height,
@@ -381,11 +381,12 @@ impl App {
             failed: tx_results.iter().filter(|r| r.code != 0).count(),
             gas_used: tx_results.iter().map(|r| u64::try_from(r.gas_used).unwrap_or(0)).fold(0u64, u64::saturating_add),
             results: tx_results.iter().map(|r| (r.codespace.clone(), r.code)).collect(),
-            event_kinds: block_events
-                .iter()
-                .map(|e| e.kind.clone())
-                .chain(tx_results.iter().flat_map(|r| r.events.iter().map(|e| e.r#type.clone())))
-                .collect(),
+            events: crate::metrics::EventCounts::count(
+                block_events
+                    .iter()
+                    .map(|e| e.kind.as_str())
+                    .chain(tx_results.iter().flat_map(|r| r.events.iter().map(|e| e.r#type.as_str()))),
+            ),
             app_hash: app_hash.to_vec(),
             finalize: started.elapsed(),
         };

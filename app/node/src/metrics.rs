@@ -81,6 +81,38 @@ impl Histogram {
     }
 }
 
+/// The module events of one block that metrics follow, counted when the block is finalized (no
+/// event is copied for it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EventCounts {
+    /// `inference_request`.
+    pub requested: u64,
+    /// `inference_result`.
+    pub completed: u64,
+    /// `inference_expired`.
+    pub expired: u64,
+    /// `inference_attributed`.
+    pub attributed: u64,
+}
+
+impl EventCounts {
+    /// Counts the event kinds that matter among `kinds`.
+    pub fn count<'a>(kinds: impl Iterator<Item = &'a str>) -> Self {
+        let mut c = Self::default();
+        for kind in kinds {
+            let counter = match kind {
+                "inference_request" => &mut c.requested,
+                "inference_result" => &mut c.completed,
+                "inference_expired" => &mut c.expired,
+                "inference_attributed" => &mut c.attributed,
+                _ => continue,
+            };
+            *counter = counter.saturating_add(1);
+        }
+        c
+    }
+}
+
 /// The node's metrics.
 #[derive(Default)]
 pub struct Metrics {
@@ -130,18 +162,12 @@ impl Metrics {
         *results.entry(key).or_insert(0) += 1;
     }
 
-    /// Counts a committed block's module events that metrics follow.
-    pub fn block_events<'a>(&self, kinds: impl Iterator<Item = &'a str>) {
-        for kind in kinds {
-            let counter = match kind {
-                "inference_request" => &self.inference_requested,
-                "inference_result" => &self.inference_completed,
-                "inference_expired" => &self.inference_expired,
-                "inference_attributed" => &self.attributions,
-                _ => continue,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+    /// Adds a committed block's counted events.
+    pub fn block_events(&self, counts: &EventCounts) {
+        self.inference_requested.fetch_add(counts.requested, Ordering::Relaxed);
+        self.inference_completed.fetch_add(counts.completed, Ordering::Relaxed);
+        self.inference_expired.fetch_add(counts.expired, Ordering::Relaxed);
+        self.attributions.fetch_add(counts.attributed, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -192,7 +218,7 @@ mod tests {
         m.tx_result("sdk", 5);
         m.finalize.observe(Duration::from_millis(3));
         m.finalize.observe(Duration::from_millis(300));
-        m.block_events(["inference_request", "transfer", "inference_result"].into_iter());
+        m.block_events(&EventCounts::count(["inference_request", "transfer", "inference_result"].into_iter()));
         let text = m.render();
         assert!(text.contains("openledger_blocks_total 2\n"), "{text}");
         assert!(text.contains("openledger_tx_results_total{codespace=\"sdk\",code=\"5\"} 2\n"), "{text}");

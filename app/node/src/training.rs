@@ -188,20 +188,7 @@ impl TrainingRuntime {
             model.active_jobs(state, MAX_ACTIVE_SCAN).map(|jobs| jobs.into_iter().map(|j| j.id).collect()).unwrap_or_default();
         let shared = self.shared.lock();
         let reportable = Self::reportable(model, state, shared.results.keys().copied());
-        let reports = shared
-            .results
-            .iter()
-            .filter(|(id, _)| reportable.contains(id))
-            .map(|(_, r)| {
-                let mut r = r.clone();
-                if self.byzantine && !r.failed {
-                    if let Some(b) = r.adapter_hash.first_mut() {
-                        *b ^= 0xff;
-                    }
-                }
-                r
-            })
-            .collect();
+        let reports = shared.results.iter().filter(|(id, _)| reportable.contains(id)).map(|(_, r)| self.as_reported(r)).collect();
         let running = shared.running.iter().filter(|id| active.contains(id) && !shared.results.contains_key(id)).copied().collect();
         (reports, running)
     }
@@ -210,20 +197,19 @@ impl TrainingRuntime {
     /// binding): what it can reveal as a proposer.
     pub fn results(&self) -> BTreeMap<u64, TrainingReport> {
         let shared = self.shared.lock();
-        shared
-            .results
-            .iter()
-            .filter(|(_, r)| !r.failed)
-            .map(|(id, r)| {
-                let mut r = r.clone();
-                if self.byzantine {
-                    if let Some(b) = r.adapter_hash.first_mut() {
-                        *b ^= 0xff;
-                    }
-                }
-                (*id, r)
-            })
-            .collect()
+        shared.results.iter().filter(|(_, r)| !r.failed).map(|(id, r)| (*id, self.as_reported(r))).collect()
+    }
+
+    /// A result as this node reports it: as trained, or, in the byzantine test mode, with the
+    /// first byte of a successful adapter hash flipped.
+    fn as_reported(&self, result: &TrainingReport) -> TrainingReport {
+        let mut r = result.clone();
+        if self.byzantine && !r.failed {
+            if let Some(b) = r.adapter_hash.first_mut() {
+                *b ^= 0xff;
+            }
+        }
+        r
     }
 
     /// Records a finished report (the worker, and tests).

@@ -454,20 +454,10 @@ fn limited_connections(listener: tokio::net::TcpListener) -> tokio_stream::wrapp
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
-        loop {
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    if tx.send(Ok(LimitedConn { stream, _permit: permit })).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("gRPC accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
+        while let Ok((stream, permit)) = crate::http::accept(&listener, &permits, "gRPC").await {
+            let _ = stream.set_nodelay(true);
+            if tx.send(Ok(LimitedConn { stream, _permit: permit })).await.is_err() {
+                return;
             }
         }
     });

@@ -1,6 +1,6 @@
-//! The accept loop the node's HTTP/1.1 servers share (REST, metrics): a bounded number of
-//! connections at once, a deadline for request headers, a bound on buffered bytes, and a back-off
-//! when accepting fails (out of file descriptors) instead of a busy loop.
+//! The accept loop the node's HTTP/1.1 servers share (REST, metrics; gRPC uses [`accept`]): a
+//! bounded number of connections at once, a deadline for request headers, a bound on buffered
+//! bytes, and a back-off when accepting fails (out of file descriptors) instead of a busy loop.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,15 +33,7 @@ where
 {
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     loop {
-        let permit = permits.clone().acquire_owned().await?;
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!("{what} accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (stream, permit) = accept(&listener, &permits, what).await?;
         let handler = handler.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
@@ -58,5 +50,25 @@ where
             }
             drop(permit);
         });
+    }
+}
+
+/// The next connection, once one of `permits` is free; the permit goes with the connection and is
+/// released when it is dropped. Accept errors (out of file descriptors and the like) are logged
+/// and retried after a pause instead of spinning.
+pub async fn accept(
+    listener: &tokio::net::TcpListener,
+    permits: &Arc<tokio::sync::Semaphore>,
+    what: &str,
+) -> anyhow::Result<(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit)> {
+    let permit = permits.clone().acquire_owned().await?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => return Ok((stream, permit)),
+            Err(e) => {
+                tracing::warn!("{what} accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }

@@ -172,10 +172,7 @@ pub fn request_json(request: &ipb::Request, result: Option<&ipb::Result>) -> Val
 
 /// This node's own account of a request (node-local: what its executor did), for an expiry.
 fn why_unanswered(node: &QueryFlags, id: u64) -> String {
-    let local = openledger_cli::query(node, &format!("/openledger/node/inference/{id}"), Vec::new())
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .unwrap_or(Value::Null);
+    let local = openledger_cli::query_node_local(&node.node, &format!("/openledger/node/inference/{id}")).unwrap_or(Value::Null);
     match local["state"].as_str() {
         Some("failed") => format!("This node's executor could not run it: {}", local["error"].as_str().unwrap_or("unknown error")),
         Some("answered") => {
@@ -200,10 +197,8 @@ fn warn_if_adapter_unavailable(node: &QueryFlags, adapter_id: u64) {
     .ok()
     .and_then(|r| r.adapter);
     let Some(adapter) = adapter else { return };
-    let local = openledger_cli::query(node, &format!("/openledger/node/adapter/{}", adapter.adapter_hash), Vec::new())
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .unwrap_or(Value::Null);
+    let local =
+        openledger_cli::query_node_local(&node.node, &format!("/openledger/node/adapter/{}", adapter.adapter_hash)).unwrap_or(Value::Null);
     if local["held"] == Value::Bool(false) {
         eprintln!(
             "warning: this node's executor does not hold adapter {adapter_id} ({}). Executors fetch it from their peers when the \
