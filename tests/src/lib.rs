@@ -44,9 +44,9 @@ pub fn cometbft_bin() -> PathBuf {
     PathBuf::from("cometbft")
 }
 
-/// A free loopback port (bound then released).
+/// A free loopback port (bound then released), from [`free_port_block`].
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    free_port_block(1)
 }
 
 /// Ports of one node.
@@ -71,16 +71,9 @@ pub struct Ports {
 impl Ports {
     /// Free loopback ports for one node (the metrics ports only when `opts` asks for metrics).
     fn fresh(opts: &NodeOptions) -> Self {
-        let metrics_port = || if opts.metrics { free_port() } else { 0 };
-        Ports {
-            rpc: free_port(),
-            p2p: free_port(),
-            abci: free_port(),
-            grpc: free_port(),
-            rest: free_port(),
-            metrics: metrics_port(),
-            comet_metrics: metrics_port(),
-        }
+        let base = free_port_block(7);
+        let metrics = |offset: u16| if opts.metrics { base + offset } else { 0 };
+        Ports { rpc: base, p2p: base + 1, abci: base + 2, grpc: base + 3, rest: base + 4, metrics: metrics(5), comet_metrics: metrics(6) }
     }
 }
 
@@ -411,14 +404,27 @@ pub fn open_executor_bin() -> PathBuf {
     PathBuf::from("open-executor")
 }
 
-/// A block of `count` consecutive free loopback ports (each bound then released), below the
-/// kernel's ephemeral range so outgoing connections do not take them meanwhile.
+/// A block of `count` consecutive free loopback ports (each bound then released).
+///
+/// Blocks come from below the kernel's ephemeral range (32768 and up), so the outgoing
+/// connections of parallel tests cannot take a port between its check and its use, and from one
+/// process-wide cursor, so two tests of this process never get the same port. The cursor
+/// starts at an offset derived from the process id so concurrent test binaries start apart.
 pub fn free_port_block(count: u16) -> u16 {
-    let seed = u64::from(std::process::id()).wrapping_mul(6_364_136_223_846_793_005)
-        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos().into()).unwrap_or(0);
-    let span = 32_000u64 - 20_000 - u64::from(count);
-    for attempt in 0..200u64 {
-        let base = 20_000 + u16::try_from((seed.wrapping_add(attempt.wrapping_mul(7_919))) % span).unwrap_or(0) / 10 * 10;
+    const LOW: u16 = 20_000;
+    const HIGH: u16 = 32_000;
+    static CURSOR: std::sync::Mutex<u16> = std::sync::Mutex::new(0);
+    let mut cursor = CURSOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *cursor == 0 {
+        let span = u32::from(HIGH - LOW);
+        *cursor = LOW + u16::try_from(std::process::id().wrapping_mul(2_654_435_761) % span).unwrap_or(0) / 10 * 10;
+    }
+    for _ in 0..2_000 {
+        if *cursor + count >= HIGH {
+            *cursor = LOW;
+        }
+        let base = *cursor;
+        *cursor += count;
         let held: Vec<TcpListener> = (0..count).map_while(|k| TcpListener::bind(("127.0.0.1", base + k)).ok()).collect();
         if held.len() == usize::from(count) {
             return base;
