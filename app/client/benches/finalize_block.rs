@@ -4,8 +4,9 @@
 //!
 //! Genesis funds `SENDERS` accounts; `BLOCKS` blocks of `SENDERS` `MsgSend`s each are signed
 //! up front (every tx from a distinct account, sequence = block index), outside the timed
-//! region. Each block is then timed through `App::finalize_block` (single-threaded, so tx/s is
-//! per core) and `App::commit` on a temporary sled store.
+//! region. Each block is then timed through `App::finalize_block` (which verifies the block's
+//! signatures on every core first, then runs the txs in order) and `App::commit` on a
+//! temporary sled store.
 //!
 //! The baseline, measured in the same run as the project's rule asks, is raw k256 verification
 //! of the same txs' sign bytes (key decoding included, as the ante does it): the work no
@@ -15,11 +16,10 @@
 //! changes) to show where the time goes; `OPENLEDGER_BENCH_PIECES=0` skips them, to see
 //! FinalizeBlock without the cache warm-up they give it.
 //!
-//! The box is shared (other builds run on its 2 cores), so every region is timed twice: wall
-//! clock, and on-CPU time of the bench thread (`/proc/thread-self/schedstat`, nanoseconds),
-//! which is what "per core" means and does not count time the thread waited for a core. The
-//! figures use on-CPU time, except Commit, whose flush waits on I/O and sled's own threads: it
-//! is reported in wall time too.
+//! Every region is timed twice: wall clock, and on-CPU time of the bench thread
+//! (`/proc/thread-self/schedstat`, nanoseconds). The baseline is one core's rate (on-CPU);
+//! FinalizeBlock and Commit, which use other threads (parallel verification, sled's flush), are
+//! reported in wall time, so run the bench on an otherwise idle machine.
 
 #![allow(clippy::float_arithmetic)] // rates and percentages are floating point by nature
 
@@ -55,8 +55,11 @@ const SENDERS: usize = 2_000;
 const BLOCKS: usize = 5;
 /// Gas limit per send (a send uses about 44,000).
 const GAS: u64 = 100_000;
-/// The issue's target.
-const TARGET_TX_PER_S_PER_CORE: f64 = 5_000.0;
+/// Goal (issue 17): FinalizeBlock with every signature verified reaches this share of one
+/// core's raw verification rate (both cores may be used).
+const GOAL_PERCENT_UNCACHED: f64 = 90.0;
+/// Goal (issue 17): FinalizeBlock of txs this node admitted through CheckTx.
+const GOAL_PERCENT_AFTER_CHECKTX: f64 = 135.0;
 const CHAIN_ID: &str = "openledger-bench-1";
 const DENOM: &str = "uopen";
 const FUNDS: u128 = 1_000_000_000_000;
@@ -273,17 +276,18 @@ fn main() -> anyhow::Result<()> {
     }
     if !after_check.is_empty() {
         let n = SENDERS as f64;
-        let (_, plain) = min_median(times.iter().map(|t| ms(t.finalize.cpu)).collect());
+        let (_, plain) = min_median(times.iter().map(|t| ms(t.finalize.wall)).collect());
         let (_, base) = min_median(times.iter().map(|t| ms(t.baseline.cpu)).collect());
-        let (best, cached) = min_median(after_check.iter().map(|t| ms(t.cpu)).collect());
+        let (best, cached) = min_median(after_check.iter().map(|t| ms(t.wall)).collect());
+        let percent = 100.0 * base / cached;
+        let verdict = if percent >= GOAL_PERCENT_AFTER_CHECKTX { "PASS" } else { "FAIL" };
         println!(
-            "FinalizeBlock after CheckTx (signatures from the CheckTx cache): {:.0} tx/s (median of {} blocks, best {:.0}), {:.2}x FinalizeBlock without it ({:.0} tx/s), {:.1}% of raw signature verification",
+            "FinalizeBlock after CheckTx (signatures from the CheckTx cache, wall clock): {:.0} tx/s (median of {} blocks, best {:.0}), {:.2}x FinalizeBlock without it ({:.0} tx/s), {percent:.1}% of the single-core raw signature verification rate, goal >= {GOAL_PERCENT_AFTER_CHECKTX:.0}%: {verdict}",
             n / (cached / 1e3),
             after_check.len(),
             n / (best / 1e3),
             plain / cached,
             n / (plain / 1e3),
-            100.0 * base / cached
         );
     }
     Ok(())
@@ -373,18 +377,22 @@ fn report(times: &[BlockTimes]) {
         }
     }
     println!();
-    let verdict = if fin_rate >= TARGET_TX_PER_S_PER_CORE { "PASS" } else { "FAIL" };
+    // FinalizeBlock verifies a block's signatures on every core before running it in order, so
+    // its rate is wall-clock (the bench thread's on-CPU time would not count the helpers'); the
+    // baseline stays one core's raw verification rate, as the goal is stated against it.
+    let wall_rate = rate(wfin_med);
+    let verdict = if 100.0 * wall_rate / base_rate >= GOAL_PERCENT_UNCACHED { "PASS" } else { "FAIL" };
     println!(
-        "FinalizeBlock: {fin_rate:.0} tx/s ({:.1}% of raw signature verification rate {base_rate:.0}/s), target {TARGET_TX_PER_S_PER_CORE:.0} tx/s/core: {verdict}  (best block {:.0} tx/s; wall-clock median {:.0} tx/s)",
-        100.0 * fin_rate / base_rate,
-        rate(fin_min),
-        rate(wfin_med)
+        "FinalizeBlock (every signature verified, {} threads, wall clock): {wall_rate:.0} tx/s ({:.1}% of the single-core raw signature verification rate {base_rate:.0}/s), goal >= {GOAL_PERCENT_UNCACHED:.0}%: {verdict}  (best block {:.0} tx/s; the bench thread alone on-CPU: {fin_rate:.0} tx/s)",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        100.0 * wall_rate / base_rate,
+        rate(wfin_min),
     );
     println!(
         "Commit: {wcom_med:.1} ms per block, {:.1} µs per tx (wall median; on-CPU {com_med:.1} ms, {:.1} µs per tx)",
         wcom_med * 1e3 / n,
         com_med * 1e3 / n
     );
-    let total = fin_med + wcom_med;
+    let total = wfin_med + wcom_med;
     println!("FinalizeBlock + Commit: {:.0} tx/s ({:.1}% of the baseline)", rate(total), 100.0 * rate(total) / base_rate);
 }

@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
-use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, SignDoc};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, AuthInfo, SignDoc, TxRaw};
 use k256::ecdsa::signature::Verifier;
 use k256::ecdsa::{Signature, VerifyingKey};
 use openledger_auth::keeper::{secp256k1_pubkey_any, SECP256K1_PUBKEY_TYPE_URL};
@@ -14,7 +14,7 @@ use openledger_auth::params::{fee_params, min_fee, params};
 use openledger_core::coin::{coins_from_proto, format_coins, BASE_DENOM};
 use openledger_core::error::sdk_codes;
 use openledger_core::gas::KV_GAS_COSTS;
-use openledger_core::{AbciError, Address, Coin, ErrorCode, Event, GasMeter, StateWrite};
+use openledger_core::{AbciError, Address, Coin, ErrorCode, Event, GasMeter, StateRead, StateWrite};
 use prost::Message;
 
 use crate::amino::StdSignDoc;
@@ -103,6 +103,8 @@ pub fn verify_secp256k1(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
 pub struct VerifiedSignatures {
     inner: parking_lot::Mutex<VerifiedSet>,
     capacity: usize,
+    /// The signatures of the block being finalized, checked ahead by helper threads.
+    block: parking_lot::Mutex<Option<std::sync::Arc<BlockSignatures>>>,
 }
 
 /// The verified keys, and their insertion order (for eviction).
@@ -114,7 +116,7 @@ pub const VERIFIED_SIGNATURES_KEPT: usize = 20_000;
 impl VerifiedSignatures {
     /// An empty cache of `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Self { inner: parking_lot::Mutex::new(Default::default()), capacity }
+        Self { inner: parking_lot::Mutex::new(Default::default()), capacity, block: parking_lot::Mutex::new(None) }
     }
 
     fn key(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> [u8; 32] {
@@ -131,8 +133,16 @@ impl VerifiedSignatures {
     /// from them.
     pub fn verify(&self, mode: Mode, pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
         let key = Self::key(pubkey, msg, signature);
-        if mode == Mode::Deliver && self.inner.lock().0.remove(&key) {
-            return true;
+        if mode == Mode::Deliver {
+            if self.inner.lock().0.remove(&key) {
+                return true;
+            }
+            // Another app of this process may have installed its block: a key found there is
+            // still this very verification's answer.
+            let block = self.block.lock().clone();
+            if let Some(answer) = block.and_then(|b| b.answer(&key)) {
+                return answer;
+            }
         }
         let ok = verify_secp256k1(pubkey, msg, signature);
         if ok && mode == Mode::Check {
@@ -169,6 +179,164 @@ impl VerifiedSignatures {
 pub fn verified_signatures() -> &'static VerifiedSignatures {
     static CACHE: std::sync::OnceLock<VerifiedSignatures> = std::sync::OnceLock::new();
     CACHE.get_or_init(|| VerifiedSignatures::new(VERIFIED_SIGNATURES_KEPT))
+}
+
+/// One signature of a block to check ahead: what [`verify_secp256k1`] takes.
+struct SignatureJob {
+    pubkey: Vec<u8>,
+    sign_bytes: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// A job nobody took yet.
+const JOB_PENDING: u8 = 0;
+/// A thread is verifying it.
+const JOB_CLAIMED: u8 = 1;
+/// Verified: valid.
+const JOB_VALID: u8 = 2;
+/// Verified: invalid.
+const JOB_INVALID: u8 = 3;
+
+/// The SIGN_MODE_DIRECT signatures of a block, verified by helper threads while FinalizeBlock
+/// runs the txs in order on its own thread ([`BlockSignatures::work`]).
+///
+/// Speculative and exactly equivalent: each job's sign bytes are built from the account number
+/// the state holds before the block, and the sequential pass looks a signature up by the same
+/// key as a CheckTx hit (sha256 of public key, signature and exact sign bytes). A key it finds
+/// has the answer verification would give (it is that verification); a key it does not find (an
+/// account created earlier in the block, another sign mode) is verified there as before. Gas is
+/// charged before verification either way. A job is verified once: by whichever thread claims
+/// it first, the other waits for the answer. Node-local work, never consensus data.
+#[derive(Default)]
+pub struct BlockSignatures {
+    index: std::collections::BTreeMap<[u8; 32], usize>,
+    jobs: Vec<SignatureJob>,
+    states: Vec<std::sync::atomic::AtomicU8>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl BlockSignatures {
+    /// The jobs of `txs` (signatures CheckTx already verified are left out), read from `state`
+    /// as it is before the block's txs run.
+    pub fn prepare(modules: &Modules, state: &dyn StateRead, chain_id: &str, txs: &[impl AsRef<[u8]>]) -> Self {
+        let cache = verified_signatures();
+        let mut jobs = Vec::new();
+        let mut index = std::collections::BTreeMap::new();
+        for bytes in txs {
+            let Ok(raw) = TxRaw::decode(bytes.as_ref()) else { continue };
+            let Ok(auth_info) = AuthInfo::decode(raw.auth_info_bytes.as_slice()) else { continue };
+            for (info, signature) in auth_info.signer_infos.iter().zip(&raw.signatures) {
+                if single_mode(info) != Some(SignMode::Direct as i32) {
+                    continue;
+                }
+                let Some(Ok(pubkey)) = info.public_key.as_ref().map(secp256k1_key) else { continue };
+                let Ok(Some(account)) = modules.auth.account(state, &Address::from_secp256k1_pubkey(&pubkey)) else { continue };
+                let sign_bytes = SignDoc {
+                    body_bytes: raw.body_bytes.clone(),
+                    auth_info_bytes: raw.auth_info_bytes.clone(),
+                    chain_id: chain_id.to_string(),
+                    account_number: account.base().account_number,
+                }
+                .encode_to_vec();
+                let key = VerifiedSignatures::key(&pubkey, &sign_bytes, signature);
+                if cache.inner.lock().0.contains(&key) || index.contains_key(&key) {
+                    continue;
+                }
+                index.insert(key, jobs.len());
+                jobs.push(SignatureJob { pubkey, sign_bytes, signature: signature.clone() });
+            }
+        }
+        Self::from_jobs(index, jobs)
+    }
+
+    fn from_jobs(index: std::collections::BTreeMap<[u8; 32], usize>, jobs: Vec<SignatureJob>) -> Self {
+        let states = jobs.iter().map(|_| std::sync::atomic::AtomicU8::new(JOB_PENDING)).collect();
+        Self { index, jobs, states, next: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    /// Jobs of the block.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Whether the block has no signature to check ahead.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Verifies job `i` unless another thread claimed it; its answer, once known.
+    fn run(&self, i: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        let (Some(state), Some(job)) = (self.states.get(i), self.jobs.get(i)) else { return false };
+        if state.compare_exchange(JOB_PENDING, JOB_CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            let ok = verify_secp256k1(&job.pubkey, &job.sign_bytes, &job.signature);
+            state.store(if ok { JOB_VALID } else { JOB_INVALID }, Ordering::Release);
+            return ok;
+        }
+        loop {
+            match state.load(Ordering::Acquire) {
+                JOB_VALID => return true,
+                JOB_INVALID => return false,
+                // Claimed by the other thread: its answer comes within one verification.
+                _ => std::thread::yield_now(),
+            }
+        }
+    }
+
+    /// The answer for `key` if it is one of this block's jobs.
+    fn answer(&self, key: &[u8; 32]) -> Option<bool> {
+        self.index.get(key).map(|&i| self.run(i))
+    }
+
+    /// A helper thread's loop: verifies jobs in block order until none is left or
+    /// [`Self::stop`].
+    pub fn work(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let i = self.next.fetch_add(1, Ordering::AcqRel);
+            if i >= self.jobs.len() {
+                return;
+            }
+            self.run(i);
+        }
+    }
+
+    /// Lets the helper threads return after their current job.
+    pub fn stop(&self) {
+        self.next.store(self.jobs.len(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// Helper threads for a block: one per core beyond FinalizeBlock's own.
+    pub fn helpers() -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from).saturating_sub(1)
+    }
+
+    /// Runs `execute` (the block's txs, in order) while helper threads verify the jobs ahead;
+    /// returns what `execute` returned. With no helper (one core) or no job, only `execute`
+    /// runs.
+    pub fn run_ahead<T>(self, execute: impl FnOnce() -> T) -> T {
+        let helpers = Self::helpers().min(self.jobs.len());
+        if helpers == 0 {
+            return execute();
+        }
+        let block = std::sync::Arc::new(self);
+        let cache = verified_signatures();
+        *cache.block.lock() = Some(block.clone());
+        let out = std::thread::scope(|scope| {
+            for _ in 0..helpers {
+                let block = &block;
+                scope.spawn(move || block.work());
+            }
+            let out = execute();
+            block.stop();
+            out
+        });
+        let mut current = cache.block.lock();
+        if current.as_ref().is_some_and(|b| std::sync::Arc::ptr_eq(b, &block)) {
+            *current = None;
+        }
+        out
+    }
 }
 
 /// Runs the ante handler on `state` (the tx's ante layer), charging `meter`.
@@ -428,6 +596,32 @@ mod signature_cache_tests {
         let sig: Signature = key.sign(msg);
         let sig = sig.normalize_s().unwrap_or(sig);
         (key.verifying_key().to_sec1_bytes().to_vec(), sig.to_bytes().to_vec())
+    }
+
+    #[test]
+    fn block_signatures_answer_as_verification_would_and_verify_each_once() {
+        let (pk, sig) = signed(5, b"sign bytes");
+        let mut forged = sig.clone();
+        forged[7] ^= 0x01;
+        let mut index = std::collections::BTreeMap::new();
+        let mut jobs = Vec::new();
+        for signature in [&sig, &forged] {
+            index.insert(VerifiedSignatures::key(&pk, b"sign bytes", signature), jobs.len());
+            jobs.push(SignatureJob { pubkey: pk.clone(), sign_bytes: b"sign bytes".to_vec(), signature: signature.clone() });
+        }
+        let block = BlockSignatures::from_jobs(index, jobs);
+        // A helper thread works through the jobs while this thread asks for them.
+        std::thread::scope(|scope| {
+            scope.spawn(|| block.work());
+            assert_eq!(block.answer(&VerifiedSignatures::key(&pk, b"sign bytes", &sig)), Some(true));
+            assert_eq!(block.answer(&VerifiedSignatures::key(&pk, b"sign bytes", &forged)), Some(false));
+        });
+        // Every job ended verified, and asking again gives the same answers.
+        let states: Vec<u8> = block.states.iter().map(|s| s.load(std::sync::atomic::Ordering::Acquire)).collect();
+        assert_eq!(states, vec![JOB_VALID, JOB_INVALID]);
+        assert_eq!(block.answer(&VerifiedSignatures::key(&pk, b"sign bytes", &sig)), Some(true));
+        // A key that is not a job of the block has no answer here: the ante verifies it itself.
+        assert_eq!(block.answer(&VerifiedSignatures::key(&pk, b"other bytes", &sig)), None);
     }
 
     #[test]

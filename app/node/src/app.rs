@@ -360,14 +360,22 @@ impl App {
         registry.begin_block(&ctx, &mut delta)?;
         let mut block_events = delta.take_events();
         let mut tx_results = Vec::with_capacity(req.txs.len());
-        for (index, tx) in req.txs.iter().enumerate() {
-            if index == 0 && votes::is_injected(tx) {
-                tx_results.push(self.apply_injected(&mut delta, tx, req, info));
-                continue;
+        // Signatures are verified on the other cores while the txs run in order on this one.
+        let signatures = if crate::ante::BlockSignatures::helpers() > 0 {
+            crate::ante::BlockSignatures::prepare(&self.modules, &delta, &chain_id, &req.txs)
+        } else {
+            crate::ante::BlockSignatures::default()
+        };
+        signatures.run_ahead(|| {
+            for (index, tx) in req.txs.iter().enumerate() {
+                if index == 0 && votes::is_injected(tx) {
+                    tx_results.push(self.apply_injected(&mut delta, tx, req, info));
+                    continue;
+                }
+                let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
+                tx_results.push(exec_result(outcome));
             }
-            let outcome = run_tx(&self.modules, &mut delta, tx, &chain_id, height, Mode::Deliver);
-            tx_results.push(exec_result(outcome));
-        }
+        });
         let validator_updates = registry.end_block(&ctx, &mut delta)?;
         block_events.extend(delta.take_events());
         delta.put_proto(state_key::LAST_BLOCK_HEIGHT.to_vec(), &height).map_err(|e| AbciError::from_code(&e))?;

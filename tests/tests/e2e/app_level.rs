@@ -339,6 +339,49 @@ fn a_bad_signature_is_unauthorized() {
 }
 
 #[test]
+fn signatures_verified_ahead_of_the_block_give_what_the_sequential_pass_gives() {
+    let f = fixture();
+    let first = signed_send(&f.app, &f.alice, &f.bob.address(), 1);
+    let second = sign_with(
+        &f.app,
+        &f.alice,
+        vec![send_msg(&f.alice.address(), &f.bob.address(), 2)],
+        GAS,
+        min_fee(GAS),
+        Some(sequence(&f.app, &f.alice.address()) + 1),
+        SignModeChoice::Direct,
+        "",
+    );
+    let third = sign_with(
+        &f.app,
+        &f.alice,
+        vec![send_msg(&f.alice.address(), &f.bob.address(), 4)],
+        GAS,
+        min_fee(GAS),
+        Some(sequence(&f.app, &f.alice.address()) + 2),
+        SignModeChoice::Direct,
+        "",
+    );
+    let mut forged = TxRaw::decode(third.as_slice()).unwrap();
+    forged.signatures[0][10] ^= 0x01;
+    let forged = forged.encode_to_vec();
+    let block = vec![first, second, forged, b"not a tx".to_vec()];
+    // Ahead of the block: three signatures to check (the garbage has none).
+    let state = openledger_core::StateDelta::new(openledger_core::state::LatestSnapshot(f.app.storage().clone()));
+    let ahead = openledger_app::ante::BlockSignatures::prepare(f.app.modules(), &state, CHAIN_ID, &block);
+    assert_eq!(ahead.len(), 3);
+    drop(ahead);
+    // FinalizeBlock checks them on its helper threads (one per extra core) while it runs the
+    // txs: the valid ones pass, the forged one is refused as the sequential check refuses it.
+    let before = balance(&f.app, &f.bob.address());
+    let resp = run_block(&f.app, &block);
+    let codes: Vec<u32> = resp.tx_results.iter().map(|r| r.code).collect();
+    assert_eq!(codes, vec![0, 0, 4, 2], "logs: {:?}", resp.tx_results.iter().map(|r| &r.log).collect::<Vec<_>>());
+    assert_eq!(balance(&f.app, &f.bob.address()), before + 3);
+    assert_eq!(sequence(&f.app, &f.alice.address()), 2);
+}
+
+#[test]
 fn a_wrong_chain_id_in_the_sign_doc_is_unauthorized() {
     let f = fixture();
     let acc = account(&f.app, &f.alice.address()).unwrap();
