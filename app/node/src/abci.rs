@@ -59,6 +59,22 @@ impl Application for AbciApp {
         self.0.verify_vote_extension(&request)
     }
 
+    fn list_snapshots(&self) -> pb::ResponseListSnapshots {
+        self.0.snapshots().list()
+    }
+
+    fn offer_snapshot(&self, request: pb::RequestOfferSnapshot) -> pb::ResponseOfferSnapshot {
+        self.0.offer_snapshot(&request)
+    }
+
+    fn load_snapshot_chunk(&self, request: pb::RequestLoadSnapshotChunk) -> pb::ResponseLoadSnapshotChunk {
+        self.0.snapshots().load_chunk(&request)
+    }
+
+    fn apply_snapshot_chunk(&self, request: pb::RequestApplySnapshotChunk) -> pb::ResponseApplySnapshotChunk {
+        self.0.apply_snapshot_chunk(&request)
+    }
+
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
         self.0.finalize_block(&request).unwrap_or_else(|e| {
             if e.codespace == openledger_upgrade::UPGRADE_CODESPACE && e.code == openledger_upgrade::UPGRADE_NEEDED_CODE {

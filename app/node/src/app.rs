@@ -74,6 +74,8 @@ pub struct App {
     commit_lock: RwLock<()>,
     /// The local executor and its outputs (verifiable inference; local, not consensus data).
     inference: RwLock<std::sync::Arc<InferenceRuntime>>,
+    /// State sync snapshots (node-local files).
+    snapshots: crate::snapshots::Snapshots,
 }
 
 /// A duration as decimal milliseconds (`4.125`), in integers.
@@ -147,6 +149,7 @@ impl App {
             check,
             commit_lock: RwLock::new(()),
             inference: RwLock::new(std::sync::Arc::new(InferenceRuntime::disabled())),
+            snapshots: crate::snapshots::Snapshots::default(),
         }
     }
 
@@ -158,6 +161,28 @@ impl App {
     /// The local executor runtime.
     pub fn inference(&self) -> std::sync::Arc<InferenceRuntime> {
         self.inference.read().clone()
+    }
+
+    /// State sync snapshots: configure with [`crate::snapshots::Snapshots::configure`].
+    pub fn snapshots(&self) -> &crate::snapshots::Snapshots {
+        &self.snapshots
+    }
+
+    /// ABCI OfferSnapshot.
+    pub fn offer_snapshot(&self, req: &pb::RequestOfferSnapshot) -> pb::ResponseOfferSnapshot {
+        self.snapshots.offer(&self.storage, req)
+    }
+
+    /// ABCI ApplySnapshotChunk; once the state is restored, the app reads its chain id from it
+    /// and the mempool starts from it.
+    pub fn apply_snapshot_chunk(&self, req: &pb::RequestApplySnapshotChunk) -> pb::ResponseApplySnapshotChunk {
+        let (resp, restored) = self.snapshots.apply_chunk(&self.storage, req);
+        if restored.is_some() {
+            let snapshot = LatestSnapshot(self.storage.clone());
+            *self.chain_id.write() = snapshot.get_proto::<String>(state_key::CHAIN_ID).ok().flatten().unwrap_or_default();
+            *self.check.lock() = StateDelta::new(snapshot);
+        }
+        resp
     }
 
     /// The keepers.
@@ -426,6 +451,7 @@ impl App {
         *check = StateDelta::new(LatestSnapshot(self.storage.clone()));
         drop(check);
         self.inference().after_commit_all(&self.modules, &self.storage);
+        self.snapshots.after_commit(&self.storage, finalized.height);
         report_block(finalized.height, &finalized.stats, started.elapsed());
         Ok(pb::ResponseCommit { retain_height: 0 })
     }

@@ -15,6 +15,7 @@ pub mod genesis;
 pub mod inference;
 pub mod metrics;
 pub mod modules;
+pub mod snapshots;
 pub mod state_key;
 pub mod training;
 pub mod tx;
