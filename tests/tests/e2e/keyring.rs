@@ -21,7 +21,7 @@ fn balance(node: &Node, address: &str) -> u128 {
 fn added(output: &str) -> (String, String) {
     let (doc, rest) = output.split_once("\n\n").expect("key JSON, then the mnemonic");
     let address = json(doc)["address"].as_str().expect("address").to_string();
-    let mnemonic = rest.lines().map(str::trim).filter(|l| !l.is_empty()).last().expect("mnemonic").to_string();
+    let mnemonic = rest.lines().map(str::trim).rfind(|l| !l.is_empty()).expect("mnemonic").to_string();
     (address, mnemonic)
 }
 
