@@ -1,7 +1,7 @@
 //! The upgrade module (cosmos.upgrade.v1beta1): governance schedules a named [`Plan`] at a height
 //! with `MsgSoftwareUpgrade` (or cancels it with `MsgCancelUpgrade`). When FinalizeBlock reaches
 //! that height, a binary that does not know the plan refuses to run the block and the node stops
-//! cleanly with `UPGRADE "name" NEEDED at height H`; a binary that knows it (a built-in handler in
+//! cleanly with `UPGRADE "name" NEEDED at height: H: info`; a binary that knows it (a built-in handler in
 //! [`BUILT_IN_UPGRADES`], or `openledgerd start --apply-upgrade NAME`) runs the handler, records the
 //! plan as applied and continues the chain. Before it stops, the node writes the plan to
 //! `$HOME/data/upgrade-info.json` ([`upgrade_info_json`]) in the Cosmos SDK's format, the file
