@@ -19,6 +19,8 @@ mod gov;
 mod gov_node;
 #[path = "e2e/inference.rs"]
 mod inference;
+#[path = "e2e/keyring.rs"]
+mod keyring;
 #[path = "e2e/localnet.rs"]
 mod localnet;
 #[path = "e2e/make_run.rs"]

@@ -135,6 +135,16 @@ pub struct TxFlags {
     /// Return after CheckTx instead of waiting for the block.
     #[arg(long)]
     pub no_wait: bool,
+    /// Which keyring holds `--from`.
+    #[command(flatten)]
+    pub keyring: crate::keys::KeyringFlags,
+}
+
+impl TxFlags {
+    /// The signing key `name` from the keyring these flags name (`--keyring-backend`).
+    pub fn signer(&self, home: &std::path::Path, name: &str) -> anyhow::Result<AccountKey> {
+        self.keyring.open(home).signer(name)
+    }
 }
 
 /// Flags shared by queries.

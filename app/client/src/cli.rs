@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::home::{init_home, resolve_home, AppToml, NodeConfig, DEFAULT_CHAIN_ID};
-use crate::keys::{AccountKey, Keyring};
+use crate::keys::{AccountKey, KeyringFlags, Passphrase, EXPORT_PASSPHRASE_ENV};
 
 /// openledgerd: the OpenLedger chain daemon and CLI.
 #[derive(Debug, Parser)]
@@ -45,7 +45,7 @@ pub enum Command {
     Start(StartArgs),
     /// Print the current state as genesis `app_state` JSON.
     Export,
-    /// Manage keys in the file keyring.
+    /// Manage account keys (`--keyring-backend test` for local chains, `file`: encrypted, for mainnet).
     #[command(subcommand)]
     Keys(KeysCommand),
     /// CometBFT helpers.
@@ -227,13 +227,58 @@ pub enum KeysCommand {
         /// Read the mnemonic from stdin.
         #[arg(long)]
         recover: bool,
+        /// Keyring backend and passphrase.
+        #[command(flatten)]
+        keyring: KeyringFlags,
     },
     /// List keys.
-    List,
+    List {
+        /// Keyring backend.
+        #[command(flatten)]
+        keyring: KeyringFlags,
+    },
     /// Show a key's address.
     Show {
         /// Key name.
         name: String,
+        /// Keyring backend.
+        #[command(flatten)]
+        keyring: KeyringFlags,
+    },
+    /// Print a key as an armored block encrypted with an export passphrase (scrypt + ChaCha20-Poly1305).
+    Export {
+        /// Key name.
+        name: String,
+        /// File whose first line is the export passphrase (default: $OPEN_EXPORT_PASSPHRASE, else a prompt).
+        #[arg(long)]
+        export_passphrase_file: Option<PathBuf>,
+        /// Keyring backend and passphrase.
+        #[command(flatten)]
+        keyring: KeyringFlags,
+    },
+    /// Store the key of an armored export (`keys export`) under NAME.
+    Import {
+        /// Key name.
+        name: String,
+        /// The armored export.
+        file: PathBuf,
+        /// File whose first line is the export passphrase (default: $OPEN_EXPORT_PASSPHRASE, else a prompt).
+        #[arg(long)]
+        export_passphrase_file: Option<PathBuf>,
+        /// Keyring backend and passphrase.
+        #[command(flatten)]
+        keyring: KeyringFlags,
+    },
+    /// Delete a key (asks for confirmation unless --yes).
+    Delete {
+        /// Key name.
+        name: String,
+        /// Skip the confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Keyring backend.
+        #[command(flatten)]
+        keyring: KeyringFlags,
     },
 }
 
@@ -596,9 +641,9 @@ fn validate_genesis(doc: &serde_json::Value) -> anyhow::Result<()> {
 }
 
 fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
+    let export_passphrase = |file: Option<PathBuf>| Passphrase::Sources { file, env: EXPORT_PASSPHRASE_ENV };
     match cmd {
-        KeysCommand::Add { name, recover } => {
+        KeysCommand::Add { name, recover, keyring } => {
             let mnemonic = if recover {
                 let mut s = String::new();
                 std::io::stdin().read_to_string(&mut s)?;
@@ -606,7 +651,7 @@ fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
             } else {
                 AccountKey::generate_mnemonic()
             };
-            let stored = ring.add(&name, &mnemonic)?;
+            let stored = keyring.open(home).add(&name, &mnemonic)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&json!({"name": stored.name, "address": stored.address, "pubkey_type": "secp256k1"}))?
@@ -615,14 +660,36 @@ fn cmd_keys(home: &std::path::Path, cmd: KeysCommand) -> anyhow::Result<()> {
                 println!("\n**Write this mnemonic phrase down; it is the only way to recover the key.**\n\n{mnemonic}");
             }
         }
-        KeysCommand::List => {
-            let keys: Vec<_> = ring.list()?.into_iter().map(|k| json!({"name": k.name, "address": k.address})).collect();
+        KeysCommand::List { keyring } => {
+            let keys: Vec<_> = keyring.open(home).list()?.into_iter().map(|k| json!({"name": k.name, "address": k.address})).collect();
             println!("{}", serde_json::to_string_pretty(&keys)?);
         }
-        KeysCommand::Show { name } => {
-            let k = ring.get(&name)?;
+        KeysCommand::Show { name, keyring } => {
+            let k = keyring.open(home).info(&name)?;
             let operator = openledger_stake::keeper::operator_of(&Address::from_bech32(&k.address)?);
             println!("{}", serde_json::to_string_pretty(&json!({"name": k.name, "address": k.address, "validator_operator": operator}))?);
+        }
+        KeysCommand::Export { name, export_passphrase_file, keyring } => {
+            print!("{}", keyring.open(home).export_armor(&name, &export_passphrase(export_passphrase_file))?);
+        }
+        KeysCommand::Import { name, file, export_passphrase_file, keyring } => {
+            let armor = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let stored = keyring.open(home).import_armor(&name, &armor, &export_passphrase(export_passphrase_file))?;
+            println!("{}", serde_json::to_string_pretty(&json!({"name": stored.name, "address": stored.address}))?);
+        }
+        KeysCommand::Delete { name, yes, keyring } => {
+            let ring = keyring.open(home);
+            let info = ring.info(&name)?;
+            if !yes {
+                eprint!("Key {name} ({}) will be deleted. Continue? [y/N]: ", info.address);
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    anyhow::bail!("aborted: key {name} kept");
+                }
+            }
+            ring.delete(&name)?;
+            eprintln!("Key {name} deleted");
         }
     }
     Ok(())

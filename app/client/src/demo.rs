@@ -92,6 +92,7 @@ fn flags(node: &str) -> TxFlags {
         memo: String::new(),
         sign_mode: "direct".into(),
         no_wait: false,
+        keyring: Default::default(),
     }
 }
 

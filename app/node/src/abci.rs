@@ -78,7 +78,13 @@ impl Application for AbciApp {
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
         self.0.finalize_block(&request).unwrap_or_else(|e| {
             if e.codespace == openledger_upgrade::UPGRADE_CODESPACE && e.code == openledger_upgrade::UPGRADE_NEEDED_CODE {
-                // A scheduled upgrade this binary does not know: stop cleanly, state untouched.
+                // A scheduled upgrade this binary does not know: write upgrade-info.json for
+                // cosmovisor, then stop cleanly, state untouched.
+                match self.0.write_upgrade_info() {
+                    Ok(Some(path)) => tracing::info!("wrote {}", path.display()),
+                    Ok(None) => {}
+                    Err(err) => tracing::error!("cannot write upgrade-info.json: {err}"),
+                }
                 tracing::error!("{}", e.log);
                 eprintln!("openledgerd: {}; restart with the upgraded binary (or --apply-upgrade NAME)", e.log);
                 std::process::exit(0)

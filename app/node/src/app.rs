@@ -76,6 +76,9 @@ pub struct App {
     inference: RwLock<std::sync::Arc<InferenceRuntime>>,
     /// State sync snapshots (node-local files).
     snapshots: crate::snapshots::Snapshots,
+    /// The node's data directory (`$HOME/data`, where the database lives), for
+    /// `upgrade-info.json`; `None` for an app over a temporary store.
+    data_dir: Option<std::path::PathBuf>,
 }
 
 /// A duration as decimal milliseconds (`4.125`), in integers.
@@ -129,7 +132,9 @@ fn query_error(err: &QueryError, height: u64) -> pb::ResponseQuery {
 impl App {
     /// Opens (or creates) the app's database at `path`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(Self::with_storage(Storage::open(path)?))
+        let mut app = Self::with_storage(Storage::open(path)?);
+        app.data_dir = path.parent().map(Path::to_path_buf);
+        Ok(app)
     }
 
     /// An app over an existing store (tests and benchmarks use `Storage::temporary`).
@@ -150,7 +155,24 @@ impl App {
             commit_lock: RwLock::new(()),
             inference: RwLock::new(std::sync::Arc::new(InferenceRuntime::disabled())),
             snapshots: crate::snapshots::Snapshots::default(),
+            data_dir: None,
         }
+    }
+
+    /// Writes the scheduled plan to `upgrade-info.json` in the data directory (mode 0600), as
+    /// the SDK's x/upgrade does before it halts for an upgrade this binary cannot apply;
+    /// cosmovisor reads it to switch binaries. Returns the file written, if any.
+    pub fn write_upgrade_info(&self) -> anyhow::Result<Option<std::path::PathBuf>> {
+        let Some(dir) = &self.data_dir else { return Ok(None) };
+        let Some(plan) = openledger_upgrade::plan(&LatestSnapshot(self.storage.clone()))? else { return Ok(None) };
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(openledger_upgrade::UPGRADE_INFO_FILE);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        std::io::Write::write_all(&mut opts.open(&path)?, openledger_upgrade::upgrade_info_json(&plan).as_bytes())?;
+        Ok(Some(path))
     }
 
     /// Sets the local executor runtime (`start` with an `executor_addr`).

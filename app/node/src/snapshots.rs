@@ -181,7 +181,7 @@ impl Snapshots {
     pub fn after_commit(&self, storage: &Storage, height: u64) {
         use std::sync::atomic::Ordering;
         let Some(config) = self.config.read().clone() else { return };
-        if height == 0 || height % config.interval != 0 || self.writing.swap(true, Ordering::AcqRel) {
+        if height == 0 || !height.is_multiple_of(config.interval) || self.writing.swap(true, Ordering::AcqRel) {
             return;
         }
         let storage = storage.clone();
@@ -339,7 +339,10 @@ mod tests {
     use pb::response_apply_snapshot_chunk::Result as A;
     use pb::response_offer_snapshot::Result as O;
 
-    fn store_with(height_keys: &[(u64, Vec<(Vec<u8>, Option<Vec<u8>>)>)]) -> Storage {
+    /// Changes of one block, as a test writes them.
+    type Block = (u64, Vec<(Vec<u8>, Option<Vec<u8>>)>);
+
+    fn store_with(height_keys: &[Block]) -> Storage {
         let storage = Storage::temporary().expect("store");
         for (height, changes) in height_keys {
             storage.commit(*height, changes.iter().cloned().collect()).expect("commit");

@@ -1,9 +1,11 @@
 //! The upgrade module (cosmos.upgrade.v1beta1): governance schedules a named [`Plan`] at a height
 //! with `MsgSoftwareUpgrade` (or cancels it with `MsgCancelUpgrade`). When FinalizeBlock reaches
 //! that height, a binary that does not know the plan refuses to run the block and the node stops
-//! cleanly with `UPGRADE "name" NEEDED at height H`; a binary that knows it (a built-in handler in
+//! cleanly with `UPGRADE "name" NEEDED at height: H: info`; a binary that knows it (a built-in handler in
 //! [`BUILT_IN_UPGRADES`], or `openledgerd start --apply-upgrade NAME`) runs the handler, records the
-//! plan as applied and continues the chain.
+//! plan as applied and continues the chain. Before it stops, the node writes the plan to
+//! `$HOME/data/upgrade-info.json` ([`upgrade_info_json`]) in the Cosmos SDK's format, the file
+//! cosmovisor watches to swap the binary.
 
 pub mod events;
 
@@ -27,6 +29,10 @@ pub const UPGRADE_CODESPACE: &str = "upgrade";
 pub const UPGRADE_NEEDED_CODE: u32 = 1;
 /// State key of the scheduled plan.
 pub const PLAN_KEY: &[u8] = b"upgrade/plan";
+
+/// Name of the file, in the node's data directory, that a halt for an upgrade writes (the SDK's
+/// `UpgradeInfoFilename`, read by cosmovisor).
+pub const UPGRADE_INFO_FILE: &str = "upgrade-info.json";
 
 /// Upgrade handlers compiled into this binary (names of plans it can apply).
 pub const BUILT_IN_UPGRADES: &[&str] = &[];
@@ -95,17 +101,42 @@ pub fn begin_block(state: &mut dyn StateWrite, height: u64) -> Result<(), AbciEr
         return Ok(());
     }
     if !has_handler(&plan.name) {
-        return Err(AbciError {
-            codespace: UPGRADE_CODESPACE,
-            code: UPGRADE_NEEDED_CODE,
-            log: format!("UPGRADE \"{}\" NEEDED at height {}: {}", plan.name, plan.height, plan.info),
-        });
+        return Err(AbciError { codespace: UPGRADE_CODESPACE, code: UPGRADE_NEEDED_CODE, log: upgrade_needed_log(&plan) });
     }
     tracing::info!("applying upgrade \"{}\" at height {height}", plan.name);
     state.put_proto(done_key(&plan.name), &i64::try_from(height).unwrap_or(i64::MAX)).map_err(st)?;
     state.delete(PLAN_KEY).map_err(st)?;
     state.emit_typed(UpgradeApplied { name: plan.name.clone(), height });
     Ok(())
+}
+
+/// The halt's log line, as the SDK's x/upgrade writes it: `UPGRADE "name" NEEDED at height: H: info`.
+pub fn upgrade_needed_log(plan: &Plan) -> String {
+    format!("UPGRADE \"{}\" NEEDED at height: {}: {}", plan.name, plan.height, plan.info)
+}
+
+/// A string as Go's `encoding/json` writes it (HTML characters and U+2028/U+2029 escaped).
+fn go_json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in serde_json::Value::from(text).to_string().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The contents of [`UPGRADE_INFO_FILE`] for `plan`, byte for byte what the SDK's
+/// `DumpUpgradeInfoToDisk` writes (`json.Marshal` of a `Plan` with name, height and info: the zero
+/// time, `info` left out when empty): `{"name":"v2","time":"0001-01-01T00:00:00Z","height":42,"info":"…"}`.
+pub fn upgrade_info_json(plan: &Plan) -> String {
+    let info = if plan.info.is_empty() { String::new() } else { format!(",\"info\":{}", go_json_string(&plan.info)) };
+    format!("{{\"name\":{},\"time\":\"0001-01-01T00:00:00Z\",\"height\":{}{info}}}", go_json_string(&plan.name), plan.height)
 }
 
 /// `cosmos.upgrade.v1beta1.Query`: the scheduled plan, when a plan was applied, module
@@ -224,5 +255,24 @@ impl Module for UpgradeModule {
     /// Halts at a plan's height unless this binary knows the plan (see [`begin_block`]).
     fn begin_block(&self, ctx: &BlockContext<'_>, state: &mut dyn StateWrite) -> Result<(), AbciError> {
         begin_block(state, ctx.info.height)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_info_is_what_the_sdk_writes() {
+        let plan = Plan { name: "v2".into(), height: 42, info: "see <https://x>&co".into(), ..Default::default() };
+        assert_eq!(
+            upgrade_info_json(&plan),
+            r#"{"name":"v2","time":"0001-01-01T00:00:00Z","height":42,"info":"see \u003chttps://x\u003e\u0026co"}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&upgrade_info_json(&plan)).expect("valid JSON");
+        assert_eq!(parsed["info"], "see <https://x>&co");
+        let bare = Plan { name: "v3".into(), height: 7, ..Default::default() };
+        assert_eq!(upgrade_info_json(&bare), r#"{"name":"v3","time":"0001-01-01T00:00:00Z","height":7}"#);
+        assert_eq!(upgrade_needed_log(&plan), "UPGRADE \"v2\" NEEDED at height: 42: see <https://x>&co");
     }
 }

@@ -518,8 +518,17 @@ mod real_node {
         node.cli(&["tx", "gov", "vote", "1", "yes", "--from", "dev", "--node", &rpc]);
         wait_until("the node to stop at the upgrade height", Duration::from_secs(90), || !node.app_alive());
         assert_eq!(node.app_exit_code(), Some(0), "a clean exit; log:\n{}", node.app_log());
-        let needed = format!("UPGRADE \"v2\" NEEDED at height {height}");
+        let needed = format!("UPGRADE \"v2\" NEEDED at height: {height}: upgrade to v2");
         assert!(node.app_log().contains(&needed), "log lacks {needed:?}:\n{}", node.app_log());
+        // The cosmovisor contract: the plan in $HOME/data/upgrade-info.json, as the SDK writes it.
+        let info_path = node.home().join("data/upgrade-info.json");
+        let info = std::fs::read_to_string(&info_path).expect("upgrade-info.json written at the halt");
+        assert_eq!(info, format!(r#"{{"name":"v2","time":"0001-01-01T00:00:00Z","height":{height},"info":"upgrade to v2"}}"#));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&info_path).expect("stat").permissions().mode() & 0o777, 0o600);
+        }
         let proposal = {
             node.kill_comet();
             node.start_app_with(&["--apply-upgrade", "v2"]);

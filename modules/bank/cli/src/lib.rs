@@ -7,7 +7,6 @@ use cosmos_sdk_proto::cosmos::bank::v1beta1::{
     MsgSend, QueryAllBalancesRequest, QueryAllBalancesResponse, QueryBalanceRequest, QueryBalanceResponse,
 };
 use cosmos_sdk_proto::Any;
-use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, query, CommandGroup, ModuleCli, QueryFlags, TxFlags};
 use openledger_core::coin::{parse_coins, Coin};
 use openledger_core::Address;
@@ -64,7 +63,7 @@ pub enum BankQueryCmd {
 }
 
 fn cmd_send(home: &Path, from: &str, to: &str, amount: &str, flags: &TxFlags) -> anyhow::Result<()> {
-    let key = Keyring::new(home).signer(from)?;
+    let key = flags.signer(home, from)?;
     let to = Address::from_bech32(to)?;
     let coins = parse_coins(amount)?;
     let msg =

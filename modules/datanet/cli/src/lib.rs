@@ -19,7 +19,6 @@ use openledger_proto::openledger::datanet::v1 as dpb;
 use prost::Message;
 use serde_json::{json, Value};
 
-use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, pack_any as any, page_json, query_proto, CommandGroup, ModuleCli, PageFlags, QueryFlags, TxFlags};
 use openledger_server::rpc_client::CometRpc;
 
@@ -415,10 +414,9 @@ fn datanet_of(flags: &TxFlags, id: u64) -> anyhow::Result<dpb::Datanet> {
 
 /// Runs `tx datanet …`.
 pub fn datanet_tx(home: &Path, cmd: DatanetTx) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
     match cmd {
         DatanetTx::Create { name, description, license, schema, required_fields, policy, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let kind = match schema.as_str() {
                 "text" => dpb::SchemaKind::Text,
                 "json" => dpb::SchemaKind::Json,
@@ -443,13 +441,13 @@ pub fn datanet_tx(home: &Path, cmd: DatanetTx) -> anyhow::Result<()> {
             broadcast(&key, vec![any(dmsg::MSG_CREATE_DATANET, msg)], &flags)
         }
         DatanetTx::Update { datanet_id, name, description, license, new_owner, policy, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let policy = if policy.any() { Some(policy.apply(datanet_of(&flags, datanet_id)?.policy.unwrap_or_default())?) } else { None };
             let msg = dpb::MsgUpdateDatanet { owner: key.address().to_bech32(), datanet_id, name, description, license, policy, new_owner };
             broadcast(&key, vec![any(dmsg::MSG_UPDATE_DATANET, msg)], &flags)
         }
         DatanetTx::Contribute { datanet_id, rows_file, rows, bond, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let mut all: Vec<Vec<u8>> = rows.into_iter().map(String::into_bytes).collect();
             if let Some(path) = rows_file {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -469,12 +467,12 @@ pub fn datanet_tx(home: &Path, cmd: DatanetTx) -> anyhow::Result<()> {
             if accept == reject {
                 bail!("pass exactly one of --accept and --reject");
             }
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = dpb::MsgReviewContribution { reviewer: key.address().to_bech32(), datanet_id, contribution_id, accept, reason };
             broadcast(&key, vec![any(dmsg::MSG_REVIEW_CONTRIBUTION, msg)], &flags)
         }
         DatanetTx::Publish { datanet_id, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = dpb::MsgPublishVersion { owner: key.address().to_bech32(), datanet_id };
             broadcast(&key, vec![any(dmsg::MSG_PUBLISH_VERSION, msg)], &flags)
         }

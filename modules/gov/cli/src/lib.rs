@@ -29,7 +29,6 @@ use openledger_gov::gov_authority;
 use prost::Message;
 use serde_json::{json, Value};
 
-use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, CommandGroup, ModuleCli, QueryFlags, TxFlags};
 
 /// `tx gov` subcommands.
@@ -296,10 +295,9 @@ fn proposal_message(v: &Value, node: &str) -> anyhow::Result<Any> {
 
 /// Runs a `tx gov` command.
 pub fn gov_tx(home: &std::path::Path, cmd: GovTx) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
     match cmd {
         GovTx::SubmitProposal { file, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
             let messages = doc["messages"]
                 .as_array()
@@ -321,18 +319,18 @@ pub fn gov_tx(home: &std::path::Path, cmd: GovTx) -> anyhow::Result<()> {
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         GovTx::Deposit { proposal_id, amount, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let amount = parse_coins(&amount)?.iter().map(Coin::to_proto).collect();
             broadcast(&key, vec![pack(&govpb::MsgDeposit { proposal_id, depositor: key.address().to_bech32(), amount })], &flags)
         }
         GovTx::Vote { proposal_id, option, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let option = parse_option(&option)?;
             let msg = govpb::MsgVote { proposal_id, voter: key.address().to_bech32(), option, metadata: String::new() };
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         GovTx::WeightedVote { proposal_id, options, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let options = options
                 .split(',')
                 .map(|pair| {

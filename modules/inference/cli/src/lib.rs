@@ -17,7 +17,6 @@ use openledger_proto::openledger::model::v1 as mpb;
 use prost::Message;
 use serde_json::{json, Value};
 
-use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, broadcast_included, CommandGroup, ModuleCli, QueryFlags, TxFlags};
 
 /// `tx inference` subcommands.
@@ -223,10 +222,9 @@ fn request_id_of(tx: &openledger_server::rpc_client::IndexedTx) -> anyhow::Resul
 
 /// Runs an inference tx command.
 pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
     match cmd {
         InferenceTx::Request { model, adapter, prompt, system, raw, max_tokens, fee, wait_seconds, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let fee = Coin::parse(&fee)?;
             let node = QueryFlags { node: flags.node.clone(), height: 0 };
             let base: mpb::QueryBaseModelResponse = openledger_cli::query_proto(
@@ -292,7 +290,7 @@ pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
             }
         }
         InferenceTx::RegisterExecutor { models, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let ids = models
                 .split(',')
                 .map(str::trim)

@@ -13,7 +13,6 @@ use openledger_proto::openledger::model::v1 as mpb;
 use prost::Message;
 use serde_json::{json, Value};
 
-use openledger_cli::keys::Keyring;
 use openledger_cli::{
     broadcast, broadcast_included, pack_any as any, page_json, query_proto, CommandGroup, ModuleCli, PageFlags, QueryFlags, TxFlags,
 };
@@ -298,10 +297,9 @@ fn price(text: Option<&str>) -> anyhow::Result<Option<cosmos_sdk_proto::cosmos::
 
 /// Runs `tx model …`.
 pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
     match cmd {
         ModelTx::RegisterBase { name, architecture, weights_hash, tokenizer_hash, chat_template_hash, license, price: p, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = mpb::MsgRegisterBaseModel {
                 owner: key.address().to_bech32(),
                 name,
@@ -315,7 +313,7 @@ pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
             broadcast(&key, vec![any(mmsg::MSG_REGISTER_BASE_MODEL, msg)], &flags)
         }
         ModelTx::RegisterAdapter { base_model, adapter_hash, training_config_hash, datanet_versions, price: p, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let pins = datanet_versions
                 .iter()
                 .map(|s| {
@@ -334,7 +332,7 @@ pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
             broadcast(&key, vec![any(mmsg::MSG_REGISTER_ADAPTER, msg)], &flags)
         }
         ModelTx::SetPrice { price: p, base_model, adapter, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = mpb::MsgSetInferencePrice {
                 owner: key.address().to_bech32(),
                 base_model_id: base_model.unwrap_or(0),
@@ -362,7 +360,7 @@ pub fn model_tx(home: &Path, cmd: ModelTx) -> anyhow::Result<()> {
             from,
             flags,
         } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let any_setting = rank.is_some()
                 || alpha.is_some()
                 || !target_modules.is_empty()

@@ -15,7 +15,6 @@ use openledger_stake::keeper::{ed25519_any, operator_of};
 use openledger_stake::params::{dec_from_proto, dec_to_proto};
 use serde_json::{json, Value};
 
-use openledger_cli::keys::Keyring;
 use openledger_cli::{broadcast, CommandGroup, ModuleCli, QueryFlags, TxFlags};
 
 /// `tx staking` subcommands.
@@ -296,7 +295,6 @@ pub fn home_consensus_pubkey(home: &std::path::Path) -> anyhow::Result<String> {
 
 /// Runs a `tx staking` command.
 pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
     match cmd {
         StakingTx::CreateValidator {
             amount,
@@ -309,7 +307,7 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
             from,
             flags,
         } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let pubkey = match pubkey {
                 Some(p) => p,
                 None => home_consensus_pubkey(home)?,
@@ -332,7 +330,7 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         StakingTx::EditValidator { moniker, commission_rate, min_self_delegation, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let keep = "[do-not-modify]".to_string();
             let msg = spb::MsgEditValidator {
                 description: Some(spb::Description {
@@ -349,7 +347,7 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         StakingTx::Delegate { validator, amount, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = spb::MsgDelegate {
                 delegator_address: key.address().to_bech32(),
                 validator_address: validator,
@@ -358,7 +356,7 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         StakingTx::Unbond { validator, amount, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = spb::MsgUndelegate {
                 delegator_address: key.address().to_bech32(),
                 validator_address: validator,
@@ -367,7 +365,7 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         StakingTx::Redelegate { src, dst, amount, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = spb::MsgBeginRedelegate {
                 delegator_address: key.address().to_bech32(),
                 validator_src_address: src,
@@ -377,7 +375,7 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
             broadcast(&key, vec![pack(&msg)], &flags)
         }
         StakingTx::CancelUnbond { validator, amount, creation_height, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let msg = spb::MsgCancelUnbondingDelegation {
                 delegator_address: key.address().to_bech32(),
                 validator_address: validator,
@@ -391,10 +389,9 @@ pub fn staking_tx(home: &std::path::Path, cmd: StakingTx) -> anyhow::Result<()> 
 
 /// Runs a `tx distribution` command.
 pub fn distribution_tx(home: &std::path::Path, cmd: DistributionTx) -> anyhow::Result<()> {
-    let ring = Keyring::new(home);
     match cmd {
         DistributionTx::WithdrawRewards { validator, commission, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             let mut msgs = vec![pack(&dpb::MsgWithdrawDelegatorReward {
                 delegator_address: key.address().to_bech32(),
                 validator_address: validator.clone(),
@@ -405,7 +402,7 @@ pub fn distribution_tx(home: &std::path::Path, cmd: DistributionTx) -> anyhow::R
             broadcast(&key, msgs, &flags)
         }
         DistributionTx::SetWithdrawAddr { address, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             broadcast(
                 &key,
                 vec![pack(&dpb::MsgSetWithdrawAddress { delegator_address: key.address().to_bech32(), withdraw_address: address })],
@@ -413,7 +410,7 @@ pub fn distribution_tx(home: &std::path::Path, cmd: DistributionTx) -> anyhow::R
             )
         }
         DistributionTx::FundCommunityPool { amount, from, flags } => {
-            let key = ring.signer(&from)?;
+            let key = flags.signer(home, &from)?;
             broadcast(
                 &key,
                 vec![pack(&dpb::MsgFundCommunityPool { amount: vec![one_coin(&amount)?], depositor: key.address().to_bech32() })],
@@ -426,7 +423,7 @@ pub fn distribution_tx(home: &std::path::Path, cmd: DistributionTx) -> anyhow::R
 /// Runs a `tx slashing` command.
 pub fn slashing_tx(home: &std::path::Path, cmd: SlashingTx) -> anyhow::Result<()> {
     let SlashingTx::Unjail { from, flags } = cmd;
-    let key = Keyring::new(home).signer(&from)?;
+    let key = flags.signer(home, &from)?;
     broadcast(&key, vec![pack(&slpb::MsgUnjail { validator_addr: operator_of(&key.address()) })], &flags)
 }
 
