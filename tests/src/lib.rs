@@ -201,6 +201,15 @@ impl Node {
     /// A second node of the same chain: its own keys and ports, `first`'s genesis, `first` as
     /// persistent peer. It follows the chain as a full node until it becomes a validator.
     pub fn join(first: &Node, opts: &NodeOptions) -> Self {
+        let mut node = Self::prepare_join(first, opts);
+        node.start_app();
+        node.start_comet();
+        node.wait_for_height(first.height(), Duration::from_secs(60));
+        node
+    }
+
+    /// The home of a node that would [`Node::join`] `first`, with nothing started.
+    pub fn prepare_join(first: &Node, opts: &NodeOptions) -> Self {
         let home = tempfile::tempdir().expect("tempdir");
         let ports = Ports::fresh(opts);
         init_home(home.path(), ports, opts);
@@ -213,18 +222,28 @@ impl Node {
         std::fs::write(&config, text).expect("write config.toml");
         let dev: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(home.path().join("dev-account.json")).expect("dev-account.json")).expect("json");
-        let mut node = Self {
+        Self {
             home: HomeDir::Temp(home),
             ports,
             app: None,
             comet: None,
             dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
             dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
-        };
-        node.start_app();
-        node.start_comet();
-        node.wait_for_height(first.height(), Duration::from_secs(60));
-        node
+        }
+    }
+
+    /// Turns on CometBFT's state sync in this (not yet started) node's config: it fetches a
+    /// snapshot from its peers and verifies it with a light client against `rpc_servers`,
+    /// trusting the block `trust_hash` at `trust_height`.
+    pub fn enable_state_sync(&self, rpc_servers: &[String], trust_height: i64, trust_hash: &str) {
+        let config = self.home().join("config/config.toml");
+        let mut text = std::fs::read_to_string(&config).expect("config.toml");
+        text.push_str(&format!(
+            "\n[statesync]\nenable = true\nrpc_servers = \"{}\"\ntrust_height = {trust_height}\ntrust_hash = \"{trust_hash}\"\n\
+             trust_period = \"168h0m0s\"\ndiscovery_time = \"5s\"\nchunk_request_timeout = \"10s\"\n",
+            rpc_servers.join(",")
+        ));
+        std::fs::write(&config, text).expect("write config.toml");
     }
 
     /// Runs `openledgerd ARGS --home <home>` (CLI txs get `--node <rpc>` and a fast gas setting

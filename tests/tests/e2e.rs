@@ -41,5 +41,7 @@ mod replay;
 mod rest;
 #[path = "e2e/stake.rs"]
 mod stake;
+#[path = "e2e/statesync.rs"]
+mod statesync;
 #[path = "e2e/web_app.rs"]
 mod web_app;

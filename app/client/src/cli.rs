@@ -193,6 +193,9 @@ pub struct StartArgs {
     /// Override the Prometheus address of app.toml ("" turns it off).
     #[arg(long)]
     pub metrics_addr: Option<String>,
+    /// Override `snapshot_interval` of app.toml: a state sync snapshot every N blocks (0: none).
+    #[arg(long)]
+    pub snapshot_interval: Option<u64>,
     /// Upgrade plan names this binary applies when their height is reached (repeatable).
     #[arg(long)]
     pub apply_upgrade: Vec<String>,
@@ -531,8 +534,17 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
             if args.inference_byzantine { " (BYZANTINE test mode)" } else { "" }
         );
     }
+    let snapshot_interval = args.snapshot_interval.unwrap_or(settings.snapshot_interval);
+    app.snapshots().configure(Some(openledger_node::snapshots::SnapshotConfig {
+        interval: snapshot_interval,
+        keep_recent: usize::try_from(settings.snapshot_keep_recent).unwrap_or(usize::MAX),
+        dir: home.join("data/snapshots"),
+    }));
     let (height, hash) = app.storage().last_committed();
     tracing::info!("openledgerd starting at height {height}, app hash {}", hex::encode_upper(hash));
+    if snapshot_interval > 0 {
+        tracing::info!("state sync: a snapshot every {snapshot_interval} blocks in {}", home.join("data/snapshots").display());
+    }
     let abci_app = app.clone();
     let abci_thread = std::thread::Builder::new().name("abci".into()).spawn(move || crate::abci::serve(abci_app, &abci_addr))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

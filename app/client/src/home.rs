@@ -127,7 +127,14 @@ pub struct AppToml {
     pub web_dir: String,
     /// Prometheus endpoint (`/metrics`); empty: off (homes written before it existed).
     pub metrics_addr: String,
+    /// A state sync snapshot every this many blocks (0: none, as the SDK's default).
+    pub snapshot_interval: u64,
+    /// State sync snapshots kept on disk (the newest).
+    pub snapshot_keep_recent: u64,
 }
+
+/// Snapshots a node keeps by default (the SDK's `snapshot-keep-recent`).
+pub const DEFAULT_SNAPSHOT_KEEP_RECENT: u64 = 2;
 
 impl AppToml {
     /// Renders the file.
@@ -137,8 +144,18 @@ impl AppToml {
              # open-executor of this validator (empty: none)\nexecutor_addr = \"{}\"\n\
              # REST (LCD) server\napi_addr = \"{}\"\n\
              # built web app served by the REST server at /app (empty: none)\nweb_dir = \"{}\"\n\
-             # Prometheus metrics at http://ADDR/metrics (empty: off)\nmetrics_addr = \"{}\"\n",
-            self.abci_addr, self.grpc_addr, self.comet_rpc, self.executor_addr, self.api_addr, self.web_dir, self.metrics_addr
+             # Prometheus metrics at http://ADDR/metrics (empty: off)\nmetrics_addr = \"{}\"\n\
+             # state sync: a snapshot every N blocks (0: none), the newest K kept on disk\n\
+             snapshot_interval = {}\nsnapshot_keep_recent = {}\n",
+            self.abci_addr,
+            self.grpc_addr,
+            self.comet_rpc,
+            self.executor_addr,
+            self.api_addr,
+            self.web_dir,
+            self.metrics_addr,
+            self.snapshot_interval,
+            self.snapshot_keep_recent
         )
     }
 
@@ -160,6 +177,14 @@ impl AppToml {
             api_addr: get("api_addr").unwrap_or_else(|_| DEFAULT_API_ADDR.into()),
             web_dir: get("web_dir").unwrap_or_default(),
             metrics_addr: get("metrics_addr").unwrap_or_default(),
+            snapshot_interval: match get("snapshot_interval") {
+                Ok(v) => v.parse().map_err(|e| anyhow::anyhow!("app.toml snapshot_interval {v:?}: {e}"))?,
+                Err(_) => 0,
+            },
+            snapshot_keep_recent: match get("snapshot_keep_recent") {
+                Ok(v) => v.parse().map_err(|e| anyhow::anyhow!("app.toml snapshot_keep_recent {v:?}: {e}"))?,
+                Err(_) => DEFAULT_SNAPSHOT_KEEP_RECENT,
+            },
         })
     }
 
@@ -414,6 +439,8 @@ pub fn write_node_config(home: &Path, cfg: &NodeConfig) -> anyhow::Result<()> {
         api_addr: cfg.api_addr.clone(),
         web_dir: String::new(),
         metrics_addr: cfg.metrics_addr.clone(),
+        snapshot_interval: 0,
+        snapshot_keep_recent: DEFAULT_SNAPSHOT_KEEP_RECENT,
     };
     std::fs::write(home.join("config/app.toml"), app_toml.render())?;
     Ok(())
