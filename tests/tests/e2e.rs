@@ -5,6 +5,8 @@
 mod app_level;
 #[path = "e2e/cosmjs.rs"]
 mod cosmjs;
+#[path = "e2e/crashloop.rs"]
+mod crashloop;
 #[path = "e2e/datanet.rs"]
 mod datanet;
 #[path = "e2e/determinism.rs"]
