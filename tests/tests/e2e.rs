@@ -37,6 +37,8 @@ mod operator;
 mod proposals;
 #[path = "e2e/prove.rs"]
 mod prove;
+#[path = "e2e/pruning.rs"]
+mod pruning;
 #[path = "e2e/replay.rs"]
 mod replay;
 #[path = "e2e/rest.rs"]

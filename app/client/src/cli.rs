@@ -196,6 +196,15 @@ pub struct StartArgs {
     /// Override `snapshot_interval` of app.toml: a state sync snapshot every N blocks (0: none).
     #[arg(long)]
     pub snapshot_interval: Option<u64>,
+    /// Override `pruning` of app.toml (default, nothing, everything, custom).
+    #[arg(long)]
+    pub pruning: Option<String>,
+    /// Override `pruning_keep_recent` of app.toml (with `custom`).
+    #[arg(long)]
+    pub pruning_keep_recent: Option<u64>,
+    /// Override `pruning_interval` of app.toml (with `custom`).
+    #[arg(long)]
+    pub pruning_interval: Option<u64>,
     /// Upgrade plan names this binary applies when their height is reached (repeatable).
     #[arg(long)]
     pub apply_upgrade: Vec<String>,
@@ -540,8 +549,18 @@ fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
         keep_recent: usize::try_from(settings.snapshot_keep_recent).unwrap_or(usize::MAX),
         dir: home.join("data/snapshots"),
     }));
+    let pruning = openledger_node::app::Pruning::from_strategy(
+        args.pruning.as_deref().unwrap_or(&settings.pruning),
+        args.pruning_keep_recent.unwrap_or(settings.pruning_keep_recent),
+        args.pruning_interval.unwrap_or(settings.pruning_interval),
+    )?;
+    app.set_pruning(pruning);
     let (height, hash) = app.storage().last_committed();
     tracing::info!("openledgerd starting at height {height}, app hash {}", hex::encode_upper(hash));
+    match pruning {
+        Some(p) => tracing::info!("pruning: keeping the newest {} heights, pruned every {} blocks", p.keep_recent, p.interval),
+        None => tracing::info!("pruning: nothing (archive node)"),
+    }
     if snapshot_interval > 0 {
         tracing::info!("state sync: a snapshot every {snapshot_interval} blocks in {}", home.join("data/snapshots").display());
     }

@@ -131,6 +131,12 @@ pub struct AppToml {
     pub snapshot_interval: u64,
     /// State sync snapshots kept on disk (the newest).
     pub snapshot_keep_recent: u64,
+    /// Pruning strategy of old heights' state: `default`, `nothing`, `everything` or `custom`.
+    pub pruning: String,
+    /// With `custom`: the newest heights kept.
+    pub pruning_keep_recent: u64,
+    /// With `custom`: prune every this many blocks.
+    pub pruning_interval: u64,
 }
 
 /// Snapshots a node keeps by default (the SDK's `snapshot-keep-recent`).
@@ -146,7 +152,10 @@ impl AppToml {
              # built web app served by the REST server at /app (empty: none)\nweb_dir = \"{}\"\n\
              # Prometheus metrics at http://ADDR/metrics (empty: off)\nmetrics_addr = \"{}\"\n\
              # state sync: a snapshot every N blocks (0: none), the newest K kept on disk\n\
-             snapshot_interval = {}\nsnapshot_keep_recent = {}\n",
+             snapshot_interval = {}\nsnapshot_keep_recent = {}\n\
+             # old heights' state: default (keep 362880 heights), nothing (archive), everything (keep 2),\n\
+             # custom (pruning_keep_recent heights, pruned every pruning_interval blocks)\n\
+             pruning = \"{}\"\npruning_keep_recent = {}\npruning_interval = {}\n",
             self.abci_addr,
             self.grpc_addr,
             self.comet_rpc,
@@ -155,7 +164,10 @@ impl AppToml {
             self.web_dir,
             self.metrics_addr,
             self.snapshot_interval,
-            self.snapshot_keep_recent
+            self.snapshot_keep_recent,
+            self.pruning,
+            self.pruning_keep_recent,
+            self.pruning_interval
         )
     }
 
@@ -185,6 +197,9 @@ impl AppToml {
                 Ok(v) => v.parse().map_err(|e| anyhow::anyhow!("app.toml snapshot_keep_recent {v:?}: {e}"))?,
                 Err(_) => DEFAULT_SNAPSHOT_KEEP_RECENT,
             },
+            pruning: get("pruning").unwrap_or_else(|_| "default".into()),
+            pruning_keep_recent: get("pruning_keep_recent").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+            pruning_interval: get("pruning_interval").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
         })
     }
 
@@ -441,6 +456,9 @@ pub fn write_node_config(home: &Path, cfg: &NodeConfig) -> anyhow::Result<()> {
         metrics_addr: cfg.metrics_addr.clone(),
         snapshot_interval: 0,
         snapshot_keep_recent: DEFAULT_SNAPSHOT_KEEP_RECENT,
+        pruning: "default".into(),
+        pruning_keep_recent: 0,
+        pruning_interval: 0,
     };
     std::fs::write(home.join("config/app.toml"), app_toml.render())?;
     Ok(())

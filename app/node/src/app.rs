@@ -76,9 +76,38 @@ pub struct App {
     inference: RwLock<std::sync::Arc<InferenceRuntime>>,
     /// State sync snapshots (node-local files).
     snapshots: crate::snapshots::Snapshots,
+    /// Which old heights' state the store drops (`None`: keeps all, an archive node).
+    pruning: RwLock<Option<Pruning>>,
     /// The node's data directory (`$HOME/data`, where the database lives), for
     /// `upgrade-info.json`; `None` for an app over a temporary store.
     data_dir: Option<std::path::PathBuf>,
+}
+
+/// How many recent heights a node keeps, as the SDK's `pruning` settings say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruning {
+    /// The newest heights kept (at least 2).
+    pub keep_recent: u64,
+    /// Prune every this many blocks (at least 1).
+    pub interval: u64,
+}
+
+impl Pruning {
+    /// The SDK's strategies: `default` (keep 362,880 heights, prune every 10 blocks), `nothing`
+    /// (an archive node: `None`), `everything` (keep 2, every 10), `custom` (the given values).
+    pub fn from_strategy(strategy: &str, keep_recent: u64, interval: u64) -> anyhow::Result<Option<Self>> {
+        match strategy {
+            "default" | "" => Ok(Some(Self { keep_recent: 362_880, interval: 10 })),
+            "nothing" => Ok(None),
+            "everything" => Ok(Some(Self { keep_recent: 2, interval: 10 })),
+            "custom" => {
+                anyhow::ensure!(keep_recent >= 2, "pruning = \"custom\" needs pruning_keep_recent >= 2 (got {keep_recent})");
+                anyhow::ensure!(interval >= 1, "pruning = \"custom\" needs pruning_interval >= 1");
+                Ok(Some(Self { keep_recent, interval }))
+            }
+            other => anyhow::bail!("unknown pruning strategy {other:?}: use default, nothing, everything or custom"),
+        }
+    }
 }
 
 /// A duration as decimal milliseconds (`4.125`), in integers.
@@ -155,6 +184,7 @@ impl App {
             commit_lock: RwLock::new(()),
             inference: RwLock::new(std::sync::Arc::new(InferenceRuntime::disabled())),
             snapshots: crate::snapshots::Snapshots::default(),
+            pruning: RwLock::new(None),
             data_dir: None,
         }
     }
@@ -183,6 +213,31 @@ impl App {
     /// The local executor runtime.
     pub fn inference(&self) -> std::sync::Arc<InferenceRuntime> {
         self.inference.read().clone()
+    }
+
+    /// Sets the pruning of old heights (`None`: keep everything). Heights committed before it
+    /// was turned on are never pruned.
+    pub fn set_pruning(&self, pruning: Option<Pruning>) {
+        self.storage.set_pruning(pruning.is_some());
+        *self.pruning.write() = pruning;
+    }
+
+    /// After Commit of `height`: every `interval` blocks, drops the state only heights older
+    /// than the newest `keep_recent` need (never a snapshot's height while it is written).
+    fn prune_after_commit(&self, height: u64) {
+        let Some(p) = *self.pruning.read() else { return };
+        if !height.is_multiple_of(p.interval.max(1)) {
+            return;
+        }
+        let mut retain = height.saturating_sub(p.keep_recent.saturating_sub(1));
+        if let Some(writing) = self.snapshots.writing_height() {
+            retain = retain.min(writing);
+        }
+        match self.storage.prune(retain) {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(height, retain, deleted, "pruned old state"),
+            Err(e) => tracing::warn!("pruning below height {retain} failed: {e}"),
+        }
     }
 
     /// State sync snapshots: configure with [`crate::snapshots::Snapshots::configure`].
@@ -474,6 +529,7 @@ impl App {
         drop(check);
         self.inference().after_commit_all(&self.modules, &self.storage);
         self.snapshots.after_commit(&self.storage, finalized.height);
+        self.prune_after_commit(finalized.height);
         report_block(finalized.height, &finalized.stats, started.elapsed());
         Ok(pb::ResponseCommit { retain_height: 0 })
     }
@@ -554,6 +610,14 @@ impl App {
             return Err((
                 QueryError::InvalidHeight(format!(
                     "cannot query with height in the future ({wanted} > {latest}); please provide a valid height"
+                )),
+                latest,
+            ));
+        }
+        if let Some(earliest) = self.storage.earliest_height().filter(|e| wanted < *e) {
+            return Err((
+                QueryError::InvalidHeight(format!(
+                    "height {wanted} is not kept by this node: its earliest height is {earliest} (older state was pruned, see pruning in app.toml, or the node started from a state sync snapshot)"
                 )),
                 latest,
             ));

@@ -61,6 +61,8 @@ pub struct Snapshots {
     config: parking_lot::RwLock<Option<SnapshotConfig>>,
     restore: parking_lot::Mutex<Option<Restore>>,
     writing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Height of the snapshot being written (0: none): pruning keeps it readable.
+    writing_height: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn chunk_path(dir: &Path, index: u32) -> PathBuf {
@@ -186,6 +188,8 @@ impl Snapshots {
         }
         let storage = storage.clone();
         let writing = self.writing.clone();
+        let writing_height = self.writing_height.clone();
+        writing_height.store(height, Ordering::Release);
         let spawned = std::thread::Builder::new().name("snapshot".into()).spawn(move || {
             let started = std::time::Instant::now();
             match write_snapshot(&storage, height, &config) {
@@ -199,12 +203,19 @@ impl Snapshots {
                 ),
                 Err(e) => tracing::warn!("state sync snapshot at height {height} failed: {e}"),
             }
+            writing_height.store(0, Ordering::Release);
             writing.store(false, Ordering::Release);
         });
         if let Err(e) = spawned {
             tracing::warn!("cannot start the snapshot writer: {e}");
+            self.writing_height.store(0, Ordering::Release);
             self.writing.store(false, Ordering::Release);
         }
+    }
+
+    /// Height of the snapshot being written, if one is.
+    pub fn writing_height(&self) -> Option<u64> {
+        Some(self.writing_height.load(std::sync::atomic::Ordering::Acquire)).filter(|h| *h > 0)
     }
 
     /// ABCI ListSnapshots: the snapshots on disk.

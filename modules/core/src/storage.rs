@@ -15,6 +15,15 @@
 //! (`get_value_option(max_version, key_hash)`) goes key hash → preimage (`P`) → history (`H`).
 //! | `R`    | height (u64 BE)                           | app hash (JMT root) at that height  |
 //! | `M`    | `last`                                    | height (u64 BE) ‖ app hash          |
+//! | `S`    | stale since (u64 BE) ‖ `N` key of a node  | empty (pruning: a node to drop)     |
+//! | `X`    | height (u64 BE) ‖ raw key                 | empty (pruning: older versions)     |
+//!
+//! Pruning ([`Storage::set_pruning`], [`Storage::prune`]) keeps the state of every height from a
+//! retain height on: a JMT node that became stale at or before it (jmt reports them in each
+//! update, recorded under `S`) is deleted, and so is every history entry superseded at or before
+//! it (each commit records the keys it changed under `X`), and the roots below it. Reads below
+//! the retain height then fail with [`StoreError::Pruned`]. Only what was committed while pruning
+//! was on is indexed for it.
 //!
 //! The tag byte is [`TAG_DELETED`] or [`TAG_VALUE`]. In the history index raw keys are escaped
 //! (`00` → `00 FF`) and terminated with `00 00`, which keeps raw-key order, makes prefix scans
@@ -55,7 +64,11 @@ const P_PREIMAGE: u8 = b'P';
 const P_LATEST: u8 = b'L';
 const P_HISTORY: u8 = b'H';
 const P_ROOT: u8 = b'R';
+const P_STALE: u8 = b'S';
+const P_CHANGED: u8 = b'X';
 const META_LAST: &[u8] = b"Mlast";
+/// Present once the store was pruned (reads below the first height are then "pruned").
+const META_PRUNED: &[u8] = b"Mpruned";
 
 /// Most entries a scan pre-allocates room for.
 const SCAN_PREALLOC: usize = 1024;
@@ -77,6 +90,14 @@ pub enum StoreError {
     /// The height is in the future, before the first committed height, or was never committed.
     #[error("height {0} not available")]
     HeightNotAvailable(u64),
+    /// The height's state was pruned.
+    #[error("height {height} is pruned: the earliest height this node keeps is {earliest}")]
+    Pruned {
+        /// The requested height.
+        height: u64,
+        /// The earliest height still kept.
+        earliest: u64,
+    },
     /// A commit (or preview) at a height other than the next one.
     #[error("invalid commit height {height}: last committed height is {last}")]
     InvalidCommitHeight {
@@ -115,6 +136,8 @@ pub struct Storage {
     meta: Arc<RwLock<Meta>>,
     commit_lock: Arc<Mutex<()>>,
     preview: Arc<Mutex<Option<Preview>>>,
+    /// Whether commits record what pruning needs (`S` and `X` entries).
+    pruning: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -158,7 +181,13 @@ impl Storage {
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         let meta = load_meta(&db)?;
-        Ok(Self { db, meta: Arc::new(RwLock::new(meta)), commit_lock: Arc::new(Mutex::new(())), preview: Arc::new(Mutex::new(None)) })
+        Ok(Self {
+            db,
+            meta: Arc::new(RwLock::new(meta)),
+            commit_lock: Arc::new(Mutex::new(())),
+            preview: Arc::new(Mutex::new(None)),
+            pruning: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        })
     }
 
     fn meta(&self) -> Meta {
@@ -214,6 +243,9 @@ impl Storage {
         let meta = self.meta();
         match meta.first {
             Some(first) if height >= first && height <= meta.last => Ok(()),
+            Some(first) if height < first && self.db.contains_key(META_PRUNED).unwrap_or(false) => {
+                Err(StoreError::Pruned { height, earliest: first })
+            }
             _ => Err(StoreError::HeightNotAvailable(height)),
         }
     }
@@ -321,10 +353,23 @@ impl Storage {
             batch.insert(node_db_key(node_key)?, encoded);
         }
         let height_be = height.to_be_bytes();
+        let pruning = self.pruning.load(std::sync::atomic::Ordering::Acquire);
+        if pruning {
+            for stale in update.stale_node_index_batch.iter() {
+                let mut k = key_with(P_STALE, &stale.stale_since_version.to_be_bytes());
+                k.extend_from_slice(&node_db_key(&stale.node_key)?);
+                batch.insert(k, &[][..]);
+            }
+        }
         for (key, value) in &changes {
             let mut hkey = history_group(key);
             hkey.extend_from_slice(&height_be);
             batch.insert(hkey, tagged(value.as_deref()));
+            if pruning {
+                let mut x = key_with(P_CHANGED, &height_be);
+                x.extend_from_slice(key);
+                batch.insert(x, &[][..]);
+            }
             match value {
                 Some(v) => {
                     let latest_key = key_with(P_LATEST, key);
@@ -356,6 +401,80 @@ impl Storage {
         self.db.flush()?;
         tracing::debug!(height, app_hash = %hex::encode(root), keys = changes.len(), "committed state");
         Ok(root)
+    }
+
+    /// Makes commits record what [`Storage::prune`] needs (off by default: an archive node
+    /// stores nothing more).
+    pub fn set_pruning(&self, on: bool) {
+        self.pruning.store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The earliest height whose state can be read (`None` before the first commit).
+    pub fn earliest_height(&self) -> Option<u64> {
+        self.meta().first
+    }
+
+    /// Deletes what only heights below `retain` need: stale JMT nodes, superseded history
+    /// entries and roots. Reads at `retain` and above answer as before; below it they fail
+    /// with [`StoreError::Pruned`]. `retain` is capped at the last committed height. Returns the
+    /// number of entries deleted.
+    pub fn prune(&self, retain: u64) -> Result<u64, StoreError> {
+        let _guard = lock(&self.commit_lock);
+        let meta = self.meta();
+        let Some(first) = meta.first else { return Ok(0) };
+        let retain = retain.min(meta.last);
+        if retain <= first {
+            return Ok(0);
+        }
+        // Readers see the new bound before anything they could read disappears.
+        self.db.insert(META_PRUNED, &[][..])?;
+        self.meta.write().unwrap_or_else(PoisonError::into_inner).first = Some(retain);
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0u64;
+        // Stale nodes: not part of any tree at `retain` or later (jmt's own rule).
+        let stale_end = {
+            let mut end = key_with(P_STALE, &retain.to_be_bytes());
+            end.push(0xFF);
+            end
+        };
+        for item in self.db.range::<Vec<u8>, _>((Bound::Included(vec![P_STALE]), Bound::Excluded(stale_end))) {
+            let (k, _) = item?;
+            // `S ‖ stale since ‖ N key`: the node's own key follows the version.
+            let node = k.get(9..).ok_or_else(|| StoreError::Corrupt("short stale-node entry".into()))?;
+            batch.remove(node.to_vec());
+            batch.remove(k);
+            deleted = deleted.saturating_add(2);
+        }
+        // History: a key changed at `h <= retain` needs none of its entries older than `h`.
+        let changed_end = {
+            let mut end = key_with(P_CHANGED, &retain.to_be_bytes());
+            end.push(0xFF);
+            end
+        };
+        for item in self.db.range::<Vec<u8>, _>((Bound::Included(vec![P_CHANGED]), Bound::Excluded(changed_end))) {
+            let (k, _) = item?;
+            let height = read_u64(k.get(1..9).ok_or_else(|| StoreError::Corrupt("short changed-key entry".into()))?)?;
+            let group = history_group(&k[9..]);
+            let mut lo = group.clone();
+            lo.extend_from_slice(&0u64.to_be_bytes());
+            let mut hi = group.clone();
+            hi.extend_from_slice(&height.to_be_bytes());
+            for old in self.db.range(lo..hi) {
+                batch.remove(old?.0);
+                deleted = deleted.saturating_add(1);
+            }
+            batch.remove(k);
+            deleted = deleted.saturating_add(1);
+        }
+        // Roots below `retain`.
+        for item in self.db.range::<Vec<u8>, _>((Bound::Included(vec![P_ROOT]), Bound::Excluded(key_with(P_ROOT, &retain.to_be_bytes())))) {
+            batch.remove(item?.0);
+            deleted = deleted.saturating_add(1);
+        }
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        tracing::debug!(retain, deleted, "pruned state");
+        Ok(deleted)
     }
 }
 
@@ -606,6 +725,63 @@ mod tests {
 
     fn kv(items: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
         items.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
+    }
+
+    /// Entries of the database under `prefix`.
+    fn count(s: &Storage, prefix: u8) -> usize {
+        s.db.scan_prefix([prefix]).count()
+    }
+
+    #[test]
+    fn pruning_keeps_every_retained_height_exact_and_frees_the_rest() {
+        // Twin stores get the same 30 blocks; one prunes to 20 along the way.
+        let pruned = Storage::temporary().unwrap();
+        let archive = Storage::temporary().unwrap();
+        pruned.set_pruning(true);
+        let block = |h: u64| -> ChangeSet {
+            let mut c = ChangeSet::new();
+            c.insert(b"counter".to_vec(), Some(h.to_string().into_bytes()));
+            c.insert(format!("k/{}", h % 7).into_bytes(), if h.is_multiple_of(5) { None } else { Some(vec![u8::try_from(h).unwrap(); 40]) });
+            c.insert(format!("once/{h}").into_bytes(), Some(b"v".to_vec()));
+            c
+        };
+        for h in 1..=30 {
+            assert_eq!(pruned.commit(h, block(h)).unwrap(), archive.commit(h, block(h)).unwrap());
+            if h == 25 {
+                assert!(pruned.prune(20).unwrap() > 0);
+            }
+        }
+        let (nodes, history) = (count(&pruned, P_NODE), count(&pruned, P_HISTORY));
+        assert!(nodes < count(&archive, P_NODE), "nodes {nodes} vs {}", count(&archive, P_NODE));
+        assert!(history < count(&archive, P_HISTORY));
+        // Every retained height reads, scans and proves exactly as the archive does.
+        for h in 20..=30 {
+            for key in ["counter", "k/0", "k/3", "k/5", "once/3", "once/22", "missing"] {
+                assert_eq!(pruned.get_at(key.as_bytes(), h).unwrap(), archive.get_at(key.as_bytes(), h).unwrap(), "{key} at {h}");
+                let (v, proof) = pruned.get_with_proof(key.as_bytes(), h).unwrap();
+                let root = archive.app_hash_at(h).unwrap().unwrap();
+                assert!(verify_proof(&root, key.as_bytes(), v.as_deref(), &proof), "{key} at {h}");
+            }
+            assert_eq!(pruned.scan_at(b"", None, 1000, h).unwrap(), archive.scan_at(b"", None, 1000, h).unwrap(), "scan at {h}");
+        }
+        // Below: a clear error, on reads and proofs alike.
+        assert!(matches!(pruned.get_at(b"counter", 19), Err(StoreError::Pruned { height: 19, earliest: 20 })));
+        assert!(matches!(pruned.get_with_proof(b"counter", 3), Err(StoreError::Pruned { .. })));
+        assert_eq!(pruned.earliest_height(), Some(20));
+        // A reopened store keeps the bound.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let on_disk = Storage::open(dir.path()).unwrap();
+            on_disk.set_pruning(true);
+            for h in 1..=10 {
+                on_disk.commit(h, block(h)).unwrap();
+            }
+            on_disk.prune(8).unwrap();
+        }
+        let reopened = Storage::open(dir.path()).unwrap();
+        assert_eq!(reopened.earliest_height(), Some(8));
+        assert!(matches!(reopened.get_at(b"counter", 7), Err(StoreError::Pruned { .. })));
+        assert_eq!(reopened.get_at(b"counter", 8).unwrap(), Some(b"8".to_vec()));
     }
 
     #[test]
