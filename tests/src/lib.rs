@@ -467,6 +467,9 @@ pub struct LocalnetOptions {
     pub app_args: Vec<(usize, Vec<String>)>,
     /// Extra `openledgerd testnet` flags.
     pub testnet_args: Vec<String>,
+    /// Connect the validators' P2P through loopback TCP proxies (one per ordered pair, peer
+    /// exchange off), so a test can partition a validator ([`Localnet::partition`]).
+    pub via_proxies: bool,
 }
 
 impl Default for LocalnetOptions {
@@ -477,6 +480,66 @@ impl Default for LocalnetOptions {
             executors: None,
             app_args: Vec::new(),
             testnet_args: Vec::new(),
+            via_proxies: false,
+        }
+    }
+}
+
+/// A loopback TCP proxy that can be cut: while cut it closes every connection it carries and
+/// every new one, as a network partition does to CometBFT's P2P.
+pub struct P2pProxy {
+    /// The validator the proxy's clients are.
+    pub from: usize,
+    /// The validator it forwards to.
+    pub to: usize,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl P2pProxy {
+    /// Listens on `listen` and forwards each connection to `target` (both loopback ports).
+    fn start(from: usize, to: usize, listen: u16, target: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind(("127.0.0.1", listen)).expect("bind a P2P proxy");
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>> = std::sync::Arc::default();
+        let (cut2, live2) = (cut.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if cut2.load(Ordering::Acquire) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let mut tracked = live2.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for s in [&client, &server] {
+                    if let Ok(c) = s.try_clone() {
+                        tracked.push(c);
+                    }
+                }
+                drop(tracked);
+                for (mut a, mut b) in [(client.try_clone(), server.try_clone()), (server.try_clone(), client.try_clone())]
+                    .into_iter()
+                    .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut a, &mut b);
+                        let _ = b.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { from, to, cut, live }
+    }
+
+    /// Cuts (or heals) the link: cutting closes the connections it carries.
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::Release);
+        if cut {
+            for s in self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 }
@@ -567,6 +630,8 @@ pub struct Localnet {
     pub info: openledger_app::testnet::LocalnetInfo,
     /// The tiny model's directory, when `tiny_model` was set.
     pub model_dir: Option<PathBuf>,
+    /// The P2P proxies, with `via_proxies`.
+    pub proxies: Vec<P2pProxy>,
     // Last: removed after every process above was killed.
     dir: tempfile::TempDir,
 }
@@ -663,6 +728,7 @@ impl Localnet {
                 LocalnetNode { node, info: ni.clone(), app_args, executor: None, executor_model, executor_peers }
             })
             .collect();
+        let proxies = if opts.via_proxies { Self::route_through_proxies(&nodes) } else { Vec::new() };
         for node in &mut nodes {
             node.start_executor();
         }
@@ -673,9 +739,63 @@ impl Localnet {
         for node in &mut nodes {
             node.node.start_comet();
         }
-        let net = Self { nodes, info, model_dir, dir };
+        let net = Self { nodes, info, model_dir, proxies, dir };
         net.wait_all(2, Duration::from_secs(120));
         net
+    }
+
+    /// Starts a proxy for every ordered pair of validators and points each one's
+    /// `persistent_peers` at its proxies (peer exchange off, so they learn no direct address).
+    fn route_through_proxies(nodes: &[LocalnetNode]) -> Vec<P2pProxy> {
+        let n = nodes.len();
+        let base = free_port_block(u16::try_from(n * n).expect("proxy ports"));
+        let port = |from: usize, to: usize| base + u16::try_from(from * n + to).expect("port");
+        let mut proxies = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let peers: Vec<String> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(j, o)| format!("{}@127.0.0.1:{}", o.info.node_id, port(i, j)))
+                .collect();
+            let config = node.node.home().join("config/config.toml");
+            let text = std::fs::read_to_string(&config).expect("config.toml");
+            let mut out = String::new();
+            for line in text.lines() {
+                if line.starts_with("persistent_peers") {
+                    out.push_str(&format!("persistent_peers = \"{}\"\npex = false\n", peers.join(",")));
+                } else {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            std::fs::write(&config, out).expect("write config.toml");
+            for (j, other) in nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+                proxies.push(P2pProxy::start(i, j, port(i, j), other.info.p2p_port));
+            }
+        }
+        proxies
+    }
+
+    /// Cuts (`true`) or heals every P2P link of validator `i` (needs `via_proxies`).
+    pub fn partition(&self, i: usize, cut: bool) {
+        assert!(!self.proxies.is_empty(), "partition needs LocalnetOptions::via_proxies");
+        for proxy in self.proxies.iter().filter(|p| p.from == i || p.to == i) {
+            proxy.set_cut(cut);
+        }
+    }
+
+    /// Kills validator `i` and deletes its chain data (block store, state, app database,
+    /// snapshots), keeping its keys and config: restarted, it block-syncs from the others.
+    pub fn wipe_node_data(&mut self, i: usize) {
+        self.kill_node(i);
+        let data = self.nodes[i].node.home().join("data");
+        std::fs::remove_dir_all(&data).expect("remove data");
+        std::fs::create_dir_all(&data).expect("create data");
+        // A fresh signing state: it has signed nothing it remembers (it only signs heights it
+        // has not reached yet once caught up).
+        std::fs::write(data.join("priv_validator_state.json"), "{\n  \"height\": \"0\",\n  \"round\": 0,\n  \"step\": 0\n}\n")
+            .expect("write priv_validator_state.json");
     }
 
     /// The directory holding `node0…` and `localnet.json`.

@@ -11,6 +11,8 @@ mod crashloop;
 mod datanet;
 #[path = "e2e/determinism.rs"]
 mod determinism;
+#[path = "e2e/faults.rs"]
+mod faults;
 #[path = "e2e/finetune.rs"]
 mod finetune;
 #[path = "e2e/freeride.rs"]

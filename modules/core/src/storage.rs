@@ -409,6 +409,11 @@ impl Storage {
         self.pruning.store(on, std::sync::atomic::Ordering::Release);
     }
 
+    /// Bytes sled reports for its files.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// The earliest height whose state can be read (`None` before the first commit).
     pub fn earliest_height(&self) -> Option<u64> {
         self.meta().first
@@ -741,7 +746,10 @@ mod tests {
         let block = |h: u64| -> ChangeSet {
             let mut c = ChangeSet::new();
             c.insert(b"counter".to_vec(), Some(h.to_string().into_bytes()));
-            c.insert(format!("k/{}", h % 7).into_bytes(), if h.is_multiple_of(5) { None } else { Some(vec![u8::try_from(h).unwrap(); 40]) });
+            c.insert(
+                format!("k/{}", h % 7).into_bytes(),
+                if h.is_multiple_of(5) { None } else { Some(vec![u8::try_from(h).unwrap(); 40]) },
+            );
             c.insert(format!("once/{h}").into_bytes(), Some(b"v".to_vec()));
             c
         };
