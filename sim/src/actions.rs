@@ -336,7 +336,8 @@ fn act(p: &mut Planner<'_>, keys: &[AccountKey], action: usize) {
             let Some(d) = p.sim.rng().pick(&mine).copied() else { return };
             let Some(k) = Planner::key_of_address(keys, &d.delegator_address).cloned() else { return };
             let max = whole(&d.shares).max(1);
-            let amount = p.sim.rng().between(1, (max / 2).max(1));
+            // A quarter of them move everything (a validator's operator may leave it).
+            let amount = if p.sim.rng().chance(25) { max } else { p.sim.rng().between(1, (max / 2).max(1)) };
             let msg = match action {
                 11 => any(
                     "/cosmos.staking.v1beta1.MsgUndelegate",

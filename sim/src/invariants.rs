@@ -135,15 +135,23 @@ pub fn check(app: &App, world: &World, ledger: &mut Ledger) -> Vec<String> {
     if let Err(e) = &pool {
         out.push(format!("community pool unreadable: {e}"));
     }
+    let mut parts = vec![format!("community pool {}", Dec(expected))];
     for v in &world.validators {
         match openledger_stake::distribution::outstanding(&snap, &v.operator_address) {
-            Ok(o) => expected += o.0,
+            Ok(o) => {
+                expected += o.0;
+                parts.push(format!("{} outstanding {o}", v.operator_address));
+            }
             Err(e) => out.push(format!("outstanding rewards of {} unreadable: {e}", v.operator_address)),
         }
     }
     let dist = module(openledger_stake::keeper::DISTRIBUTION_ACCOUNT);
     if Dec::from_int(dist).map(|d| d.0) != Ok(expected) {
-        out.push(format!("distribution account holds {dist} but community pool + outstanding rewards = {}", Dec(expected)));
+        out.push(format!(
+            "distribution account holds {dist} but community pool + outstanding rewards = {} ({})",
+            Dec(expected),
+            parts.join(", ")
+        ));
     }
     match openledger_stake::distribution::totals(&snap) {
         Ok((allocated, paid)) if paid > allocated => out.push(format!("distribution paid {paid} > allocated {allocated}")),

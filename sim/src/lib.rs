@@ -77,8 +77,12 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "simulation failed at height {} with seed {}:\n{}\nreplay: SIM_SEED={} SIM_BLOCKS={} make sim",
-            self.height, self.seed, self.message, self.seed, self.height
+            "simulation failed at height {} with seed {}:\n{}\nreplay: make sim SEED={} BLOCKS={}",
+            self.height,
+            self.seed,
+            self.message,
+            self.seed,
+            self.height.saturating_sub(1)
         )
     }
 }
@@ -143,7 +147,7 @@ impl Report {
         s.push_str(&format!(
             "invariants: {} checks ({} invariants after each of {} blocks), all held; export/import/export round trips: {} identical\n",
             self.invariant_checks,
-            invariants::NAMES.len(),
+            invariants::NAMES.len() + 1,
             self.blocks,
             self.round_trips
         ));
@@ -309,6 +313,30 @@ fn ed25519_of(update: &pb::ValidatorUpdate) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The set CometBFT runs with after this block's updates must be the bonded validators with
+/// their power (a jailed or unbonded validator, or one whose power changed without an update,
+/// breaks it).
+fn validator_set_violations(world: &World, set: Option<&BTreeMap<Vec<u8>, CometValidator>>) -> Vec<String> {
+    let mut expected: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    for v in world.validators.iter().filter(|v| v.status == cosmos_sdk_proto::cosmos::staking::v1beta1::BondStatus::Bonded as i32) {
+        let tokens: u128 = v.tokens.parse().unwrap_or(0);
+        let power = i64::try_from(openledger_stake::keeper::power_of(tokens)).unwrap_or(i64::MAX);
+        if let (Some(pk), true) = (openledger_stake::keeper::consensus_key(v), power > 0) {
+            expected.insert(pk, power);
+        }
+    }
+    let actual: BTreeMap<Vec<u8>, i64> = set.map(|s| s.iter().map(|(pk, v)| (pk.clone(), v.power)).collect()).unwrap_or_default();
+    if expected == actual {
+        Vec::new()
+    } else {
+        vec![format!(
+            "CometBFT's validator set after the updates {:?} differs from the bonded validators' powers {:?}",
+            actual.iter().map(|(pk, p)| (hex::encode(&pk[..4]), *p)).collect::<Vec<_>>(),
+            expected.iter().map(|(pk, p)| (hex::encode(&pk[..4]), *p)).collect::<Vec<_>>()
+        )]
+    }
+}
+
 /// Sums the uopen amounts of `burn` events.
 fn burned_in(events: &[pb::Event]) -> Result<u128, String> {
     let mut total = 0u128;
@@ -404,8 +432,8 @@ impl Sim {
                 self.offline.insert(pk.clone(), until);
             }
         }
-        // Double-sign evidence against a validator of two blocks ago.
-        if height > 3 && self.rng.chance(1) {
+        // Double-sign evidence against a validator of two blocks ago (rare: it tombstones).
+        if height > 3 && self.rng.below(1000) < 3 {
             let old = self.sets.get(&(height - 2)).cloned().unwrap_or_default();
             let candidates: Vec<(Vec<u8>, i64)> =
                 old.iter().filter(|(pk, _)| **pk != dev_pk).map(|(pk, v)| (pk.clone(), v.power)).collect();
@@ -460,7 +488,12 @@ impl Sim {
             burned += burned_in(&r.events).map_err(|m| self.fail(m))?;
             let o = self.report.outcomes.entry(p.kind.clone()).or_default();
             match (p.expect, r.code) {
-                (Expect::Valid, 0) => o.valid_ok += 1,
+                (Expect::Valid, 0) => {
+                    o.valid_ok += 1;
+                    if self.cfg.verbose {
+                        println!("  h{height} {}: ok", p.kind);
+                    }
+                }
                 (Expect::Valid, code) => {
                     o.valid_failed += 1;
                     *self.report.valid_failures.entry((p.kind.clone(), format!("{}/{code}", r.codespace))).or_default() += 1;
@@ -493,8 +526,9 @@ impl Sim {
         self.sets.retain(|h, _| *h + 3 >= height);
         // Invariants.
         let world = World::read(&self.app).map_err(|e| self.fail(format!("reading state: {e}")))?;
-        let violations = invariants::check(&self.app, &world, &mut self.ledger);
-        self.report.invariant_checks += invariants::NAMES.len() as u64;
+        let mut violations = invariants::check(&self.app, &world, &mut self.ledger);
+        violations.extend(validator_set_violations(&world, self.sets.get(&(height + 2))));
+        self.report.invariant_checks += invariants::NAMES.len() as u64 + 1;
         if !violations.is_empty() {
             return Err(self.fail(format!("invariants broken:\n  {}", violations.join("\n  "))));
         }

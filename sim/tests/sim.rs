@@ -29,4 +29,7 @@ fn one_seed_replays_the_same_chain() {
     assert_eq!(a.txs, b.txs);
     assert_eq!(format!("{:?}", a.outcomes), format!("{:?}", b.outcomes));
     assert_eq!(a.burned, b.burned);
+    assert_eq!(a.app_hash, b.app_hash, "the same seed must end on the same app hash");
+    let c = run(Config { seed: 8, blocks: 40, export_every: 0, verbose: false }).unwrap_or_else(|f| panic!("{f}"));
+    assert_ne!(a.app_hash, c.app_hash, "another seed gives another chain");
 }

@@ -45,14 +45,16 @@ pub struct AppGenesis {
 /// the same document and the imported chain keeps its pools equal to what they back, the bank
 /// section is settled here the way that re-bonding expects:
 ///
-/// - each validator's tokens leave its pool (bonded or not bonded): every delegation's exported
-///   amount goes back to its delegator, the rounding remainder to the community incentives
-///   account (which funds block rewards);
+/// - each validator's tokens leave its pool (bonded or not bonded): every delegation's worth
+///   (the amount the stake section lists, or would list for a validator it leaves out because
+///   its operator's bond fell below the minimum) goes back to its delegator, the rounding
+///   remainder to the community incentives account (which funds block rewards);
 /// - each unbonding entry is paid out to its delegator, as if it had matured;
 /// - the distribution account's balance (pending rewards, commission, community pool, all
 ///   dropped by the export) goes to the community incentives account.
 ///
-/// The supply does not change: coins only move between balances.
+/// The supply does not change: coins only move between balances. Executor registrations of
+/// validators the stake section leaves out are dropped with them.
 pub fn settle_for_export(
     state: &dyn openledger_core::StateRead,
     app_state: &mut serde_json::Map<String, serde_json::Value>,
@@ -63,11 +65,10 @@ pub fn settle_for_export(
     use openledger_bank::genesis::{BalanceJson, CoinJson};
     use openledger_core::coin::BASE_DENOM;
     use openledger_core::{Address, StateReadExt};
-    use openledger_stake::keeper::{operator_account, BONDED_POOL, COMMUNITY_INCENTIVES, DISTRIBUTION_ACCOUNT, NOT_BONDED_POOL};
+    use openledger_stake::keeper::{BONDED_POOL, COMMUNITY_INCENTIVES, DISTRIBUTION_ACCOUNT, NOT_BONDED_POOL};
 
-    let (Some(bank_value), Some(stake_value)) = (app_state.get("bank"), app_state.get("stake")) else { return Ok(()) };
+    let Some(bank_value) = app_state.get("bank") else { return Ok(()) };
     let mut bank: BankGenesis = serde_json::from_value(bank_value.clone()).map_err(|e| format!("bank section: {e}"))?;
-    let stake: StakeGenesis = serde_json::from_value(stake_value.clone()).map_err(|e| format!("stake section: {e}"))?;
     let err = |e: openledger_core::StateError| e.to_string();
 
     // Signed changes per address, in uopen.
@@ -83,15 +84,20 @@ pub fn settle_for_export(
         let tokens: u128 = v.tokens.parse().map_err(|_| format!("validator {} tokens {:?}", v.operator_address, v.tokens))?;
         let pool = if v.status == spb::BondStatus::Bonded as i32 { BONDED_POOL } else { NOT_BONDED_POOL };
         add(&mut debit, Address::module(pool).to_bech32(), tokens)?;
+        // Every delegation's worth, by the formula the stake export uses for the amounts it
+        // lists (a validator it leaves out returns its delegations' tokens all the same).
         let mut returned = 0u128;
-        if let Some(gv) = stake.validators.iter().find(|g| g.operator_address == v.operator_address) {
-            let operator = operator_account(&v.operator_address).map_err(|e| e.to_string())?;
-            add(&mut credit, operator.to_bech32(), gv.self_delegation)?;
-            returned += gv.self_delegation;
-        }
-        for d in stake.delegations.iter().filter(|d| d.validator_address == v.operator_address) {
-            add(&mut credit, d.delegator_address.clone(), d.amount)?;
-            returned += d.amount;
+        let to = openledger_stake::state_key::delegations_to(&v.operator_address);
+        for (key, _) in state.scan_raw(&to, None, usize::MAX).map_err(err)? {
+            let delegator = String::from_utf8_lossy(&key[to.len()..]).into_owned();
+            let Some(d) = state.get_proto::<spb::Delegation>(&openledger_stake::state_key::delegation(&delegator, &v.operator_address)).map_err(err)?
+            else {
+                continue;
+            };
+            let shares = openledger_stake::params::dec_from_proto(&d.shares).unwrap_or(openledger_core::Dec::ZERO);
+            let amount = openledger_stake::keeper::mul_tokens(shares, tokens, openledger_stake::keeper::shares(&v)).map_err(|e| e.to_string())?;
+            add(&mut credit, delegator, amount)?;
+            returned += amount;
         }
         let remainder =
             tokens.checked_sub(returned).ok_or_else(|| format!("validator {} exports more than its tokens", v.operator_address))?;
@@ -143,6 +149,17 @@ pub fn settle_for_export(
         }
     }
     app_state.insert("bank".into(), serde_json::to_value(&bank).map_err(|e| format!("bank section: {e}"))?);
+
+    // Executor registrations of validators the stake section leaves out go with them.
+    let exported: std::collections::BTreeSet<String> = app_state
+        .get("stake")
+        .and_then(|s| s.get("validators"))
+        .and_then(|v| v.as_array())
+        .map(|all| all.iter().filter_map(|v| v.get("operator_address").and_then(|a| a.as_str()).map(str::to_string)).collect())
+        .unwrap_or_default();
+    if let Some(executors) = app_state.get_mut("inference").and_then(|i| i.get_mut("executors")).and_then(|e| e.as_array_mut()) {
+        executors.retain(|e| e.get("validator").and_then(|v| v.as_str()).is_some_and(|v| exported.contains(v)));
+    }
     Ok(())
 }
 

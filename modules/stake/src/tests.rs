@@ -226,6 +226,39 @@ fn validator_lifecycle_delegation_rewards_and_unbonding() {
     assert_eq!(w.bank.supply(&w.state, BASE_DENOM).unwrap(), supply_before, "no burns: supply constant");
 }
 
+/// Regression (found by the randomized simulation): when a period closed on a validator with
+/// no tokens (its operator had just left, CometBFT still counted its votes), the period's
+/// rewards went to the community pool but also stayed in the validator's outstanding rewards,
+/// so the records claimed more than the distribution account held.
+#[test]
+fn rewards_of_a_validator_without_tokens_move_to_the_community_pool_once() {
+    let mut w = World::new();
+    let v1 = w.create(1, 1000 * OPEN, "0.1", "0.2").unwrap();
+    w.end_block();
+    w.next_block(5);
+    msg::undelegate(
+        &w.keeper,
+        &mut w.state,
+        &spb::MsgUndelegate {
+            delegator_address: addr(1).to_bech32(),
+            validator_address: v1.clone(),
+            amount: Some(Coin::new(BASE_DENOM, 1000 * OPEN).to_proto()),
+        },
+    )
+    .unwrap();
+    assert_eq!(tokens(&w.keeper.must_validator(&w.state, &v1).unwrap()), 0);
+    w.next_block(5);
+    // The last commit still has v1's vote.
+    let votes = vec![Vote { address: consensus_address(&cons_key(1)), power: 1000, signed: true }];
+    distribution::allocate(&w.keeper, &mut w.state, w.info, &votes).unwrap();
+    assert!(!distribution::outstanding(&w.state, &v1).unwrap().is_zero());
+    // A new delegation closes the tokenless period.
+    w.delegate(2, &v1, 10 * OPEN).unwrap();
+    let held = Dec::from_int(w.balance(&Address::module(crate::keeper::DISTRIBUTION_ACCOUNT))).unwrap();
+    let recorded = distribution::community_pool(&w.state).unwrap().checked_add(distribution::outstanding(&w.state, &v1).unwrap()).unwrap();
+    assert_eq!(recorded, held, "community pool + outstanding rewards = what the distribution account holds");
+}
+
 #[test]
 fn bad_input_is_rejected_with_sdk_codes_and_changes_nothing() {
     let mut w = World::new();
