@@ -336,8 +336,17 @@ fn act(p: &mut Planner<'_>, keys: &[AccountKey], action: usize) {
             let Some(d) = p.sim.rng().pick(&mine).copied() else { return };
             let Some(k) = Planner::key_of_address(keys, &d.delegator_address).cloned() else { return };
             let max = whole(&d.shares).max(1);
-            // A quarter of them move everything (a validator's operator may leave it).
-            let amount = if p.sim.rng().chance(25) { max } else { p.sim.rng().between(1, (max / 2).max(1)) };
+            // A quarter of them move everything (a validator's operator may leave it), except
+            // the dev's own bond: its validator keeps the chain alive (it never misses a block).
+            let keeps_chain =
+                d.delegator_address == bech(&p.sim.actors.dev) && d.validator_address == operator_of(&p.sim.actors.dev.address());
+            let amount = if keeps_chain {
+                p.sim.rng().between(1, (max / 100).max(1))
+            } else if p.sim.rng().chance(25) {
+                max
+            } else {
+                p.sim.rng().between(1, (max / 2).max(1))
+            };
             let msg = match action {
                 11 => any(
                     "/cosmos.staking.v1beta1.MsgUndelegate",
