@@ -133,6 +133,7 @@ pub struct Report {
 
 impl Report {
     /// A human-readable summary.
+    #[allow(clippy::float_arithmetic)] // wall-clock figures of the report, not consensus code
     pub fn render(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!(
@@ -634,7 +635,7 @@ impl Sim {
         self.height = 2;
         while self.height <= self.cfg.blocks + 1 {
             self.step()?;
-            if self.cfg.export_every > 0 && (self.height - 1) % self.cfg.export_every == 0 {
+            if self.cfg.export_every > 0 && (self.height - 1).is_multiple_of(self.cfg.export_every) {
                 self.round_trip()?;
             }
         }
