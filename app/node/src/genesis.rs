@@ -90,12 +90,15 @@ pub fn settle_for_export(
         let to = openledger_stake::state_key::delegations_to(&v.operator_address);
         for (key, _) in state.scan_raw(&to, None, usize::MAX).map_err(err)? {
             let delegator = String::from_utf8_lossy(&key[to.len()..]).into_owned();
-            let Some(d) = state.get_proto::<spb::Delegation>(&openledger_stake::state_key::delegation(&delegator, &v.operator_address)).map_err(err)?
+            let Some(d) = state
+                .get_proto::<spb::Delegation>(&openledger_stake::state_key::delegation(&delegator, &v.operator_address))
+                .map_err(err)?
             else {
                 continue;
             };
             let shares = openledger_stake::params::dec_from_proto(&d.shares).unwrap_or(openledger_core::Dec::ZERO);
-            let amount = openledger_stake::keeper::mul_tokens(shares, tokens, openledger_stake::keeper::shares(&v)).map_err(|e| e.to_string())?;
+            let amount =
+                openledger_stake::keeper::mul_tokens(shares, tokens, openledger_stake::keeper::shares(&v)).map_err(|e| e.to_string())?;
             add(&mut credit, delegator, amount)?;
             returned += amount;
         }
