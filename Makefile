@@ -2,6 +2,7 @@
 #   make run    single-node chain (CometBFT v0.38 + openledgerd) on loopback, with generated genesis
 #   make test   unit + end-to-end tests (real CometBFT nodes on loopback ports)
 #   make bench  benchmarks (results go to BENCHMARKS.md)
+#   make sim    seeded randomized simulation with invariants after every block (BLOCKS=, SEED=; see RELIABILITY.md)
 #   make localnet  4 validators (+ executors) on loopback in the background; localnet-status, localnet-stop
 #   make web    the web app (web/ → web/dist, served by openledgerd at /app)
 
@@ -13,7 +14,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop
+.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop
 
 all: build
 
@@ -77,7 +78,7 @@ run: install-deps build web executor-model
 	OPEN_EXECUTOR="$(EXECUTOR_BIN)" EXECUTOR_MODEL="$(EXECUTOR_MODEL)" EXECUTOR_BUILD="$(MAKE) --no-print-directory -C $(CURDIR) executor-test-build" \
 	./localnet/run-single.sh
 
-## test: every unit test and the end-to-end suite of the chain (the web app in Chromium included;
+## test: every unit test, the randomized simulation's 500 blocks and the end-to-end suite of the chain (the web app in Chromium included;
 ## the verifiable-inference e2e runs
 ## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
@@ -91,6 +92,17 @@ test: install-deps cosmjs-deps web web-test-deps build-debug executor-test-build
 CYCLES ?= 100
 crashloop: install-deps build-debug
 	OPENLEDGER_CRASH_CYCLES=$(CYCLES) $(CARGO) test -p openledger-tests --test e2e -- crashloop --nocapture
+
+## sim: the seeded randomized simulation (sim/, see RELIABILITY.md): BLOCKS blocks (default 500)
+## of random valid and invalid txs of every module on the in-process app, every invariant checked
+## after each block, export -> import -> export every EXPORT_EVERY blocks. SEED=<u64> replays a
+## run (a failure prints its seed and height); unset, a seed is drawn and printed. `make test`
+## runs 500 blocks on a fixed seed (sim/tests/sim.rs).
+BLOCKS ?= 500
+EXPORT_EVERY ?= 100
+sim:
+	$(CARGO) build -p openledger-sim
+	SIM_SEED="$(SEED)" SIM_BLOCKS=$(BLOCKS) SIM_EXPORT_EVERY=$(EXPORT_EVERY) $(CARGO) run -q -p openledger-sim
 
 ## lint: formatting and clippy with warnings as errors.
 lint:

@@ -505,7 +505,11 @@ impl Modules {
     }
 
     /// Exports the current state as genesis `app_state`.
+    /// Staked, unbonding and undistributed coins go back to their owners in the bank section
+    /// ([`crate::genesis::settle_for_export`]), so the export imports as the genesis it is.
     pub fn export_genesis(&self, state: &dyn StateRead) -> Result<serde_json::Map<String, serde_json::Value>, AbciError> {
-        self.registry.export_genesis(state)
+        let mut app_state = self.registry.export_genesis(state)?;
+        crate::genesis::settle_for_export(state, &mut app_state).map_err(internal)?;
+        Ok(app_state)
     }
 }

@@ -128,8 +128,13 @@ pub fn increment_period(state: &mut dyn StateWrite, v: &Validator) -> Result<u64
     let per_token = match rewards.0.checked_div(validator_tokens) {
         Some(ratio) => Dec(ratio),
         None => {
-            // No tokens to pay: the period's rewards go to the community pool.
-            add_community_pool(state, rewards)?;
+            // No tokens to pay: the period's rewards go to the community pool, and leave the
+            // validator's outstanding rewards (as in the SDK); otherwise they were counted twice.
+            if !rewards.is_zero() {
+                add_community_pool(state, rewards)?;
+                let left = outstanding(state, operator)?.checked_sub(rewards)?;
+                set_outstanding(state, operator, left)?;
+            }
             Dec::ZERO
         }
     };

@@ -260,7 +260,8 @@ pub fn init_genesis(
 }
 
 /// Exports params, validators (with their current self-bond) and other delegations. Pending
-/// rewards, unbondings and redelegations are not part of the export (a fresh-genesis snapshot).
+/// rewards, unbondings and redelegations are not part of the export (a fresh-genesis snapshot),
+/// nor validators whose operator's bond is below its minimum, nor delegations worth nothing.
 pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<StakeGenesis, StakeError> {
     let s = params::staking(state)?;
     let sl = params::slashing(state)?;
@@ -275,6 +276,13 @@ pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<Sta
             Some(del) => mul_tokens(dec_from_proto(&del.shares).unwrap_or(Dec::ZERO), tokens(&v), shares(&v))?,
             None => 0,
         };
+        // A validator whose operator's bond is below its minimum (it left, or was slashed
+        // under it) cannot be a gentx: it is left out with its delegations, whose tokens the
+        // export returns to the delegators (`openledger_node::genesis::settle_for_export`).
+        let min_self_delegation: u128 = v.min_self_delegation.parse().unwrap_or(0);
+        if self_tokens == 0 || self_tokens < min_self_delegation {
+            continue;
+        }
         let rates = v.commission.as_ref().and_then(|c| c.commission_rates.clone()).unwrap_or_default();
         let key = consensus_key(&v).unwrap_or_default();
         genesis.validators.push(GenesisValidator {
@@ -284,7 +292,7 @@ pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<Sta
             commission_rate: dotted(dec_from_proto(&rates.rate).unwrap_or(Dec::ZERO)),
             commission_max_rate: dotted(dec_from_proto(&rates.max_rate).unwrap_or(Dec::ZERO)),
             commission_max_change_rate: dotted(dec_from_proto(&rates.max_change_rate).unwrap_or(Dec::ZERO)),
-            min_self_delegation: v.min_self_delegation.parse().unwrap_or(0),
+            min_self_delegation,
             self_delegation: self_tokens,
         });
         for (key, _) in state.scan_raw(&state_key::delegations_to(&v.operator_address), None, 1_000_000)? {
@@ -294,6 +302,10 @@ pub fn export_genesis(keeper: &StakeKeeper, state: &dyn StateRead) -> Result<Sta
             }
             if let Some(del) = keeper.delegation(state, &delegator, &v.operator_address)? {
                 let amount = mul_tokens(dec_from_proto(&del.shares).unwrap_or(Dec::ZERO), tokens(&v), shares(&v))?;
+                // Worth nothing after slashes: nothing to re-bond.
+                if amount == 0 {
+                    continue;
+                }
                 genesis.delegations.push(GenesisDelegation {
                     delegator_address: delegator,
                     validator_address: v.operator_address.clone(),
