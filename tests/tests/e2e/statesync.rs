@@ -90,7 +90,9 @@ fn a_new_node_joins_a_running_localnet_by_state_sync_and_follows_it() {
     joiner.wait_for_height(target + 3, Duration::from_secs(60));
     assert_eq!(balance(&joiner, recipient), before + 777);
     let h = target + 2;
-    let header = |node: &Node| node.rpc().call("block", serde_json::json!({"height": h.to_string()})).expect("block")["block"]["header"]["app_hash"].clone();
+    let header = |node: &Node| {
+        node.rpc().call("block", serde_json::json!({"height": h.to_string()})).expect("block")["block"]["header"]["app_hash"].clone()
+    };
     assert_eq!(header(&joiner), header(net.node(0)));
     let info = joiner.rpc().call("abci_info", serde_json::json!({})).expect("abci_info");
     assert!(info["response"]["last_block_height"].as_str().unwrap_or("0").parse::<i64>().unwrap_or(0) >= target + 3);
