@@ -288,13 +288,17 @@ impl BlockSignatures {
         self.index.get(key).map(|&i| self.run(i))
     }
 
-    /// A helper thread's loop: verifies jobs in block order until none is left or
-    /// [`Self::stop`].
+    /// A helper thread's loop: verifies jobs from the block's end backwards (FinalizeBlock's
+    /// own thread verifies from the front as it reaches each tx, so the two meet in the middle
+    /// instead of one waiting on the other) until none is left or [`Self::stop`].
     pub fn work(&self) {
         use std::sync::atomic::Ordering;
         loop {
-            let i = self.next.fetch_add(1, Ordering::AcqRel);
-            if i >= self.jobs.len() {
+            let taken = self.next.fetch_add(1, Ordering::AcqRel);
+            let Some(i) = self.jobs.len().checked_sub(taken.saturating_add(1)) else { return };
+            // Jobs the sequential pass already claimed are behind us: nothing left to help with.
+            let Some(state) = self.states.get(i) else { return };
+            if state.load(Ordering::Acquire) != JOB_PENDING {
                 return;
             }
             self.run(i);
