@@ -13,7 +13,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status
+.PHONY: all install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status bench-peers
 
 all: build
 
@@ -106,6 +106,18 @@ bench: install-deps executor
 	COMETBFT_BIN=$(COMETBFT) $(CARGO) bench -p openledger-tests --bench queries
 	COMETBFT_BIN=$(COMETBFT) OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) bench -p openledger-tests --bench inference_latency
 	$(MAKE) bench-executor
+
+## bench-peers: openledgerd side by side with a minimal Cosmos SDK v0.50 chain (bench/peers/sdkchain,
+## Go, built into $(CACHE)/bench-peers) and CometBFT's kvstore, each a single validator on loopback
+## under the same CometBFT settings, driven by one Rust load generator (bench/peers/README.md).
+## Not part of `make test`. BENCH_PEERS_ARGS passes flags (`--only kvstore,openledger`, `--rate 100`).
+SDKCHAIN_BIN := $(CACHE)/bench-peers/sdkchain
+bench-peers: install-deps build
+	@mkdir -p $(CACHE)/bench-peers
+	cd bench/peers/sdkchain && go build -o $(SDKCHAIN_BIN) .
+	$(CARGO) build --release -p openledger-bench-peers
+	COMETBFT_BIN=$(COMETBFT) OPENLEDGERD_BIN="$${CARGO_TARGET_DIR:-target}/release/openledgerd" SDKCHAIN_BIN=$(SDKCHAIN_BIN) \
+	"$${CARGO_TARGET_DIR:-target}/release/bench-peers" $(BENCH_PEERS_ARGS)
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.
 clean-home:
