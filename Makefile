@@ -1,7 +1,7 @@
 # OpenLedger — build, run and test. Everything the project needs is installed from here.
 #   make run    single-node chain (CometBFT v0.38 + openledgerd) on loopback, with generated genesis
 #   make test   unit + end-to-end tests (real CometBFT nodes on loopback ports)
-#   make bench  benchmarks (results go to BENCHMARKS.md)
+#   make bench  benchmarks (results go to BENCHMARKS.md); make bench-peers: openledgerd vs a Cosmos SDK chain and kvstore
 #   make localnet  4 validators (+ executors) on loopback in the background; localnet-status, localnet-stop
 #   make web    the web app (web/ → web/dist, served by openledgerd at /app)
 

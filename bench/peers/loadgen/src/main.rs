@@ -119,6 +119,18 @@ impl Ports {
     }
 }
 
+/// Started processes, killed (last first) on drop, also when a start fails half way.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in self.0.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A started chain: its processes are killed on drop.
 struct Running {
     target: Target,
@@ -127,18 +139,9 @@ struct Running {
     chain_id: String,
     /// The app process (for kvstore, CometBFT itself: the app runs inside it).
     app_pid: u32,
-    children: Vec<Child>,
+    children: Processes,
     /// Account number of bench account 0 (the rest follow in order).
     first_account_number: u64,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        for child in self.children.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// The key of bench account `i`, the same derivation as sdkchain's `benchKey`.
@@ -207,7 +210,7 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
     openledgerd_init(args, &reference, ports, &chain_id)?;
     let reference_config = std::fs::read_to_string(reference.join("config/config.toml"))?;
     let reference_genesis = read_json(&reference.join("config/genesis.json"))?;
-    let mut children = Vec::new();
+    let mut children = Processes(Vec::new());
     let mut first_account_number = 0;
 
     if target == Target::Openledger {
@@ -247,7 +250,7 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
             .stderr(log_file(&home, "app.log")?)
             .spawn()
             .context("spawn openledgerd")?;
-        children.push(app);
+        children.0.push(app);
         wait_port(ports.abci, Duration::from_secs(60))?;
     } else {
         run_ok(Command::new(&args.cometbft).args(["init", "--home"]).arg(&home))?;
@@ -276,7 +279,7 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
                 .stderr(log_file(&home, "app.log")?)
                 .spawn()
                 .context("spawn sdkchain")?;
-            children.push(app);
+            children.0.push(app);
             wait_port(ports.abci, Duration::from_secs(60))?;
         }
     }
@@ -288,8 +291,8 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
     let comet =
         comet.stdout(log_file(&home, "cometbft.log")?).stderr(log_file(&home, "cometbft.log")?).spawn().context("spawn cometbft")?;
     let comet_pid = comet.id();
-    children.push(comet);
-    let app_pid = if target == Target::Kvstore { comet_pid } else { children[0].id() };
+    children.0.push(comet);
+    let app_pid = if target == Target::Kvstore { comet_pid } else { children.0[0].id() };
     let running = Running { target, home, ports, chain_id, app_pid, children, first_account_number };
     let deadline = Instant::now() + Duration::from_secs(120);
     while latest_height(running.ports.rpc).unwrap_or(0) < 2 {
@@ -474,7 +477,7 @@ fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -
     let port = running.ports.rpc;
     let start_height = latest_height(port)?;
     let cpu_before = cpu_seconds(running.app_pid);
-    let comet_pid = running.children.last().map(Child::id).unwrap_or(running.app_pid);
+    let comet_pid = running.children.0.last().map(Child::id).unwrap_or(running.app_pid);
     let comet_cpu_before = cpu_seconds(comet_pid);
     let disk_before = disk_bytes(&running.home);
     let ours: HashSet<[u8; 32]> = txs.iter().map(|t| tx_hash(t)).collect();
@@ -663,7 +666,7 @@ fn bench_one(args: &Args, target: Target, root: &Path) -> anyhow::Result<Report>
             ports: running.ports,
             chain_id: "openledger-bench-peers-1".into(),
             app_pid: running.app_pid,
-            children: Vec::new(),
+            children: Processes(Vec::new()),
             first_account_number: 1,
         };
         presign(&probe, 0, 1, 0)?.first().map_or(0, Vec::len)
