@@ -1,7 +1,7 @@
 # OpenLedger — build, run and test. Everything the project needs is installed from here.
 #   make run    single-node chain (CometBFT v0.38 + openledgerd) on loopback, with generated genesis
 #   make test   unit + end-to-end tests (real CometBFT nodes on loopback ports)
-#   make bench  benchmarks (results go to BENCHMARKS.md)
+#   make bench  benchmarks (results go to BENCHMARKS.md); make bench-peers: openledgerd vs a Cosmos SDK chain and kvstore
 #   make sim    seeded randomized simulation with invariants after every block (BLOCKS=, SEED=; see RELIABILITY.md)
 #   make localnet  4 validators (+ executors) on loopback in the background; localnet-status, localnet-stop
 #   make web    the web app (web/ → web/dist, served by openledgerd at /app)
@@ -14,7 +14,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop
+.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop bench-peers
 
 all: build
 
@@ -125,6 +125,18 @@ bench: install-deps executor
 	COMETBFT_BIN=$(COMETBFT) $(CARGO) bench -p openledger-tests --bench queries
 	COMETBFT_BIN=$(COMETBFT) OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) bench -p openledger-tests --bench inference_latency
 	$(MAKE) bench-executor
+
+## bench-peers: openledgerd side by side with a minimal Cosmos SDK v0.50 chain (bench/peers/sdkchain,
+## Go, built into $(CACHE)/bench-peers) and CometBFT's kvstore, each a single validator on loopback
+## under the same CometBFT settings, driven by one Rust load generator (bench/peers/README.md).
+## Not part of `make test`. BENCH_PEERS_ARGS passes flags (`--only kvstore,openledger`, `--rate 100`).
+SDKCHAIN_BIN := $(CACHE)/bench-peers/sdkchain
+bench-peers: install-deps build
+	@mkdir -p $(CACHE)/bench-peers
+	cd bench/peers/sdkchain && go build -o $(SDKCHAIN_BIN) .
+	$(CARGO) build --release -p openledger-bench-peers
+	COMETBFT_BIN=$(COMETBFT) OPENLEDGERD_BIN="$${CARGO_TARGET_DIR:-target}/release/openledgerd" SDKCHAIN_BIN=$(SDKCHAIN_BIN) \
+	"$${CARGO_TARGET_DIR:-target}/release/bench-peers" $(BENCH_PEERS_ARGS)
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.
 clean-home:
