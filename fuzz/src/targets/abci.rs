@@ -97,7 +97,9 @@ impl Target for Query {
         let resp = self.app.query(&req);
         require_same("Query", &resp.encode_to_vec(), &self.app.query(&req).encode_to_vec())?;
         require_log("Query", resp.code, &resp.log)?;
-        Ok(format!("{} {}", req.path.chars().take(40).collect::<String>(), outcome(resp.code, &resp.codespace, &resp.log)))
+        // Answered paths are classes of their own; refusals are classed by their log alone.
+        let path = if resp.code == 0 { req.path.as_str() } else { "" };
+        Ok(format!("{path} {}", outcome(resp.code, &resp.codespace, &resp.log)))
     }
 }
 

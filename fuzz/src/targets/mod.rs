@@ -57,10 +57,10 @@ pub fn build(name: &str) -> Option<Box<dyn Target>> {
     })
 }
 
-/// An outcome class: the code, its codespace and the log with digits removed, cut short
+/// An outcome class: the code, its codespace and the log reduced to its first letters and spaces, cut short
 /// (so `account sequence mismatch, expected 3, got 7` is one class whatever the numbers).
 pub fn outcome(code: u32, codespace: &str, log: &str) -> String {
-    let shape: String = log.chars().filter(|c| !c.is_ascii_digit()).take(48).collect();
+    let shape: String = log.chars().filter(|c| c.is_ascii_alphabetic() || *c == ' ').take(40).collect();
     format!("{codespace}/{code}: {shape}")
 }
 

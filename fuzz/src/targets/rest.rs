@@ -76,7 +76,11 @@ impl Target for Rest {
         if status >= 400 && value.get("message").and_then(Value::as_str).is_none_or(|m| m.trim().is_empty()) {
             return Err(format!("{method} {path}?{query}: status {status} without a message: {value}"));
         }
-        let route: String = path.split('/').take(4).collect::<Vec<_>>().join("/");
-        Ok(format!("{status} {route}"))
+        // Answered routes are classes of their own; errors are classed by their message.
+        if status == 200 {
+            return Ok(format!("200 {}", path.split('/').take(4).collect::<Vec<_>>().join("/")));
+        }
+        let message = value.get("message").and_then(Value::as_str).unwrap_or_default();
+        Ok(format!("{status} {}", message.chars().filter(|c| c.is_ascii_alphabetic() || *c == ' ').take(40).collect::<String>()))
     }
 }
