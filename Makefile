@@ -112,7 +112,7 @@ fuzz-libfuzzer-build:
 	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --profile fuzz --target $(FUZZ_TRIPLE) -p openledger-fuzz-libfuzzer --bins
 
 fuzz-libfuzzer: fuzz-libfuzzer-build
-	@set -e; for t in $(or $(TARGETS),$(FUZZ_TARGETS)); do \
+	@set -eo pipefail; for t in $(or $(TARGETS),$(FUZZ_TARGETS)); do \
 		mkdir -p $(CACHE)/fuzz-corpus/$$t fuzz/artifacts/$$t; echo "== $$t"; \
 		$${CARGO_TARGET_DIR:-target}/$(FUZZ_TRIPLE)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=262144 \
 			-timeout=20 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=fuzz/artifacts/$$t/ \
