@@ -14,7 +14,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop bench-peers
+.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop bench-peers
 
 all: build
 
@@ -84,6 +84,7 @@ run: install-deps build web executor-model
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
 test: install-deps cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
 	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --lib --bins --tests
+	$(MAKE) fuzz-short
 	$(MAKE) test-executor
 
 ## crashloop: SIGKILL a single validator under a steady load of signed sends CYCLES times (100 by
@@ -103,6 +104,43 @@ EXPORT_EVERY ?= 100
 sim:
 	$(CARGO) build -p openledger-sim
 	SIM_SEED="$(SEED)" SIM_BLOCKS=$(BLOCKS) SIM_EXPORT_EVERY=$(EXPORT_EVERY) $(CARGO) run -q -p openledger-sim
+
+# --- fuzzing on stable Rust (fuzz/, see RELIABILITY.md): every target from its committed seed
+# corpus (fuzz/corpus/<target>/), then structure-aware mutations with a fixed seed; a failing
+# input is saved under fuzz/artifacts/<target>/ (rerun it with `openledger-fuzz replay`).
+FUZZ_SEED ?= 1
+FUZZ_SECONDS ?= 300
+FUZZ_SHORT_INPUTS ?= 300
+FUZZ := $(CARGO) run -q -p openledger-fuzz --
+
+## fuzz-short: every fuzz target on its seeds plus $(FUZZ_SHORT_INPUTS) mutated inputs (deterministic; part of `make test`).
+fuzz-short:
+	$(FUZZ) run --inputs $(FUZZ_SHORT_INPUTS) --seconds 60 --seed $(FUZZ_SEED)
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (default 300); TARGETS="check_tx rest" picks some.
+fuzz:
+	$(FUZZ) run --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) $(TARGETS)
+
+## fuzz-libfuzzer: the same targets coverage-guided by libFuzzer (stable Rust: SanitizerCoverage through
+## -Cpasses=sancov-module, no sanitizer), FUZZ_SECONDS each; new inputs go to $(CACHE)/fuzz-corpus/<target>.
+FUZZ_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing
+FUZZ_TARGETS := tx_decode check_tx msgs amino_json vote_extension process_proposal prepare_proposal finalize_block query rest genesis
+fuzz-libfuzzer-build:
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --profile fuzz --target $(FUZZ_TRIPLE) -p openledger-fuzz-libfuzzer --bins
+
+fuzz-libfuzzer: fuzz-libfuzzer-build
+	@set -eo pipefail; for t in $(or $(TARGETS),$(FUZZ_TARGETS)); do \
+		mkdir -p $(CACHE)/fuzz-corpus/$$t fuzz/artifacts/$$t; echo "== $$t"; \
+		$${CARGO_TARGET_DIR:-target}/$(FUZZ_TRIPLE)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=262144 \
+			-timeout=20 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=fuzz/artifacts/$$t/ \
+			$(CACHE)/fuzz-corpus/$$t fuzz/corpus/$$t 2>&1 | grep -E '^(#|INFO: seed|stat::|==|.*panicked|SUMMARY|.*Test unit)' | grep -vE '^#[0-9]+\s+(NEW|REDUCE)' ; \
+	done
+
+## fuzz-seeds: regenerate the committed seed corpus (fuzz/corpus) from the replay fixture and the in-process chains.
+fuzz-seeds:
+	$(FUZZ) seeds
 
 ## lint: formatting and clippy with warnings as errors.
 lint:

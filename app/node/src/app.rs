@@ -558,6 +558,12 @@ impl App {
         }
     }
 
+    /// The writes CheckTx has made to the mempool state since the last Commit, in key order
+    /// (the fuzz targets check that a rejected tx adds none).
+    pub fn check_state_changes(&self) -> openledger_core::storage::ChangeSet {
+        self.check.lock().changes().clone()
+    }
+
     /// Runs a tx on a throw-away copy of the latest state without signature checks (fee "auto").
     pub fn simulate(&self, req: &SimulateRequest) -> Result<SimulateResponse, AbciError> {
         #[allow(deprecated)]

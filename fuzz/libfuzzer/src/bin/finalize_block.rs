@@ -1,0 +1,5 @@
+//! libFuzzer entry point of the `finalize_block` target (see `openledger_fuzz::targets`).
+#![no_main]
+#![allow(unsafe_code)] // `fuzz_target!` exports the `#[no_mangle]` entry point libFuzzer calls.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| openledger_fuzz_libfuzzer::run("finalize_block", data));
