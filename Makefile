@@ -83,7 +83,9 @@ run: install-deps build web executor-model
 ## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
 test: install-deps cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
-	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --lib --bins --tests
+	# The libFuzzer binaries have libFuzzer's own main (they would fuzz forever as "tests"):
+	# `--bins` selects them despite `test = false`, so their crate is left out here.
+	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --exclude openledger-fuzz-libfuzzer --lib --bins --tests
 	$(MAKE) fuzz-short
 	$(MAKE) test-executor
 
