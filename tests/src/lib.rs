@@ -798,6 +798,23 @@ impl Localnet {
             .expect("write priv_validator_state.json");
     }
 
+    /// CometBFT's address of validator `i` (upper-case hex of sha256(ed25519 key)[..20]).
+    pub fn comet_address(&self, i: usize) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        let key = base64::engine::general_purpose::STANDARD.decode(&self.nodes[i].info.consensus_pubkey).expect("base64 key");
+        hex::encode_upper(&sha2::Sha256::digest(key)[..20])
+    }
+
+    /// Whether the validator with CometBFT address `validator` signed the commit of `height`,
+    /// as node `i` stores it.
+    pub fn signed_commit(&self, i: usize, height: i64, validator: &str) -> bool {
+        let Ok(commit) = self.node(i).rpc().call("commit", serde_json::json!({"height": height.to_string()})) else { return false };
+        commit["signed_header"]["commit"]["signatures"]
+            .as_array()
+            .is_some_and(|sigs| sigs.iter().any(|s| s["validator_address"] == validator && s["block_id_flag"] == 2))
+    }
+
     /// The directory holding `node0…` and `localnet.json`.
     pub fn dir(&self) -> PathBuf {
         self.dir.path().join("net")

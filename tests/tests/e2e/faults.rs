@@ -7,23 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use openledger_tests::{Localnet, LocalnetOptions};
-use sha2::{Digest, Sha256};
-
-/// CometBFT's validator address of a base64 ed25519 key: upper-case hex of sha256(key)[..20].
-fn comet_address(pubkey_b64: &str) -> String {
-    let key = base64::engine::general_purpose::STANDARD.decode(pubkey_b64).expect("base64 key");
-    hex::encode_upper(&Sha256::digest(key)[..20])
-}
-
-/// Whether validator `validator` signed the commit of `height`, as node `i` stores it.
-fn signed_commit(net: &Localnet, i: usize, height: i64, validator: &str) -> bool {
-    let Ok(commit) = net.node(i).rpc().call("commit", serde_json::json!({"height": height.to_string()})) else { return false };
-    commit["signed_header"]["commit"]["signatures"]
-        .as_array()
-        .is_some_and(|sigs| sigs.iter().any(|s| s["validator_address"] == validator && s["block_id_flag"] == 2))
-}
 
 /// Waits until `validator` signs a commit at or above `from`, as node 0 sees it.
 fn wait_for_signature(net: &Localnet, validator: &str, from: i64, what: &str) {
@@ -32,7 +16,7 @@ fn wait_for_signature(net: &Localnet, validator: &str, from: i64, what: &str) {
     loop {
         let top = net.height(0);
         while h < top {
-            if signed_commit(net, 0, h, validator) {
+            if net.signed_commit(0, h, validator) {
                 return;
             }
             h += 1;
@@ -48,7 +32,7 @@ fn a_partitioned_validator_stalls_and_rejoins_and_a_wiped_one_block_syncs_back()
     for i in 0..4 {
         net.wait_for_height(i, 3, Duration::from_secs(90));
     }
-    let third = comet_address(&net.nodes[3].info.consensus_pubkey);
+    let third = net.comet_address(3);
 
     // Partition validator 3: the other three keep finalizing; it cannot.
     net.partition(3, true);
@@ -60,7 +44,7 @@ fn a_partitioned_validator_stalls_and_rejoins_and_a_wiped_one_block_syncs_back()
     assert!(isolated <= at_cut + 1, "the partitioned validator went on alone: {isolated} (cut at {at_cut})");
     // Blocks made without it lack its signature.
     let during = net.height(0);
-    assert!(!signed_commit(&net, 0, during - 1, &third), "a commit during the partition carries the isolated validator's signature");
+    assert!(!net.signed_commit(0, during - 1, &third), "a commit during the partition carries the isolated validator's signature");
 
     // Heal: it catches up and signs again.
     net.partition(3, false);
@@ -70,7 +54,7 @@ fn a_partitioned_validator_stalls_and_rejoins_and_a_wiped_one_block_syncs_back()
 
     // Validator 2 loses its whole data directory: restarted, it block-syncs from genesis to the
     // others' height (CometBFT checks every app hash as it replays) and signs again.
-    let second = comet_address(&net.nodes[2].info.consensus_pubkey);
+    let second = net.comet_address(2);
     net.wipe_node_data(2);
     let at_wipe = net.height(0);
     net.restart_node(2);

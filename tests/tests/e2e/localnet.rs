@@ -5,10 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use openledger_tests::{Localnet, LocalnetOptions};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -25,19 +23,6 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 fn balance(net: &Localnet, i: usize, address: &str) -> u128 {
     let out = json(&net.cli(i, &["query", "bank", "balances", address, "--denom", "uopen", "--node", &net.rpc_url(i)]));
     out["balance"]["amount"].as_str().unwrap_or("0").parse().expect("amount")
-}
-
-/// CometBFT's validator address of a base64 ed25519 key: upper-case hex of sha256(key)[..20].
-fn comet_address(pubkey_b64: &str) -> String {
-    let key = base64::engine::general_purpose::STANDARD.decode(pubkey_b64).expect("base64 key");
-    hex::encode_upper(&Sha256::digest(key)[..20])
-}
-
-fn signed_commit(net: &Localnet, i: usize, height: i64, validator: &str) -> bool {
-    let Ok(commit) = net.node(i).rpc().call("commit", serde_json::json!({"height": height.to_string()})) else { return false };
-    commit["signed_header"]["commit"]["signatures"]
-        .as_array()
-        .is_some_and(|sigs| sigs.iter().any(|s| s["validator_address"] == validator && s["block_id_flag"] == 2))
 }
 
 #[test]
@@ -78,8 +63,8 @@ fn four_validators_finalize_transfer_survive_a_crash_and_rejoin() {
     for i in 0..3 {
         net.wait_for_height(i, at_kill + 4, Duration::from_secs(60));
     }
-    let node3 = comet_address(&net.nodes[3].info.consensus_pubkey);
-    let missing = (at_kill + 2..=at_kill + 4).all(|h| !signed_commit(&net, 0, h, &node3));
+    let node3 = net.comet_address(3);
+    let missing = (at_kill + 2..=at_kill + 4).all(|h| !net.signed_commit(0, h, &node3));
     assert!(missing, "node 3 signed a commit while it was down");
 
     // Restart it: it catches up to the others and signs commits again.
@@ -89,7 +74,7 @@ fn four_validators_finalize_transfer_survive_a_crash_and_rejoin() {
     let rejoined = net.height(0);
     wait_until("node 3 to sign a commit again", Duration::from_secs(60), || {
         let h = net.height(0);
-        (rejoined..h).any(|height| signed_commit(&net, 0, height, &node3))
+        (rejoined..h).any(|height| net.signed_commit(0, height, &node3))
     });
     assert!(balance(&net, 3, &to) == before + 1_234_567, "node 3 lost the transfer after its restart");
 }
