@@ -44,6 +44,20 @@ pub fn cometbft_bin() -> PathBuf {
     PathBuf::from("cometbft")
 }
 
+/// Parses `text` as JSON, panicking with the text when it is not (CLI output in tests).
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Polls `f` until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A free loopback port (bound then released), from [`free_port_block`].
 pub fn free_port() -> u16 {
     free_port_block(1)

@@ -342,26 +342,14 @@ fn a_bad_signature_is_unauthorized() {
 fn signatures_verified_ahead_of_the_block_give_what_the_sequential_pass_gives() {
     let f = fixture();
     let first = signed_send(&f.app, &f.alice, &f.bob.address(), 1);
-    let second = sign_with(
-        &f.app,
-        &f.alice,
-        vec![send_msg(&f.alice.address(), &f.bob.address(), 2)],
-        GAS,
-        min_fee(GAS),
-        Some(sequence(&f.app, &f.alice.address()) + 1),
-        SignModeChoice::Direct,
-        "",
-    );
-    let third = sign_with(
-        &f.app,
-        &f.alice,
-        vec![send_msg(&f.alice.address(), &f.bob.address(), 4)],
-        GAS,
-        min_fee(GAS),
-        Some(sequence(&f.app, &f.alice.address()) + 2),
-        SignModeChoice::Direct,
-        "",
-    );
+    // Alice's next sends, signed ahead at the sequences they will have in the block.
+    let next = sequence(&f.app, &f.alice.address());
+    let send_at = |offset: u64, amount: u128| {
+        let msgs = vec![send_msg(&f.alice.address(), &f.bob.address(), amount)];
+        sign_with(&f.app, &f.alice, msgs, GAS, min_fee(GAS), Some(next + offset), SignModeChoice::Direct, "")
+    };
+    let second = send_at(1, 2);
+    let third = send_at(2, 4);
     let mut forged = TxRaw::decode(third.as_slice()).unwrap();
     forged.signatures[0][10] ^= 0x01;
     let forged = forged.encode_to_vec();

@@ -14,7 +14,7 @@
 //!   signer is not the gov authority, a deposit in a wrong denom, a delisting sent directly by a
 //!   user) fails with the expected codespace/code and changes nothing but the fee.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cosmos_sdk_proto::cosmos::bank::v1beta1 as bpb;
 use cosmos_sdk_proto::cosmos::gov::v1 as govpb;
@@ -23,7 +23,7 @@ use openledger_app::keys::AccountKey;
 use openledger_core::Address;
 use openledger_gov::gov_authority;
 use openledger_proto::openledger::{datanet::v1 as dnpb, model::v1 as mdpb};
-use openledger_tests::{Node, NodeOptions};
+use openledger_tests::{wait_until, Node, NodeOptions};
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -65,14 +65,6 @@ fn datanet_params_at(node: &Node, height: i64) -> dnpb::Params {
 
 fn status(node: &Node, id: u64) -> i32 {
     proposal_at(node, id, 0).status
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// `tx gov submit-proposal FILE --from FROM` with an SDK-style proposal file.

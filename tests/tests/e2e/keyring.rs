@@ -5,12 +5,7 @@
 
 use std::process::Command;
 
-use openledger_tests::{openledgerd_bin, Node};
-use serde_json::Value;
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use openledger_tests::{json, openledgerd_bin, Node};
 
 fn balance(node: &Node, address: &str) -> u128 {
     let out = json(&node.cli(&["query", "bank", "balances", address, "--denom", "uopen", "--node", &node.rpc_url()]));

@@ -3,22 +3,9 @@
 //! seen by every node, the chain keeps finalizing with one validator killed (3 of 4 = 75 % of
 //! the power), and the killed validator catches up and signs again after a restart.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use openledger_tests::{Localnet, LocalnetOptions};
-use serde_json::Value;
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use openledger_tests::{json, wait_until, Localnet, LocalnetOptions};
 
 fn balance(net: &Localnet, i: usize, address: &str) -> u128 {
     let out = json(&net.cli(i, &["query", "bank", "balances", address, "--denom", "uopen", "--node", &net.rpc_url(i)]));

@@ -3,14 +3,10 @@
 //! delegation, earns rewards that are withdrawn, is undelegated from (tokens arrive after the
 //! unbonding period), then stops signing: it is jailed and slashed, restarts, and unjails.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use openledger_tests::{Node, NodeOptions};
+use openledger_tests::{json, wait_until, Node, NodeOptions};
 use serde_json::Value;
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
 
 fn balance(node: &Node, address: &str) -> u128 {
     let out = json(&node.cli(&["query", "bank", "balances", address, "--denom", "uopen", "--node", &node.rpc_url()]));
@@ -32,14 +28,6 @@ fn comet_validators(node: &Node) -> Vec<(String, i64)> {
 
 fn validator(node: &Node, operator: &str) -> Value {
     json(&node.cli(&["query", "staking", "validator", operator, "--node", &node.rpc_url()]))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// Sum of a tx's event attribute (e.g. `withdraw_rewards.amount`) as uopen.

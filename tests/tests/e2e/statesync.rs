@@ -7,20 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use openledger_tests::{Localnet, LocalnetOptions, Node};
-use serde_json::Value;
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use openledger_tests::{json, wait_until, Localnet, LocalnetOptions, Node};
 
 /// Heights of the complete snapshots in a node home.
 fn snapshot_heights(node: &Node) -> Vec<u64> {
