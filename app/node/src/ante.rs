@@ -181,6 +181,17 @@ pub fn verified_signatures() -> &'static VerifiedSignatures {
     CACHE.get_or_init(|| VerifiedSignatures::new(VERIFIED_SIGNATURES_KEPT))
 }
 
+/// The SIGN_MODE_DIRECT sign bytes of `raw` for an account number: what the signer signed.
+fn direct_sign_bytes(raw: &TxRaw, chain_id: &str, account_number: u64) -> Vec<u8> {
+    SignDoc {
+        body_bytes: raw.body_bytes.clone(),
+        auth_info_bytes: raw.auth_info_bytes.clone(),
+        chain_id: chain_id.to_string(),
+        account_number,
+    }
+    .encode_to_vec()
+}
+
 /// One signature of a block to check ahead: what [`verify_secp256k1`] takes.
 struct SignatureJob {
     pubkey: Vec<u8>,
@@ -231,13 +242,7 @@ impl BlockSignatures {
                 }
                 let Some(Ok(pubkey)) = info.public_key.as_ref().map(secp256k1_key) else { continue };
                 let Ok(Some(account)) = modules.auth.account(state, &Address::from_secp256k1_pubkey(&pubkey)) else { continue };
-                let sign_bytes = SignDoc {
-                    body_bytes: raw.body_bytes.clone(),
-                    auth_info_bytes: raw.auth_info_bytes.clone(),
-                    chain_id: chain_id.to_string(),
-                    account_number: account.base().account_number,
-                }
-                .encode_to_vec();
+                let sign_bytes = direct_sign_bytes(&raw, chain_id, account.base().account_number);
                 let key = VerifiedSignatures::key(&pubkey, &sign_bytes, signature);
                 if cache.inner.lock().0.contains(&key) || index.contains_key(&key) {
                     continue;
@@ -509,13 +514,7 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
         }
         if ctx.mode != Mode::Simulate {
             let sign_bytes = match single_mode(info) {
-                Some(m) if m == SignMode::Direct as i32 => SignDoc {
-                    body_bytes: tx.raw.body_bytes.clone(),
-                    auth_info_bytes: tx.raw.auth_info_bytes.clone(),
-                    chain_id: ctx.chain_id.to_string(),
-                    account_number: base.account_number,
-                }
-                .encode_to_vec(),
+                Some(m) if m == SignMode::Direct as i32 => direct_sign_bytes(&tx.raw, ctx.chain_id, base.account_number),
                 Some(m) if m == SignMode::LegacyAminoJson as i32 => StdSignDoc {
                     account_number: base.account_number,
                     chain_id: ctx.chain_id,

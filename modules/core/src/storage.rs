@@ -437,12 +437,8 @@ impl Storage {
         let mut batch = sled::Batch::default();
         let mut deleted = 0u64;
         // Stale nodes: not part of any tree at `retain` or later (jmt's own rule).
-        let stale_end = {
-            let mut end = key_with(P_STALE, &retain.to_be_bytes());
-            end.push(0xFF);
-            end
-        };
-        for item in self.db.range::<Vec<u8>, _>((Bound::Included(vec![P_STALE]), Bound::Excluded(stale_end))) {
+        let through_retain = retain.saturating_add(1);
+        for item in self.db.range(below_height(P_STALE, through_retain)) {
             let (k, _) = item?;
             // `S ‖ stale since ‖ N key`: the node's own key follows the version.
             let node = k.get(9..).ok_or_else(|| StoreError::Corrupt("short stale-node entry".into()))?;
@@ -451,12 +447,7 @@ impl Storage {
             deleted = deleted.saturating_add(2);
         }
         // History: a key changed at `h <= retain` needs none of its entries older than `h`.
-        let changed_end = {
-            let mut end = key_with(P_CHANGED, &retain.to_be_bytes());
-            end.push(0xFF);
-            end
-        };
-        for item in self.db.range::<Vec<u8>, _>((Bound::Included(vec![P_CHANGED]), Bound::Excluded(changed_end))) {
+        for item in self.db.range(below_height(P_CHANGED, through_retain)) {
             let (k, _) = item?;
             let height = read_u64(k.get(1..9).ok_or_else(|| StoreError::Corrupt("short changed-key entry".into()))?)?;
             let group = history_group(&k[9..]);
@@ -472,7 +463,7 @@ impl Storage {
             deleted = deleted.saturating_add(1);
         }
         // Roots below `retain`.
-        for item in self.db.range::<Vec<u8>, _>((Bound::Included(vec![P_ROOT]), Bound::Excluded(key_with(P_ROOT, &retain.to_be_bytes())))) {
+        for item in self.db.range(below_height(P_ROOT, retain)) {
             batch.remove(item?.0);
             deleted = deleted.saturating_add(1);
         }
@@ -562,6 +553,11 @@ fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
         return Err(StoreError::Corrupt("last-commit record disagrees with roots".into()));
     }
     Ok(Meta { first: Some(first), last, root })
+}
+
+/// Keys `prefix ‖ h (u64 BE) ‖ …` with `h < height`, for the height-keyed indexes.
+fn below_height(prefix: u8, height: u64) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    (Bound::Included(vec![prefix]), Bound::Excluded(key_with(prefix, &height.to_be_bytes())))
 }
 
 fn key_with(prefix: u8, rest: &[u8]) -> Vec<u8> {
