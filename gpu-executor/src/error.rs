@@ -91,6 +91,11 @@ pub enum ExecutorError {
     /// Bad executor configuration (flags, bind address).
     #[error("configuration: {0}")]
     Config(String),
+    /// The portable kernels cannot run (a weight in a format they lack) or, at start-up, the
+    /// chosen instruction-set path did not reproduce the reference bits: the executor refuses to
+    /// serve rather than risk a slash.
+    #[error("portable kernels: {0}")]
+    Kernel(String),
     /// Serving transport error.
     #[error("transport: {0}")]
     Transport(String),
@@ -140,6 +145,7 @@ impl ExecutorError {
             | Self::Tokenizer(_)
             | Self::Mistral(_)
             | Self::Config(_)
+            | Self::Kernel(_)
             | Self::Transport(_) => Code::Internal,
         }
     }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod executor;
 pub mod fixtures;
 pub mod hashing;
+pub mod kernels;
 pub mod llama;
 pub mod lora;
 pub mod mistral_engine;

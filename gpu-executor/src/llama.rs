@@ -7,6 +7,12 @@
 //! as one row-by-column dot product (`k_quants::matmul`), so a row's result is the same alone or
 //! in any batch. Norms, RoPE, softmax and SiLU are row-wise.
 //!
+//! On the CPU in f32 the forward pass runs on the portable kernels (`portable.rs`,
+//! [`crate::kernels`]): the same bits on every instruction set and thread count, which is what
+//! validators on different machines need to agree. [`Kernels::Candle`] keeps candle's own CPU
+//! kernels (fast on some machines, but their results follow the instruction set) for comparison,
+//! and candle serves other devices and dtypes.
+//!
 //! Weights come from a Hugging Face directory (safetensors, dense) or a GGUF file (quantized;
 //! GGUF stores Q/K rows permuted for interleaved RoPE, so RoPE and adapters' B rows follow suit).
 
@@ -18,7 +24,10 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::kv_cache::KvCache;
 
 use crate::error::{ExecutorError, Result};
+use crate::kernels::Isa;
 use crate::lora::{LoraAdapter, Proj};
+
+mod portable;
 use crate::progress::Progress;
 
 /// Llama hyper-parameters.
@@ -209,6 +218,7 @@ pub struct Segment<'a> {
 /// Per-sequence key/value cache.
 pub struct SeqCache {
     layers: Vec<KvCache>,
+    flat: Vec<portable::FlatKv>,
     pos: usize,
 }
 
@@ -228,6 +238,25 @@ pub enum WeightFormat {
     Gguf,
 }
 
+/// Which kernels a forward pass runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    /// The portable kernels on this instruction-set path (CPU, f32): the same bits everywhere.
+    Portable(Isa),
+    /// candle's kernels (GPU, other dtypes; on the CPU their results depend on the machine).
+    Candle,
+}
+
+impl Kernels {
+    /// "cpu-portable-v1 (avx2)" or "candle".
+    pub fn describe(self) -> String {
+        match self {
+            Kernels::Portable(isa) => format!("{} ({})", crate::kernels::PORTABLE_CLASS, isa.as_str()),
+            Kernels::Candle => "candle".into(),
+        }
+    }
+}
+
 /// The OpenLoRA Llama.
 pub struct LlamaModel {
     cfg: LlamaConfig,
@@ -240,6 +269,10 @@ pub struct LlamaModel {
     pub(crate) lm_head: Weight,
     cos: Tensor,
     sin: Tensor,
+    /// RoPE tables of the portable path, `[position][head_dim / 2]`.
+    rope_cos: Vec<f32>,
+    rope_sin: Vec<f32>,
+    kernels: Kernels,
     bytes: u64,
 }
 
@@ -317,9 +350,11 @@ impl LlamaModel {
             Ok(t)
         };
         let dense = |q: QTensor| -> Result<Tensor> { Ok(q.dequantize(device)?.to_dtype(dtype)?) };
+        // On the CPU, block formats the portable kernels lack (the k-quants) are dequantized once.
         let weight = |q: QTensor| -> Result<Weight> {
             Ok(match q.dtype() {
                 GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Weight::Dense(q.dequantize(device)?.to_dtype(dtype)?),
+                t if device.is_cpu() && portable::quant_kind(t).is_none() => Weight::Dense(q.dequantize(device)?.to_dtype(dtype)?),
                 _ => Weight::Quant(Arc::new(q)),
             })
         };
@@ -364,7 +399,29 @@ impl LlamaModel {
         for l in &layers {
             bytes += t_bytes(&l.attn_norm) + t_bytes(&l.ffn_norm) + l.proj.iter().map(Weight::bytes).sum::<u64>();
         }
-        Ok(Self { cfg, format, device: device.clone(), dtype, embed, layers, norm, lm_head, cos, sin, bytes })
+        let portable = device.is_cpu() && dtype == DType::F32;
+        let (rope_cos, rope_sin) =
+            if portable { crate::kernels::math::rope_tables(cfg.rope_theta, cfg.head_dim, cfg.max_positions) } else { Default::default() };
+        let kernels = if portable { Kernels::Portable(Isa::best()) } else { Kernels::Candle };
+        Ok(Self { cfg, format, device: device.clone(), dtype, embed, layers, norm, lm_head, cos, sin, rope_cos, rope_sin, kernels, bytes })
+    }
+
+    /// The kernels [`LlamaModel::forward`] runs on.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// Chooses the kernels; the portable ones need a CPU model in f32.
+    pub fn set_kernels(&mut self, kernels: Kernels) -> Result<()> {
+        if matches!(kernels, Kernels::Portable(_)) && self.rope_cos.is_empty() {
+            return Err(ExecutorError::Kernel(format!(
+                "the portable kernels need a CPU model in f32 (this one is {:?} on {:?})",
+                self.dtype,
+                self.device.location()
+            )));
+        }
+        self.kernels = kernels;
+        Ok(())
     }
 
     /// Hyper-parameters.
@@ -399,7 +456,7 @@ impl LlamaModel {
 
     /// A fresh cache for a sequence of at most `capacity` tokens.
     pub fn new_cache(&self, capacity: usize) -> SeqCache {
-        SeqCache { layers: (0..self.cfg.layers).map(|_| KvCache::new(2, capacity.max(1))).collect(), pos: 0 }
+        SeqCache { layers: (0..self.cfg.layers).map(|_| KvCache::new(2, capacity.max(1))).collect(), flat: Vec::new(), pos: 0 }
     }
 
     fn linear(&self, layer: usize, proj: Proj, x: &Tensor, segs: &[Segment<'_>]) -> Result<Tensor> {
@@ -473,6 +530,12 @@ impl LlamaModel {
     /// Runs `tokens` (the rows of all segments, in order) through the model, appends to each
     /// segment's cache, and returns the f32 logits of each segment's last row, `[segments, vocab]`.
     pub fn forward(&self, tokens: &[u32], segs: &[Segment<'_>], caches: &mut [&mut SeqCache]) -> Result<Tensor> {
+        self.forward_with(self.kernels, tokens, segs, caches)
+    }
+
+    /// [`LlamaModel::forward`] on the given kernels (tests compare every path of one model). A
+    /// cache must stay with the kernels that filled it.
+    pub fn forward_with(&self, kernels: Kernels, tokens: &[u32], segs: &[Segment<'_>], caches: &mut [&mut SeqCache]) -> Result<Tensor> {
         if segs.len() != caches.len() || segs.iter().map(|s| s.len).sum::<usize>() != tokens.len() {
             return Err(ExecutorError::Config("forward: segments do not match tokens/caches".into()));
         }
@@ -480,6 +543,24 @@ impl LlamaModel {
             if s.pos != c.pos || s.pos + s.len > self.cfg.max_positions {
                 return Err(ExecutorError::Config("forward: segment position out of range".into()));
             }
+        }
+        if segs.iter().any(|s| s.len == 0) {
+            return Err(ExecutorError::Config("forward: empty segment".into()));
+        }
+        if let Kernels::Portable(isa) = kernels {
+            if self.rope_cos.is_empty() {
+                return Err(ExecutorError::Kernel("the portable kernels need a CPU model in f32".into()));
+            }
+            let kvd = self.cfg.kv_heads * self.cfg.head_dim;
+            if caches.iter().any(|c| c.pos > 0 && c.flat.first().is_none_or(|kv| kv.rows(kvd) != c.pos)) {
+                return Err(ExecutorError::Config("forward: this cache was filled by other kernels".into()));
+            }
+            let logits = self.portable_forward(isa, tokens, segs, caches)?;
+            for (s, c) in segs.iter().zip(caches.iter_mut()) {
+                c.pos = s.pos + s.len;
+            }
+            let vocab = logits.len() / segs.len();
+            return Ok(Tensor::from_vec(logits, (segs.len(), vocab), &self.device)?);
         }
         let ids = Tensor::from_slice(tokens, tokens.len(), &self.device)?;
         let mut x = self.embed.index_select(&ids, 0)?;

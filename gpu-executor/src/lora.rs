@@ -64,6 +64,10 @@ pub struct LoraPair {
     pub a_t: Tensor,
     /// Bᵀ, `[r, out]` (rows permuted like the base for GGUF Q/K).
     pub b_t: Tensor,
+    /// A in f32, row-major `[r, in]`, for the portable kernels.
+    pub a_rows: Vec<f32>,
+    /// B in f32, row-major `[out, r]`, for the portable kernels.
+    pub b_rows: Vec<f32>,
 }
 
 /// Bounds applied when loading an adapter.
@@ -271,10 +275,12 @@ impl LoraAdapter {
             } else {
                 b
             };
+            let a_rows = a.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let b_rows = b.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
             let a_t = a.t()?.contiguous()?.to_device(device)?;
             let b_t = b.t()?.contiguous()?.to_device(device)?;
-            bytes += ((a_t.elem_count() + b_t.elem_count()) * a_t.dtype().size_in_bytes()) as u64;
-            layers[layer][proj as usize] = Some(LoraPair { a_t, b_t });
+            bytes += ((a_t.elem_count() + b_t.elem_count()) * a_t.dtype().size_in_bytes() + (a_rows.len() + b_rows.len()) * 4) as u64;
+            layers[layer][proj as usize] = Some(LoraPair { a_t, b_t, a_rows, b_rows });
         }
         let targets = cfg.targets.iter().map(|p| p.peft_name().to_string()).collect();
         Ok(Self { hash, rank: cfg.rank, scale: cfg.scale, targets, layers, bytes })
