@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -57,7 +57,7 @@ fn generate(model: &LlamaModel, kernels: Kernels, prompt: &[u32], n: usize) -> R
 
 /// llama.cpp on the same file: {"ttft_ms", "decode_tps", "peak_mib", "tokens"} from the helper
 /// script, or None when llama-cpp-python is not installed.
-fn llama_cpp(gguf: &PathBuf, threads: usize, n: usize) -> Option<serde_json::Value> {
+fn llama_cpp(gguf: &Path, threads: usize, n: usize) -> Option<serde_json::Value> {
     let home = std::env::var("HOME").ok()?;
     let py = PathBuf::from(home).join(".cache/openledger/llama-cpp-venv/bin/python");
     if !py.exists() {

@@ -15,7 +15,8 @@ use tokio::sync::Semaphore;
 use crate::adapter_cache::AdapterCache;
 use crate::error::{ExecutorError, Result};
 use crate::hashing::{output_hash, parse_hash, Digest32};
-use crate::llama::{LlamaConfig, LlamaModel};
+use crate::kernels::Isa;
+use crate::llama::{Kernels, LlamaConfig, LlamaModel};
 use crate::lora::{adapter_hash, AdapterLimits, LoraAdapter};
 use crate::mistral_engine::{MistralEngine, MistralSettings};
 use crate::openlora::{GenerationRequest, OpenLoraEngine};
@@ -74,9 +75,10 @@ impl Default for Limits {
 /// Which engine serves requests without an adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BaseEngine {
-    /// mistral.rs (the default).
+    /// mistral.rs (its CPU kernels follow the instruction set: machine-specific).
     Mistral,
-    /// OpenLoRA's own model (no mistral.rs instance is loaded).
+    /// OpenLoRA's own model on the portable kernels (the default; no mistral.rs instance is
+    /// loaded).
     OpenLora,
 }
 
@@ -105,6 +107,11 @@ pub struct ExecutorConfig {
     pub fetch_models: Vec<String>,
     /// Largest base model fetched from a peer, in bytes.
     pub max_model_fetch_bytes: u64,
+    /// Kernels of OpenLoRA's model (default: the portable ones on this CPU's best path).
+    pub kernels: Kernels,
+    /// Serve in a configuration whose outputs depend on the machine (mistral.rs, candle's
+    /// kernels, a GPU, a dtype other than f32); refused without it.
+    pub allow_machine_specific: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -113,13 +120,15 @@ impl Default for ExecutorConfig {
             models: Vec::new(),
             adapter_dirs: Vec::new(),
             dtype: ComputeDType::F32,
-            base_engine: BaseEngine::Mistral,
+            base_engine: BaseEngine::OpenLora,
             openlora: true,
             limits: Limits::default(),
             adapter_store: None,
             peers: Vec::new(),
             fetch_models: Vec::new(),
             max_model_fetch_bytes: 64 << 30,
+            kernels: Kernels::Portable(Isa::best()),
+            allow_machine_specific: false,
         }
     }
 }
@@ -247,6 +256,50 @@ pub struct Executor {
     fetching: tokio::sync::Mutex<()>,
     training: Semaphore,
     train_results: Mutex<BTreeMap<[u8; 32], TrainOutcome>>,
+    hardware_class: String,
+    kernel_path: String,
+}
+
+/// The hardware class this configuration serves with ([`crate::kernels::PORTABLE_CLASS`] when
+/// every output comes from the portable kernels) and the portable path taken; or, for a
+/// configuration whose outputs depend on the machine, why.
+pub fn hardware_class(config: &ExecutorConfig) -> Result<(String, String), String> {
+    let dev = device().map_err(|e| e.to_string())?;
+    let mut why = Vec::new();
+    if config.base_engine == BaseEngine::Mistral {
+        why.push("mistral.rs serves base models".to_string());
+    }
+    if !dev.is_cpu() {
+        why.push(format!("device {:?}", dev.location()));
+    }
+    if config.dtype != ComputeDType::F32 {
+        why.push(format!("dtype {}", config.dtype.as_str()));
+    }
+    match config.kernels {
+        Kernels::Portable(isa) if why.is_empty() => Ok((crate::kernels::PORTABLE_CLASS.to_string(), isa.as_str().to_string())),
+        Kernels::Candle => {
+            why.push("candle's CPU kernels".into());
+            Err(why.join(", "))
+        }
+        Kernels::Portable(_) => Err(why.join(", ")),
+    }
+}
+
+/// The features of this CPU that machine-specific kernels may pick code paths by.
+fn cpu_features() -> String {
+    let mut f = vec![std::env::consts::ARCH.to_string()];
+    #[cfg(target_arch = "x86_64")]
+    for (name, on) in [
+        ("avx2", std::is_x86_feature_detected!("avx2")),
+        ("fma", std::is_x86_feature_detected!("fma")),
+        ("avx512f", std::is_x86_feature_detected!("avx512f")),
+        ("f16c", std::is_x86_feature_detected!("f16c")),
+    ] {
+        if on {
+            f.push(name.to_string());
+        }
+    }
+    f.join(" ")
 }
 
 fn device() -> Result<Device> {
@@ -267,6 +320,24 @@ impl Executor {
         if config.models.is_empty() && config.fetch_models.is_empty() {
             return Err(ExecutorError::Config("no model given".into()));
         }
+        let (hardware_class, kernel_path) = match hardware_class(&config) {
+            Ok(class) => class,
+            Err(why) if config.allow_machine_specific => {
+                tracing::warn!("serving machine-specific outputs ({why}): only executors on identical machines will agree");
+                (format!("machine-specific: {why}; {}", cpu_features()), String::new())
+            }
+            Err(why) => {
+                return Err(ExecutorError::Kernel(format!(
+                    "this configuration ({why}) gives outputs that depend on the machine, and a validator that disagrees \
+                     with the others is slashed, so the executor refuses to serve in it; use the defaults (OpenLoRA on \
+                     the portable CPU kernels, f32) or pass --allow-machine-specific"
+                )))
+            }
+        };
+        tracing::info!(
+            "hardware class {hardware_class}{}",
+            if kernel_path.is_empty() { String::new() } else { format!(", kernel path {kernel_path}") }
+        );
         let mut paths = config.models.clone();
         for hash in &config.fetch_models {
             paths.push(Self::obtain_model(hash, &config).await?);
@@ -304,6 +375,8 @@ impl Executor {
             fetching: tokio::sync::Mutex::new(()),
             training: Semaphore::new(1),
             train_results: Mutex::new(BTreeMap::new()),
+            hardware_class,
+            kernel_path,
         };
         let first = exec.order[0].clone();
         for dir in &config.adapter_dirs {
@@ -374,12 +447,23 @@ impl Executor {
         };
         let openlora = if config.openlora || config.base_engine == BaseEngine::OpenLora {
             let (p, fmt) = (source.path.clone(), source.format);
+            let kernels = config.kernels;
             let model = tokio::task::spawn_blocking(move || -> Result<LlamaModel> {
                 let dev = device()?;
-                match fmt {
+                let mut model = match fmt {
                     ModelFormat::Safetensors => LlamaModel::load_hf_dir(&p, dtype.candle(), &dev),
                     ModelFormat::Gguf => LlamaModel::load_gguf(&p, dtype.candle(), &dev),
+                }?;
+                if model.set_kernels(kernels).is_ok() {
+                    model.self_check()?;
+                    tracing::info!(
+                        "{}: self-check passed ({} at {} threads = the scalar definition)",
+                        p.display(),
+                        kernels.describe(),
+                        rayon::current_num_threads()
+                    );
                 }
+                Ok(model)
             })
             .await
             .map_err(|e| ExecutorError::EngineStopped(e.to_string()))??;
@@ -610,6 +694,8 @@ impl Executor {
             adapter_cache_bytes: cache.bytes(),
             adapter_cache_budget_bytes: cache.budget_bytes(),
             requests_served: self.served.load(Ordering::Relaxed),
+            hardware_class: self.hardware_class.clone(),
+            kernel_path: self.kernel_path.clone(),
         })
     }
 

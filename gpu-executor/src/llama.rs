@@ -406,6 +406,53 @@ impl LlamaModel {
         Ok(Self { cfg, format, device: device.clone(), dtype, embed, layers, norm, lm_head, cos, sin, rope_cos, rope_sin, kernels, bytes })
     }
 
+    /// The start-up self-check of the portable kernels: a probe (a prefill, then one decoded
+    /// token) on the chosen path and the current thread pool must give exactly the bits of the
+    /// scalar definition on one thread. A path that does not (a miscompiled build, a CPU bug)
+    /// would disagree with the network and get this validator slashed, so the executor refuses to
+    /// serve instead. No-op for candle's kernels.
+    pub fn self_check(&self) -> Result<()> {
+        match self.kernels {
+            Kernels::Portable(_) => self.self_check_between(self.kernels, Kernels::Portable(Isa::Scalar)),
+            Kernels::Candle => Ok(()),
+        }
+    }
+
+    /// Compares the probe's logits on `kernels` (current pool) with `reference` (one thread).
+    pub fn self_check_between(&self, kernels: Kernels, reference: Kernels) -> Result<()> {
+        let vocab = u32::try_from(self.cfg.vocab).unwrap_or(u32::MAX).max(1);
+        let probe: Vec<u32> = (0..6u32).map(|i| (i * 7919 + 1) % vocab).collect();
+        let run = |k: Kernels| -> Result<Vec<u32>> {
+            let mut cache = self.new_cache(probe.len() + 1);
+            let seg = Segment { row: 0, len: probe.len(), pos: 0, adapter: None };
+            let mut bits: Vec<u32> = self
+                .forward_with(k, &probe, &[seg], &mut [&mut cache])?
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .map(|f| f.to_bits())
+                .collect();
+            let seg = Segment { row: 0, len: 1, pos: probe.len(), adapter: None };
+            let step = self.forward_with(k, &probe[..1], &[seg], &mut [&mut cache])?.flatten_all()?.to_vec1::<f32>()?;
+            bits.extend(step.iter().map(|f| f.to_bits()));
+            Ok(bits)
+        };
+        let got = run(kernels)?;
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| ExecutorError::Kernel(e.to_string()))?;
+        let want = one.install(|| run(reference))?;
+        if got != want {
+            let differing = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+            return Err(ExecutorError::Kernel(format!(
+                "start-up self-check failed: {} at {} threads gives other bits than {} on one thread ({differing} of {} logits differ); refusing to serve",
+                kernels.describe(),
+                rayon::current_num_threads(),
+                reference.describe(),
+                want.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// The kernels [`LlamaModel::forward`] runs on.
     pub fn kernels(&self) -> Kernels {
         self.kernels

@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use open_executor::executor::{BaseEngine, ExecuteParams, Executor, ExecutorConfig, Limits};
+use open_executor::kernels::Isa;
+use open_executor::llama::Kernels;
 use open_executor::profile::{ComputeDType, DeterminismProfile, SamplingMode};
 use open_executor::train::StepReport;
 use open_executor::{fixtures, hashing, lora, pb, service, source, ExecutorError, Result};
@@ -120,9 +122,19 @@ struct Common {
     /// Compute dtype.
     #[arg(long, default_value = "f32")]
     dtype: String,
-    /// Engine for requests without an adapter.
-    #[arg(long, value_enum, default_value = "mistralrs")]
+    /// Engine for requests without an adapter: OpenLoRA's model on the portable kernels (the same
+    /// bits on every machine), or mistral.rs (machine-specific: needs --allow-machine-specific).
+    #[arg(long, value_enum, default_value = "openlora")]
     base_engine: EngineArg,
+    /// Kernel path of the portable kernels: auto (this CPU's fastest), scalar, sse2, avx2 — all
+    /// give the same bits — or candle (candle's own CPU kernels: machine-specific).
+    #[arg(long, default_value = "auto")]
+    kernels: String,
+    /// Serve in a configuration whose outputs depend on the machine (mistral.rs, candle's
+    /// kernels, a GPU, a dtype other than f32). Only executors on identical machines then agree,
+    /// and a validator whose executor disagrees with two thirds of the stake is slashed.
+    #[arg(long)]
+    allow_machine_specific: bool,
     /// Largest max_tokens accepted.
     #[arg(long, default_value_t = Limits::default().max_tokens)]
     max_tokens_limit: u32,
@@ -296,6 +308,11 @@ fn config(
         limits,
         adapter_store: store,
         peers,
+        kernels: match c.kernels.trim() {
+            "candle" => Kernels::Candle,
+            other => Kernels::Portable(Isa::parse(other).map_err(ExecutorError::Config)?),
+        },
+        allow_machine_specific: c.allow_machine_specific,
         ..ExecutorConfig::default()
     })
 }

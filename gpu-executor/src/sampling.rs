@@ -44,7 +44,9 @@ impl TokenSelector {
         }
         let max = f64::from(logits[order[0] as usize]);
         let inv_t = 1000.0 / f64::from(temperature_milli.max(1));
-        let weights: Vec<f64> = order.iter().map(|&i| ((f64::from(logits[i as usize]) - max) * inv_t).exp()).collect();
+        // The kernels' exp, not libm's: the same bits on every machine.
+        let weights: Vec<f64> =
+            order.iter().map(|&i| crate::kernels::math::exp_f64((f64::from(logits[i as usize]) - max) * inv_t)).collect();
         let total: f64 = weights.iter().sum();
         let u = ((self.rng.next_u64() >> 11) as f64) * (1.0 / (1u64 << 53) as f64) * total;
         let mut acc = 0.0;

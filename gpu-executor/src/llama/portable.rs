@@ -50,6 +50,14 @@ fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     f(&v[start..end])
 }
 
+/// RMSNorm of `x`'s rows in place, with a norm-weight tensor.
+fn rms_norm_with(isa: Isa, x: &mut [f32], weight: &Tensor, eps: f32) -> Result<()> {
+    with_f32(weight, |w| {
+        kernels::rms_norm(isa, x, w, eps);
+        Ok(())
+    })
+}
+
 /// Runs `f` on a weight matrix, borrowed.
 fn with_weight<R>(w: &Weight, f: impl FnOnce(WeightView<'_>) -> Result<R>) -> Result<R> {
     match w {
@@ -64,6 +72,13 @@ fn with_weight<R>(w: &Weight, f: impl FnOnce(WeightView<'_>) -> Result<R>) -> Re
             f(WeightView::Quant { kind, data: &data, rows, cols })
         }
     }
+}
+
+/// One layer's query, key and value rows (RoPE is applied to q and k in place).
+struct Qkv<'a> {
+    q: &'a mut [f32],
+    k: &'a mut [f32],
+    v: &'a [f32],
 }
 
 fn add_into(x: &mut [f32], y: &[f32]) {
@@ -124,12 +139,11 @@ impl LlamaModel {
         &self,
         isa: Isa,
         layer: usize,
-        q: &mut [f32],
-        k: &mut [f32],
-        v: &[f32],
+        qkv: Qkv<'_>,
         segs: &[Segment<'_>],
         caches: &mut [&mut SeqCache],
     ) -> Result<Vec<f32>> {
+        let Qkv { q, k, v } = qkv;
         let (nh, nkv, hd) = (self.cfg.heads, self.cfg.kv_heads, self.cfg.head_dim);
         let (qd, kvd, half) = (nh * hd, nkv * hd, hd / 2);
         let rep = nh / nkv;
@@ -198,14 +212,14 @@ impl LlamaModel {
         }
         for l in 0..self.layers.len() {
             let mut h = x.clone();
-            with_f32(&self.layers[l].attn_norm, |w| Ok(kernels::rms_norm(isa, &mut h, w, eps)))?;
+            rms_norm_with(isa, &mut h, &self.layers[l].attn_norm, eps)?;
             let mut q = self.portable_linear(isa, l, Proj::Q, &h, n, segs)?;
             let mut k = self.portable_linear(isa, l, Proj::K, &h, n, segs)?;
             let v = self.portable_linear(isa, l, Proj::V, &h, n, segs)?;
-            let att = self.portable_attention(isa, l, &mut q, &mut k, &v, segs, caches)?;
+            let att = self.portable_attention(isa, l, Qkv { q: &mut q, k: &mut k, v: &v }, segs, caches)?;
             add_into(&mut x, &self.portable_linear(isa, l, Proj::O, &att, n, segs)?);
             let mut h = x.clone();
-            with_f32(&self.layers[l].ffn_norm, |w| Ok(kernels::rms_norm(isa, &mut h, w, eps)))?;
+            rms_norm_with(isa, &mut h, &self.layers[l].ffn_norm, eps)?;
             let mut act = self.portable_linear(isa, l, Proj::Gate, &h, n, segs)?;
             let up = self.portable_linear(isa, l, Proj::Up, &h, n, segs)?;
             for (a, u) in act.iter_mut().zip(&up) {
@@ -215,7 +229,7 @@ impl LlamaModel {
         }
         let mut last: Vec<f32> =
             segs.iter().flat_map(|s| x[(s.row + s.len - 1) * hidden..(s.row + s.len) * hidden].iter().copied()).collect();
-        with_f32(&self.norm, |w| Ok(kernels::rms_norm(isa, &mut last, w, eps)))?;
+        rms_norm_with(isa, &mut last, &self.norm, eps)?;
         let mut logits = Vec::new();
         with_weight(&self.lm_head, |w| {
             logits = vec![0f32; segs.len() * w.shape().0];

@@ -49,11 +49,25 @@ pub fn fixture() -> &'static Fixture {
 }
 
 /// An executor over `models` (the first gets the fixture's adapters when `with_adapters`).
+/// An executor with the defaults: OpenLoRA on the portable kernels for every request.
 pub async fn executor(models: Vec<PathBuf>, with_adapters: bool, limits: Limits) -> Executor {
     let adapter_dirs = if with_adapters { vec![fixture().adapters.clone()] } else { Vec::new() };
-    Executor::start(ExecutorConfig { models, adapter_dirs, base_engine: BaseEngine::Mistral, openlora: true, limits, ..Default::default() })
-        .await
-        .unwrap()
+    Executor::start(ExecutorConfig { models, adapter_dirs, limits, ..Default::default() }).await.unwrap()
+}
+
+/// An executor whose base models are served by mistral.rs (machine-specific, so allowed
+/// explicitly); adapters still go through OpenLoRA.
+pub async fn mistral_executor(models: Vec<PathBuf>, with_adapters: bool, limits: Limits) -> Executor {
+    let adapter_dirs = if with_adapters { vec![fixture().adapters.clone()] } else { Vec::new() };
+    let config = ExecutorConfig {
+        models,
+        adapter_dirs,
+        base_engine: BaseEngine::Mistral,
+        allow_machine_specific: true,
+        limits,
+        ..Default::default()
+    };
+    Executor::start(config).await.unwrap()
 }
 
 pub fn params(model: &str, adapter: &str, prompt: &str, max_tokens: u32) -> ExecuteParams {

@@ -5,16 +5,26 @@ use open_executor::executor::Limits;
 use open_executor::hashing::{output_hash, to_hex};
 use open_executor::profile::{DeterminismProfile, SamplingMode};
 
-use crate::common::{cli_run, executor, fixture, params};
+use crate::common::{cli_run, executor, fixture, mistral_executor, params};
 
 const PROMPT: &str = "Validators agree on outputs when";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_runs_give_identical_hashes_on_both_engines() {
     let f = fixture();
-    let exec = executor(vec![f.model.clone()], true, Limits::default()).await;
+    for mistral in [false, true] {
+        let exec = if mistral {
+            mistral_executor(vec![f.model.clone()], true, Limits::default()).await
+        } else {
+            executor(vec![f.model.clone()], true, Limits::default()).await
+        };
+        twenty_runs(&exec, &f.adapter(1), if mistral { "mistralrs" } else { "openlora" }).await;
+    }
+}
+
+async fn twenty_runs(exec: &open_executor::Executor, adapter_dir: &std::path::Path, base_engine: &str) {
     let model = exec.model_hashes()[0].clone();
-    let adapter = exec.load_adapter(&model, &f.adapter(1)).await.unwrap().hash;
+    let adapter = exec.load_adapter(&model, adapter_dir).await.unwrap().hash;
     let seeded = DeterminismProfile { sampling: SamplingMode::Seeded { temperature_milli: 900, top_k: 50 }, ..Default::default() };
     for (adapter, profile) in
         [("", None), ("", Some(seeded.to_proto())), (adapter.as_str(), None), (adapter.as_str(), Some(seeded.to_proto()))]
@@ -24,7 +34,7 @@ async fn twenty_runs_give_identical_hashes_on_both_engines() {
         let first = exec.execute(p.clone()).await.unwrap();
         assert!(!first.tokens.is_empty());
         assert_eq!(first.output_hash, output_hash(&first.tokens, &first.text));
-        assert_eq!(first.engine, if adapter.is_empty() { "mistralrs" } else { "openlora" });
+        assert_eq!(first.engine, if adapter.is_empty() { base_engine } else { "openlora" });
         for run in 1..20 {
             let again = exec.execute(p.clone()).await.unwrap();
             assert_eq!(again, first, "run {run} differs (adapter {adapter:?})");
@@ -90,6 +100,6 @@ fn one_and_two_threads_and_fresh_processes_agree() {
         }
         let tokens: Vec<u32> = serde_json::from_value(runs[0]["tokens"].clone()).unwrap();
         assert_eq!(to_hex(&output_hash(&tokens, runs[0]["text"].as_str().unwrap())), hash);
-        assert_eq!(runs[0]["engine"], if adapter.is_some() { "openlora" } else { "mistralrs" });
+        assert_eq!(runs[0]["engine"], "openlora");
     }
 }

@@ -31,6 +31,8 @@ async fn grpc_refuses_bad_input_clearly_and_keeps_serving() {
 
     let health = client.health(pb::HealthRequest {}).await.unwrap().into_inner();
     assert_eq!(health.status, "SERVING");
+    assert_eq!(health.hardware_class, open_executor::kernels::PORTABLE_CLASS);
+    assert_eq!(health.kernel_path, open_executor::kernels::Isa::best().as_str());
     let models = client.list_models(pb::ListModelsRequest {}).await.unwrap().into_inner();
     let model = models.models[0].hash.clone();
     assert_eq!(models.models[0].format, "safetensors");
@@ -38,7 +40,7 @@ async fn grpc_refuses_bad_input_clearly_and_keeps_serving() {
 
     let good = client.execute(req(&model, "", "hello executor", 16)).await.unwrap().into_inner();
     assert_eq!(good.output_hash.len(), 32);
-    assert_eq!(good.engine, "mistralrs");
+    assert_eq!(good.engine, "openlora");
 
     let expect = |r: Result<tonic::Response<pb::ExecuteResponse>, tonic::Status>, code: Code, needle: &str| {
         let s = r.err().unwrap_or_else(|| panic!("expected {code:?}"));

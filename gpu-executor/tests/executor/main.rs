@@ -7,6 +7,7 @@
 mod common;
 mod determinism;
 mod grpc;
+mod kernel_paths;
 mod openlora;
 mod smollm;
 mod training;

@@ -15,8 +15,14 @@ use crate::common::{fixture, params, smollm2};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smollm2_gguf_is_deterministic_and_openlora_agrees_with_mistralrs() {
     let Some(gguf) = smollm2() else { return };
-    let exec =
-        Executor::start(ExecutorConfig { models: vec![gguf.clone()], limits: Limits::default(), ..Default::default() }).await.unwrap();
+    let exec = Executor::start(ExecutorConfig {
+        models: vec![gguf.clone()],
+        base_engine: open_executor::executor::BaseEngine::Mistral,
+        allow_machine_specific: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let model = exec.model_hashes()[0].clone();
     let info = &exec.list().unwrap().models[0];
     assert_eq!(info.format, "gguf");
@@ -31,14 +37,9 @@ async fn smollm2_gguf_is_deterministic_and_openlora_agrees_with_mistralrs() {
         assert_eq!(exec.execute(params(&model, "", prompt, 12)).await.unwrap(), first);
     }
 
-    // OpenLoRA's own Llama on the same GGUF: same greedy tokens as mistral.rs.
-    let ol = Executor::start(ExecutorConfig {
-        models: vec![gguf.clone()],
-        base_engine: open_executor::executor::BaseEngine::OpenLora,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // OpenLoRA's own Llama on the portable kernels (the default) on the same GGUF: same greedy
+    // tokens as mistral.rs on candle's kernels.
+    let ol = Executor::start(ExecutorConfig { models: vec![gguf.clone()], ..Default::default() }).await.unwrap();
     let mine = ol.execute(params(&model, "", prompt, 12)).await.unwrap();
     eprintln!("SmolLM2 (OpenLoRA):   {:?} {:?}", mine.text, mine.tokens);
     assert_eq!(mine.engine, "openlora");

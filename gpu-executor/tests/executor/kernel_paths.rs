@@ -1,0 +1,132 @@
+//! The cross-machine determinism profile, proved on one machine: every instruction-set path
+//! this CPU has (scalar, SSE2, AVX2) at 1 and 2 threads gives the same output hashes over 50
+//! prompts, for the tiny random Llama (safetensors and GGUF) and SmolLM2-135M (Q4_1/Q8_0 GGUF);
+//! a configuration that cannot guarantee that (a path whose bits differ, mistral.rs, candle's
+//! kernels) is refused at start-up. `make determinism` repeats the comparison across separate
+//! builds (`-C target-cpu=x86-64`, `x86-64-v3`, `native`).
+
+use candle_core::{DType, Device};
+use open_executor::executor::{BaseEngine, Executor, ExecutorConfig};
+use open_executor::hashing::to_hex;
+use open_executor::kernels::{Isa, PORTABLE_CLASS};
+use open_executor::llama::{Kernels, LlamaModel, Segment};
+use open_executor::ExecutorError;
+use sha2::{Digest, Sha256};
+
+use crate::common::{fixture, params, smollm2};
+
+/// 50 prompts of varied length and content, as token ids below `vocab`.
+fn prompts(vocab: u32) -> Vec<Vec<u32>> {
+    (0..50u32).map(|i| (0..(3 + i % 11)).map(|j| (i * 7919 + j * 104_729 + 17) % vocab).collect()).collect()
+}
+
+/// Greedy generation of `steps` tokens per prompt, hashing every token and every logit's bits:
+/// one digest per prompt.
+fn run(model: &LlamaModel, kernels: Kernels, threads: usize, steps: usize) -> Vec<String> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let vocab = u32::try_from(model.config().vocab).unwrap();
+    pool.install(|| {
+        prompts(vocab)
+            .iter()
+            .map(|prompt| {
+                let mut h = Sha256::new();
+                let mut cache = model.new_cache(prompt.len() + steps);
+                let mut input = prompt.clone();
+                for _ in 0..steps {
+                    let seg = Segment { row: 0, len: input.len(), pos: cache.pos(), adapter: None };
+                    let logits =
+                        model.forward_with(kernels, &input, &[seg], &mut [&mut cache]).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
+                    let next = open_executor::sampling::argmax(&logits);
+                    for l in &logits {
+                        h.update(l.to_bits().to_le_bytes());
+                    }
+                    h.update(next.to_le_bytes());
+                    input = vec![next];
+                }
+                to_hex(&h.finalize().into())
+            })
+            .collect()
+    })
+}
+
+/// Every path × {1, 2} threads against the scalar definition on one thread.
+fn every_path_agrees(model: &LlamaModel, steps: usize, what: &str) {
+    let reference = run(model, Kernels::Portable(Isa::Scalar), 1, steps);
+    let mut seen = Vec::new();
+    for isa in Isa::available() {
+        for threads in [1, 2] {
+            let got = run(model, Kernels::Portable(isa), threads, steps);
+            let differing: Vec<usize> = (0..got.len()).filter(|&i| got[i] != reference[i]).collect();
+            assert!(differing.is_empty(), "{what}: {} at {threads} threads differs from scalar on prompts {differing:?}", isa.as_str());
+            seen.push(format!("{}x{threads}", isa.as_str()));
+        }
+    }
+    let all: String = reference.concat();
+    eprintln!("{what}: 50 prompts x {steps} tokens, identical on {seen:?}: {}", &to_hex(&Sha256::digest(all.as_bytes()).into())[..16]);
+}
+
+#[test]
+fn tiny_llama_is_identical_on_every_path_and_thread_count() {
+    let f = fixture();
+    let st = LlamaModel::load_hf_dir(&f.model, DType::F32, &Device::Cpu).unwrap();
+    every_path_agrees(&st, 6, "tiny Llama (safetensors, f32)");
+    let gguf = f.root.join("tiny-llama-paths.gguf");
+    open_executor::fixtures::write_gguf_copy(&f.model, &gguf).unwrap();
+    let gg = LlamaModel::load_gguf(&gguf, DType::F32, &Device::Cpu).unwrap();
+    every_path_agrees(&gg, 6, "tiny Llama (GGUF)");
+}
+
+#[test]
+fn smollm2_is_identical_on_every_path_and_thread_count() {
+    let Some(gguf) = smollm2() else { return };
+    let model = LlamaModel::load_gguf(&gguf, DType::F32, &Device::Cpu).unwrap();
+    every_path_agrees(&model, 2, "SmolLM2-135M (Q4_1 + Q8_0 GGUF)");
+}
+
+#[test]
+fn the_self_check_refuses_kernels_that_differ_from_the_definition() {
+    let f = fixture();
+    let model = LlamaModel::load_hf_dir(&f.model, DType::F32, &Device::Cpu).unwrap();
+    model.self_check().unwrap();
+    // candle's CPU kernels sum in another order: the check sees the difference and refuses.
+    let e = model.self_check_between(Kernels::Candle, Kernels::Portable(Isa::Scalar)).unwrap_err();
+    assert!(matches!(e, ExecutorError::Kernel(_)), "{e}");
+    assert!(e.to_string().contains("refusing to serve"), "{e}");
+}
+
+async fn start(config: ExecutorConfig) -> Result<Executor, ExecutorError> {
+    Executor::start(config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machine_specific_configurations_are_refused_unless_allowed() {
+    let f = fixture();
+    let models = vec![f.model.clone()];
+    for config in [
+        ExecutorConfig { models: models.clone(), base_engine: BaseEngine::Mistral, ..Default::default() },
+        ExecutorConfig { models: models.clone(), kernels: Kernels::Candle, ..Default::default() },
+    ] {
+        let e = start(config).await.err().expect("refused");
+        assert!(matches!(e, ExecutorError::Kernel(_)) && e.to_string().contains("--allow-machine-specific"), "{e}");
+    }
+    let allowed =
+        start(ExecutorConfig { models: models.clone(), kernels: Kernels::Candle, allow_machine_specific: true, ..Default::default() })
+            .await
+            .unwrap();
+    assert!(allowed.health().unwrap().hardware_class.starts_with("machine-specific: candle's CPU kernels"));
+
+    // Executors on different paths serve the same output hashes, and say which class they are.
+    let mut hashes: Vec<Vec<String>> = Vec::new();
+    for isa in Isa::available() {
+        let exec = start(ExecutorConfig { models: models.clone(), kernels: Kernels::Portable(isa), ..Default::default() }).await.unwrap();
+        let h = exec.health().unwrap();
+        assert_eq!((h.hardware_class.as_str(), h.kernel_path.as_str()), (PORTABLE_CLASS, isa.as_str()));
+        let model = exec.model_hashes()[0].clone();
+        let mut out = Vec::new();
+        for i in 0..10 {
+            out.push(to_hex(&exec.execute(params(&model, "", &format!("prompt {i}: validators agree"), 12)).await.unwrap().output_hash));
+        }
+        hashes.push(out);
+    }
+    assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+}
