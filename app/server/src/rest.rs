@@ -4,8 +4,7 @@
 //! variables and the query string (or the JSON body for POST), encoded to protobuf, answered by
 //! the same handler the gRPC server uses ([`crate::grpc::handle`]) and written back as the SDK's
 //! JSON ([`crate::rest_json`]). Errors are `{"code", "message", "details"}` with the gateway's
-//! HTTP status. Also served: the chain-registry / Keplr chain info and the
-//! `cosmos.base.tendermint.v1beta1` node_info, syncing and blocks endpoints (from CometBFT's RPC).
+//! HTTP status. Also served: the chain-registry / Keplr chain info.
 //!
 //! Bounds: request bodies 1 MiB, the header section 16 KiB, 64 query parameters, 256 open
 //! connections, 10 s to send the headers and 30 s for the body.
@@ -29,7 +28,6 @@ use tonic::Code;
 
 use crate::grpc::{GrpcShared, HEIGHT_HEADER};
 use crate::rest_json::SdkJson;
-use crate::rpc_client::CometRpc;
 use openledger_node::app::App;
 
 /// Largest request body accepted.
@@ -475,9 +473,6 @@ impl RestState {
                 resp.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
                 return resp;
             }
-            if let Some(resp) = self.clone().tendermint(path).await {
-                return resp;
-            }
             if let Some(resp) = self.clone().node_local(path).await {
                 return resp;
             }
@@ -617,30 +612,6 @@ impl RestState {
         };
         Some(json_response(StatusCode::OK, &value, None))
     }
-
-    /// `cosmos.base.tendermint.v1beta1.Service` endpoints answered from CometBFT's RPC.
-    async fn tendermint(self: Arc<Self>, path: &str) -> Option<HttpResponse> {
-        let rest = path.strip_prefix("/cosmos/base/tendermint/v1beta1/")?;
-        let kind = match rest {
-            "node_info" => TendermintQuery::NodeInfo,
-            "syncing" => TendermintQuery::Syncing,
-            "blocks/latest" => TendermintQuery::Block(None),
-            other => match other.strip_prefix("blocks/") {
-                Some(h) => match h.parse::<i64>() {
-                    Ok(h) if h > 0 => TendermintQuery::Block(Some(h)),
-                    _ => return Some(error_response(Code::InvalidArgument, "requested block height must be a positive integer")),
-                },
-                None => return None,
-            },
-        };
-        let comet = self.grpc.comet.clone();
-        let answer = tokio::task::spawn_blocking(move || tendermint_answer(&comet, kind)).await;
-        Some(match answer {
-            Ok(Ok(value)) => json_response(StatusCode::OK, &value, None),
-            Ok(Err((code, message))) => error_response(code, &message),
-            Err(e) => error_response(Code::Internal, &format!("query task failed: {e}")),
-        })
-    }
 }
 
 fn build_request(route: &Route, bindings: &[(String, String)], query: &str, body: &[u8]) -> Result<DynamicMessage, String> {
@@ -677,109 +648,6 @@ fn json_message(desc: MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, 
     let message = DynamicMessage::deserialize_with_options(desc, &mut de, &options).map_err(|e| format!("invalid JSON body: {e}"))?;
     de.end().map_err(|e| format!("invalid JSON body: {e}"))?;
     Ok(message)
-}
-
-#[derive(Debug, Clone, Copy)]
-enum TendermintQuery {
-    NodeInfo,
-    Syncing,
-    Block(Option<i64>),
-}
-
-fn hex_to_base64(v: &Value) -> Value {
-    match v.as_str() {
-        Some("") | None => Value::Null,
-        Some(h) => match hex::decode(h) {
-            Ok(bytes) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-            Err(_) => v.clone(),
-        },
-    }
-}
-
-/// CometBFT's JSON block → the SDK's (gogoproto) JSON: hashes and addresses base64, `parts` →
-/// `part_set_header`, block id flags by name.
-fn sdk_block_json(v: &Value, key: &str) -> Value {
-    match v {
-        Value::Object(map) => {
-            let mut out = serde_json::Map::new();
-            for (k, inner) in map {
-                let name = if k == "parts" { "part_set_header" } else { k.as_str() };
-                out.insert(name.to_string(), sdk_block_json(inner, k));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|i| sdk_block_json(i, key)).collect()),
-        Value::Number(n) if key == "block_id_flag" => Value::String(
-            match n.as_u64() {
-                Some(1) => "BLOCK_ID_FLAG_ABSENT",
-                Some(2) => "BLOCK_ID_FLAG_COMMIT",
-                Some(3) => "BLOCK_ID_FLAG_NIL",
-                _ => "BLOCK_ID_FLAG_UNKNOWN",
-            }
-            .into(),
-        ),
-        Value::String(_) if key.ends_with("hash") || key.ends_with("address") => hex_to_base64(v),
-        Value::String(s) if key == "signature" && s.is_empty() => Value::Null,
-        other => other.clone(),
-    }
-}
-
-fn tendermint_answer(comet: &CometRpc, kind: TendermintQuery) -> Result<Value, (Code, String)> {
-    let unavailable = |e: crate::rpc_client::RpcError| (Code::Unavailable, e.to_string());
-    match kind {
-        TendermintQuery::Syncing => {
-            let status = comet.status().map_err(unavailable)?;
-            Ok(json!({"syncing": status["sync_info"]["catching_up"].as_bool().unwrap_or(false)}))
-        }
-        TendermintQuery::NodeInfo => {
-            let status = comet.status().map_err(unavailable)?;
-            let info = &status["node_info"];
-            Ok(json!({
-                "default_node_info": {
-                    "protocol_version": info["protocol_version"],
-                    "default_node_id": info["id"],
-                    "listen_addr": info["listen_addr"],
-                    "network": info["network"],
-                    "version": info["version"],
-                    "channels": hex_to_base64(&info["channels"]),
-                    "moniker": info["moniker"],
-                    "other": info["other"],
-                },
-                "application_version": {
-                    "name": openledger_node::app::APP_NAME,
-                    "app_name": "openledgerd",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "git_commit": "",
-                    "build_tags": "",
-                    "go_version": "",
-                    "build_deps": [],
-                    "cosmos_sdk_version": "",
-                },
-            }))
-        }
-        TendermintQuery::Block(height) => {
-            let params = match height {
-                Some(h) => json!({"height": h.to_string()}),
-                None => json!({}),
-            };
-            let result = comet.call("block", params).map_err(|e| match e {
-                crate::rpc_client::RpcError::Rpc(m) => (Code::InvalidArgument, m),
-                other => (Code::Unavailable, other.to_string()),
-            })?;
-            let block_id = sdk_block_json(&result["block_id"], "block_id");
-            let block = sdk_block_json(&result["block"], "block");
-            let mut sdk_block = block.clone();
-            let proposer = result["block"]["header"]["proposer_address"].as_str().and_then(|h| hex::decode(h).ok());
-            if let (Some(bytes), Some(header)) = (proposer, sdk_block.get_mut("header")) {
-                if let Ok(addr) =
-                    bech32::encode::<bech32::Bech32>(bech32::Hrp::parse_unchecked(openledger_core::address::VALCONS_PREFIX), &bytes)
-                {
-                    header["proposer_address"] = Value::String(addr);
-                }
-            }
-            Ok(json!({"block_id": block_id, "block": block, "sdk_block": sdk_block}))
-        }
-    }
 }
 
 /// Serves REST on `addr` until the process ends.
@@ -898,9 +766,15 @@ mod tests {
         assert_eq!(find(Method::GET, "/openledger/datanet/v1/datanets/7").as_deref(), Some("/openledger.datanet.v1.Query/Datanet"));
         assert_eq!(find(Method::GET, "/openledger/auth/v1/fee_params").as_deref(), Some("/openledger.auth.v1.Query/FeeParams"));
         assert_eq!(find(Method::GET, "/cosmos/nothing/here"), None);
-        // Every served service has at least one route (the node-level services answered by
-        // `node_services` have theirs there).
-        for service in served.into_iter().filter(|s| ![crate::grpc::CONSENSUS_SERVICE, crate::grpc::NODE_SERVICE].contains(s)) {
+        let tendermint = |method: &str| Some(format!("/{}/{method}", crate::grpc::TENDERMINT_SERVICE));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/blocks/latest"), tendermint("GetLatestBlock"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/blocks/12"), tendermint("GetBlockByHeight"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/validatorsets/latest"), tendermint("GetLatestValidatorSet"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/validatorsets/12"), tendermint("GetValidatorSetByHeight"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/abci_query"), tendermint("ABCIQuery"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/node_info"), tendermint("GetNodeInfo"));
+        // Every served service has at least one route.
+        for service in served {
             assert!(
                 table.iter().any(|r| r.grpc_path.starts_with(&format!("/{service}/"))),
                 "{service} has no REST route: give its methods google.api.http options"
