@@ -476,9 +476,6 @@ impl RestState {
             if let Some(resp) = self.clone().node_local(path).await {
                 return resp;
             }
-            if let Some(resp) = self.clone().node_services(path).await {
-                return resp;
-            }
         }
         let Some(segments) = path.strip_prefix('/').map(|p| p.split('/').map(|s| percent_decode(s, false)).collect::<Option<Vec<_>>>())
         else {
@@ -513,68 +510,6 @@ impl RestState {
             Ok(value) => json_response(StatusCode::OK, &value, height),
             Err(e) => error_response(Code::Internal, &format!("cannot render the response: {e}")),
         }
-    }
-
-    /// `cosmos.consensus.v1.Query/Params` and `cosmos.base.node.v1beta1.Service` over REST, in
-    /// the SDK's JSON (their descriptors are not in the gateway's pool, so they are rendered
-    /// here from the same gRPC answers).
-    async fn node_services(self: Arc<Self>, path: &str) -> Option<HttpResponse> {
-        use base64::engine::general_purpose::STANDARD as B64;
-        let grpc_path = match path {
-            "/cosmos/consensus/v1/params" => format!("/{}/Params", crate::grpc::CONSENSUS_SERVICE),
-            "/cosmos/base/node/v1beta1/config" => format!("/{}/Config", crate::grpc::NODE_SERVICE),
-            "/cosmos/base/node/v1beta1/status" => format!("/{}/Status", crate::grpc::NODE_SERVICE),
-            _ => return None,
-        };
-        let grpc = self.grpc.clone();
-        let call = grpc_path.clone();
-        let answer = match tokio::task::spawn_blocking(move || crate::grpc::handle(&grpc, &call, &[], 0)).await {
-            Ok(Ok(resp)) => resp.into_inner(),
-            Ok(Err(status)) => return Some(error_response(status.code(), &status_message(&status))),
-            Err(e) => return Some(error_response(Code::Internal, &format!("query task failed: {e}"))),
-        };
-        let value = if grpc_path.ends_with("/Params") {
-            let Ok(r) = crate::grpc::ConsensusParamsResponse::decode(answer.as_slice()) else {
-                return Some(error_response(Code::Internal, "undecodable consensus params"));
-            };
-            let p = r.params.unwrap_or_default();
-            let block = p.block.unwrap_or_default();
-            let evidence = p.evidence.unwrap_or_default();
-            let age = evidence.max_age_duration.unwrap_or_default();
-            json!({"params": {
-                "block": {"max_bytes": block.max_bytes.to_string(), "max_gas": block.max_gas.to_string()},
-                "evidence": {
-                    "max_age_num_blocks": evidence.max_age_num_blocks.to_string(),
-                    "max_age_duration": format!("{}s", age.seconds),
-                    "max_bytes": evidence.max_bytes.to_string(),
-                },
-                "validator": {"pub_key_types": p.validator.unwrap_or_default().pub_key_types},
-                "version": null,
-                "abci": {"vote_extensions_enable_height": p.abci.unwrap_or_default().vote_extensions_enable_height.to_string()},
-            }})
-        } else if grpc_path.ends_with("/Config") {
-            let Ok(r) = cosmos_sdk_proto::cosmos::base::node::v1beta1::ConfigResponse::decode(answer.as_slice()) else {
-                return Some(error_response(Code::Internal, "undecodable config"));
-            };
-            json!({
-                "minimum_gas_price": r.minimum_gas_price,
-                "pruning_keep_recent": r.pruning_keep_recent,
-                "pruning_interval": r.pruning_interval,
-                "halt_height": r.halt_height.to_string(),
-            })
-        } else {
-            let Ok(r) = cosmos_sdk_proto::cosmos::base::node::v1beta1::StatusResponse::decode(answer.as_slice()) else {
-                return Some(error_response(Code::Internal, "undecodable status"));
-            };
-            json!({
-                "earliest_store_height": r.earliest_store_height.to_string(),
-                "height": r.height.to_string(),
-                "timestamp": r.timestamp.map(|t| crate::rest_json::rfc3339(t.seconds, t.nanos)),
-                "app_hash": B64.encode(&r.app_hash),
-                "validator_hash": B64.encode(&r.validator_hash),
-            })
-        };
-        Some(json_response(StatusCode::OK, &value, None))
     }
 
     /// This node's own view, not consensus state (see docs/WEBAPP.md): what its executor did with
