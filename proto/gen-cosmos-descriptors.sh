@@ -32,6 +32,10 @@ SERVICES=(
   cosmos/gov/v1/query.proto
   cosmos/gov/v1beta1/query.proto
   cosmos/upgrade/v1beta1/query.proto
+  # Node-level services (answered in app/server/src/grpc.rs from CometBFT's RPC and the node).
+  cosmos/base/tendermint/v1beta1/query.proto
+  cosmos/base/node/v1beta1/query.proto
+  cosmos/consensus/v1/query.proto
   # Message and key types (not served as services): the REST server renders the Any values of
   # txs, accounts and proposals from these descriptors.
   cosmos/auth/v1beta1/tx.proto

@@ -58,6 +58,35 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The services gRPC server reflection lists on `channel`, asked in v1 and in v1alpha (the
+/// SDK serves both: grpcurl and newer clients speak v1, older ones only v1alpha).
+pub async fn reflection_services(channel: tonic::transport::Channel) -> (Vec<String>, Vec<String>) {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let ask = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client.server_reflection_info(tokio_stream::once(ask)).await.expect("v1 reflection").into_inner();
+    let v1_listed = match answers.message().await.expect("v1 answer").and_then(|r| r.message_response) {
+        Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)) => l.service.into_iter().map(|s| s.name).collect(),
+        other => panic!("v1 reflection answered {other:?}"),
+    };
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let ask = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client.server_reflection_info(tokio_stream::once(ask)).await.expect("v1alpha reflection").into_inner();
+    let v1alpha_listed = match answers.message().await.expect("v1alpha answer").and_then(|r| r.message_response) {
+        Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)) => {
+            l.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("v1alpha reflection answered {other:?}"),
+    };
+    (v1_listed, v1alpha_listed)
+}
+
 /// A free loopback port (bound then released), from [`free_port_block`].
 pub fn free_port() -> u16 {
     free_port_block(1)

@@ -1,7 +1,9 @@
 //! The gRPC server (port 9090, loopback by default). Every query service is served by one
 //! generic handler that passes the request bytes to the same router ABCI Query uses, so gRPC and
 //! `abci_query` can never disagree. `cosmos.tx.v1beta1.Service` adds Simulate (in-process),
-//! BroadcastTx and GetTx/GetTxsEvent (through CometBFT's RPC). Heights: the request header
+//! BroadcastTx and GetTx/GetTxsEvent (through CometBFT's RPC); the node-level services are
+//! `cosmos.consensus.v1.Query`, `cosmos.base.node.v1beta1.Service` and
+//! `cosmos.base.tendermint.v1beta1.Service` ([`crate::cmt_service`]). Heights: the request header
 //! `x-cosmos-block-height` selects a past version; every answer carries the height it read.
 
 // tonic's `Status` is the error type of every gRPC handler; boxing it buys nothing here.
@@ -29,10 +31,11 @@ pub const HEIGHT_HEADER: &str = "x-cosmos-block-height";
 /// The tx service.
 pub const TX_SERVICE: &str = "cosmos.tx.v1beta1.Service";
 
-/// Every gRPC service name served: the registry's query services and the tx service.
+/// Every gRPC service name served: the registry's query services, the tx service and the
+/// node-level services.
 pub fn service_names(app: &App) -> Vec<&'static str> {
     let mut names = app.query_service_names();
-    names.extend([TX_SERVICE, CONSENSUS_SERVICE, NODE_SERVICE]);
+    names.extend([TX_SERVICE, CONSENSUS_SERVICE, NODE_SERVICE, TENDERMINT_SERVICE]);
     names
 }
 
@@ -40,6 +43,9 @@ pub fn service_names(app: &App) -> Vec<&'static str> {
 pub const CONSENSUS_SERVICE: &str = "cosmos.consensus.v1.Query";
 /// `cosmos.base.node.v1beta1.Service`: the node's config (minimum gas price) and status.
 pub const NODE_SERVICE: &str = "cosmos.base.node.v1beta1.Service";
+/// `cosmos.base.tendermint.v1beta1.Service`: node info, syncing, blocks and validator sets from
+/// CometBFT, ABCIQuery from the app ([`crate::cmt_service`]).
+pub const TENDERMINT_SERVICE: &str = "cosmos.base.tendermint.v1beta1.Service";
 
 /// `cosmos.consensus.v1.Query/Params`, from CometBFT's `/consensus_params` (the params CometBFT
 /// enforces; `version` is left out, as the SDK leaves it to x/upgrade).
@@ -165,7 +171,7 @@ impl Codec for RawCodec {
 pub struct GrpcShared {
     /// The app.
     pub app: Arc<App>,
-    /// CometBFT RPC for broadcast and tx lookups.
+    /// CometBFT RPC for broadcasts, tx lookups, blocks and validator sets.
     pub comet: CometRpc,
     /// The services answered ([`service_names`]).
     pub services: Vec<&'static str>,
@@ -274,13 +280,19 @@ pub fn handle(shared: &GrpcShared, path: &str, data: &[u8], height: i64) -> Resu
     if let Some(method) = path.strip_prefix(&format!("/{NODE_SERVICE}/")) {
         return node_service(shared, method);
     }
+    if let Some(method) = path.strip_prefix(&format!("/{TENDERMINT_SERVICE}/")) {
+        // As the SDK's: the answer carries the height of the app's committed state.
+        let height = shared.app.storage().last_committed().0;
+        return crate::cmt_service::answer(shared, method, data).map(|bytes| with_height(bytes, height));
+    }
     match shared.app.grpc_query(path, data, height) {
         Ok((bytes, h)) => Ok(with_height(bytes, h)),
         Err((err, _)) => Err(status_of(&err)),
     }
 }
 
-fn decode<M: Message + Default>(data: &[u8]) -> Result<M, Status> {
+/// Decodes a request message (INVALID_ARGUMENT when it does not decode).
+pub(crate) fn decode<M: Message + Default>(data: &[u8]) -> Result<M, Status> {
     M::decode(data).map_err(|e| Status::invalid_argument(format!("invalid request: {e}")))
 }
 
@@ -522,5 +534,18 @@ mod tests {
         for s in &services {
             assert!(served.contains(&s.as_str()), "{s} is advertised but not served");
         }
+        // And every served service is advertised (the node-level ones from the SDK's protos).
+        let mut sets = vec![openledger_proto::FILE_DESCRIPTOR_SET, openledger_proto::COSMOS_FILE_DESCRIPTOR_SET];
+        sets.extend(app.modules().registry.descriptor_sets());
+        let mut advertised = Vec::new();
+        for set in sets {
+            let set =
+                prost_types::FileDescriptorSet::decode(served_descriptors(set, &served).expect("descriptors").as_slice()).expect("decode");
+            advertised.extend(set.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))));
+        }
+        for s in &served {
+            assert!(advertised.iter().any(|a| a == s), "{s} is served but reflection does not list it");
+        }
+        assert!(served.contains(&TENDERMINT_SERVICE));
     }
 }

@@ -4,8 +4,7 @@
 //! variables and the query string (or the JSON body for POST), encoded to protobuf, answered by
 //! the same handler the gRPC server uses ([`crate::grpc::handle`]) and written back as the SDK's
 //! JSON ([`crate::rest_json`]). Errors are `{"code", "message", "details"}` with the gateway's
-//! HTTP status. Also served: the chain-registry / Keplr chain info and the
-//! `cosmos.base.tendermint.v1beta1` node_info, syncing and blocks endpoints (from CometBFT's RPC).
+//! HTTP status. Also served: the chain-registry / Keplr chain info.
 //!
 //! Bounds: request bodies 1 MiB, the header section 16 KiB, 64 query parameters, 256 open
 //! connections, 10 s to send the headers and 30 s for the body.
@@ -29,7 +28,6 @@ use tonic::Code;
 
 use crate::grpc::{GrpcShared, HEIGHT_HEADER};
 use crate::rest_json::SdkJson;
-use crate::rpc_client::CometRpc;
 use openledger_node::app::App;
 
 /// Largest request body accepted.
@@ -475,13 +473,7 @@ impl RestState {
                 resp.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
                 return resp;
             }
-            if let Some(resp) = self.clone().tendermint(path).await {
-                return resp;
-            }
             if let Some(resp) = self.clone().node_local(path).await {
-                return resp;
-            }
-            if let Some(resp) = self.clone().node_services(path).await {
                 return resp;
             }
         }
@@ -520,68 +512,6 @@ impl RestState {
         }
     }
 
-    /// `cosmos.consensus.v1.Query/Params` and `cosmos.base.node.v1beta1.Service` over REST, in
-    /// the SDK's JSON (their descriptors are not in the gateway's pool, so they are rendered
-    /// here from the same gRPC answers).
-    async fn node_services(self: Arc<Self>, path: &str) -> Option<HttpResponse> {
-        use base64::engine::general_purpose::STANDARD as B64;
-        let grpc_path = match path {
-            "/cosmos/consensus/v1/params" => format!("/{}/Params", crate::grpc::CONSENSUS_SERVICE),
-            "/cosmos/base/node/v1beta1/config" => format!("/{}/Config", crate::grpc::NODE_SERVICE),
-            "/cosmos/base/node/v1beta1/status" => format!("/{}/Status", crate::grpc::NODE_SERVICE),
-            _ => return None,
-        };
-        let grpc = self.grpc.clone();
-        let call = grpc_path.clone();
-        let answer = match tokio::task::spawn_blocking(move || crate::grpc::handle(&grpc, &call, &[], 0)).await {
-            Ok(Ok(resp)) => resp.into_inner(),
-            Ok(Err(status)) => return Some(error_response(status.code(), &status_message(&status))),
-            Err(e) => return Some(error_response(Code::Internal, &format!("query task failed: {e}"))),
-        };
-        let value = if grpc_path.ends_with("/Params") {
-            let Ok(r) = crate::grpc::ConsensusParamsResponse::decode(answer.as_slice()) else {
-                return Some(error_response(Code::Internal, "undecodable consensus params"));
-            };
-            let p = r.params.unwrap_or_default();
-            let block = p.block.unwrap_or_default();
-            let evidence = p.evidence.unwrap_or_default();
-            let age = evidence.max_age_duration.unwrap_or_default();
-            json!({"params": {
-                "block": {"max_bytes": block.max_bytes.to_string(), "max_gas": block.max_gas.to_string()},
-                "evidence": {
-                    "max_age_num_blocks": evidence.max_age_num_blocks.to_string(),
-                    "max_age_duration": format!("{}s", age.seconds),
-                    "max_bytes": evidence.max_bytes.to_string(),
-                },
-                "validator": {"pub_key_types": p.validator.unwrap_or_default().pub_key_types},
-                "version": null,
-                "abci": {"vote_extensions_enable_height": p.abci.unwrap_or_default().vote_extensions_enable_height.to_string()},
-            }})
-        } else if grpc_path.ends_with("/Config") {
-            let Ok(r) = cosmos_sdk_proto::cosmos::base::node::v1beta1::ConfigResponse::decode(answer.as_slice()) else {
-                return Some(error_response(Code::Internal, "undecodable config"));
-            };
-            json!({
-                "minimum_gas_price": r.minimum_gas_price,
-                "pruning_keep_recent": r.pruning_keep_recent,
-                "pruning_interval": r.pruning_interval,
-                "halt_height": r.halt_height.to_string(),
-            })
-        } else {
-            let Ok(r) = cosmos_sdk_proto::cosmos::base::node::v1beta1::StatusResponse::decode(answer.as_slice()) else {
-                return Some(error_response(Code::Internal, "undecodable status"));
-            };
-            json!({
-                "earliest_store_height": r.earliest_store_height.to_string(),
-                "height": r.height.to_string(),
-                "timestamp": r.timestamp.map(|t| crate::rest_json::rfc3339(t.seconds, t.nanos)),
-                "app_hash": B64.encode(&r.app_hash),
-                "validator_hash": B64.encode(&r.validator_hash),
-            })
-        };
-        Some(json_response(StatusCode::OK, &value, None))
-    }
-
     /// This node's own view, not consensus state (see docs/WEBAPP.md): what its executor did with
     /// a request (`/openledger/node/v1/inference/{id}`), the steps it streamed while training a
     /// fine-tune job (`/openledger/node/v1/training/{job_id}`), and whether it holds an adapter
@@ -616,30 +546,6 @@ impl RestState {
             _ => return None,
         };
         Some(json_response(StatusCode::OK, &value, None))
-    }
-
-    /// `cosmos.base.tendermint.v1beta1.Service` endpoints answered from CometBFT's RPC.
-    async fn tendermint(self: Arc<Self>, path: &str) -> Option<HttpResponse> {
-        let rest = path.strip_prefix("/cosmos/base/tendermint/v1beta1/")?;
-        let kind = match rest {
-            "node_info" => TendermintQuery::NodeInfo,
-            "syncing" => TendermintQuery::Syncing,
-            "blocks/latest" => TendermintQuery::Block(None),
-            other => match other.strip_prefix("blocks/") {
-                Some(h) => match h.parse::<i64>() {
-                    Ok(h) if h > 0 => TendermintQuery::Block(Some(h)),
-                    _ => return Some(error_response(Code::InvalidArgument, "requested block height must be a positive integer")),
-                },
-                None => return None,
-            },
-        };
-        let comet = self.grpc.comet.clone();
-        let answer = tokio::task::spawn_blocking(move || tendermint_answer(&comet, kind)).await;
-        Some(match answer {
-            Ok(Ok(value)) => json_response(StatusCode::OK, &value, None),
-            Ok(Err((code, message))) => error_response(code, &message),
-            Err(e) => error_response(Code::Internal, &format!("query task failed: {e}")),
-        })
     }
 }
 
@@ -677,109 +583,6 @@ fn json_message(desc: MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, 
     let message = DynamicMessage::deserialize_with_options(desc, &mut de, &options).map_err(|e| format!("invalid JSON body: {e}"))?;
     de.end().map_err(|e| format!("invalid JSON body: {e}"))?;
     Ok(message)
-}
-
-#[derive(Debug, Clone, Copy)]
-enum TendermintQuery {
-    NodeInfo,
-    Syncing,
-    Block(Option<i64>),
-}
-
-fn hex_to_base64(v: &Value) -> Value {
-    match v.as_str() {
-        Some("") | None => Value::Null,
-        Some(h) => match hex::decode(h) {
-            Ok(bytes) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-            Err(_) => v.clone(),
-        },
-    }
-}
-
-/// CometBFT's JSON block → the SDK's (gogoproto) JSON: hashes and addresses base64, `parts` →
-/// `part_set_header`, block id flags by name.
-fn sdk_block_json(v: &Value, key: &str) -> Value {
-    match v {
-        Value::Object(map) => {
-            let mut out = serde_json::Map::new();
-            for (k, inner) in map {
-                let name = if k == "parts" { "part_set_header" } else { k.as_str() };
-                out.insert(name.to_string(), sdk_block_json(inner, k));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|i| sdk_block_json(i, key)).collect()),
-        Value::Number(n) if key == "block_id_flag" => Value::String(
-            match n.as_u64() {
-                Some(1) => "BLOCK_ID_FLAG_ABSENT",
-                Some(2) => "BLOCK_ID_FLAG_COMMIT",
-                Some(3) => "BLOCK_ID_FLAG_NIL",
-                _ => "BLOCK_ID_FLAG_UNKNOWN",
-            }
-            .into(),
-        ),
-        Value::String(_) if key.ends_with("hash") || key.ends_with("address") => hex_to_base64(v),
-        Value::String(s) if key == "signature" && s.is_empty() => Value::Null,
-        other => other.clone(),
-    }
-}
-
-fn tendermint_answer(comet: &CometRpc, kind: TendermintQuery) -> Result<Value, (Code, String)> {
-    let unavailable = |e: crate::rpc_client::RpcError| (Code::Unavailable, e.to_string());
-    match kind {
-        TendermintQuery::Syncing => {
-            let status = comet.status().map_err(unavailable)?;
-            Ok(json!({"syncing": status["sync_info"]["catching_up"].as_bool().unwrap_or(false)}))
-        }
-        TendermintQuery::NodeInfo => {
-            let status = comet.status().map_err(unavailable)?;
-            let info = &status["node_info"];
-            Ok(json!({
-                "default_node_info": {
-                    "protocol_version": info["protocol_version"],
-                    "default_node_id": info["id"],
-                    "listen_addr": info["listen_addr"],
-                    "network": info["network"],
-                    "version": info["version"],
-                    "channels": hex_to_base64(&info["channels"]),
-                    "moniker": info["moniker"],
-                    "other": info["other"],
-                },
-                "application_version": {
-                    "name": openledger_node::app::APP_NAME,
-                    "app_name": "openledgerd",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "git_commit": "",
-                    "build_tags": "",
-                    "go_version": "",
-                    "build_deps": [],
-                    "cosmos_sdk_version": "",
-                },
-            }))
-        }
-        TendermintQuery::Block(height) => {
-            let params = match height {
-                Some(h) => json!({"height": h.to_string()}),
-                None => json!({}),
-            };
-            let result = comet.call("block", params).map_err(|e| match e {
-                crate::rpc_client::RpcError::Rpc(m) => (Code::InvalidArgument, m),
-                other => (Code::Unavailable, other.to_string()),
-            })?;
-            let block_id = sdk_block_json(&result["block_id"], "block_id");
-            let block = sdk_block_json(&result["block"], "block");
-            let mut sdk_block = block.clone();
-            let proposer = result["block"]["header"]["proposer_address"].as_str().and_then(|h| hex::decode(h).ok());
-            if let (Some(bytes), Some(header)) = (proposer, sdk_block.get_mut("header")) {
-                if let Ok(addr) =
-                    bech32::encode::<bech32::Bech32>(bech32::Hrp::parse_unchecked(openledger_core::address::VALCONS_PREFIX), &bytes)
-                {
-                    header["proposer_address"] = Value::String(addr);
-                }
-            }
-            Ok(json!({"block_id": block_id, "block": block, "sdk_block": sdk_block}))
-        }
-    }
 }
 
 /// Serves REST on `addr` until the process ends.
@@ -898,9 +701,15 @@ mod tests {
         assert_eq!(find(Method::GET, "/openledger/datanet/v1/datanets/7").as_deref(), Some("/openledger.datanet.v1.Query/Datanet"));
         assert_eq!(find(Method::GET, "/openledger/auth/v1/fee_params").as_deref(), Some("/openledger.auth.v1.Query/FeeParams"));
         assert_eq!(find(Method::GET, "/cosmos/nothing/here"), None);
-        // Every served service has at least one route (the node-level services answered by
-        // `node_services` have theirs there).
-        for service in served.into_iter().filter(|s| ![crate::grpc::CONSENSUS_SERVICE, crate::grpc::NODE_SERVICE].contains(s)) {
+        let tendermint = |method: &str| Some(format!("/{}/{method}", crate::grpc::TENDERMINT_SERVICE));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/blocks/latest"), tendermint("GetLatestBlock"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/blocks/12"), tendermint("GetBlockByHeight"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/validatorsets/latest"), tendermint("GetLatestValidatorSet"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/validatorsets/12"), tendermint("GetValidatorSetByHeight"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/abci_query"), tendermint("ABCIQuery"));
+        assert_eq!(find(Method::GET, "/cosmos/base/tendermint/v1beta1/node_info"), tendermint("GetNodeInfo"));
+        // Every served service has at least one route.
+        for service in served {
             assert!(
                 table.iter().any(|r| r.grpc_path.starts_with(&format!("/{service}/"))),
                 "{service} has no REST route: give its methods google.api.http options"

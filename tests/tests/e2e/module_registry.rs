@@ -243,30 +243,10 @@ fn a_module_registered_with_one_line_runs_txs_answers_queries_and_exports_genesi
         let err = grpc.unary(tonic::Request::new(huge), path, codec).await.expect_err("oversized request");
         assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
         // Server reflection lists the module's service in both versions clients speak.
-        use tonic_reflection::pb::{v1, v1alpha};
-        let mut client = v1::server_reflection_client::ServerReflectionClient::new(connect(grpc_addr).await);
-        let ask = v1::ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
-        };
-        let mut answers = client.server_reflection_info(tokio_stream::once(ask)).await.expect("v1 reflection").into_inner();
-        let listed = match answers.message().await.expect("v1 answer").and_then(|r| r.message_response) {
-            Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)) => l.service,
-            other => panic!("v1 reflection answered {other:?}"),
-        };
-        assert!(listed.iter().any(|s| s.name == "openledger.counter.v1.Query"), "{listed:?}");
-        let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(connect(grpc_addr).await);
-        let ask = v1alpha::ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
-        };
-        let mut answers = client.server_reflection_info(tokio_stream::once(ask)).await.expect("v1alpha reflection").into_inner();
-        let listed = match answers.message().await.expect("v1alpha answer").and_then(|r| r.message_response) {
-            Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)) => l.service,
-            other => panic!("v1alpha reflection answered {other:?}"),
-        };
-        assert!(listed.iter().any(|s| s.name == "openledger.counter.v1.Query"), "{listed:?}");
-        assert!(listed.iter().any(|s| s.name == "cosmos.bank.v1beta1.Query"), "{listed:?}");
+        let (v1, v1alpha) = openledger_tests::reflection_services(connect(grpc_addr).await).await;
+        assert!(v1.iter().any(|s| s == "openledger.counter.v1.Query"), "{v1:?}");
+        assert!(v1alpha.iter().any(|s| s == "openledger.counter.v1.Query"), "{v1alpha:?}");
+        assert!(v1alpha.iter().any(|s| s == "cosmos.bank.v1beta1.Query"), "{v1alpha:?}");
         resp.into_inner().count
     });
     assert_eq!(count_over_grpc, 8);

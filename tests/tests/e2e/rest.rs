@@ -3,7 +3,9 @@
 //! examples (`tests/golden/rest/*.json`; variable values are placeholders such as `<uint>`), a tx
 //! broadcast over REST, the chain-info documents and node_info, and bad input over REST and
 //! gRPC (malformed address, unknown path, huge pagination limit, invalid tx bytes, unknown
-//! account) answered with the SDK's error bodies and status codes.
+//! account, a tx simulated with another sequence) answered with the SDK's error bodies and
+//! status codes. `cosmos.base.tendermint.v1beta1.Service` over gRPC and REST, checked against
+//! CometBFT's own RPC answers and the bank's state.
 
 use std::time::Duration;
 
@@ -172,16 +174,27 @@ fn fresh_address(seed: &[u8]) -> AccountId {
     SigningKey::from_slice(&sha2::Sha256::digest(seed)).expect("key").public_key().account_id("open").expect("account id")
 }
 
-/// A signed MsgSend from the dev account (SIGN_MODE_DIRECT).
-fn signed_send(node: &Node, to: &AccountId, amount: u128) -> Vec<u8> {
-    let key = dev_key(node);
-    let from = key.public_key().account_id("open").expect("account id");
-    let account = runtime().block_on(async {
+/// The dev account as the chain has it.
+fn dev_account(node: &Node) -> BaseAccount {
+    let from = dev_key(node).public_key().account_id("open").expect("account id");
+    runtime().block_on(async {
         let mut client = AuthClient::connect(node.grpc_url()).await.expect("grpc connect");
         let any =
             client.account(QueryAccountRequest { address: from.to_string() }).await.expect("account").into_inner().account.expect("any");
         BaseAccount::decode(any.value.as_slice()).expect("base account")
-    });
+    })
+}
+
+/// A signed MsgSend from the dev account (SIGN_MODE_DIRECT) at its current sequence.
+fn signed_send(node: &Node, to: &AccountId, amount: u128) -> Vec<u8> {
+    signed_send_at(node, to, amount, dev_account(node).sequence)
+}
+
+/// A signed MsgSend from the dev account (SIGN_MODE_DIRECT) for the given sequence.
+fn signed_send_at(node: &Node, to: &AccountId, amount: u128, sequence: u64) -> Vec<u8> {
+    let key = dev_key(node);
+    let from = key.public_key().account_id("open").expect("account id");
+    let account = dev_account(node);
     let msg = cosmrs::bank::MsgSend {
         from_address: from,
         to_address: to.clone(),
@@ -189,7 +202,7 @@ fn signed_send(node: &Node, to: &AccountId, amount: u128) -> Vec<u8> {
     };
     let body = Body::new(vec![msg.to_any().expect("any")], "rest e2e", 0u32);
     let fee = Fee::from_amount_and_gas(Coin { denom: "uopen".parse().expect("denom"), amount: 10_000 }, 200_000u64);
-    let auth_info = SignerInfo::single_direct(Some(key.public_key()), account.sequence).auth_info(fee);
+    let auth_info = SignerInfo::single_direct(Some(key.public_key()), sequence).auth_info(fee);
     let doc = SignDoc::new(&body, &auth_info, &"openledger-local-1".parse().expect("chain id"), account.account_number).expect("doc");
     doc.sign(&key).expect("sign").to_bytes().expect("bytes")
 }
@@ -303,6 +316,14 @@ fn rest_answers_match_the_sdk_shapes_and_bad_input_gets_sdk_errors() {
     let big = "a".repeat(openledger_app::rest::MAX_BODY_BYTES + 10);
     assert_error(&post(&node, "/cosmos/tx/v1beta1/simulate", &json!({"tx_bytes": big})), 400, 3, "oversized body");
 
+    // Simulate runs the ante's sequence check as the SDK does: a tx signed for another sequence
+    // (ahead or behind) fails with code 32, the account's own sequence simulates.
+    let sequence = dev_account(&node).sequence;
+    assert!(sequence >= 1, "the send above used sequence 0");
+    let wrong: Vec<(u64, Vec<u8>)> =
+        [sequence + 1, sequence - 1].into_iter().map(|s| (s, signed_send_at(&node, &recipient, 1, s))).collect();
+    let right = signed_send_at(&node, &recipient, 1, sequence);
+
     // The same bad input over gRPC.
     runtime().block_on(async {
         let mut bank = BankClient::connect(node.grpc_url()).await.expect("connect");
@@ -322,6 +343,15 @@ fn rest_answers_match_the_sdk_shapes_and_bad_input_gets_sdk_errors() {
         #[allow(deprecated)]
         let err = txs.simulate(SimulateRequest { tx: None, tx_bytes: vec![0xff, 0x01, 0x02] }).await.expect_err("garbage tx");
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+        for (got, tx) in wrong {
+            #[allow(deprecated)]
+            let err = txs.simulate(SimulateRequest { tx: None, tx_bytes: tx }).await.expect_err("wrong sequence");
+            let expected = format!("account sequence mismatch, expected {sequence}, got {got}: incorrect account sequence");
+            assert!(err.message().contains(&expected) && err.message().contains("code 32"), "{err}");
+        }
+        #[allow(deprecated)]
+        let simulated = txs.simulate(SimulateRequest { tx: None, tx_bytes: right }).await.expect("the account's sequence simulates");
+        assert!(simulated.into_inner().gas_info.is_some_and(|g| g.gas_used > 0));
         let err = txs
             .get_block_with_txs(cosmos_sdk_proto::cosmos::tx::v1beta1::GetBlockWithTxsRequest { height: 1, pagination: None })
             .await
@@ -331,4 +361,165 @@ fn rest_answers_match_the_sdk_shapes_and_bad_input_gets_sdk_errors() {
 
     // Still serving after all of that.
     assert_eq!(get(&node, &format!("/cosmos/bank/v1beta1/balances/{recipient}")).status, 200);
+}
+
+/// A consensus address (`openvalcons1…`) from CometBFT's hex address.
+fn valcons(hex_address: &str) -> String {
+    let bytes = hex::decode(hex_address).expect("hex address");
+    openledger_core::address::Address::from_bytes(&bytes).expect("address").to_bech32_prefixed(openledger_core::address::VALCONS_PREFIX)
+}
+
+#[test]
+fn tendermint_service_answers_from_cometbft_and_the_app_over_grpc_and_rest() {
+    use cosmos_sdk_proto::cosmos::base::tendermint::v1beta1 as cmt;
+    use cosmos_sdk_proto::cosmos::base::tendermint::v1beta1::service_client::ServiceClient as TendermintClient;
+    const SERVICE: &str = "cosmos.base.tendermint.v1beta1.Service";
+
+    let node = Node::start();
+    node.wait_for_height(3, Duration::from_secs(60));
+    let rpc = node.rpc();
+    let comet = |method: &str, params: Value| rpc.call(method, params).expect("CometBFT RPC");
+    let status = comet("status", json!({}));
+    let rt = runtime();
+    let mut client = rt.block_on(TendermintClient::connect(node.grpc_url())).expect("connect");
+
+    // Node info and syncing: CometBFT's, as the SDK passes them on.
+    let info = rt.block_on(client.get_node_info(cmt::GetNodeInfoRequest {})).expect("GetNodeInfo").into_inner();
+    let node_info = info.default_node_info.expect("default_node_info");
+    assert_eq!(node_info.default_node_id, status["node_info"]["id"].as_str().expect("id"));
+    assert_eq!(node_info.network, "openledger-local-1");
+    assert!(node_info.version.starts_with("0.38."), "{}", node_info.version);
+    assert_eq!(hex::encode(&node_info.channels), status["node_info"]["channels"].as_str().expect("channels").to_lowercase());
+    assert_eq!(node_info.protocol_version.map(|p| p.block), Some(11));
+    assert_eq!(info.application_version.expect("application_version").app_name, "openledgerd");
+    let syncing = rt.block_on(client.get_syncing(cmt::GetSyncingRequest {})).expect("GetSyncing").into_inner();
+    assert!(!syncing.syncing, "a lone validator is caught up");
+
+    // The latest block: CometBFT's block at that height, in both forms; the height advances.
+    let latest = rt.block_on(client.get_latest_block(cmt::GetLatestBlockRequest {})).expect("GetLatestBlock").into_inner();
+    let block = latest.block.expect("block");
+    let header = block.header.clone().expect("header");
+    let sdk_header = latest.sdk_block.as_ref().and_then(|b| b.header.clone()).expect("sdk_block header");
+    assert!(header.height >= 3, "{}", header.height);
+    let from_comet = comet("block", json!({"height": header.height.to_string()}));
+    assert_eq!(hex::encode_upper(&latest.block_id.expect("block_id").hash), from_comet["block_id"]["hash"].as_str().expect("hash"));
+    assert_eq!(hex::encode_upper(&header.app_hash), from_comet["block"]["header"]["app_hash"].as_str().expect("app_hash"));
+    assert_eq!(sdk_header.proposer_address, valcons(from_comet["block"]["header"]["proposer_address"].as_str().expect("proposer")));
+    assert!(sdk_header.proposer_address.starts_with("openvalcons1"));
+    assert_eq!((sdk_header.height, &sdk_header.app_hash, &sdk_header.time), (header.height, &header.app_hash, &header.time));
+    let sdk_block = latest.sdk_block.expect("sdk_block");
+    assert_eq!((&sdk_block.last_commit, &sdk_block.data), (&block.last_commit, &block.data));
+    let commit = block.last_commit.expect("last_commit");
+    assert_eq!(commit.height, header.height - 1);
+    assert_eq!(commit.signatures.len(), 1);
+    assert_eq!(commit.signatures[0].block_id_flag, tendermint_proto::types::BlockIdFlag::Commit as i32);
+    let first_seen = header.height;
+    openledger_tests::wait_until("GetLatestBlock to advance", Duration::from_secs(60), || {
+        let next = rt.block_on(client.get_latest_block(cmt::GetLatestBlockRequest {})).expect("GetLatestBlock").into_inner();
+        next.block.and_then(|b| b.header).is_some_and(|h| h.height > first_seen)
+    });
+
+    // A past block by height: that block's hash, and the next block's last_block_id points at it.
+    let past = rt.block_on(client.get_block_by_height(cmt::GetBlockByHeightRequest { height: 2 })).expect("GetBlockByHeight").into_inner();
+    let past_hash = past.block_id.expect("block_id").hash;
+    assert_eq!(hex::encode_upper(&past_hash), comet("block", json!({"height": "2"}))["block_id"]["hash"].as_str().expect("hash"));
+    assert_eq!(past.block.and_then(|b| b.header).map(|h| h.height), Some(2));
+    assert_eq!(past.sdk_block.and_then(|b| b.header).map(|h| h.height), Some(2));
+    let third = rt.block_on(client.get_block_by_height(cmt::GetBlockByHeightRequest { height: 3 })).expect("block 3").into_inner();
+    assert_eq!(third.block.and_then(|b| b.header).and_then(|h| h.last_block_id).map(|id| id.hash), Some(past_hash.clone()));
+    let err = rt.block_on(client.get_block_by_height(cmt::GetBlockByHeightRequest { height: 1_000_000 })).expect_err("future block");
+    assert_eq!((err.code(), err.message()), (tonic::Code::InvalidArgument, "requested block height is bigger then the chain length"));
+
+    // Validator sets: CometBFT's, with bech32 consensus addresses and SDK key types.
+    let set =
+        rt.block_on(client.get_latest_validator_set(cmt::GetLatestValidatorSetRequest { pagination: None })).expect("set").into_inner();
+    let comet_set = comet("validators", json!({}));
+    let comet_validator = &comet_set["validators"][0];
+    assert_eq!(set.validators.len(), 1, "{set:?}");
+    assert_eq!(set.pagination.as_ref().map(|p| p.total), Some(1));
+    let validator = &set.validators[0];
+    assert_eq!(validator.address, valcons(comet_validator["address"].as_str().expect("address")));
+    assert_eq!(validator.voting_power.to_string(), comet_validator["voting_power"].as_str().expect("power"));
+    let key = validator.pub_key.as_ref().expect("pub_key");
+    assert_eq!(key.type_url, "/cosmos.crypto.ed25519.PubKey");
+    let key = cosmos_sdk_proto::cosmos::crypto::ed25519::PubKey::decode(key.value.as_slice()).expect("ed25519 key").key;
+    assert_eq!(base64::engine::general_purpose::STANDARD.encode(key), comet_validator["pub_key"]["value"].as_str().expect("key"));
+    let page = |offset, limit| Some(PageRequest { offset, limit, ..Default::default() });
+    let at_two = rt
+        .block_on(client.get_validator_set_by_height(cmt::GetValidatorSetByHeightRequest { height: 2, pagination: page(0, 1) }))
+        .expect("set at 2")
+        .into_inner();
+    assert_eq!((at_two.block_height, at_two.validators.len()), (2, 1));
+    assert_eq!(at_two.validators[0].address, validator.address);
+    // Offset 1 of a one-validator set is CometBFT's page 2 of 1: its error, passed on.
+    let err = rt
+        .block_on(client.get_validator_set_by_height(cmt::GetValidatorSetByHeightRequest { height: 2, pagination: page(1, 1) }))
+        .expect_err("page past the end");
+    assert!(err.message().contains("page should be within [1, 1] range, given 2"), "{err}");
+    let err = rt
+        .block_on(client.get_validator_set_by_height(cmt::GetValidatorSetByHeightRequest { height: 1_000_000, pagination: None }))
+        .expect_err("future set");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+
+    // ABCIQuery through the app's router: the dev balance's store key, with a proof, agrees with
+    // the bank query at the same height; gRPC method paths are refused as in the SDK.
+    let key = openledger_bank::state_key::balance(&node.dev_address, "uopen");
+    let query = cmt::AbciQueryRequest { data: key.clone(), path: "/store/bank/key".into(), height: 0, prove: true };
+    let answer = rt.block_on(client.abci_query(query)).expect("ABCIQuery").into_inner();
+    assert_eq!(answer.code, 0, "{}", answer.log);
+    assert_eq!(answer.key, key);
+    assert_eq!(answer.proof_ops.map(|p| p.ops.iter().map(|op| op.r#type.clone()).collect::<Vec<_>>()), Some(vec!["ics23:jmt".to_string()]));
+    let stored = cosmos_sdk_proto::cosmos::base::v1beta1::Coin::decode(answer.value.as_slice()).expect("coin");
+    let mut bank_request = tonic::Request::new(QueryBalanceRequest { address: node.dev_address.clone(), denom: "uopen".into() });
+    bank_request.metadata_mut().insert("x-cosmos-block-height", answer.height.to_string().parse().expect("header"));
+    let mut bank = rt.block_on(BankClient::connect(node.grpc_url())).expect("connect");
+    let balance = rt.block_on(bank.balance(bank_request)).expect("balance").into_inner().balance.expect("balance");
+    assert_eq!((stored.denom.as_str(), stored.amount.as_str()), ("uopen", balance.amount.as_str()));
+    assert!(stored.amount.parse::<u128>().expect("amount") > 0);
+    let grpc_path = cmt::AbciQueryRequest { path: "/cosmos.bank.v1beta1.Query/Balance".into(), ..Default::default() };
+    let err = rt.block_on(client.abci_query(grpc_path)).expect_err("gRPC path");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(err.message(), "unsupported ABCI query path: /cosmos.bank.v1beta1.Query/Balance");
+
+    // An unknown method of the service answers UNIMPLEMENTED naming it.
+    let err = rt.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(node.grpc_url()).expect("endpoint").connect().await.expect("connect");
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.expect("ready");
+        let path = http::uri::PathAndQuery::from_static("/cosmos.base.tendermint.v1beta1.Service/GetBlockResults");
+        let codec = tonic::codec::ProstCodec::<cmt::GetLatestBlockRequest, cmt::GetLatestBlockResponse>::default();
+        grpc.unary(tonic::Request::new(cmt::GetLatestBlockRequest {}), path, codec).await.expect_err("unknown method")
+    });
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    assert!(err.message().contains("GetBlockResults") && err.message().contains(SERVICE), "{err}");
+
+    // Server reflection lists it (and the other node-level services) in both versions.
+    let channel = rt.block_on(tonic::transport::Endpoint::from_shared(node.grpc_url()).expect("endpoint").connect()).expect("connect");
+    let (v1, v1alpha) = rt.block_on(openledger_tests::reflection_services(channel));
+    for listed in [&v1, &v1alpha] {
+        for service in [SERVICE, "cosmos.base.node.v1beta1.Service", "cosmos.consensus.v1.Query", "cosmos.tx.v1beta1.Service"] {
+            assert!(listed.iter().any(|s| s == service), "{service} not listed: {listed:?}");
+        }
+    }
+
+    // REST renders the same answers in the SDK's JSON.
+    let rest_block = get(&node, "/cosmos/base/tendermint/v1beta1/blocks/2");
+    assert_eq!(rest_block.status, 200, "{}", rest_block.body);
+    assert_eq!(rest_block.body["block_id"]["hash"], base64::engine::general_purpose::STANDARD.encode(&past_hash).as_str());
+    assert_eq!(rest_block.body["block"]["header"]["height"], "2");
+    assert!(rest_block.body["block"]["header"]["time"].as_str().is_some_and(is_time), "{}", rest_block.body);
+    assert_eq!(rest_block.body["sdk_block"]["header"]["proposer_address"], validator.address.as_str());
+    assert_eq!(rest_block.body["block"]["evidence"], json!({"evidence": []}));
+    assert_eq!(rest_block.body["block"]["last_commit"]["signatures"][0]["block_id_flag"], "BLOCK_ID_FLAG_COMMIT");
+    let rest_set = get(&node, "/cosmos/base/tendermint/v1beta1/validatorsets/latest");
+    assert_eq!(rest_set.body["validators"][0]["address"], validator.address.as_str(), "{}", rest_set.body);
+    assert_eq!(rest_set.body["validators"][0]["pub_key"]["@type"], "/cosmos.crypto.ed25519.PubKey");
+    assert_eq!(rest_set.body["pagination"]["total"], "1");
+    let data = base64::engine::general_purpose::URL_SAFE.encode(&key);
+    let rest_query = get(&node, &format!("/cosmos/base/tendermint/v1beta1/abci_query?path=/store/bank/key&data={data}"));
+    assert_eq!(rest_query.body["code"], 0, "{}", rest_query.body);
+    let value = base64::engine::general_purpose::STANDARD.decode(rest_query.body["value"].as_str().expect("value")).expect("base64");
+    assert_eq!(cosmos_sdk_proto::cosmos::base::v1beta1::Coin::decode(value.as_slice()).expect("coin").denom, "uopen");
+    assert_eq!(get(&node, "/cosmos/base/tendermint/v1beta1/syncing").body, json!({"syncing": false}));
+    assert_error(&get(&node, "/cosmos/base/tendermint/v1beta1/blocks/abc"), 400, 3, "non-numeric height");
 }
