@@ -20,6 +20,7 @@ pub mod llama;
 pub mod lora;
 pub mod mistral_engine;
 pub mod openlora;
+pub mod probe;
 pub mod profile;
 pub mod progress;
 pub mod sampling;

@@ -51,6 +51,20 @@ enum Cmd {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// The determinism probe: 50 prompts decoded greedily on every portable kernel path this CPU
+    /// has at each thread count; prints one JSON line per run and a summary, and fails when any
+    /// two disagree. Compare the summary's digest across machines and builds.
+    Probe {
+        /// Model (GGUF file or Hugging Face directory).
+        #[arg(long)]
+        model: PathBuf,
+        /// Tokens decoded per prompt.
+        #[arg(long, default_value_t = 2)]
+        steps: usize,
+        /// Thread counts to run, comma-separated.
+        #[arg(long, default_value = "1,2,4")]
+        thread_counts: String,
+    },
     /// Print the content hash of a model (GGUF file or directory) or adapter directory.
     Hash {
         /// Path.
@@ -559,6 +573,51 @@ async fn train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// `open-executor probe`.
+fn probe(model: &std::path::Path, steps: usize, thread_counts: &str) -> Result<()> {
+    use open_executor::probe;
+    let counts = thread_counts
+        .split(',')
+        .map(|t| t.trim().parse::<usize>().ok().filter(|&n| (1..=256).contains(&n)))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| ExecutorError::Config(format!("bad --thread-counts {thread_counts:?}")))?;
+    let dev = candle_core::Device::Cpu;
+    let llama = if model.is_dir() {
+        open_executor::llama::LlamaModel::load_hf_dir(model, candle_core::DType::F32, &dev)?
+    } else {
+        open_executor::llama::LlamaModel::load_gguf(model, candle_core::DType::F32, &dev)?
+    };
+    let mut first: Option<String> = None;
+    let mut agree = true;
+    for isa in Isa::available() {
+        for &threads in &counts {
+            let digest = hashing::to_hex(&probe::combined(&probe::digests(&llama, Kernels::Portable(isa), threads, steps)?));
+            println!(
+                "{}",
+                serde_json::json!({"model": model.display().to_string(), "path": isa.as_str(), "threads": threads, "digest": digest})
+            );
+            agree &= first.get_or_insert_with(|| digest.clone()) == &digest;
+        }
+    }
+    let summary = serde_json::json!({
+        "model": model.display().to_string(),
+        "class": open_executor::kernels::PORTABLE_CLASS,
+        "prompts": probe::PROMPTS,
+        "steps": steps,
+        "paths": Isa::available().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+        "thread_counts": counts,
+        "target_features": open_executor::kernels::compiled_target_features(),
+        "digest": first.unwrap_or_default(),
+        "agree": agree,
+    });
+    println!("{summary}");
+    if agree {
+        Ok(())
+    } else {
+        Err(ExecutorError::Kernel("paths or thread counts disagree: this build must not serve".into()))
+    }
+}
+
 /// The Llama shape an adapter fixture is made for: from a GGUF file's metadata or a Hugging Face
 /// directory's config.json.
 fn fixture_model_config(model: &std::path::Path) -> Result<open_executor::llama::LlamaConfig> {
@@ -616,6 +675,7 @@ fn main() -> ExitCode {
             Cmd::Run(a) => run(a).await,
             Cmd::Train(a) => train(a).await,
             Cmd::Hash { path } => hash(path),
+            Cmd::Probe { model, steps, thread_counts } => probe(&model, steps, &thread_counts),
             Cmd::Fetch { executor, hash, out } => {
                 let hash = hashing::parse_hash(&hash)?;
                 let (dir, model) = open_executor::artifact::fetch_adapter(&executor, &hash, &out, &lora::AdapterLimits::default()).await?;

@@ -89,6 +89,31 @@ impl Isa {
     }
 }
 
+/// The vector features this binary was compiled to assume (`-C target-cpu`); they change the
+/// compiler's code, never the results.
+pub fn compiled_target_features() -> Vec<&'static str> {
+    let mut f = Vec::new();
+    if cfg!(target_feature = "sse4.2") {
+        f.push("sse4.2");
+    }
+    if cfg!(target_feature = "avx") {
+        f.push("avx");
+    }
+    if cfg!(target_feature = "avx2") {
+        f.push("avx2");
+    }
+    if cfg!(target_feature = "fma") {
+        f.push("fma");
+    }
+    if cfg!(target_feature = "avx512f") {
+        f.push("avx512f");
+    }
+    if cfg!(target_feature = "neon") {
+        f.push("neon");
+    }
+    f
+}
+
 /// Name and version of the arithmetic defined here; executors whose class is equal produce the
 /// same bits. Bump it whenever any definition above changes.
 pub const PORTABLE_CLASS: &str = "cpu-portable-v1";

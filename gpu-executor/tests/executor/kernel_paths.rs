@@ -9,60 +9,25 @@ use candle_core::{DType, Device};
 use open_executor::executor::{BaseEngine, Executor, ExecutorConfig};
 use open_executor::hashing::to_hex;
 use open_executor::kernels::{Isa, PORTABLE_CLASS};
-use open_executor::llama::{Kernels, LlamaModel, Segment};
-use open_executor::ExecutorError;
-use sha2::{Digest, Sha256};
+use open_executor::llama::{Kernels, LlamaModel};
+use open_executor::{probe, ExecutorError};
 
 use crate::common::{fixture, params, smollm2};
 
-/// 50 prompts of varied length and content, as token ids below `vocab`.
-fn prompts(vocab: u32) -> Vec<Vec<u32>> {
-    (0..50u32).map(|i| (0..(3 + i % 11)).map(|j| (i * 7919 + j * 104_729 + 17) % vocab).collect()).collect()
-}
-
-/// Greedy generation of `steps` tokens per prompt, hashing every token and every logit's bits:
-/// one digest per prompt.
-fn run(model: &LlamaModel, kernels: Kernels, threads: usize, steps: usize) -> Vec<String> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    let vocab = u32::try_from(model.config().vocab).unwrap();
-    pool.install(|| {
-        prompts(vocab)
-            .iter()
-            .map(|prompt| {
-                let mut h = Sha256::new();
-                let mut cache = model.new_cache(prompt.len() + steps);
-                let mut input = prompt.clone();
-                for _ in 0..steps {
-                    let seg = Segment { row: 0, len: input.len(), pos: cache.pos(), adapter: None };
-                    let logits =
-                        model.forward_with(kernels, &input, &[seg], &mut [&mut cache]).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
-                    let next = open_executor::sampling::argmax(&logits);
-                    for l in &logits {
-                        h.update(l.to_bits().to_le_bytes());
-                    }
-                    h.update(next.to_le_bytes());
-                    input = vec![next];
-                }
-                to_hex(&h.finalize().into())
-            })
-            .collect()
-    })
-}
-
 /// Every path × {1, 2} threads against the scalar definition on one thread.
 fn every_path_agrees(model: &LlamaModel, steps: usize, what: &str) {
-    let reference = run(model, Kernels::Portable(Isa::Scalar), 1, steps);
+    let run = |k, threads| probe::digests(model, k, threads, steps).unwrap();
+    let reference = run(Kernels::Portable(Isa::Scalar), 1);
     let mut seen = Vec::new();
     for isa in Isa::available() {
         for threads in [1, 2] {
-            let got = run(model, Kernels::Portable(isa), threads, steps);
+            let got = run(Kernels::Portable(isa), threads);
             let differing: Vec<usize> = (0..got.len()).filter(|&i| got[i] != reference[i]).collect();
             assert!(differing.is_empty(), "{what}: {} at {threads} threads differs from scalar on prompts {differing:?}", isa.as_str());
             seen.push(format!("{}x{threads}", isa.as_str()));
         }
     }
-    let all: String = reference.concat();
-    eprintln!("{what}: 50 prompts x {steps} tokens, identical on {seen:?}: {}", &to_hex(&Sha256::digest(all.as_bytes()).into())[..16]);
+    eprintln!("{what}: 50 prompts x {steps} tokens, identical on {seen:?}: {}", to_hex(&probe::combined(&reference)));
 }
 
 #[test]
