@@ -6,7 +6,10 @@
 # SmolLM2 GGUF ($EXECUTOR_MODEL) registered as base model 1 and every validator as its executor.
 # Then it starts, per validator, one open-executor (--threads 1), one openledgerd and one
 # CometBFT in the background (logs in each node home, pid files in $LOCALNET_DIR/pids) and
-# waits until every node has committed block 2. `localnet/stop.sh` stops exactly those.
+# waits until every node has committed block 2. Genesis registered the executors before they
+# ran, so each validator then re-registers its executor with the hardware class the executor's
+# Health reports (`tx inference register-executor --executor`). `localnet/stop.sh` stops exactly
+# those processes.
 # NO_EXECUTOR=1 writes and runs the network without executors or model.
 set -euo pipefail
 
@@ -52,16 +55,20 @@ fi
 mkdir -p "$PIDS"
 
 # One line per node: index home abci_port rpc_port executor_port executor_addr(or -), then the
+# registered model ids (comma separated, "-" for none) on a line starting with "ids", then the
 # model paths (for the executors) on a line starting with "models".
 mapfile -t NODES < <(python3 - "$LOCALNET_DIR/localnet.json" <<'PY'
 import json, sys
 net = json.load(open(sys.argv[1]))
 for n in net["nodes"]:
     print(n["index"], n["home"], n["abci_port"], n["rpc_port"], n["executor_port"], n["executor_addr"] or "-")
+print("ids", ",".join(str(m["id"]) for m in net["models"]) or "-")
 print("models", *[m["path"] for m in net["models"] if m.get("path")])
 PY
 )
 MODELS=(${NODES[-1]#models})
+unset 'NODES[-1]'
+MODEL_IDS="${NODES[-1]#ids }"
 unset 'NODES[-1]'
 
 wait_port() { # port pid what log
@@ -123,6 +130,18 @@ for line in "${NODES[@]}"; do
   done
   [ "$(height "$rpc")" -ge 2 ] || die "node$i did not reach height 2 within 120 s; see $home/cometbft.log"
 done
+
+# Record each executor's hardware class (informational; a failure only warns).
+if [ "$MODEL_IDS" != "-" ]; then
+  for line in "${NODES[@]}"; do
+    read -r i home abci rpc exec_port exec_addr <<<"$line"
+    [ "$exec_addr" != "-" ] || continue
+    if ! "$OPENLEDGERD" --home "$home" tx inference register-executor --models "$MODEL_IDS" --executor "$exec_addr" \
+      --from dev --node "http://127.0.0.1:$rpc" >>"$home/register-executor.log" 2>&1 </dev/null; then
+      echo "localnet: node$i: could not record its executor's hardware class; see $home/register-executor.log" >&2
+    fi
+  done
+fi
 
 echo "localnet is up: ${#NODES[@]} validators under $LOCALNET_DIR (description: localnet.json)"
 for line in "${NODES[@]}"; do

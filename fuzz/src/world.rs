@@ -233,6 +233,7 @@ impl InferenceChain {
         genesis.inference.executors.push(openledger_inference::genesis::GenesisExecutor {
             validator: openledger_stake::keeper::operator_of(&dev.address()),
             base_model_ids: vec![1],
+            hardware_class: String::new(),
         });
         let app = App::with_storage(Storage::temporary().expect("temporary store"));
         let init = pb::RequestInitChain {

@@ -754,7 +754,10 @@ fn act(p: &mut Planner<'_>, keys: &[AccountKey], action: usize) {
             if ids.is_empty() {
                 return;
             }
-            let msg = ipb::MsgRegisterExecutor { validator: operator_of(&k.address()), base_model_ids: ids };
+            // Some registrations declare a hardware class, some (like an old client) none; chosen
+            // from the ids already drawn so the random stream is the same as without the field.
+            let hardware_class = if ids.len() % 2 == 1 { "cpu-portable-v1".to_string() } else { String::new() };
+            let msg = ipb::MsgRegisterExecutor { validator: operator_of(&k.address()), base_model_ids: ids, hardware_class };
             p.valid(&k, vec![any("/openledger.inference.v1.MsgRegisterExecutor", msg)], GAS, kind);
         }
         39 | 40 => {

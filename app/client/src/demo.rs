@@ -8,7 +8,8 @@
 //!    contributors submit their rows (`localnet/demo/open-data.txt`, compiled in), accepts them
 //!    as the owner and publishes version 1 (the chain indexes it for Proof of Attribution);
 //! 3. waits until this validator's executor answers (on a first `make run` it may still be
-//!    compiling), then starts a ModelFactory fine-tune of base model 1 on that version, which the
+//!    compiling), re-registers it with the hardware class its Health reports (genesis registered
+//!    it before it ran, without one), then starts a ModelFactory fine-tune of base model 1 on that version, which the
 //!    validators train and attest; the adapter it registers is pinned to the datanet version, so
 //!    inferences on it pay the contributors.
 //!
@@ -26,6 +27,7 @@ use openledger_cli::{broadcast_included, QueryFlags, TxFlags};
 use openledger_core::coin::{Coin, BASE_DENOM};
 use openledger_proto::openledger::datanet::v1 as dpb;
 use openledger_proto::openledger::executor::v1 as epb;
+use openledger_proto::openledger::inference::v1 as ipb;
 use openledger_proto::openledger::model::v1 as mpb;
 use openledger_server::rpc_client::{CometRpc, IndexedTx};
 use prost::Message;
@@ -250,6 +252,11 @@ pub fn cmd_demo(home: &Path, args: &DemoArgs) -> anyhow::Result<()> {
 
     // 3. The fine-tune, once the executor answers.
     if !args.no_fine_tune {
+        let executor = wait_for_executor(args)?;
+        // Informational: a failure here does not stop the demo.
+        if let Err(e) = record_hardware_class(&args.node, &owner, &executor) {
+            say(format!("could not record the executor's hardware class: {e:#}"));
+        }
         let adapter_id = fine_tune(args, &owner, datanet_id, version)?;
         seeded["adapter_id"] = json!(adapter_id.to_string());
         seeded["base_model_id"] = json!(args.base_model.to_string());
@@ -259,17 +266,17 @@ pub fn cmd_demo(home: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for the executor, creates the job and waits for its attested adapter.
-fn fine_tune(args: &DemoArgs, owner: &AccountKey, datanet_id: u64, version: u64) -> anyhow::Result<u64> {
+/// Waits until this validator's executor answers; returns its URL.
+fn wait_for_executor(args: &DemoArgs) -> anyhow::Result<String> {
     let started = Instant::now();
     let mut said_waiting = false;
     loop {
         let state = executor_state(&args.node)?;
-        if state["executor"].is_null() {
+        let Some(url) = state["executor"].as_str() else {
             bail!("this node runs no executor (executor_addr is empty in app.toml): nothing can train the demo adapter");
-        }
+        };
         if state["held"].is_boolean() {
-            break;
+            return Ok(url.to_string());
         }
         if !said_waiting {
             say(format!(
@@ -283,6 +290,30 @@ fn fine_tune(args: &DemoArgs, owner: &AccountKey, datanet_id: u64, version: u64)
         }
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// Re-registers `owner`'s validator (the dev account is the operator) for the models it serves,
+/// now with the hardware class its executor at `executor` reports, so operators see what runs.
+/// Nothing to do when it is not registered or already records that class.
+fn record_hardware_class(node: &str, owner: &AccountKey, executor: &str) -> anyhow::Result<()> {
+    let class = openledger_node::inference::executor_health(executor)?.hardware_class;
+    let operator = owner.address().to_bech32_prefixed(openledger_core::address::VALOPER_PREFIX);
+    let registered: ipb::QueryExecutorsResponse = query(node, "/openledger.inference.v1.Query/Executors", &ipb::QueryExecutorsRequest {})?;
+    let Some(mine) = registered.executors.into_iter().find(|e| e.validator == operator) else {
+        say(format!("{operator} is not registered as an executor; hardware class {class:?} not recorded"));
+        return Ok(());
+    };
+    if class.is_empty() || mine.hardware_class == class {
+        return Ok(());
+    }
+    let msg = ipb::MsgRegisterExecutor { validator: operator, base_model_ids: mine.base_model_ids, hardware_class: class.clone() };
+    send(owner, node, vec![any(openledger_inference::msg::MSG_REGISTER_EXECUTOR, msg)])?;
+    say(format!("executor registered with hardware class {class:?}"));
+    Ok(())
+}
+
+/// Creates the fine-tune job and waits for its attested adapter.
+fn fine_tune(args: &DemoArgs, owner: &AccountKey, datanet_id: u64, version: u64) -> anyhow::Result<u64> {
     let params: mpb::QueryParamsResponse = query(&args.node, "/openledger.model.v1.Query/Params", &mpb::QueryParamsRequest {})?;
     let fee = params.params.and_then(|p| p.min_fee).context("fine-tune params lack min_fee")?;
     // Enough passes over twelve short answers for SmolLM2-135M to learn them word for word

@@ -314,10 +314,13 @@ pub fn register_genesis_models(
     if !registered.is_empty() {
         let ids: Vec<u64> = registered.iter().map(|m| m.id).collect();
         for validator in executors {
-            app_state
-                .inference
-                .executors
-                .push(openledger_inference::genesis::GenesisExecutor { validator: validator.clone(), base_model_ids: ids.clone() });
+            // The hardware class is unknown until the executor runs: `localnet/start.sh`
+            // re-registers each executor with the class its Health reports.
+            app_state.inference.executors.push(openledger_inference::genesis::GenesisExecutor {
+                validator: validator.clone(),
+                base_model_ids: ids.clone(),
+                hardware_class: String::new(),
+            });
         }
     }
     registered

@@ -273,16 +273,10 @@ impl InferenceRuntime {
         let Some(addr) = self.executor_addr.clone() else {
             return serde_json::json!({"adapter": hash, "executor": null, "held": null});
         };
-        let asked = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|rt| {
-            rt.block_on(async {
-                let endpoint = tonic::transport::Endpoint::from_shared(addr.clone())?.connect_timeout(Duration::from_secs(2));
-                let mut client = ExecutorClient::new(endpoint.connect().await?).max_decoding_message_size(16 * 1024 * 1024);
-                let call = client.list_models(openledger_proto::openledger::executor::v1::ListModelsRequest {});
-                let list =
-                    tokio::time::timeout(Duration::from_secs(3), call).await.map_err(|_| anyhow::anyhow!("timed out"))??.into_inner();
-                Ok::<_, anyhow::Error>(list.adapters.iter().any(|a| a.hash.eq_ignore_ascii_case(hash)))
-            })
-        });
+        let asked = ask_executor(&addr, |mut client| async move {
+            client.list_models(openledger_proto::openledger::executor::v1::ListModelsRequest {}).await
+        })
+        .map(|list| list.adapters.iter().any(|a| a.hash.eq_ignore_ascii_case(hash)));
         match asked {
             Ok(held) => serde_json::json!({"adapter": hash, "executor": addr, "held": held}),
             Err(e) => serde_json::json!({"adapter": hash, "executor": addr, "held": null, "error": e.to_string()}),
@@ -454,6 +448,29 @@ fn commit_entries_extended(commit: &pb::ExtendedCommitInfo) -> Vec<CommitEntry> 
             block_id_flag: v.block_id_flag,
         })
         .collect()
+}
+
+/// One unary call to the executor at `addr` (`http://HOST:PORT`) on a runtime of its own, for
+/// callers outside any runtime (node-local probes, the CLI): connects within 2 s, answers within 3 s.
+fn ask_executor<T, F, Fut>(addr: &str, call: F) -> anyhow::Result<T>
+where
+    F: FnOnce(ExecutorClient<tonic::transport::Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let endpoint = tonic::transport::Endpoint::from_shared(addr.to_string())?.connect_timeout(Duration::from_secs(2));
+        let client = ExecutorClient::new(endpoint.connect().await?).max_decoding_message_size(16 * 1024 * 1024);
+        let response = tokio::time::timeout(Duration::from_secs(3), call(client)).await.map_err(|_| anyhow::anyhow!("timed out"))??;
+        Ok(response.into_inner())
+    })
+}
+
+/// The Health of the executor at `addr` (`http://HOST:PORT`): its status, version and hardware
+/// class (what `tx inference register-executor --executor` records on chain).
+pub fn executor_health(addr: &str) -> anyhow::Result<openledger_proto::openledger::executor::v1::HealthResponse> {
+    ask_executor(addr, |mut client| async move { client.health(openledger_proto::openledger::executor::v1::HealthRequest {}).await })
+        .map_err(|e| anyhow::anyhow!("executor {addr}: Health: {e}"))
 }
 
 /// Runs requests on the executor one at a time (the executor batches internally).

@@ -78,6 +78,9 @@ pub enum InferenceError {
     /// A conversation sent to a base model that registered no chat template.
     #[error("base model {0} has no chat template: send a plain prompt instead of messages")]
     NotAChatModel(u64),
+    /// An executor registration's hardware class is too long or not printable ASCII.
+    #[error("invalid hardware class: {0}")]
+    InvalidHardwareClass(String),
 }
 
 impl ErrorCode for InferenceError {
@@ -111,6 +114,7 @@ impl ErrorCode for InferenceError {
             Self::InvalidInjected(_) => 13,
             Self::Overflow(_) => 14,
             Self::NotAChatModel(_) => 15,
+            Self::InvalidHardwareClass(_) => 16,
         }
     }
 }
@@ -142,9 +146,10 @@ mod tests {
             InferenceError::InvalidInjected(String::new()),
             InferenceError::Overflow("x"),
             InferenceError::NotAChatModel(1),
+            InferenceError::InvalidHardwareClass(String::new()),
         ];
         let codes: Vec<u32> = all.iter().map(ErrorCode::code).collect();
-        assert_eq!(codes, (2..=15).collect::<Vec<u32>>());
+        assert_eq!(codes, (2..=16).collect::<Vec<u32>>());
         assert!(all.iter().all(|e| e.codespace() == INFERENCE_CODESPACE));
         assert_eq!(InferenceError::Unauthorized("x".into()).code(), 4);
     }

@@ -82,11 +82,19 @@ pub struct ExecutorRegistered {
     pub validator: String,
     /// Models.
     pub base_model_ids: Vec<u64>,
+    /// Declared hardware class (empty: none).
+    pub hardware_class: String,
 }
 
 impl TypedEvent for ExecutorRegistered {
     fn into_event(self) -> Event {
         let ids: Vec<String> = self.base_model_ids.iter().map(u64::to_string).collect();
-        Event::new("executor_registered").attr("validator", self.validator).attr("base_model_ids", ids.join(","))
+        let event = Event::new("executor_registered").attr("validator", self.validator).attr("base_model_ids", ids.join(","));
+        // Only when declared: a registration without one emits the same event as before the field.
+        if self.hardware_class.is_empty() {
+            event
+        } else {
+            event.attr("hardware_class", self.hardware_class)
+        }
     }
 }

@@ -121,6 +121,9 @@ pub struct GenesisExecutor {
     /// Base model ids served.
     #[serde(with = "ids")]
     pub base_model_ids: Vec<u64>,
+    /// Declared hardware class of the executor (empty or absent: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hardware_class: String,
 }
 
 mod ids {
@@ -181,7 +184,7 @@ pub fn init_genesis(
         let mut ids = e.base_model_ids.clone();
         ids.sort_unstable();
         ids.dedup();
-        keeper.register_executor(state, info, &e.validator, &ids)?;
+        keeper.register_executor(state, info, &e.validator, &ids, &e.hardware_class)?;
     }
     for value in &genesis.requests {
         let r: Request = from_json("request", REQUEST, value)?;
@@ -208,7 +211,7 @@ pub fn export_genesis(keeper: &InferenceKeeper, state: &dyn openledger_core::Sta
     let executors = keeper
         .executors(state)?
         .into_iter()
-        .map(|e: Executor| GenesisExecutor { validator: e.validator, base_model_ids: e.base_model_ids })
+        .map(|e: Executor| GenesisExecutor { validator: e.validator, base_model_ids: e.base_model_ids, hardware_class: e.hardware_class })
         .collect();
     let mut requests = Vec::new();
     let mut results = Vec::new();

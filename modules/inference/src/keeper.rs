@@ -195,6 +195,22 @@ pub fn check_prompt_or_messages(prompt: &str, messages: &[ChatMessage], max_byte
     Ok(())
 }
 
+/// Longest hardware class an executor registration may declare, in bytes.
+pub const MAX_HARDWARE_CLASS_BYTES: usize = 64;
+
+/// Checks a registration's hardware class (the executor's Health `hardware_class`): at most
+/// [`MAX_HARDWARE_CLASS_BYTES`] bytes of printable ASCII (space to `~`). Empty is allowed: clients
+/// that predate the field send none.
+pub fn check_hardware_class(class: &str) -> Result<(), InferenceError> {
+    if class.len() > MAX_HARDWARE_CLASS_BYTES {
+        return Err(InferenceError::InvalidHardwareClass(format!("{} bytes; at most {MAX_HARDWARE_CLASS_BYTES}", class.len())));
+    }
+    if let Some(bad) = class.bytes().find(|b| !(b' '..=b'~').contains(b)) {
+        return Err(InferenceError::InvalidHardwareClass(format!("byte 0x{bad:02x} is not printable ASCII")));
+    }
+    Ok(())
+}
+
 /// A validator as the inference module needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatorInfo {
@@ -424,14 +440,17 @@ impl InferenceKeeper {
     }
 
     /// MsgRegisterExecutor: `operator` (already checked to be the signer's validator) serves
-    /// `base_model_ids` (sorted, unique); an empty list removes the registration.
+    /// `base_model_ids` (sorted, unique) on an executor of `hardware_class` (empty: not
+    /// declared); an empty list removes the registration.
     pub fn register_executor(
         &self,
         state: &mut dyn StateWrite,
         info: BlockInfo,
         operator: &str,
         base_model_ids: &[u64],
+        hardware_class: &str,
     ) -> Result<(), InferenceError> {
+        check_hardware_class(hardware_class)?;
         let params = self.params(state)?;
         if base_model_ids.len() > params.max_models_per_executor as usize {
             return Err(InferenceError::InvalidRegistration(format!(
@@ -451,11 +470,21 @@ impl InferenceKeeper {
         if base_model_ids.is_empty() {
             state.delete(&state_key::executor(operator))?;
         } else {
-            let entry =
-                Executor { validator: operator.to_string(), base_model_ids: base_model_ids.to_vec(), registered_height: info.height };
+            // proto3 leaves an empty hardware_class out, so a registration without one stores the
+            // same bytes (and costs the same gas) as before the field existed.
+            let entry = Executor {
+                validator: operator.to_string(),
+                base_model_ids: base_model_ids.to_vec(),
+                registered_height: info.height,
+                hardware_class: hardware_class.to_string(),
+            };
             state.put_proto(state_key::executor(operator), &entry)?;
         }
-        state.emit_typed(ExecutorRegistered { validator: operator.to_string(), base_model_ids: base_model_ids.to_vec() });
+        state.emit_typed(ExecutorRegistered {
+            validator: operator.to_string(),
+            base_model_ids: base_model_ids.to_vec(),
+            hardware_class: hardware_class.to_string(),
+        });
         Ok(())
     }
 

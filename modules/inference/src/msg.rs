@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::InferenceError;
 use crate::keeper::{
-    check_prompt_or_messages, InferenceKeeper, PromptInput, ABSOLUTE_MAX_MODELS, ABSOLUTE_MAX_PROMPT_BYTES, ABSOLUTE_MAX_TOKENS,
+    check_hardware_class, check_prompt_or_messages, InferenceKeeper, PromptInput, ABSOLUTE_MAX_MODELS, ABSOLUTE_MAX_PROMPT_BYTES,
+    ABSOLUTE_MAX_TOKENS,
 };
 
 /// Type URL of `MsgRequestInference`.
@@ -155,6 +156,7 @@ impl RegisterExecutor {
         if ids.len() != msg.base_model_ids.len() || ids.contains(&0) {
             return Err(InferenceError::InvalidRegistration("base model ids must be unique and non-zero".into()));
         }
+        check_hardware_class(&msg.hardware_class)?;
         Ok(Self { signer: operator, base_model_ids: ids, msg: msg.clone() })
     }
 
@@ -166,7 +168,16 @@ impl RegisterExecutor {
     /// Amino JSON.
     pub fn amino_json(&self) -> Value {
         let ids: Vec<Value> = self.msg.base_model_ids.iter().map(|i| json!(i.to_string())).collect();
-        amino("openledger/MsgRegisterExecutor", vec![("base_model_ids", Value::Array(ids)), ("validator", json!(self.msg.validator))])
+        // Free text: omitted when empty (as the SDK's amino JSON does), so an old client's sign
+        // bytes are unchanged.
+        amino(
+            "openledger/MsgRegisterExecutor",
+            vec![
+                ("base_model_ids", Value::Array(ids)),
+                ("hardware_class", json!(self.msg.hardware_class)),
+                ("validator", json!(self.msg.validator)),
+            ],
+        )
     }
 
     /// Stores the registration.
@@ -176,7 +187,7 @@ impl RegisterExecutor {
         state: &mut dyn StateWrite,
         info: BlockInfo,
     ) -> Result<MsgRegisterExecutorResponse, InferenceError> {
-        keeper.register_executor(state, info, &self.msg.validator, &self.base_model_ids)?;
+        keeper.register_executor(state, info, &self.msg.validator, &self.base_model_ids, &self.msg.hardware_class)?;
         Ok(MsgRegisterExecutorResponse {})
     }
 }
@@ -216,5 +227,42 @@ mod tests {
         );
         let raw = MsgRequestInference { prompt: "0".into(), messages: vec![], ..msg };
         assert_eq!(RequestInference::check_stateless(&raw).unwrap().amino_json()["value"]["prompt"], "0");
+    }
+
+    fn registration(hardware_class: &str) -> MsgRegisterExecutor {
+        MsgRegisterExecutor {
+            validator: Address::from_bytes(&[9; 20]).unwrap().to_bech32_prefixed(VALOPER_PREFIX),
+            base_model_ids: vec![2, 1],
+            hardware_class: hardware_class.into(),
+        }
+    }
+
+    /// The hardware class is bounded statelessly: at most 64 bytes of printable ASCII, with the
+    /// frozen code (inference, 16); empty (an old client) and exactly 64 bytes pass.
+    #[test]
+    fn hardware_class_is_bounded_printable_ascii() {
+        use openledger_core::error::ErrorCode;
+        for ok in ["", "cpu-portable-v1", "machine-specific: candle cpu x86_64 avx2 fma", &"~".repeat(64), " "] {
+            let checked = RegisterExecutor::check_stateless(&registration(ok)).unwrap_or_else(|e| panic!("{ok:?} refused: {e}"));
+            assert_eq!(checked.msg.hardware_class, ok);
+            assert_eq!(checked.base_model_ids, vec![1, 2]);
+        }
+        for bad in [&"a".repeat(65), "cpu\nportable", "tab\there", "caf\u{e9}", "nul\0", "del\u{7f}"] {
+            let err = RegisterExecutor::check_stateless(&registration(bad)).expect_err(bad);
+            assert!(matches!(err, InferenceError::InvalidHardwareClass(_)), "{bad:?}: {err}");
+            assert_eq!((err.codespace(), err.code()), ("inference", 16), "{bad:?}");
+        }
+    }
+
+    /// Amino JSON omits an empty hardware class (an old client's sign bytes are unchanged) and
+    /// carries a declared one.
+    #[test]
+    fn amino_json_of_a_registration() {
+        let old = RegisterExecutor::check_stateless(&registration("")).unwrap().amino_json();
+        let validator = registration("").validator;
+        assert_eq!(old, json!({"type": "openledger/MsgRegisterExecutor", "value": {"base_model_ids": ["2", "1"], "validator": validator}}));
+        let new = RegisterExecutor::check_stateless(&registration("cpu-portable-v1")).unwrap().amino_json();
+        assert_eq!(new["value"]["hardware_class"], "cpu-portable-v1");
+        assert_eq!(RegisterExecutor::check_stateless(&registration("0")).unwrap().amino_json()["value"]["hardware_class"], "0");
     }
 }

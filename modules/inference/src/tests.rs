@@ -195,7 +195,7 @@ fn setup(n: usize, fee: u128) -> (Net, StateDelta<EmptyState>, u64) {
     set_balance(&mut state, &requester(), 1_000_000);
     net.keeper.begin_block(&mut state, &[9; 32]).unwrap();
     for op in &net.operators {
-        net.keeper.register_executor(&mut state, info(1), op, &[1]).unwrap();
+        net.keeper.register_executor(&mut state, info(1), op, &[1], "").unwrap();
     }
     let id = net.keeper.request_inference(&mut state, info(10), &requester(), 1, 0, PromptInput::text("Hello"), 16, fee).unwrap();
     (net, state, id)
@@ -289,7 +289,7 @@ fn bad_requests_fail_with_codes() {
     assert_eq!((e.codespace(), e.code()), ("sdk", 5));
     // Nobody serves model 1 any more.
     for op in &net.operators {
-        k.register_executor(&mut state, info(11), op, &[]).unwrap();
+        k.register_executor(&mut state, info(11), op, &[], "").unwrap();
     }
     let e = k.request_inference(&mut state, info(11), &requester(), 1, 0, PromptInput::text("hi"), 16, 5_000).unwrap_err();
     assert_eq!(e.code(), 6);
@@ -493,8 +493,8 @@ fn process_proposal_rejects_power_below_two_thirds() {
 fn only_registered_executors_count_towards_two_thirds() {
     let (net, mut state, id) = setup(4, 5_000);
     // Validators 2 and 3 stop serving the model: two of the two remaining executors agree.
-    net.keeper.register_executor(&mut state, info(10), &net.operators[2], &[]).unwrap();
-    net.keeper.register_executor(&mut state, info(10), &net.operators[3], &[]).unwrap();
+    net.keeper.register_executor(&mut state, info(10), &net.operators[2], &[], "").unwrap();
+    net.keeper.register_executor(&mut state, info(10), &net.operators[3], &[], "").unwrap();
     let good = report(id, &TOKENS, TEXT);
     let (votes, commit) = signed_votes(&net, 11, &[Some(vec![good.clone()]), Some(vec![good]), Some(vec![]), None]);
     let verified = votes::verify_injected(&net.keeper, &state, CHAIN, 12, 0, &commit, &injected(11, votes, vec![good_output(id)])).unwrap();
@@ -536,6 +536,7 @@ fn params_validate_and_genesis_round_trips() {
     p.fee_split.as_mut().unwrap().owner_bps += 1;
     let e = net.keeper.set_params(&mut state, &p).unwrap_err();
     assert!(matches!(e, InferenceError::InvalidParams(_)));
+    net.keeper.register_executor(&mut state, info(2), &net.operators[0], &[1], "cpu-portable-v1").unwrap();
     let exported = crate::genesis::export_genesis(&net.keeper, &state).unwrap();
     let mut fresh = StateDelta::new(EmptyState);
     crate::genesis::init_genesis(&net.keeper, &mut fresh, &exported, info(1)).unwrap();
@@ -545,6 +546,41 @@ fn params_validate_and_genesis_round_trips() {
     assert_eq!(net.keeper.pending_ids(&fresh, 10).unwrap().len(), 1);
     let map: BTreeMap<_, _> = again.executors.iter().map(|e| (e.validator.clone(), e.base_model_ids.clone())).collect();
     assert_eq!(map.len(), 4);
+    // The hardware class travels; an executor without one has no such key in the JSON.
+    let classes: BTreeMap<_, _> = again.executors.iter().map(|e| (e.validator.clone(), e.hardware_class.clone())).collect();
+    assert_eq!(classes[&net.operators[0]], "cpu-portable-v1");
+    assert_eq!(classes[&net.operators[1]], "");
+    let json = serde_json::to_value(&again.executors).unwrap();
+    let declared = json.as_array().unwrap().iter().filter(|e| e.get("hardware_class").is_some()).count();
+    assert_eq!(declared, 1, "{json}");
+    // Genesis is held to the same bound as the message.
+    let mut bad = again.clone();
+    bad.executors[0].hardware_class = "x".repeat(65);
+    let e = crate::genesis::init_genesis(&net.keeper, &mut StateDelta::new(EmptyState), &bad, info(1)).unwrap_err();
+    assert!(matches!(e, InferenceError::InvalidHardwareClass(_)), "{e}");
+}
+
+/// A registration stores its hardware class; one without the field stores the same bytes as an
+/// `Executor` that never had it (proto3 leaves the empty string out), and replaces a declared one.
+#[test]
+fn registration_records_the_hardware_class() {
+    let (net, mut state, _) = setup(4, 5_000);
+    let op = &net.operators[1];
+    net.keeper.register_executor(&mut state, info(3), op, &[1], "machine-specific: candle cpu x86_64 avx2 fma").unwrap();
+    let stored = net.keeper.executor(&state, op).unwrap().unwrap();
+    assert_eq!(stored.hardware_class, "machine-specific: candle cpu x86_64 avx2 fma");
+    assert_eq!(stored.registered_height, 3);
+    net.keeper.register_executor(&mut state, info(4), op, &[1], "").unwrap();
+    let raw = state.get_raw(&crate::state_key::executor(op)).unwrap().unwrap();
+    // Fields 1..=3 only: validator, the packed ids, registered_height.
+    let mut old = Vec::new();
+    prost::encoding::string::encode(1, op, &mut old);
+    prost::encoding::uint64::encode_packed(2, &[1], &mut old);
+    prost::encoding::uint64::encode(3, &4, &mut old);
+    assert_eq!(raw, old);
+    assert_eq!(net.keeper.executor(&state, op).unwrap().unwrap().hardware_class, "");
+    let e = net.keeper.register_executor(&mut state, info(5), op, &[1], "bad\u{7f}").unwrap_err();
+    assert!(matches!(e, InferenceError::InvalidHardwareClass(_)), "{e}");
 }
 
 /// Signed votes of height `h` carrying training results (each as its validator's binding, as a
@@ -594,7 +630,7 @@ fn training_setup() -> (Net, StateDelta<EmptyState>) {
     let net = net(4);
     let mut state = StateDelta::new(EmptyState);
     for op in &net.operators {
-        net.keeper.register_executor(&mut state, info(1), op, &[1]).unwrap();
+        net.keeper.register_executor(&mut state, info(1), op, &[1], "").unwrap();
     }
     net.host.jobs.lock().unwrap().insert(7, TrainingJobInfo { base_model_id: 1, status: TrainingJobStatus::Queued, attested: None });
     (net, state)
@@ -688,8 +724,8 @@ fn failed_reports_are_never_slashed_and_two_thirds_failed_fails_the_job() {
 fn training_below_two_thirds_or_from_non_executors_decides_nothing() {
     let (net, mut state) = training_setup();
     // Validators 2 and 3 do not serve model 1: their reports do not count.
-    net.keeper.register_executor(&mut state, info(2), &net.operators[2], &[]).unwrap();
-    net.keeper.register_executor(&mut state, info(2), &net.operators[3], &[]).unwrap();
+    net.keeper.register_executor(&mut state, info(2), &net.operators[2], &[], "").unwrap();
+    net.keeper.register_executor(&mut state, info(2), &net.operators[3], &[], "").unwrap();
     let (votes, commit) = signed_training_votes(
         &net,
         11,

@@ -22,7 +22,7 @@ use openledger_tests::{Node, NodeOptions};
 /// A fresh recipient: its balance counts the committed sends.
 const RECIPIENT_SECRET: [u8; 32] = [42; 32];
 
-fn rest_json(rest: &str, path: &str) -> Option<serde_json::Value> {
+pub(crate) fn rest_json(rest: &str, path: &str) -> Option<serde_json::Value> {
     let resp = ureq::get(&format!("{rest}{path}")).timeout(Duration::from_secs(5)).call().ok()?;
     resp.into_json().ok()
 }

@@ -94,6 +94,35 @@ fn hex_hash(path: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Node 0 registered with `--executor`: the registration records the hardware class its
+/// executor's Health reports, and the CLI, gRPC and REST queries of the executors show it; the
+/// validators registered at genesis (before their executors ran) show none.
+fn assert_hardware_class_recorded(net: &Localnet, executor: &str) {
+    let health = runtime().block_on(async {
+        let mut client = epb::executor_client::ExecutorClient::connect(executor.to_string()).await.expect("executor connect");
+        client.health(epb::HealthRequest {}).await.expect("Health").into_inner()
+    });
+    let class = health.hardware_class;
+    assert!(!class.is_empty(), "the executor reports no hardware class: {}", health.version);
+    let operator0 = net.nodes[0].info.operator_address.as_str();
+    let node = net.node(0);
+    let listed = cli(node, &["query", "inference", "executors"]);
+    let grpc: ipb::QueryExecutorsResponse = abci(node, "/openledger.inference.v1.Query/Executors", ipb::QueryExecutorsRequest {});
+    let rest = crate::crashloop::rest_json(&node.rest_url(), "/openledger/inference/v1/executors").expect("REST executors");
+    for shown in [&listed, &rest] {
+        let all = shown["executors"].as_array().unwrap_or_else(|| panic!("no executors: {shown}"));
+        assert_eq!(all.len(), 4, "{shown}");
+        for e in all {
+            let expected = if e["validator"] == operator0 { class.as_str() } else { "" };
+            // proto3 JSON leaves an empty string out; the CLI prints "".
+            assert_eq!(e["hardware_class"].as_str().unwrap_or_default(), expected, "{shown}");
+        }
+    }
+    let mine = grpc.executors.iter().find(|e| e.validator == operator0).expect("node 0 registered");
+    assert_eq!((mine.hardware_class.as_str(), mine.base_model_ids.as_slice()), (class.as_str(), &[1, 2][..]));
+    assert!(grpc.executors.iter().filter(|e| e.validator != operator0).all(|e| e.hardware_class.is_empty()));
+}
+
 #[test]
 fn verifiable_inference_on_a_four_validator_localnet() {
     // The generated tiny Llama has random weights: its answers are a few canonical tokens long
@@ -132,7 +161,10 @@ fn verifiable_inference_on_a_four_validator_localnet() {
     let mut register = words("tx model register-base --from dev --name missing --architecture llama --license MIT --price 10uopen");
     register.extend(["--weights-hash", &fake, "--tokenizer-hash", &fake, "--chain-id", &net.info.chain_id]);
     cli(node, &register);
-    cli(node, &["tx", "inference", "register-executor", "--models", "1,2", "--from", "dev", "--chain-id", &net.info.chain_id]);
+    let executor0 = format!("http://127.0.0.1:{}", net.nodes[0].info.executor_port);
+    let register = ["tx", "inference", "register-executor", "--models", "1,2", "--executor", &executor0, "--from", "dev"];
+    cli(node, &[&register[..], &["--chain-id", &net.info.chain_id]].concat());
+    assert_hardware_class_recorded(&net, &executor0);
     let dave0 = uopen(node, &dave.address());
     let unanswered = ipb::MsgRequestInference {
         requester: dave.address().to_bech32(),

@@ -4,7 +4,8 @@
 //! by this validator (its chat template pinned), start the executor, seed the demo (two funded
 //! contributors, a published datanet, a fine-tune of SmolLM2 on it trained and attested by the
 //! validator), and then answer `openledgerd tx inference request` on the demo adapter through
-//! the model's chat template, paying the demo contributors through Proof of Attribution.
+//! the model's chat template, paying the demo contributors through Proof of Attribution. The
+//! demo also re-registers the validator's executor with the hardware class its Health reports.
 //! Everything is waited for by polling state (demo.json, the request's status), never a timer.
 
 use std::io::Read;
@@ -158,6 +159,12 @@ fn make_run_serves_smollm2_a_demo_datanet_and_a_fine_tuned_adapter() {
         .collect();
     assert_eq!(contributors.len(), 2);
     let before: Vec<u128> = contributors.iter().map(|a| balance(api, a)).collect();
+
+    // Genesis registered the executor before it ran; the demo recorded its hardware class.
+    let health = openledger_app::inference::executor_health(&format!("http://127.0.0.1:{executor}")).expect("executor Health");
+    assert!(!health.hardware_class.is_empty(), "the executor reports no hardware class");
+    let executors = rest(api, "/openledger/inference/v1/executors");
+    assert_eq!(executors["executors"][0]["hardware_class"], health.hardware_class.as_str(), "{executors}\n{}", run.logs());
 
     // A newcomer's question, on the demo adapter: rendered with the chat template, answered.
     let node = format!("http://127.0.0.1:{rpc}");

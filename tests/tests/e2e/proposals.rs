@@ -59,6 +59,7 @@ fn chain() -> Chain {
     genesis.inference.executors.push(openledger_inference::genesis::GenesisExecutor {
         validator: openledger_stake::keeper::operator_of(&dev().address()),
         base_model_ids: vec![1],
+        hardware_class: String::new(),
     });
     let app = new_app(&genesis);
     run_block(&app, &[]);

@@ -1176,7 +1176,8 @@ mod generate {
             }
             // Inference: executors registered, requests that nobody answers expire and are refunded.
             55 => {
-                let reg = |v: &AccountKey| ipb::MsgRegisterExecutor { validator: op(v), base_model_ids: vec![1] };
+                let reg =
+                    |v: &AccountKey| ipb::MsgRegisterExecutor { validator: op(v), base_model_ids: vec![1], hardware_class: String::new() };
                 g.ok(&k.dev, vec![any("/openledger.inference.v1.MsgRegisterExecutor", reg(&k.dev))], Direct, "register executor");
                 g.ok(&k.val2, vec![any("/openledger.inference.v1.MsgRegisterExecutor", reg(&k.val2))], AminoJson, "register executor");
             }

@@ -1,5 +1,6 @@
 //! CLI of the inference module: `tx inference request` (submits a paid request and waits until
-//! the network agreed on the answer, then prints it), `tx inference register-executor`, and
+//! the network agreed on the answer, then prints it), `tx inference register-executor` (with the
+//! executor's hardware class, given or asked from its Health), and
 //! `query inference params|request|pending|executors`.
 
 use std::path::Path;
@@ -55,11 +56,20 @@ pub enum InferenceTx {
         #[command(flatten)]
         flags: TxFlags,
     },
-    /// Declare the base models this validator's executor serves (empty list: none).
+    /// Declare the base models this validator's executor serves (empty list: none) and its
+    /// hardware class (executors of one class give the same output bits).
     RegisterExecutor {
         /// Base model ids, comma separated.
         #[arg(long, default_value = "")]
         models: String,
+        /// Hardware class to record (what the executor's Health reports, e.g. cpu-portable-v1; at
+        /// most 64 bytes of printable ASCII). Without it and without --executor none is recorded.
+        #[arg(long, conflicts_with = "executor")]
+        hardware_class: Option<String>,
+        /// URL of this validator's executor (e.g. http://127.0.0.1:50051): ask its Health for the
+        /// hardware class and record that.
+        #[arg(long)]
+        executor: Option<String>,
         /// Key name of the validator operator.
         #[arg(long)]
         from: String,
@@ -220,6 +230,21 @@ fn request_id_of(tx: &openledger_server::rpc_client::IndexedTx) -> anyhow::Resul
         .context("request_id")
 }
 
+/// The hardware class the executor at `url` reports in its Health (said on stderr; empty, with a
+/// warning, for an executor that predates the field).
+fn executor_hardware_class(url: &str) -> anyhow::Result<String> {
+    let health = openledger_node::inference::executor_health(url)?;
+    if health.hardware_class.is_empty() {
+        eprintln!("warning: the executor at {url} (version {}) reports no hardware class; registering without one", health.version);
+    } else {
+        eprintln!(
+            "executor at {url} (version {}): hardware class {:?}, kernel path {:?}",
+            health.version, health.hardware_class, health.kernel_path
+        );
+    }
+    Ok(health.hardware_class)
+}
+
 /// Runs an inference tx command.
 pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
     match cmd {
@@ -289,7 +314,7 @@ pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
                 std::thread::sleep(Duration::from_millis(500));
             }
         }
-        InferenceTx::RegisterExecutor { models, from, flags } => {
+        InferenceTx::RegisterExecutor { models, hardware_class, executor, from, flags } => {
             let key = flags.signer(home, &from)?;
             let ids = models
                 .split(',')
@@ -297,10 +322,18 @@ pub fn inference_tx(home: &Path, cmd: InferenceTx) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(|s| s.parse::<u64>().with_context(|| format!("bad model id {s:?}")))
                 .collect::<anyhow::Result<Vec<u64>>>()?;
+            let hardware_class = match (hardware_class, executor) {
+                (Some(class), _) => class,
+                (None, Some(url)) => executor_hardware_class(&url)?,
+                (None, None) => String::new(),
+            };
             let msg = ipb::MsgRegisterExecutor {
                 validator: key.address().to_bech32_prefixed(openledger_core::address::VALOPER_PREFIX),
                 base_model_ids: ids,
+                hardware_class,
             };
+            // The chain's own stateless check, so a bad class fails here with its reason.
+            imsg::RegisterExecutor::check_stateless(&msg)?;
             broadcast(&key, vec![Any { type_url: imsg::MSG_REGISTER_EXECUTOR.into(), value: msg.encode_to_vec() }], &flags)
         }
     }
@@ -341,7 +374,13 @@ pub fn inference_query(cmd: InferenceQueryCmd) -> anyhow::Result<()> {
         }
         InferenceQueryCmd::Executors { flags } => {
             let r: ipb::QueryExecutorsResponse = query(&flags.node, flags.height, "Executors", &ipb::QueryExecutorsRequest {})?;
-            json!({"executors": r.executors.iter().map(|e| json!({"validator": e.validator, "base_model_ids": e.base_model_ids.iter().map(u64::to_string).collect::<Vec<_>>(), "registered_height": e.registered_height.to_string()})).collect::<Vec<_>>()})
+            json!({"executors": r.executors.iter().map(|e| json!({
+                "validator": e.validator,
+                "base_model_ids": e.base_model_ids.iter().map(u64::to_string).collect::<Vec<_>>(),
+                "registered_height": e.registered_height.to_string(),
+                // "" when the registration declared none.
+                "hardware_class": e.hardware_class,
+            })).collect::<Vec<_>>()})
         }
     };
     println!("{}", serde_json::to_string_pretty(&value)?);
