@@ -14,7 +14,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build localnet localnet-stop localnet-status crashloop bench-peers
+.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build determinism llama-cpp bench-cpu localnet localnet-stop localnet-status crashloop bench-peers
 
 all: build
 
@@ -212,10 +212,31 @@ lint-executor:
 	$(CARGO) fmt --manifest-path gpu-executor/Cargo.toml -- --check
 	$(EXECUTOR_CARGO) clippy --release --manifest-path gpu-executor/Cargo.toml --all-targets -- -D warnings
 
-## executor: the release `open-executor` binary ($(EXECUTOR_BIN)).
+## executor: the release `open-executor` binary ($(EXECUTOR_BIN)), built exactly as `make test`
+## builds it, so `make test` then `make localnet` or `make bench` compile mistral.rs once.
 EXECUTOR_BIN := $(CACHE)/target-executor/release/open-executor
-executor:
-	$(EXECUTOR_CARGO) build --release --manifest-path gpu-executor/Cargo.toml --bin open-executor
+executor: executor-test-build
+
+## determinism: the executor's outputs across separate builds for -C target-cpu=x86-64 (SSE2),
+## x86-64-v3 (AVX2 + FMA) and native, each without mistral.rs (DETERMINISM_CPUS to choose): the
+## probe's 50 prompts on every kernel path at 1, 2 and 4 threads must give one digest per model.
+determinism: executor-model
+	nice -n 15 ./gpu-executor/determinism.sh
+
+## llama-cpp: llama-cpp-python (it compiles llama.cpp from source, ~10 min on 2 cores) in its
+## own venv under $(CACHE), the baseline of bench-cpu.
+LLAMA_CPP_VENV := $(CACHE)/llama-cpp-venv
+llama-cpp: $(LLAMA_CPP_VENV)/.installed
+
+$(LLAMA_CPP_VENV)/.installed:
+	python3 -m venv $(LLAMA_CPP_VENV)
+	nice -n 15 $(LLAMA_CPP_VENV)/bin/pip install llama-cpp-python==0.3.36
+	touch $@
+
+## bench-cpu: CPU tokens/s and time to first token of the portable kernels (every path) vs
+## candle's kernels vs llama.cpp on SmolLM2, 1 and 2 threads, one run.
+bench-cpu: executor-model llama-cpp
+	$(EXECUTOR_CARGO) bench --manifest-path gpu-executor/Cargo.toml --bench cpu_kernels_bench
 
 ## executor-test-build: the executor's library, tests and `open-executor` binary (also at
 ## $(EXECUTOR_BIN)) as `make test-executor` builds them. The dev-dependencies switch on more
