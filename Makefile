@@ -14,7 +14,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build determinism llama-cpp bench-cpu localnet localnet-stop localnet-status crashloop bench-peers
+.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build determinism llama-cpp bench-cpu localnet localnet-stop localnet-status crashloop bench-peers cometbft-skew
 
 all: build
 
@@ -30,6 +30,31 @@ $(COMETBFT):
 	fi
 	@cp "$(CACHE)/bin/cometbft-$(COMETBFT_VERSION)" $(COMETBFT)
 	@$(COMETBFT) version
+
+## cometbft-skew: a fault-injection CometBFT for the clock-skew test (tests/tests/e2e/faults.rs):
+## the same pinned module source, copied out of Go's module cache (fetched through GOPROXY like
+## the install above), with tests/cometbft-clock-skew.patch applied so that `cmttime.Now()` (vote
+## and proposal timestamps, round timing) reads the wall clock plus CMT_CLOCK_SKEW (e.g. +30s).
+## Built once per version and patch, cached in $(CACHE)/bin.
+COMETBFT_SKEW := $(BIN)/cometbft-skew
+SKEW_PATCH := tests/cometbft-clock-skew.patch
+cometbft-skew: $(COMETBFT_SKEW)
+
+$(COMETBFT_SKEW): $(SKEW_PATCH)
+	@mkdir -p $(BIN) $(CACHE)/bin
+	@out="$(CACHE)/bin/cometbft-skew-$(COMETBFT_VERSION)-$$(sha256sum $(SKEW_PATCH) | cut -c1-12)"; \
+	if [ ! -x "$$out" ]; then \
+		echo "Building cometbft-skew ($(COMETBFT_VERSION) + $(SKEW_PATCH); one time, cached in $(CACHE))"; \
+		src=$$(cd /tmp && go mod download -json github.com/cometbft/cometbft@$(COMETBFT_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+		build="$(CACHE)/cometbft-skew-src"; \
+		[ -d "$$src" ] || { echo "go mod download gave no source directory"; exit 1; }; \
+		rm -rf "$$build" && cp -r "$$src" "$$build" && chmod -R u+w "$$build" && \
+		patch -d "$$build" -p1 --forward --quiet < $(SKEW_PATCH) && \
+		grep -q CMT_CLOCK_SKEW "$$build/types/time/time.go" && \
+		(cd "$$build" && go build -o "$$out.tmp" ./cmd/cometbft) && mv "$$out.tmp" "$$out" || exit 1; \
+	fi; \
+	cp "$$out" $@
+	@CMT_CLOCK_SKEW=+1s $@ version
 
 ## cosmjs-deps: the pinned CosmJS (tests/cosmjs/package-lock.json) for the wallet e2e test; needs Node >= 20.
 cosmjs-deps:
@@ -82,16 +107,18 @@ run: install-deps build web executor-model
 ## the verifiable-inference e2e runs
 ## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
-test: install-deps cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
+test: install-deps cometbft-skew cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
 	# The libFuzzer binaries have libFuzzer's own main (they would fuzz forever as "tests"):
 	# `--bins` selects them despite `test = false`, so their crate is left out here.
 	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --exclude openledger-fuzz-libfuzzer --lib --bins --tests
 	$(MAKE) fuzz-short
 	$(MAKE) test-executor
 
-## crashloop: SIGKILL a single validator under a steady load of signed sends CYCLES times (100 by
-## default; `make test` runs 10), restarting it each time: no committed tx lost, no app hash
-## mismatch, and the app's state agrees with every block's results (OPENLEDGER_CRASH_SEED replays).
+## crashloop: crash a single validator under a steady load of signed sends and datanet publishes
+## CYCLES times (100 by default; `make test` runs 10), each time by a timed SIGKILL or at a named
+## crash point of its write path (OPENLEDGER_CRASH_AT, see RELIABILITY.md), restarting it each
+## time: no committed tx lost, no app hash mismatch, and the app's state agrees with every block's
+## results (OPENLEDGER_CRASH_SEED replays).
 CYCLES ?= 100
 crashloop: install-deps build-debug
 	OPENLEDGER_CRASH_CYCLES=$(CYCLES) $(CARGO) test -p openledger-tests --test e2e -- crashloop --nocapture

@@ -24,7 +24,7 @@ use openledger_core::Coin;
 use openledger_inference::msg::MSG_REQUEST_INFERENCE;
 use openledger_proto::openledger::executor::v1 as epb;
 use openledger_proto::openledger::inference::v1 as ipb;
-use openledger_tests::{Localnet, LocalnetOptions, Node, NodeOptions};
+use openledger_tests::{rfc3339_nanos, Localnet, LocalnetOptions, Node, NodeOptions};
 use prost::Message;
 
 const PROMPT: &str = "Summarise the benefits of open data for science";
@@ -75,27 +75,6 @@ fn block_time(node: &Node, from: i64, blocks: i64) -> Duration {
     let time_of = |h: i64| -> i128 { rfc3339_nanos(&rpc.block_time(h).expect("block time")) };
     let span = time_of(from + blocks) - time_of(from);
     Duration::from_nanos(u64::try_from(span / i128::from(blocks)).unwrap_or(0))
-}
-
-/// Nanoseconds since the epoch of a CometBFT RFC 3339 timestamp (UTC, `Z`).
-fn rfc3339_nanos(t: &str) -> i128 {
-    let (date, rest) = t.split_once('T').expect("T");
-    let mut d = date.split('-').map(|x| x.parse::<i64>().expect("date"));
-    let (y, m, day) = (d.next().expect("y"), d.next().expect("m"), d.next().expect("d"));
-    let rest = rest.trim_end_matches('Z');
-    let (hms, frac) = rest.split_once('.').unwrap_or((rest, "0"));
-    let mut p = hms.split(':').map(|x| x.parse::<i64>().expect("time"));
-    let (hh, mm, ss) = (p.next().expect("h"), p.next().expect("m"), p.next().expect("s"));
-    let frac_ns: i64 = format!("{frac:0<9}")[..9].parse().expect("frac");
-    // Days from civil (Howard Hinnant).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    i128::from(((days * 24 + hh) * 60 + mm) * 60 + ss) * 1_000_000_000 + i128::from(frac_ns)
 }
 
 fn wait_completed(node: &Node, id: u64, timeout: Duration) -> ipb::QueryRequestResponse {

@@ -44,6 +44,41 @@ pub fn cometbft_bin() -> PathBuf {
     PathBuf::from("cometbft")
 }
 
+/// Finds the fault-injection CometBFT built by `make cometbft-skew` (the pinned version with
+/// `cmttime.Now()` offset by `CMT_CLOCK_SKEW`): `COMETBFT_SKEW_BIN`, else `./bin/cometbft-skew`,
+/// else `cometbft-skew` next to [`cometbft_bin`].
+pub fn cometbft_skew_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("COMETBFT_SKEW_BIN") {
+        return PathBuf::from(p);
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let beside = cometbft_bin().with_file_name("cometbft-skew");
+    let found = [repo.join("bin/cometbft-skew"), beside].into_iter().find(|c| c.exists());
+    found.expect("cometbft-skew not found: build it with `make cometbft-skew` (done by `make test`) or set COMETBFT_SKEW_BIN")
+}
+
+/// Nanoseconds since the epoch of a CometBFT RFC 3339 timestamp (UTC, `Z`, as its RPC prints
+/// block and vote times).
+pub fn rfc3339_nanos(t: &str) -> i128 {
+    let (date, rest) = t.split_once('T').expect("T");
+    let mut d = date.split('-').map(|x| x.parse::<i64>().expect("date"));
+    let (y, m, day) = (d.next().expect("y"), d.next().expect("m"), d.next().expect("d"));
+    let rest = rest.trim_end_matches('Z');
+    let (hms, frac) = rest.split_once('.').unwrap_or((rest, "0"));
+    let mut p = hms.split(':').map(|x| x.parse::<i64>().expect("time"));
+    let (hh, mm, ss) = (p.next().expect("h"), p.next().expect("m"), p.next().expect("s"));
+    let frac_ns: i64 = format!("{frac:0<9}")[..9].parse().expect("frac");
+    // Days from civil (Howard Hinnant).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    i128::from(((days * 24 + hh) * 60 + mm) * 60 + ss) * 1_000_000_000 + i128::from(frac_ns)
+}
+
 /// Parses `text` as JSON, panicking with the text when it is not (CLI output in tests).
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -143,6 +178,8 @@ pub struct Node {
     pub ports: Ports,
     app: Option<Child>,
     comet: Option<Child>,
+    /// `CMT_CLOCK_SKEW` of its CometBFT: set, it runs [`cometbft_skew_bin`] with that offset.
+    clock_skew: Option<String>,
     /// Dev account mnemonic (funded at genesis).
     pub dev_mnemonic: String,
     /// Dev account address.
@@ -231,6 +268,7 @@ impl Node {
             ports,
             app: None,
             comet: None,
+            clock_skew: None,
             dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
             dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
         };
@@ -270,6 +308,7 @@ impl Node {
             ports,
             app: None,
             comet: None,
+            clock_skew: None,
             dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
             dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
         }
@@ -357,10 +396,17 @@ impl Node {
 
     /// Like [`Node::start_app`] with extra `openledgerd start` flags (`--apply-upgrade NAME`).
     pub fn start_app_with(&mut self, extra: &[&str]) {
+        self.start_app_with_env(extra, &[]);
+    }
+
+    /// Like [`Node::start_app_with`] with extra environment variables for openledgerd (e.g.
+    /// `OPENLEDGER_CRASH_AT`).
+    pub fn start_app_with_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
         let child = Command::new(openledgerd_bin())
             .args(["start", "--home"])
             .arg(self.home.path())
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::from(log_file(self.home.path(), "app.log")))
             .stderr(Stdio::from(log_file(self.home.path(), "app.log")))
             .spawn()
@@ -373,9 +419,24 @@ impl Node {
         }
     }
 
-    /// Starts CometBFT.
+    /// Skews the wall clock of this node's CometBFT from its next [`Node::start_comet`] on:
+    /// `Some("+30s")` runs [`cometbft_skew_bin`] with `CMT_CLOCK_SKEW=+30s` (its vote and proposal
+    /// timestamps and round timing read that clock), `None` the ordinary binary.
+    pub fn set_clock_skew(&mut self, skew: Option<&str>) {
+        self.clock_skew = skew.map(str::to_string);
+    }
+
+    /// Starts CometBFT (with its clock skewed when [`Node::set_clock_skew`] asked for it).
     pub fn start_comet(&mut self) {
-        let child = Command::new(cometbft_bin())
+        let mut command = match &self.clock_skew {
+            Some(skew) => {
+                let mut c = Command::new(cometbft_skew_bin());
+                c.env("CMT_CLOCK_SKEW", skew);
+                c
+            }
+            None => Command::new(cometbft_bin()),
+        };
+        let child = command
             .args(["start", "--home"])
             .arg(self.home.path())
             .stdout(Stdio::from(log_file(self.home.path(), "cometbft.log")))
@@ -513,6 +574,9 @@ pub struct LocalnetOptions {
     /// Connect the validators' P2P through loopback TCP proxies (one per ordered pair, peer
     /// exchange off), so a test can partition a validator ([`Localnet::partition`]).
     pub via_proxies: bool,
+    /// Validators whose CometBFT runs with a skewed wall clock, e.g. `(3, "+5m")` (see
+    /// [`Node::set_clock_skew`]).
+    pub clock_skew: Vec<(usize, String)>,
 }
 
 impl Default for LocalnetOptions {
@@ -524,6 +588,7 @@ impl Default for LocalnetOptions {
             app_args: Vec::new(),
             testnet_args: Vec::new(),
             via_proxies: false,
+            clock_skew: Vec::new(),
         }
     }
 }
@@ -756,14 +821,16 @@ impl Localnet {
                 let dev: serde_json::Value =
                     serde_json::from_str(&std::fs::read_to_string(ni.home.join("dev-account.json")).expect("dev-account.json"))
                         .expect("json");
-                let node = Node {
+                let mut node = Node {
                     home: HomeDir::Path(ni.home.clone()),
                     ports,
                     app: None,
                     comet: None,
+                    clock_skew: None,
                     dev_mnemonic: dev["mnemonic"].as_str().unwrap_or_default().to_string(),
                     dev_address: dev["address"].as_str().unwrap_or_default().to_string(),
                 };
+                node.set_clock_skew(opts.clock_skew.iter().find(|(i, _)| *i == ni.index).map(|(_, skew)| skew.as_str()));
                 let app_args = opts.app_args.iter().filter(|(i, _)| *i == ni.index).flat_map(|(_, a)| a.iter().cloned()).collect();
                 let executor_model = if executors.contains(&ni.index) { model_dir.clone() } else { None };
                 let executor_peers =

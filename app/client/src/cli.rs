@@ -504,6 +504,10 @@ fn check_loopback_url(url: &str) -> anyhow::Result<()> {
 
 fn cmd_start(home: &std::path::Path, args: StartArgs) -> anyhow::Result<()> {
     let settings = AppToml::load(home)?;
+    // Crash-safety tests only (`OPENLEDGER_CRASH_AT`, see openledger_core::crash).
+    if let Some((point, hit)) = openledger_core::crash::arm_from_env().map_err(anyhow::Error::msg)? {
+        tracing::warn!("crash test: this process aborts at crash point {point}, hit {hit}");
+    }
     let abci_addr = args.abci_addr.unwrap_or(settings.abci_addr);
     let grpc_addr: std::net::SocketAddr = args.grpc_addr.unwrap_or(settings.grpc_addr.clone()).parse()?;
     let mut chain_info = crate::chain_info::ChainInfoInput::from_home(home)?;

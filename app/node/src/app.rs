@@ -531,6 +531,7 @@ impl App {
         self.snapshots.after_commit(&self.storage, finalized.height);
         self.prune_after_commit(finalized.height);
         report_block(finalized.height, &finalized.stats, started.elapsed());
+        openledger_core::crash::crash_point(openledger_core::crash::COMMIT_BEFORE_RESPONSE);
         Ok(pb::ResponseCommit { retain_height: 0 })
     }
 

@@ -122,6 +122,7 @@ pub fn write_snapshot(storage: &Storage, height: u64, config: &SnapshotConfig) -
         bytes = bytes.saturating_add(chunk.len() as u64);
         chunks = chunks.checked_add(1).ok_or_else(|| anyhow::anyhow!("too many chunks"))?;
         chunk.clear();
+        openledger_core::crash::crash_point(openledger_core::crash::SNAPSHOT_MID_WRITE);
         Ok(())
     };
     let mut after: Option<Vec<u8>> = None;

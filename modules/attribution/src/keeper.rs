@@ -388,6 +388,7 @@ impl AttributionKeeper {
                 let mut count = 0u64;
                 for (i, piece) in bytes.chunks(CHUNK_BYTES).enumerate() {
                     state.put_proto(state_key::chunk(datanet_id, version, i as u64), &IndexChunk { data: piece.to_vec() })?;
+                    openledger_core::crash::crash_point(openledger_core::crash::ATTRIBUTION_INDEX_BUILD);
                     count += 1;
                 }
                 meta.status = IndexStatus::Ready as i32;

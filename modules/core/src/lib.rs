@@ -9,6 +9,7 @@ pub mod address;
 pub mod amino;
 pub mod block;
 pub mod coin;
+pub mod crash;
 pub mod dec;
 pub mod delta;
 pub mod error;

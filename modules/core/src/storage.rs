@@ -390,6 +390,7 @@ impl Storage {
         batch.insert(META_LAST, last);
 
         self.db.apply_batch(batch)?;
+        crate::crash::crash_point(crate::crash::COMMIT_AFTER_JMT_WRITE);
         // The batch is visible to readers from here on: publish the new metadata before the
         // flush so that `last_committed` always agrees with what reads return.
         {
@@ -399,6 +400,7 @@ impl Storage {
             m.root = root;
         }
         self.db.flush()?;
+        crate::crash::crash_point(crate::crash::COMMIT_AFTER_FLUSH);
         tracing::debug!(height, app_hash = %hex::encode(root), keys = changes.len(), "committed state");
         Ok(root)
     }
@@ -434,6 +436,7 @@ impl Storage {
         // Readers see the new bound before anything they could read disappears.
         self.db.insert(META_PRUNED, &[][..])?;
         self.meta.write().unwrap_or_else(PoisonError::into_inner).first = Some(retain);
+        crate::crash::crash_point(crate::crash::PRUNE_BETWEEN_WRITES);
         let mut batch = sled::Batch::default();
         let mut deleted = 0u64;
         // Stale nodes: not part of any tree at `retain` or later (jmt's own rule).
