@@ -660,7 +660,6 @@ mod signature_cache_tests {
     use super::*;
     use k256::ecdsa::signature::Signer;
     use k256::ecdsa::{Signature, SigningKey};
-    use k256::elliptic_curve::sec1::ToEncodedPoint;
 
     fn signed(seed: u8, msg: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let key = SigningKey::from_slice(&[seed; 32]).expect("key");
