@@ -7,8 +7,6 @@
 use base64::Engine;
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, AuthInfo, SignDoc, TxRaw};
-use k256::ecdsa::signature::Verifier;
-use k256::ecdsa::{Signature, VerifyingKey};
 use openledger_auth::keeper::{secp256k1_pubkey_any, SECP256K1_PUBKEY_TYPE_URL};
 use openledger_auth::params::{fee_params, min_fee, params};
 use openledger_core::coin::{coins_from_proto, format_coins, BASE_DENOM};
@@ -84,7 +82,76 @@ pub fn secp256k1_key(any: &cosmos_sdk_proto::Any) -> Result<Vec<u8>, AbciError> 
 
 /// Verifies a 64-byte `r‖s` secp256k1 signature over `sha256(msg)`; high-S signatures are
 /// rejected, as in the SDK (they are malleable).
+///
+/// Verification is libsecp256k1's (through the `secp256k1` crate), several times faster than
+/// the pure-Rust `k256` the chain verified with before. Its accept/reject answer is the same as
+/// [`verify_secp256k1_k256`]'s (the former implementation, kept as the test and fuzz reference)
+/// for every input, byte for byte, because every rule the two libraries could differ on is
+/// pinned here:
+///
+/// - Public key. k256's `from_sec1_bytes` takes SEC1 encodings: `0x02`/`0x03` ‖ x (33 bytes,
+///   x < p and x³+7 a square), `0x04` ‖ x ‖ y (65 bytes, x, y < p, on the curve) and the compact
+///   `0x05` ‖ x (33 bytes, decompressed to the even-y point, i.e. exactly `0x02` ‖ x); the
+///   identity `0x00` (1 byte) parses but is refused as a public key, and every other tag or
+///   length is refused. libsecp256k1's `ec_pubkey_parse` has the same rules for `0x02`/`0x03`
+///   and `0x04` (`fe_set_b32_limit` refuses coordinates ≥ p, then the curve check), but it
+///   refuses `0x05` and accepts the 65-byte "hybrid" tags `0x06`/`0x07`, which k256 refuses. So
+///   [`parse_secp256k1_pubkey`] maps `0x05` ‖ x to `0x02` ‖ x and hands libsecp256k1 only the
+///   tags k256 accepts. (The ante itself only passes 33-byte keys.)
+/// - Signature. k256's `Signature::from_slice` takes exactly 64 bytes and refuses r or s = 0
+///   or ≥ n. libsecp256k1's `ecdsa_signature_parse_compact` (64 bytes, length checked by the
+///   crate) refuses r or s ≥ n (scalar overflow), and its `ecdsa_verify` refuses r or s = 0
+///   (`ecdsa_sig_verify` returns 0 for a zero scalar), so the same inputs fail.
+/// - High S. The old code refused `s > n/2` (k256's `normalize_s`, `Scalar::is_high`: s >
+///   (n-1)/2) before verifying. libsecp256k1's `ecdsa_verify` refuses exactly the same s
+///   (`scalar_is_high`: s > n/2 with n odd), so no normalization is done here: a high-S
+///   signature fails either way.
+/// - Message. Both take z = sha256(msg) as a 256-bit big-endian integer reduced mod n (k256's
+///   `reduce_bytes`, libsecp256k1's `scalar_set_b32` with overflow reduction).
+/// - The equation. Both compute R = z·s⁻¹·G + r·s⁻¹·Q, refuse R = ∞ (k256: the affine identity
+///   has x = 0, which never equals a non-zero r; libsecp256k1: an explicit check) and accept
+///   iff x(R) mod n = r (libsecp256k1 compares r and, when r + n < p, r + n with x(R) in the
+///   field: the same thing, as x(R) < p < 2n).
+///
+/// `signature_cache_tests::libsecp256k1_agrees_with_k256_on_every_kind_of_input` checks the
+/// equivalence over thousands of seeded inputs of every class above, and the `check_tx` fuzz
+/// target compares both on every key and signature it makes.
 pub fn verify_secp256k1(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
+    let Some(key) = parse_secp256k1_pubkey(pubkey) else { return false };
+    let Ok(sig) = secp256k1::ecdsa::Signature::from_compact(signature) else { return false };
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(msg).into();
+    secp256k1::ecdsa::verify(&sig, secp256k1::Message::from_digest(digest), &key).is_ok()
+}
+
+/// A SEC1 public key as libsecp256k1 parses it, limited to what k256's `from_sec1_bytes`
+/// accepts (see [`verify_secp256k1`]): compressed `0x02`/`0x03`, compact `0x05` (as `0x02`),
+/// uncompressed `0x04`; never the hybrid `0x06`/`0x07`.
+fn parse_secp256k1_pubkey(bytes: &[u8]) -> Option<secp256k1::PublicKey> {
+    if let Ok(compressed) = <[u8; 33]>::try_from(bytes) {
+        let mut key = compressed;
+        match key[0] {
+            0x02 | 0x03 => {}
+            0x05 => key[0] = 0x02,
+            _ => return None,
+        }
+        return secp256k1::PublicKey::from_byte_array_compressed(key).ok();
+    }
+    if let Ok(uncompressed) = <[u8; 65]>::try_from(bytes) {
+        if uncompressed[0] != 0x04 {
+            return None;
+        }
+        return secp256k1::PublicKey::from_byte_array_uncompressed(uncompressed).ok();
+    }
+    None
+}
+
+/// The chain's former verifier, pure-Rust `k256`: the reference [`verify_secp256k1`] must
+/// agree with on every input (unit tests, the `check_tx` fuzz target, the FinalizeBlock bench's
+/// baseline). Not used by the node.
+#[cfg(any(test, feature = "k256-reference"))]
+pub fn verify_secp256k1_k256(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
+    use k256::ecdsa::signature::Verifier;
+    use k256::ecdsa::{Signature, VerifyingKey};
     let Ok(key) = VerifyingKey::from_sec1_bytes(pubkey) else { return false };
     let Ok(sig) = Signature::from_slice(signature) else { return false };
     if sig.normalize_s().is_some() {
@@ -592,13 +659,193 @@ fn single_mode(info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerInfo) -> Opti
 mod signature_cache_tests {
     use super::*;
     use k256::ecdsa::signature::Signer;
-    use k256::ecdsa::SigningKey;
+    use k256::ecdsa::{Signature, SigningKey};
 
     fn signed(seed: u8, msg: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let key = SigningKey::from_slice(&[seed; 32]).expect("key");
         let sig: Signature = key.sign(msg);
         let sig = sig.normalize_s().unwrap_or(sig);
         (key.verifying_key().to_sec1_bytes().to_vec(), sig.to_bytes().to_vec())
+    }
+
+    /// The group order n, big-endian.
+    const ORDER: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48,
+        0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+    ];
+    /// The field prime p, big-endian.
+    const PRIME: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xfc, 0x2f,
+    ];
+
+    /// `a + k` (mod 2²⁵⁶), big-endian.
+    fn plus(a: [u8; 32], k: u8) -> [u8; 32] {
+        let mut out = a;
+        let mut carry = u16::from(k);
+        for byte in out.iter_mut().rev() {
+            let sum = u16::from(*byte) + carry;
+            *byte = (sum & 0xff) as u8;
+            carry = sum >> 8;
+        }
+        out
+    }
+
+    /// `a >> 1`, big-endian.
+    fn half(a: [u8; 32]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut carry = 0u8;
+        for (o, byte) in out.iter_mut().zip(a) {
+            *o = (byte >> 1) | (carry << 7);
+            carry = byte & 1;
+        }
+        out
+    }
+
+    /// Deterministic pseudo-random bytes: sha256(label ‖ counter), as many as asked.
+    struct Seeded(u64);
+
+    impl Seeded {
+        fn bytes(&mut self, len: usize) -> Vec<u8> {
+            let mut out = Vec::with_capacity(len);
+            while out.len() < len {
+                self.0 += 1;
+                let block: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(format!("secp256k1-equivalence-{}", self.0)).into();
+                out.extend_from_slice(&block[..block.len().min(len - out.len())]);
+            }
+            out
+        }
+
+        fn array(&mut self) -> [u8; 32] {
+            self.bytes(32).try_into().expect("32 bytes")
+        }
+    }
+
+    fn with_r_s(r: &[u8; 32], s: &[u8; 32]) -> Vec<u8> {
+        [r.as_slice(), s.as_slice()].concat()
+    }
+
+    /// libsecp256k1 ([`verify_secp256k1`]) and the former k256 verifier give the same answer
+    /// on every class of input where the libraries' rules could differ (see the doc comment of
+    /// [`verify_secp256k1`]); each class is also required to have produced the answer it should,
+    /// so the comparison is not vacuous.
+    #[test]
+    fn libsecp256k1_agrees_with_k256_on_every_kind_of_input() {
+        const CASES: u32 = 500;
+        let mut rng = Seeded(0);
+        let mut compared = 0usize;
+        let mut accepted = 0usize;
+        let mut check = |pubkey: &[u8], msg: &[u8], sig: &[u8], expect: Option<bool>| {
+            let new = verify_secp256k1(pubkey, msg, sig);
+            let old = verify_secp256k1_k256(pubkey, msg, sig);
+            assert_eq!(new, old, "verifiers disagree: key {} msg {} sig {}", hex::encode(pubkey), hex::encode(msg), hex::encode(sig));
+            if let Some(expect) = expect {
+                assert_eq!(new, expect, "key {} sig {}", hex::encode(pubkey), hex::encode(sig));
+            }
+            compared += 1;
+            accepted += usize::from(new);
+        };
+        let order_half = half(ORDER); // (n-1)/2: the largest low S
+        let mut order_minus_one = ORDER;
+        order_minus_one[31] -= 1; // ORDER ends in 0x41
+        let edge_scalars = [
+            [0u8; 32],
+            plus([0u8; 32], 1),
+            order_half,
+            plus(order_half, 1),
+            order_minus_one,
+            ORDER,
+            plus(ORDER, 1),
+            plus(ORDER, 0x40),
+            PRIME,
+            [0xff; 32],
+        ];
+
+        for i in 0..CASES {
+            let secret = loop {
+                if let Ok(key) = SigningKey::from_slice(&rng.array()) {
+                    break key;
+                }
+            };
+            let verifying = secret.verifying_key();
+            let compressed = verifying.to_encoded_point(true).as_bytes().to_vec();
+            let uncompressed = verifying.to_encoded_point(false).as_bytes().to_vec();
+            let msg = rng.bytes((i as usize * 7) % 300);
+            let sig: Signature = secret.sign(&msg);
+            let low = sig.normalize_s().unwrap_or(sig);
+            let high = Signature::from_scalars(low.r().to_bytes(), (-*low.s()).to_bytes()).expect("n - s is in range");
+            let (low, high) = (low.to_bytes().to_vec(), high.to_bytes().to_vec());
+            let (r, s): ([u8; 32], [u8; 32]) = (low[..32].try_into().expect("r"), low[32..].try_into().expect("s"));
+
+            // Valid, and valid over the uncompressed key; the compact 0x05 form is the even-y key.
+            check(&compressed, &msg, &low, Some(true));
+            check(&uncompressed, &msg, &low, Some(true));
+            let mut compact = compressed.clone();
+            compact[0] = 0x05;
+            check(&compact, &msg, &low, Some(compressed[0] == 0x02));
+            // Hybrid encodings (libsecp256k1 alone would take the matching one) and a flipped parity.
+            for tag in [0x06, 0x07] {
+                let mut hybrid = uncompressed.clone();
+                hybrid[0] = tag;
+                check(&hybrid, &msg, &low, Some(false));
+            }
+            let mut flipped = compressed.clone();
+            flipped[0] ^= 0x01;
+            check(&flipped, &msg, &low, Some(false));
+            // High S (what normalization would accept), other messages, a flipped bit.
+            check(&compressed, &msg, &high, Some(false));
+            check(&uncompressed, &msg, &high, Some(false));
+            let mut other = msg.clone();
+            other.push(0);
+            check(&compressed, &other, &low, Some(false));
+            check(&compressed, &rng.bytes(40), &low, Some(false));
+            let mut bit = low.clone();
+            bit[(i as usize) % 64] ^= 1 << (i % 8);
+            check(&compressed, &msg, &bit, None);
+            // r or s at the edges: 0, 1, (n-1)/2, (n+1)/2, n-1, n, n+1, n+0x40, p, 2²⁵⁶-1.
+            let edge = edge_scalars[(i as usize) % edge_scalars.len()];
+            check(&compressed, &msg, &with_r_s(&edge, &s), None);
+            check(&compressed, &msg, &with_r_s(&r, &edge), None);
+            check(&compressed, &msg, &with_r_s(&edge, &edge), None);
+            // Truncated and extended signatures and keys, and empty ones.
+            check(&compressed, &msg, &low[..63], Some(false));
+            check(&compressed, &msg, &[low.as_slice(), &[0]].concat(), Some(false));
+            check(&compressed, &msg, &[], Some(false));
+            check(&compressed[..32], &msg, &low, Some(false));
+            check(&[compressed.as_slice(), &[0]].concat(), &msg, &low, Some(false));
+            check(&uncompressed[..64], &msg, &low, Some(false));
+            check(&[uncompressed.as_slice(), &[0]].concat(), &msg, &low, Some(false));
+            check(&[], &msg, &low, Some(false));
+            check(&[0x00], &msg, &low, Some(false));
+            // Every key tag on this key's x (and the uncompressed body with every tag).
+            let tag = (i % 256) as u8;
+            let mut retagged = compressed.clone();
+            retagged[0] = tag;
+            check(&retagged, &msg, &low, None);
+            let mut retagged = uncompressed.clone();
+            retagged[0] = tag;
+            check(&retagged, &msg, &low, None);
+            // Random x (about half are on the curve), x ≥ p, y off the curve, random everything.
+            let mut random_key = vec![0x02 | (tag & 1)];
+            random_key.extend_from_slice(&rng.array());
+            check(&random_key, &msg, &low, None);
+            let x_edge = [PRIME, plus(PRIME, 1), [0xff; 32], [0u8; 32]][(i as usize) % 4];
+            check(&[[0x02 | (tag & 1)].as_slice(), &x_edge].concat(), &msg, &low, Some(false));
+            let mut off_curve = uncompressed.clone();
+            off_curve[64] ^= 0x01;
+            check(&off_curve, &msg, &low, Some(false));
+            let mut y_overflow = uncompressed.clone();
+            y_overflow[33..].copy_from_slice(&PRIME);
+            check(&y_overflow, &msg, &low, Some(false));
+            let random_len = [0usize, 1, 32, 33, 34, 64, 65, 66][(i as usize) % 8];
+            check(&rng.bytes(random_len), &rng.bytes(32), &rng.bytes(64), None);
+            check(&compressed, &msg, &rng.bytes(64), None);
+        }
+        // Per case: 2 valid signatures, the compact form half the time, a retagged key 2 times
+        // in 256, a random key on the curve with a signature valid for it never.
+        println!("{compared} inputs compared, {accepted} accepted by both");
+        assert_eq!(compared, CASES as usize * 31);
+        assert!(accepted >= CASES as usize * 2 + CASES as usize / 3, "accepted {accepted}");
     }
 
     #[test]

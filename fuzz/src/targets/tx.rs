@@ -1,5 +1,6 @@
 //! Tx targets: `tx_decode` (the decoder and every message's stateless checks behind it),
-//! `check_tx` (the whole CheckTx path on the replay chain's state, raw and re-signed), `msgs`
+//! `check_tx` (the whole CheckTx path on the replay chain's state, raw and re-signed, with the
+//! node's libsecp256k1 signature verifier compared to the former k256 one on every signer), `msgs`
 //! (each message type's decoding and `ValidateBasic`, its signers and amino JSON) and
 //! `amino_json` (the canonical JSON of legacy amino sign docs).
 
@@ -12,7 +13,8 @@ use openledger_app::app::App;
 use openledger_app::keys::AccountKey;
 use openledger_app::modules::chain_registry;
 use openledger_app::tx::decode_tx;
-use openledger_core::{ErrorCode, MsgRouter};
+use openledger_core::{Address, ErrorCode, MsgRouter};
+use openledger_node::ante::{verify_secp256k1, verify_secp256k1_k256};
 use prost::Message;
 use serde_json::Value;
 use tendermint_proto::v0_38::abci as pb;
@@ -73,7 +75,9 @@ impl Target for TxDecode {
 /// CheckTx on two replay-chain apps kept in lockstep. Each input runs as is, and, when it is a
 /// tx signed by one of the chain's keys (direct or legacy amino JSON), once more re-signed at the signer's
 /// current account number and sequence, so mutated bodies get past the signature check to the
-/// fee, the messages' stateless checks and their execution.
+/// fee, the messages' stateless checks and their execution. Both versions also run every signer's
+/// key and signature through both secp256k1 verifiers (libsecp256k1, which the node uses, and
+/// the former k256 one), which must agree.
 pub struct CheckTx {
     apps: [App; 2],
     keys: Vec<AccountKey>,
@@ -106,6 +110,39 @@ impl CheckTx {
             }
         }
         Ok(outcome(a.code, &a.codespace, &a.log))
+    }
+
+    /// Fails unless [`verify_secp256k1`] and [`verify_secp256k1_k256`] give the same answer for
+    /// every signer info of `tx` that carries a key (its bytes as they are: any type URL, any
+    /// length) with the signature at its index, over the SIGN_MODE_DIRECT sign bytes at the
+    /// key's account number (0 for a key without an account). Returns how many verified.
+    fn compare_verifiers(&self, tx: &[u8]) -> Result<usize, String> {
+        let Ok(raw) = TxRaw::decode(tx) else { return Ok(0) };
+        let Ok(auth_info) = AuthInfo::decode(raw.auth_info_bytes.as_slice()) else { return Ok(0) };
+        let mut verified = 0;
+        for (info, signature) in auth_info.signer_infos.iter().zip(&raw.signatures) {
+            let Some(Ok(pubkey)) = info.public_key.as_ref().map(|any| PubKey::decode(any.value.as_slice())) else { continue };
+            let account_number = account(&self.apps[0], &Address::from_secp256k1_pubkey(&pubkey.key)).map_or(0, |(number, _)| number);
+            let sign_bytes = SignDoc {
+                body_bytes: raw.body_bytes.clone(),
+                auth_info_bytes: raw.auth_info_bytes.clone(),
+                chain_id: CHAIN_ID.into(),
+                account_number,
+            }
+            .encode_to_vec();
+            let libsecp = verify_secp256k1(&pubkey.key, &sign_bytes, signature);
+            let k256 = verify_secp256k1_k256(&pubkey.key, &sign_bytes, signature);
+            if libsecp != k256 {
+                return Err(format!(
+                    "secp256k1 verifiers disagree (libsecp256k1 {libsecp}, k256 {k256}): key {} signature {} sign bytes {}",
+                    hex::encode(&pubkey.key),
+                    hex::encode(signature),
+                    hex::encode(&sign_bytes)
+                ));
+            }
+            verified += usize::from(libsecp);
+        }
+        Ok(verified)
     }
 
     /// `tx` re-signed by the chain key its first signer info names, if any.
@@ -175,9 +212,13 @@ impl Target for CheckTx {
     }
 
     fn run(&mut self, input: &[u8]) -> Result<String, String> {
+        self.compare_verifiers(input)?;
         let raw = self.check(input)?;
         match self.resign(input) {
-            Some(signed) => Ok(format!("{raw} | signed {}", self.check(&signed)?)),
+            Some(signed) => {
+                self.compare_verifiers(&signed)?;
+                Ok(format!("{raw} | signed {}", self.check(&signed)?))
+            }
             None => Ok(raw),
         }
     }
