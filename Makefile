@@ -251,13 +251,15 @@ determinism: executor-model
 	nice -n 15 ./gpu-executor/determinism.sh
 
 ## llama-cpp: llama-cpp-python (it compiles llama.cpp from source, ~10 min on 2 cores) in its
-## own venv under $(CACHE), the baseline of bench-cpu.
+## own venv under $(CACHE), the baseline of bench-cpu. Built for AVX2 + FMA, not -march=native:
+## the native build crashed in libggml-cpu (general protection fault) on this project's VMs.
 LLAMA_CPP_VENV := $(CACHE)/llama-cpp-venv
 llama-cpp: $(LLAMA_CPP_VENV)/.installed
 
 $(LLAMA_CPP_VENV)/.installed:
 	python3 -m venv $(LLAMA_CPP_VENV)
-	nice -n 15 $(LLAMA_CPP_VENV)/bin/pip install llama-cpp-python==0.3.36
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+		nice -n 15 $(LLAMA_CPP_VENV)/bin/pip install --no-cache-dir llama-cpp-python==0.3.36
 	touch $@
 
 ## bench-cpu: CPU tokens/s and time to first token of the portable kernels (every path) vs
