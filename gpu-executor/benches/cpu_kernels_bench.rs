@@ -20,6 +20,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device};
 use open_executor::kernels::Isa;
 use open_executor::llama::{Kernels, LlamaModel, Segment};
+use open_executor::sampling::argmax;
 use open_executor::tokenizer::TextTokenizer;
 
 const PROMPT: &str = "The history of open data begins with";
@@ -39,7 +40,6 @@ struct Run {
 /// Greedy generation of `n` tokens on one kernel set, timed.
 fn generate(model: &LlamaModel, kernels: Kernels, prompt: &[u32], n: usize) -> Run {
     let mut cache = model.new_cache(prompt.len() + n + 1);
-    let argmax = |l: &[f32]| l.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0 as u32;
     let t0 = Instant::now();
     let seg = Segment { row: 0, len: prompt.len(), pos: 0, adapter: None };
     let logits = model.forward_with(kernels, prompt, &[seg], &mut [&mut cache]).unwrap().get(0).unwrap().to_vec1::<f32>().unwrap();
