@@ -27,7 +27,7 @@ use crate::error::{ExecutorError, Result};
 use crate::kernels::Isa;
 use crate::lora::{LoraAdapter, Proj};
 
-mod portable;
+pub(crate) mod portable;
 use crate::progress::Progress;
 
 /// Llama hyper-parameters.
@@ -474,6 +474,11 @@ impl LlamaModel {
     /// Hyper-parameters.
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
+    }
+
+    /// The portable path's RoPE tables, `[position][head_dim / 2]` (empty off that path).
+    pub(crate) fn rope_rows(&self) -> (&[f32], &[f32]) {
+        (&self.rope_cos, &self.rope_sin)
     }
 
     /// Weight format (decides the RoPE layout adapters must follow).

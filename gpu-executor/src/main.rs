@@ -51,9 +51,10 @@ enum Cmd {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
-    /// The determinism probe: 50 prompts decoded greedily on every portable kernel path this CPU
-    /// has at each thread count; prints one JSON line per run and a summary, and fails when any
-    /// two disagree. Compare the summary's digest across machines and builds.
+    /// The determinism probe: 50 prompts decoded greedily, and a few LoRA training steps on them,
+    /// on every portable kernel path this CPU has at each thread count; prints one JSON line per
+    /// run and a summary, and fails when any two disagree. Compare the summary's digests across
+    /// machines and builds.
     Probe {
         /// Model (GGUF file or Hugging Face directory).
         #[arg(long)]
@@ -64,6 +65,9 @@ enum Cmd {
         /// Thread counts to run, comma-separated.
         #[arg(long, default_value = "1,2,4")]
         thread_counts: String,
+        /// ModelFactory training steps of the training probe per run (0: inference only).
+        #[arg(long, default_value_t = 2)]
+        train_steps: usize,
     },
     /// Print the content hash of a model (GGUF file or directory) or adapter directory.
     Hash {
@@ -574,7 +578,7 @@ async fn train(args: TrainArgs) -> Result<()> {
 }
 
 /// `open-executor probe`.
-fn probe(model: &std::path::Path, steps: usize, thread_counts: &str) -> Result<()> {
+fn probe(model: &std::path::Path, steps: usize, thread_counts: &str, train_steps: usize) -> Result<()> {
     use open_executor::probe;
     let counts = thread_counts
         .split(',')
@@ -587,18 +591,22 @@ fn probe(model: &std::path::Path, steps: usize, thread_counts: &str) -> Result<(
     } else {
         open_executor::llama::LlamaModel::load_gguf(model, candle_core::DType::F32, &dev)?
     };
-    let mut first: Option<String> = None;
+    let mut first: Option<(String, String)> = None;
     let mut agree = true;
     for isa in Isa::available() {
         for &threads in &counts {
             let digest = hashing::to_hex(&probe::combined(&probe::digests(&llama, Kernels::Portable(isa), threads, steps)?));
+            let train_digest =
+                if train_steps == 0 { String::new() } else { hashing::to_hex(&probe::training_digest(&llama, isa, threads, train_steps)?) };
             println!(
                 "{}",
-                serde_json::json!({"model": model.display().to_string(), "path": isa.as_str(), "threads": threads, "digest": digest})
+                serde_json::json!({"model": model.display().to_string(), "path": isa.as_str(), "threads": threads, "digest": digest, "train_digest": train_digest})
             );
-            agree &= first.get_or_insert_with(|| digest.clone()) == &digest;
+            let run = (digest, train_digest);
+            agree &= first.get_or_insert_with(|| run.clone()) == &run;
         }
     }
+    let (digest, train_digest) = first.unwrap_or_default();
     let summary = serde_json::json!({
         "model": model.display().to_string(),
         "class": open_executor::kernels::PORTABLE_CLASS,
@@ -607,7 +615,9 @@ fn probe(model: &std::path::Path, steps: usize, thread_counts: &str) -> Result<(
         "paths": Isa::available().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
         "thread_counts": counts,
         "target_features": open_executor::kernels::compiled_target_features(),
-        "digest": first.unwrap_or_default(),
+        "digest": digest,
+        "train_steps": train_steps,
+        "train_digest": train_digest,
         "agree": agree,
     });
     println!("{summary}");
@@ -675,7 +685,7 @@ fn main() -> ExitCode {
             Cmd::Run(a) => run(a).await,
             Cmd::Train(a) => train(a).await,
             Cmd::Hash { path } => hash(path),
-            Cmd::Probe { model, steps, thread_counts } => probe(&model, steps, &thread_counts),
+            Cmd::Probe { model, steps, thread_counts, train_steps } => probe(&model, steps, &thread_counts, train_steps),
             Cmd::Fetch { executor, hash, out } => {
                 let hash = hashing::parse_hash(&hash)?;
                 let (dir, model) = open_executor::artifact::fetch_adapter(&executor, &hash, &out, &lora::AdapterLimits::default()).await?;

@@ -29,10 +29,12 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ExecutorError, Result};
 use crate::hashing::Digest32;
-use crate::llama::{rope_tables, LlamaModel, WeightFormat};
+use crate::llama::{rope_tables, Kernels, LlamaModel, WeightFormat};
 use crate::lora::{adapter_hash, AdapterLimits, Proj};
 use crate::pb;
 use crate::tokenizer::TextTokenizer;
+
+mod portable;
 
 /// Domain of the config hash: `sha256(CONFIG_DOMAIN ‖ protobuf of the normalized TrainConfig)`.
 pub const CONFIG_DOMAIN: &[u8] = b"openledger.modelfactory.v1.config";
@@ -420,6 +422,15 @@ impl DenseBase {
     }
 }
 
+/// The initial A of (layer, projection), `[rank, in]`: U(−1/√in, 1/√in) (PEFT's
+/// kaiming-uniform with a = √5) from ChaCha20 seeded by the job's seed, the layer and the
+/// projection.
+fn initial_a(s: &TrainSettings, layer: usize, p: Proj, inp: usize) -> Vec<f32> {
+    let bound = (1.0 / (inp as f64).sqrt()) as f32;
+    let mut r = rng(&[b"init".as_slice(), &s.seed.to_le_bytes(), &(layer as u64).to_le_bytes(), &[p as u8]]);
+    (0..s.rank as usize * inp).map(|_| (((r.next_u32() >> 8) as f32 / 16_777_216.0) * 2.0 - 1.0) * bound).collect()
+}
+
 /// The trainable LoRA matrices in PEFT shapes: A `[r, in]`, B `[out, r]` (B's rows in the
 /// model's own order).
 struct LoraVars {
@@ -428,8 +439,7 @@ struct LoraVars {
 }
 
 impl LoraVars {
-    /// A ~ U(−1/√in, 1/√in) (PEFT's kaiming-uniform with a = √5) from ChaCha20 per (layer,
-    /// projection); B = 0.
+    /// A from [`initial_a`]; B = 0.
     fn init(model: &LlamaModel, s: &TrainSettings) -> Result<Self> {
         let cfg = model.config();
         let rank = s.rank as usize;
@@ -437,9 +447,7 @@ impl LoraVars {
         for (layer, slots) in pairs.iter_mut().enumerate() {
             for &p in &s.targets {
                 let (out, inp) = cfg.projection_shape(p.peft_name()).ok_or_else(|| invalid("unknown projection"))?;
-                let bound = (1.0 / (inp as f64).sqrt()) as f32;
-                let mut r = rng(&[b"init".as_slice(), &s.seed.to_le_bytes(), &(layer as u64).to_le_bytes(), &[p as u8]]);
-                let a: Vec<f32> = (0..rank * inp).map(|_| (((r.next_u32() >> 8) as f32 / 16_777_216.0) * 2.0 - 1.0) * bound).collect();
+                let a = initial_a(s, layer, p, inp);
                 let a = Var::from_tensor(&Tensor::from_vec(a, (rank, inp), model.device())?)?;
                 let b = Var::from_tensor(&Tensor::zeros((out, rank), DType::F32, model.device())?)?;
                 slots[p as usize] = Some((a, b));
@@ -679,6 +687,88 @@ fn tokenize_rows(
         .collect()
 }
 
+/// The trained (A, B) of every adapted projection, `[layer][projection]`.
+type Matrices = Vec<[Option<(Tensor, Tensor)>; 7]>;
+
+/// The arithmetic a job trains with, chosen by the model's kernels.
+enum Engine<'a> {
+    /// The portable kernels (the default): the same bits on every machine.
+    Portable(portable::PortableTrainer<'a>),
+    /// candle's autograd and AdamW (GPUs, other dtypes): machine-specific.
+    Candle(Trainer<'a>, AdamW),
+}
+
+impl<'a> Engine<'a> {
+    fn new(model: &'a LlamaModel, s: &TrainSettings) -> Result<Self> {
+        Ok(match model.kernels() {
+            Kernels::Portable(isa) => Engine::Portable(portable::PortableTrainer::new(
+                model,
+                isa,
+                &s.targets,
+                s.rank as usize,
+                s.scale(),
+                s.learning_rate_micro,
+                |layer, p, inp| initial_a(s, layer, p, inp),
+            )?),
+            Kernels::Candle => {
+                let trainer = Trainer { model, base: DenseBase::new(model)?, lora: LoraVars::init(model, s)? };
+                let params =
+                    ParamsAdamW { lr: f64::from(s.learning_rate_micro) / 1e6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+                let opt = AdamW::new(trainer.lora.vars(), params)?;
+                Engine::Candle(trainer, opt)
+            }
+        })
+    }
+
+    /// One optimizer step: the step's mean token loss and its token count.
+    fn step(&mut self, rows: &[&[u32]]) -> Result<(f32, usize)> {
+        match self {
+            Engine::Portable(t) => t.step(rows),
+            Engine::Candle(t, opt) => {
+                let (sum, count) = t.batch_loss(rows)?;
+                let loss = (sum / count as f64)?;
+                opt.backward_step(&loss)?;
+                Ok((loss.to_scalar::<f32>()?, count))
+            }
+        }
+    }
+
+    fn mean_loss(&self, rows: &[&[u32]], batch: usize) -> Result<f32> {
+        match self {
+            Engine::Portable(t) => t.mean_loss(rows, batch),
+            Engine::Candle(t, _) => t.mean_loss(rows, batch),
+        }
+    }
+
+    /// The trained (A, B) of every adapted projection, B's rows in the model's own order.
+    fn matrices(&self) -> Result<Matrices> {
+        match self {
+            Engine::Portable(t) => t
+                .lora
+                .iter()
+                .map(|slots| {
+                    let mut out: [Option<(Tensor, Tensor)>; 7] = Default::default();
+                    for (o, pair) in out.iter_mut().zip(slots) {
+                        if let Some(pair) = pair {
+                            let (r, inp, outd) = (pair.rank, pair.a.len() / pair.rank.max(1), pair.b.len() / pair.rank.max(1));
+                            let a = Tensor::from_vec(pair.a.clone(), (r, inp), &candle_core::Device::Cpu)?;
+                            let b = Tensor::from_vec(pair.b.clone(), (outd, r), &candle_core::Device::Cpu)?;
+                            *o = Some((a, b));
+                        }
+                    }
+                    Ok(out)
+                })
+                .collect(),
+            Engine::Candle(t, _) => Ok(t
+                .lora
+                .pairs
+                .iter()
+                .map(|slots| slots.clone().map(|pair| pair.map(|(a, b)| (a.as_tensor().clone(), b.as_tensor().clone()))))
+                .collect()),
+        }
+    }
+}
+
 /// Runs `job` on `model` and writes the adapter under `store/<adapter hash>`. `on_step` sees
 /// every optimizer step.
 pub fn train(
@@ -718,11 +808,7 @@ pub fn train(
     }
     total_steps = total_steps.min(limits.max_steps);
 
-    let base = DenseBase::new(model)?;
-    let lora = LoraVars::init(model, s)?;
-    let trainer = Trainer { model, base, lora };
-    let params = ParamsAdamW { lr: f64::from(s.learning_rate_micro) / 1e6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
-    let mut opt = AdamW::new(trainer.lora.vars(), params)?;
+    let mut engine = Engine::new(model, s)?;
 
     let config_hash = s.config_hash();
     let mut log = Sha256::new();
@@ -746,12 +832,9 @@ pub fn train(
                 break 'epochs;
             }
             let rows: Vec<&[u32]> = chunk.iter().map(|&i| tokens[i].as_slice()).collect();
-            let (sum, count) = trainer.batch_loss(&rows)?;
-            let loss = (sum / count as f64)?;
-            opt.backward_step(&loss)?;
+            let (loss_value, count) = engine.step(&rows)?;
             step += 1;
             trained_tokens += count as u64;
-            let loss_value = loss.to_scalar::<f32>()?;
             if !loss_value.is_finite() {
                 return Err(ExecutorError::Training(format!("loss became {loss_value} at step {step}; lower the learning rate")));
             }
@@ -765,8 +848,8 @@ pub fn train(
         }
     }
     let eval: Vec<&[u32]> = eval_rows.iter().map(|&i| tokens[i].as_slice()).collect();
-    let eval_loss = trainer.mean_loss(&eval, batch)?;
-    let adapter_dir = write_adapter(store, job, &trainer)?;
+    let eval_loss = engine.mean_loss(&eval, batch)?;
+    let adapter_dir = write_adapter(store, job, model, &engine.matrices()?)?;
     let adapter_hash = adapter_hash(&adapter_dir, &AdapterLimits::default())?;
     log.update(b"eval");
     log.update(eval_loss.to_bits().to_le_bytes());
@@ -782,6 +865,46 @@ pub fn train(
         train_rows: train_rows.len() as u32,
         eval_rows: eval_rows.len() as u32,
     })
+}
+
+/// The training half of the determinism probe (`open-executor probe`, `make determinism`):
+/// `steps` AdamW steps of `settings`' LoRA on the portable kernels (`isa`, current thread pool)
+/// over `rows` of token ids, `batch` rows per step (rows of fewer than two tokens are skipped).
+/// The digest covers every step's loss bits and then every trained matrix's bits.
+pub fn probe_digest(
+    model: &LlamaModel,
+    isa: crate::kernels::Isa,
+    settings: &TrainSettings,
+    rows: &[Vec<u32>],
+    batch: usize,
+    steps: usize,
+) -> Result<Digest32> {
+    let mut trainer = portable::PortableTrainer::new(
+        model,
+        isa,
+        &settings.targets,
+        settings.rank as usize,
+        settings.scale(),
+        settings.learning_rate_micro,
+        |layer, p, inp| initial_a(settings, layer, p, inp),
+    )?;
+    let rows: Vec<&[u32]> = rows.iter().filter(|r| r.len() >= 2).map(|r| r.as_slice()).collect();
+    if rows.is_empty() {
+        return Err(invalid("no row has at least two tokens"));
+    }
+    let mut h = Sha256::new();
+    h.update(b"openledger.modelfactory.probe.v1");
+    for chunk in rows.chunks(batch.max(1)).cycle().take(steps) {
+        let (loss, tokens) = trainer.step(chunk)?;
+        h.update(loss.to_bits().to_le_bytes());
+        h.update((tokens as u64).to_le_bytes());
+    }
+    for pair in trainer.lora.iter().flatten().flatten() {
+        for v in pair.a.iter().chain(&pair.b) {
+            h.update(v.to_bits().to_le_bytes());
+        }
+    }
+    Ok(h.finalize().into())
 }
 
 /// The inverse of the GGUF Q/K row permutation: rows of each head from [hd/2, 2] back to [2, hd/2].
@@ -808,8 +931,8 @@ struct PeftConfigOut<'a> {
     inference_mode: bool,
 }
 
-fn write_adapter(store: &Path, job: &TrainJob, trainer: &Trainer<'_>) -> Result<PathBuf> {
-    let cfg = trainer.model.config();
+fn write_adapter(store: &Path, job: &TrainJob, model: &LlamaModel, matrices: &Matrices) -> Result<PathBuf> {
+    let cfg = model.config();
     let s = &job.settings;
     let config = PeftConfigOut {
         base_model_name_or_path: &job.model_hash,
@@ -827,16 +950,16 @@ fn write_adapter(store: &Path, job: &TrainJob, trainer: &Trainer<'_>) -> Result<
     };
     let config_bytes = serde_json::to_vec_pretty(&config).map_err(|e| ExecutorError::Training(e.to_string()))?;
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (layer, slots) in trainer.lora.pairs.iter().enumerate() {
+    for (layer, slots) in matrices.iter().enumerate() {
         for p in Proj::ALL {
             let Some((a, b)) = &slots[p as usize] else { continue };
-            let b = if trainer.model.format() == WeightFormat::Gguf && p.rope_permuted() {
-                unpermute_rows_from_gguf(b.as_tensor(), if p == Proj::Q { cfg.heads } else { cfg.kv_heads })?
+            let b = if model.format() == WeightFormat::Gguf && p.rope_permuted() {
+                unpermute_rows_from_gguf(b, if p == Proj::Q { cfg.heads } else { cfg.kv_heads })?
             } else {
-                b.as_tensor().clone()
+                b.clone()
             };
             let prefix = format!("base_model.model.model.layers.{layer}.{}.{}", p.group(), p.peft_name());
-            for (suffix, t) in [("lora_A.weight", a.as_tensor().clone()), ("lora_B.weight", b)] {
+            for (suffix, t) in [("lora_A.weight", a.clone()), ("lora_B.weight", b)] {
                 let shape = t.dims().to_vec();
                 let bytes: Vec<u8> = t.flatten_all()?.to_vec1::<f32>()?.iter().flat_map(|x| x.to_le_bytes()).collect();
                 tensors.push((format!("{prefix}.{suffix}"), shape, bytes));
@@ -913,6 +1036,7 @@ pub mod baseline {
 mod tests {
     use super::*;
     use crate::fixtures::{write_tiny_llama, TinyLlamaSpec};
+    use crate::kernels::Isa;
     use crate::llama::Segment;
     use crate::lora::{permute_rows_for_gguf, LoraAdapter};
     use candle_core::Device;
@@ -1020,8 +1144,18 @@ mod tests {
         check_training(WeightFormat::Gguf);
     }
 
+    #[test]
+    fn training_on_candle_kernels_still_works() {
+        check_training_on(WeightFormat::Safetensors, Kernels::Candle);
+    }
+
     fn check_training(format: WeightFormat) {
-        let (dir, model, tok) = tiny(format);
+        check_training_on(format, Kernels::Portable(Isa::best()));
+    }
+
+    fn check_training_on(format: WeightFormat, kernels: Kernels) {
+        let (dir, mut model, tok) = tiny(format);
+        model.set_kernels(kernels).unwrap();
         let store = dir.path().join("store");
         let mut losses = Vec::new();
         let a = train(&model, &tok, &job(1), &store, &TrainLimits::default(), &mut |s| losses.push(s.loss)).unwrap();
@@ -1098,6 +1232,107 @@ mod tests {
         assert_eq!(n, m);
         let b = batched.to_scalar::<f32>().unwrap();
         assert!((b - per_row).abs() < 1e-3 * per_row.abs(), "{b} vs {per_row}");
+    }
+
+    /// Every projection adapted, B non-zero so that A's gradients are too.
+    fn all_targets_job() -> TrainJob {
+        let mut j = job(3);
+        let c = pb::TrainConfig {
+            rank: 4,
+            seed: 3,
+            target_modules: Proj::ALL.iter().map(|p| p.peft_name().to_string()).collect(),
+            ..Default::default()
+        };
+        j.settings = TrainSettings::from_proto(Some(&c), &TrainLimits::default()).unwrap();
+        j
+    }
+
+    fn nonzero_b(len: usize, salt: usize) -> Vec<f32> {
+        (0..len).map(|i| (((i * 7919 + salt * 104_729) % 201) as f32 - 100.0) / 4000.0).collect()
+    }
+
+    #[test]
+    fn portable_gradients_match_candle_autograd() {
+        for format in [WeightFormat::Safetensors, WeightFormat::Gguf] {
+            let (_dir, model, tok) = tiny(format);
+            let j = all_targets_job();
+            let s = &j.settings;
+            let tokens = tokenize_rows(&j.rows, &tok, 128, 256, "").unwrap();
+            let rows: Vec<&[u32]> = tokens[..3].iter().map(|r| r.as_slice()).collect();
+
+            let mut portable = portable::PortableTrainer::new(
+                &model,
+                Isa::best(),
+                &s.targets,
+                s.rank as usize,
+                s.scale(),
+                s.learning_rate_micro,
+                |layer, p, inp| initial_a(s, layer, p, inp),
+            )
+            .unwrap();
+            let lora = LoraVars::init(&model, s).unwrap();
+            for (l, (slots, pslots)) in lora.pairs.iter().zip(portable.lora.iter_mut()).enumerate() {
+                for (p, (pair, pp)) in slots.iter().zip(pslots.iter_mut()).enumerate() {
+                    let (Some((a, b)), Some(pp)) = (pair, pp) else { continue };
+                    assert_eq!(a.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap(), pp.a, "same initial A");
+                    pp.b = nonzero_b(pp.b.len(), l * 7 + p);
+                    b.set(&Tensor::from_vec(pp.b.clone(), b.dims(), &Device::Cpu).unwrap()).unwrap();
+                }
+            }
+            let candle = Trainer { model: &model, base: DenseBase::new(&model).unwrap(), lora };
+            let (sum, count) = candle.batch_loss(&rows).unwrap();
+            let loss = (sum.clone() / count as f64).unwrap();
+            let reference = loss.backward().unwrap();
+            let packed = portable::Packed::new(&rows);
+            assert_eq!(packed.tokens(), count);
+            let (psum, grads) = portable.loss_and_grads(&packed).unwrap();
+            let csum = f64::from(sum.to_scalar::<f32>().unwrap());
+            assert!((psum - csum).abs() <= 1e-4 * csum.abs(), "{format:?}: loss {psum} vs candle {csum}");
+            let mut compared = 0;
+            for (l, slots) in candle.lora.pairs.iter().enumerate() {
+                for (p, pair) in slots.iter().enumerate() {
+                    let Some((a, b)) = pair else { continue };
+                    let (ga, gb) = grads[l][p].as_ref().expect("a gradient for every adapted projection");
+                    for (name, var, got) in [("A", a, ga), ("B", b, gb)] {
+                        let want = reference.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                        let peak = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+                        let err = want.iter().zip(got).fold(0f32, |m, (w, g)| m.max((w - g).abs()));
+                        assert!(peak > 0.0, "{format:?} layer {l} proj {p} d{name} is zero");
+                        assert!(err <= 1e-4 * peak, "{format:?} layer {l} proj {p} d{name}: error {err} of peak {peak}");
+                        compared += 1;
+                    }
+                }
+            }
+            assert_eq!(compared, model.config().layers * 7 * 2);
+        }
+    }
+
+    #[test]
+    fn portable_training_gives_the_same_bits_on_every_path_and_thread_count() {
+        for format in [WeightFormat::Safetensors, WeightFormat::Gguf] {
+            let (dir, mut model, tok) = tiny(format);
+            let j = all_targets_job();
+            let mut seen = Vec::new();
+            for isa in Isa::available() {
+                model.set_kernels(Kernels::Portable(isa)).unwrap();
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let store = dir.path().join(format!("store-{}-{threads}", isa.as_str()));
+                    let o = pool.install(|| train(&model, &tok, &j, &store, &TrainLimits::default(), &mut |_| {})).unwrap();
+                    seen.push((isa, threads, o.adapter_hash, o.training_log_hash, o.eval_loss_bits));
+                }
+            }
+            for s in &seen[1..] {
+                assert_eq!(
+                    (&s.2, s.3, s.4),
+                    (&seen[0].2, seen[0].3, seen[0].4),
+                    "{format:?}: {:?}/{} threads vs {:?}/1",
+                    s.0,
+                    s.1,
+                    seen[0].0
+                );
+            }
+        }
     }
 
     /// The logits of the last input row under the training forward (inputs = tokens[..n-1]).

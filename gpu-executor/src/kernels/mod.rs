@@ -385,14 +385,43 @@ pub fn matmul(isa: Isa, w: &WeightView<'_>, x: &[f32], m: usize, out: &mut [f32]
 
 /// RMSNorm of each `w.len()`-wide row of `x` in place: x·w / √(mean(x²) + eps).
 pub fn rms_norm(isa: Isa, x: &mut [f32], w: &[f32], eps: f32) {
-    let n = w.len();
-    for row in x.chunks_exact_mut(n) {
-        let mean = dot_f32(isa, row, row) / n as f32;
-        let r = 1.0 / (mean + eps).sqrt();
+    for row in x.chunks_exact_mut(w.len()) {
+        let r = inv_rms(isa, row, eps);
         for (v, g) in row.iter_mut().zip(w) {
             *v = (*v * r) * g;
         }
     }
+}
+
+/// 1 / √(mean(row²) + eps), the factor [`rms_norm`] scales a row by.
+pub fn inv_rms(isa: Isa, row: &[f32], eps: f32) -> f32 {
+    let mean = dot_f32(isa, row, row) / row.len().max(1) as f32;
+    1.0 / (mean + eps).sqrt()
+}
+
+/// The dense f32 values of GGML blocks (`cols` a multiple of 32): d·(q − 8), d·q + m or d·q,
+/// each one IEEE operation per step, so the same on every machine.
+pub fn dequantize(kind: QuantKind, data: &[u8], rows: usize, cols: usize) -> Result<Vec<f32>, String> {
+    WeightView::Quant { kind, data, rows, cols }.validate()?;
+    let mut out = Vec::with_capacity(rows * cols);
+    for blk in data.chunks_exact(kind.block_bytes()) {
+        let d = f16_at(blk, 0);
+        let qs = &blk[kind.qs_offset()..];
+        match kind {
+            QuantKind::Q8_0 => out.extend(qs[..QBLOCK].iter().map(|&q| d * f32::from(q as i8))),
+            QuantKind::Q4_0 | QuantKind::Q4_1 => {
+                let m = if kind == QuantKind::Q4_1 { f16_at(blk, 2) } else { 0.0 };
+                let value = |q: u8| match kind {
+                    QuantKind::Q4_0 => d * f32::from(i16::from(q) - 8),
+                    _ => d * f32::from(q) + m,
+                };
+                // Low nibbles are elements 0..16, high nibbles 16..32.
+                out.extend(qs[..16].iter().map(|&q| value(q & 0x0f)));
+                out.extend(qs[..16].iter().map(|&q| value(q >> 4)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -468,6 +497,8 @@ mod tests {
             let data = quant(&mut rng, kind, rows, cols);
             let mut out = vec![0f32; rows];
             matmul(Isa::best(), &WeightView::Quant { kind, data: &data, rows, cols }, &x, 1, &mut out).unwrap();
+            let dense = dequantize(kind, &data, rows, cols).unwrap();
+            assert_eq!(dense.len(), rows * cols);
             for r in 0..rows {
                 let mut exact = 0f64;
                 let mut scale = 0f64;
@@ -482,6 +513,8 @@ mod tests {
                             }
                             QuantKind::Q8_0 => d * f64::from(blk[2 + j] as i8),
                         };
+                        let got = f64::from(dense[r * cols + b * QBLOCK + j]);
+                        assert!((got - w).abs() <= 1e-6 * w.abs() + 1e-9, "{kind:?} dequantized ({r}, {b}, {j}): {got} vs {w}");
                         exact += w * f64::from(x[b * QBLOCK + j]);
                         scale += (w * f64::from(x[b * QBLOCK + j])).abs();
                     }

@@ -41,7 +41,7 @@ pub(crate) fn quant_kind(t: GgmlDType) -> Option<QuantKind> {
 }
 
 /// Runs `f` on the contiguous f32 data of a CPU tensor.
-fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let (storage, layout) = t.storage_and_layout();
     let Storage::Cpu(CpuStorage::F32(v)) = &*storage else {
         return Err(kernel_err(format!("expected an f32 CPU tensor, found {:?} on {:?}", t.dtype(), t.device().location())));
@@ -74,6 +74,15 @@ fn with_weight<R>(w: &Weight, f: impl FnOnce(WeightView<'_>) -> Result<R>) -> Re
     }
 }
 
+/// A dense f32 copy of a weight matrix `[rows, cols]`, row-major (GGML blocks dequantized by
+/// [`kernels::dequantize`], the same bits on every machine), and its shape.
+pub(crate) fn dense_f32(w: &Weight) -> Result<(Vec<f32>, usize, usize)> {
+    with_weight(w, |v| match v {
+        WeightView::F32 { data, rows, cols } => Ok((data.to_vec(), rows, cols)),
+        WeightView::Quant { kind, data, rows, cols } => Ok((kernels::dequantize(kind, data, rows, cols).map_err(kernel_err)?, rows, cols)),
+    })
+}
+
 /// One layer's query, key and value rows (RoPE is applied to q and k in place).
 struct Qkv<'a> {
     q: &'a mut [f32],
@@ -89,7 +98,7 @@ fn add_into(x: &mut [f32], y: &[f32]) {
 
 /// Rotates the `heads` heads of one row at position `pos`: GGUF pairs neighbours (2j, 2j+1),
 /// Hugging Face pairs halves (j, j + head_dim/2).
-fn rope(row: &mut [f32], heads: usize, hd: usize, cos: &[f32], sin: &[f32], interleaved: bool) {
+pub(crate) fn rope(row: &mut [f32], heads: usize, hd: usize, cos: &[f32], sin: &[f32], interleaved: bool) {
     let half = hd / 2;
     for h in 0..heads {
         let x = &mut row[h * hd..(h + 1) * hd];

@@ -1,6 +1,7 @@
 //! The cross-machine determinism profile, proved on one machine: every instruction-set path
 //! this CPU has (scalar, SSE2, AVX2) at 1 and 2 threads gives the same output hashes over 50
-//! prompts, for the tiny random Llama (safetensors and GGUF) and SmolLM2-135M (Q4_1/Q8_0 GGUF);
+//! prompts, and the same ModelFactory training (losses and adapter bits), for the tiny random
+//! Llama (safetensors and GGUF) and SmolLM2-135M (Q4_1/Q8_0 GGUF);
 //! a configuration that cannot guarantee that (a path whose bits differ, mistral.rs, candle's
 //! kernels) is refused at start-up. `make determinism` repeats the comparison across separate
 //! builds (`-C target-cpu=x86-64`, `x86-64-v3`, `native`).
@@ -46,6 +47,47 @@ fn smollm2_is_identical_on_every_path_and_thread_count() {
     let Some(gguf) = smollm2() else { return };
     let model = LlamaModel::load_gguf(&gguf, DType::F32, &Device::Cpu).unwrap();
     every_path_agrees(&model, 2, "SmolLM2-135M (Q4_1 + Q8_0 GGUF)");
+}
+
+/// The training probe on every path × {1, 2} threads against the scalar definition on one
+/// thread.
+fn training_agrees_on_every_path(model: &LlamaModel, steps: usize, what: &str) {
+    let started = std::time::Instant::now();
+    let reference = probe::training_digest(model, Isa::Scalar, 1, steps).unwrap();
+    let mut seen = Vec::new();
+    for isa in Isa::available() {
+        for threads in [1, 2] {
+            if (isa, threads) == (Isa::Scalar, 1) {
+                continue;
+            }
+            let got = probe::training_digest(model, isa, threads, steps).unwrap();
+            assert_eq!(to_hex(&got), to_hex(&reference), "{what}: training on {} at {threads} threads differs from scalar", isa.as_str());
+            seen.push(format!("{}x{threads}", isa.as_str()));
+        }
+    }
+    eprintln!(
+        "{what}: {steps} training steps identical on scalarx1 and {seen:?}: {} ({:.1} s)",
+        to_hex(&reference),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn tiny_llama_training_is_identical_on_every_path_and_thread_count() {
+    let f = fixture();
+    let st = LlamaModel::load_hf_dir(&f.model, DType::F32, &Device::Cpu).unwrap();
+    training_agrees_on_every_path(&st, 6, "tiny Llama (safetensors, f32)");
+    let gguf = f.root.join("tiny-llama-train-paths.gguf");
+    open_executor::fixtures::write_gguf_copy(&f.model, &gguf).unwrap();
+    let gg = LlamaModel::load_gguf(&gguf, DType::F32, &Device::Cpu).unwrap();
+    training_agrees_on_every_path(&gg, 6, "tiny Llama (GGUF)");
+}
+
+#[test]
+fn smollm2_training_is_identical_on_every_path_and_thread_count() {
+    let Some(gguf) = smollm2() else { return };
+    let model = LlamaModel::load_gguf(&gguf, DType::F32, &Device::Cpu).unwrap();
+    training_agrees_on_every_path(&model, 2, "SmolLM2-135M (Q4_1 + Q8_0 GGUF, dequantized)");
 }
 
 #[test]
