@@ -809,6 +809,10 @@ pub fn train(
     total_steps = total_steps.min(limits.max_steps);
 
     let mut engine = Engine::new(model, s)?;
+    if let Engine::Portable(t) = &mut engine {
+        let first: Vec<&[u32]> = train_rows.iter().take(2).map(|&i| tokens[i].as_slice()).collect();
+        t.self_check(&first)?;
+    }
 
     let config_hash = s.config_hash();
     let mut log = Sha256::new();

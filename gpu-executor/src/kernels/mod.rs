@@ -138,6 +138,28 @@ pub fn dot_f32(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
     reduce_lanes(&acc)
 }
 
+/// `[rows[k] · x for k in 0..4]`, each exactly [`dot_f32`]`(isa, rows[k], x)`; the AVX2 path
+/// computes the four together (one load of `x` for four rows, independent accumulators).
+pub fn dot4_f32(isa: Isa, rows: [&[f32]; 4], x: &[f32]) -> [f32; 4] {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            let mut acc = [[0f32; LANES]; 4];
+            simd::dot4_lanes_avx2(rows, x, &mut acc);
+            let mut out = [0f32; 4];
+            for k in 0..4 {
+                let n = rows[k].len().min(x.len());
+                for j in n / LANES * LANES..n {
+                    acc[k][j % LANES] += rows[k][j] * x[j];
+                }
+                out[k] = reduce_lanes(&acc[k]);
+            }
+            out
+        }
+        _ => rows.map(|r| dot_f32(isa, r, x)),
+    }
+}
+
 fn dot_lanes_scalar(a: &[f32], b: &[f32], acc: &mut [f32; LANES]) {
     for (ca, cb) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
         for l in 0..LANES {
@@ -354,10 +376,22 @@ pub fn matmul(isa: Isa, w: &WeightView<'_>, x: &[f32], m: usize, out: &mut [f32]
     match *w {
         WeightView::F32 { data, .. } => {
             dst.par_chunks_mut(ROWS_PER_TASK * m).enumerate().for_each(|(task, chunk)| {
-                for (k, o) in chunk.iter_mut().enumerate() {
-                    let r = task * ROWS_PER_TASK + k / m;
-                    let i = k % m;
-                    *o = dot_f32(isa, &data[r * cols..(r + 1) * cols], &x[i * cols..(i + 1) * cols]);
+                let first = task * ROWS_PER_TASK;
+                let here = chunk.len() / m;
+                let w = |r: usize| &data[(first + r) * cols..(first + r + 1) * cols];
+                // Four weight rows at a time against each x row, then the leftover rows.
+                for r in (0..here / 4 * 4).step_by(4) {
+                    for i in 0..m {
+                        let d = dot4_f32(isa, [w(r), w(r + 1), w(r + 2), w(r + 3)], &x[i * cols..(i + 1) * cols]);
+                        for (k, v) in d.into_iter().enumerate() {
+                            chunk[(r + k) * m + i] = v;
+                        }
+                    }
+                }
+                for r in here / 4 * 4..here {
+                    for i in 0..m {
+                        chunk[r * m + i] = dot_f32(isa, w(r), &x[i * cols..(i + 1) * cols]);
+                    }
                 }
             });
         }
@@ -477,13 +511,35 @@ mod tests {
                 }
             }
         }
-        // Odd lengths exercise the dense dot product's tail.
+        // Odd lengths exercise the dense dot product's tail, alone and four rows at a time.
         for n in [1, 15, 17, 33, 100] {
             let a = floats(&mut rng, n, 3.0);
             let b = floats(&mut rng, n, 3.0);
             let r = dot_f32(Isa::Scalar, &a, &b).to_bits();
+            let rows: Vec<Vec<f32>> = (0..4).map(|_| floats(&mut rng, n, 2.0)).collect();
+            let want: Vec<u32> = rows.iter().map(|w| dot_f32(Isa::Scalar, w, &b).to_bits()).collect();
             for isa in Isa::available() {
                 assert_eq!(dot_f32(isa, &a, &b).to_bits(), r, "{isa:?} n={n}");
+                let got = dot4_f32(isa, [&rows[0], &rows[1], &rows[2], &rows[3]], &b).map(f32::to_bits);
+                assert_eq!(got.as_slice(), want.as_slice(), "{isa:?} n={n}, four rows");
+            }
+        }
+        // Dense matmuls with row counts around the four-row blocks and a lane tail.
+        for &(rows, cols, m) in &[(21, 45, 6), (8, 17, 2), (35, 130, 9)] {
+            let x = floats(&mut rng, m * cols, 5.0);
+            let dense = floats(&mut rng, rows * cols, 1.0);
+            let w = WeightView::F32 { data: &dense, rows, cols };
+            let mut reference = vec![0f32; m * rows];
+            matmul(Isa::Scalar, &w, &x, m, &mut reference).unwrap();
+            for (i, row) in reference.chunks(rows).enumerate() {
+                for (r, v) in row.iter().enumerate() {
+                    assert_eq!(v.to_bits(), dot_f32(Isa::Scalar, &dense[r * cols..(r + 1) * cols], &x[i * cols..(i + 1) * cols]).to_bits());
+                }
+            }
+            for isa in Isa::available() {
+                let mut out = vec![0f32; m * rows];
+                matmul(isa, &w, &x, m, &mut out).unwrap();
+                assert!(out.iter().zip(&reference).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} {rows}x{cols}, m = {m}");
             }
         }
     }

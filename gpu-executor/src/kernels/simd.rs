@@ -171,3 +171,39 @@ unsafe fn q8_sums_avx2_impl(row: &[u8], stride: usize, offset: usize, xq: &[i8],
         *o = hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
     }
 }
+
+/// Four 16-lane accumulations at once, `rows[k]·x` into `acc[k]`: each is exactly
+/// [`dot_lanes_avx2`]'s (same lanes, same order, multiply then add), but `x` is loaded once for
+/// the four rows and the eight accumulators are independent, so the adds overlap.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn dot4_lanes_avx2(rows: [&[f32]; 4], x: &[f32], acc: &mut [[f32; 16]; 4]) {
+    // SAFETY: `Isa::Avx2` is only constructed after `is_x86_feature_detected!("avx2")`.
+    unsafe { dot4_lanes_avx2_impl(rows, x, acc) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot4_lanes_avx2_impl(rows: [&[f32]; 4], x: &[f32], acc: &mut [[f32; 16]; 4]) {
+    let len = rows.iter().fold(x.len(), |m, r| m.min(r.len()));
+    let chunks = len / 16;
+    let mut lo = [_mm256_setzero_ps(); 4];
+    let mut hi = [_mm256_setzero_ps(); 4];
+    for k in 0..4 {
+        lo[k] = _mm256_loadu_ps(acc[k].as_ptr());
+        hi[k] = _mm256_loadu_ps(acc[k].as_ptr().add(8));
+    }
+    let p = [rows[0].as_ptr(), rows[1].as_ptr(), rows[2].as_ptr(), rows[3].as_ptr()];
+    for c in 0..chunks {
+        let px = x.as_ptr().add(c * 16);
+        let (xl, xh) = (_mm256_loadu_ps(px), _mm256_loadu_ps(px.add(8)));
+        for k in 0..4 {
+            let pr = p[k].add(c * 16);
+            lo[k] = _mm256_add_ps(lo[k], _mm256_mul_ps(_mm256_loadu_ps(pr), xl));
+            hi[k] = _mm256_add_ps(hi[k], _mm256_mul_ps(_mm256_loadu_ps(pr.add(8)), xh));
+        }
+    }
+    for k in 0..4 {
+        _mm256_storeu_ps(acc[k].as_mut_ptr(), lo[k]);
+        _mm256_storeu_ps(acc[k].as_mut_ptr().add(8), hi[k]);
+    }
+}

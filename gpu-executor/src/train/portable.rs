@@ -28,6 +28,9 @@ use crate::lora::Proj;
 /// Tokens whose logits are held at once in the loss.
 const LOGIT_ROWS: usize = 64;
 
+/// Tokens the training self-check runs on.
+const SELF_CHECK_TOKENS: usize = 16;
+
 /// AdamW's β₁, β₂ and ε (weight decay 0), as ModelFactory has always trained.
 const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
@@ -59,6 +62,20 @@ fn add_into(x: &mut [f32], y: &[f32]) {
     for (a, b) in x.iter_mut().zip(y) {
         *a += b;
     }
+}
+
+/// The self-check's verdict on the bits of `isa` on the current pool against the scalar ones.
+fn same_bits(isa: Isa, got: &[u64], want: &[u64]) -> Result<()> {
+    if got == want {
+        return Ok(());
+    }
+    let differing = got.iter().zip(want).filter(|(a, b)| a != b).count() + got.len().abs_diff(want.len());
+    Err(kernel_err(format!(
+        "training self-check failed: the {} path at {} threads gives other bits than scalar on one thread ({differing} of {} values differ); refusing to train",
+        isa.as_str(),
+        rayon::current_num_threads(),
+        want.len()
+    )))
 }
 
 /// A frozen base matrix `[out, in]` and its transpose.
@@ -214,6 +231,37 @@ impl<'a> PortableTrainer<'a> {
         let (sum, grads) = self.loss_and_grads(&packed)?;
         self.adam(&grads);
         Ok(((sum / packed.tokens().max(1) as f64) as f32, packed.tokens()))
+    }
+
+    /// The training self-check, run before every job: one forward and backward pass over the
+    /// first rows of the job (at most [`SELF_CHECK_TOKENS`] tokens) on this path and thread pool
+    /// must give exactly the loss and gradient bits of the scalar definition on one thread. A
+    /// path that does not would train an adapter the network disagrees with, and be slashed for
+    /// it, so the job is refused instead.
+    pub(crate) fn self_check(&mut self, rows: &[&[u32]]) -> Result<()> {
+        let mut budget = SELF_CHECK_TOKENS;
+        let sample: Vec<&[u32]> = rows
+            .iter()
+            .map_while(|r| {
+                let take = r.len().min(budget + 1);
+                budget = budget.saturating_sub(take.saturating_sub(1));
+                (take >= 2).then(|| &r[..take])
+            })
+            .collect();
+        let packed = Packed::new(&sample);
+        let bits = |(loss, grads): (f64, LoraGrads)| -> Vec<u64> {
+            let mut v = vec![loss.to_bits()];
+            for (a, b) in grads.iter().flatten().flatten() {
+                v.extend(a.iter().chain(b).map(|x| u64::from(x.to_bits())));
+            }
+            v
+        };
+        let got = bits(self.loss_and_grads(&packed)?);
+        let isa = std::mem::replace(&mut self.isa, Isa::Scalar);
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| kernel_err(e.to_string()));
+        let want = one.and_then(|pool| pool.install(|| self.loss_and_grads(&packed)));
+        self.isa = isa;
+        same_bits(isa, &got, &bits(want?))
     }
 
     /// Mean token loss over `rows`, `batch` rows per forward pass (sums added in order).
@@ -561,5 +609,25 @@ impl<'a> PortableTrainer<'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_self_check_verdict_refuses_any_differing_bit() {
+        assert!(same_bits(Isa::Avx2, &[1, 2, 3], &[1, 2, 3]).is_ok());
+        let e = same_bits(Isa::Avx2, &[1, 2, 3], &[1, 2, 4]).unwrap_err().to_string();
+        assert!(e.contains("avx2") && e.contains("1 of 3 values differ") && e.contains("refusing to train"), "{e}");
+        assert!(same_bits(Isa::Sse2, &[1, 2], &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn packing_concatenates_inputs_and_next_token_targets() {
+        let p = Packed::new(&[&[1, 2, 3], &[7, 8]]);
+        assert_eq!((p.ids.as_slice(), p.targets.as_slice(), p.rows.as_slice()), (&[1, 2, 7][..], &[2, 3, 8][..], &[(0, 2), (2, 1)][..]));
+        assert_eq!(p.tokens(), 3);
     }
 }
