@@ -810,8 +810,10 @@ pub fn train(
 
     let mut engine = Engine::new(model, s)?;
     if let Engine::Portable(t) = &mut engine {
+        let checking = Instant::now();
         let first: Vec<&[u32]> = train_rows.iter().take(2).map(|&i| tokens[i].as_slice()).collect();
         t.self_check(&first)?;
+        tracing::info!("training self-check passed in {:.1} s ({})", checking.elapsed().as_secs_f64(), model.kernels().describe());
     }
 
     let config_hash = s.config_hash();

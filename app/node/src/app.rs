@@ -31,6 +31,12 @@ use openledger_inference::InferenceError;
 
 /// Name reported by Info.
 pub const APP_NAME: &str = "openledger";
+
+/// The Cosmos SDK release whose client-facing APIs (gRPC services, REST routes, tx encoding,
+/// ABCI query paths) this node serves, reported as `cosmos_sdk_version` by `GetNodeInfo` so
+/// that clients and relayers which check it see the API level they talk to. The node is not
+/// built from the SDK.
+pub const COSMOS_SDK_API_VERSION: &str = "v0.50.15";
 /// Protocol version of the app (bumped by upgrades).
 pub const APP_VERSION: u64 = 1;
 
@@ -656,20 +662,31 @@ impl App {
         self.modules.query_service_names()
     }
 
-    /// ABCI Query: gRPC method paths, `/cosmos.tx.v1beta1.Service/Simulate`, and raw keys
-    /// (`/store/<module>/key`, with an ICS23 proof when `prove` is set).
+    /// ABCI Query: gRPC method paths, `/cosmos.tx.v1beta1.Service/Simulate`, BaseApp's
+    /// `/app/version` and `/app/simulate` (raw tx bytes), and raw keys (`/store/<module>/key`,
+    /// with an ICS23 proof when `prove` is set).
     pub fn query(&self, req: &pb::RequestQuery) -> pb::ResponseQuery {
+        // BaseApp's own paths, with or without the leading slash, as the SDK splits them.
+        match req.path.trim_start_matches('/') {
+            "app/version" => {
+                let height = i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX);
+                return pb::ResponseQuery {
+                    code: 0,
+                    value: env!("CARGO_PKG_VERSION").as_bytes().to_vec().into(),
+                    height,
+                    ..Default::default()
+                };
+            }
+            "app/simulate" => {
+                let sim = SimulateRequest { tx_bytes: req.data.to_vec(), ..Default::default() };
+                return self.simulate_query(&sim);
+            }
+            _ => {}
+        }
         if req.path == "/cosmos.tx.v1beta1.Service/Simulate" {
-            let height = self.storage.last_committed().0;
-            let h = i64::try_from(height).unwrap_or(i64::MAX);
             return match SimulateRequest::decode(req.data.as_ref()) {
-                Err(e) => query_error(&QueryError::InvalidArgument(format!("invalid request: {e}")), height),
-                Ok(sim) => match self.simulate(&sim) {
-                    Ok(resp) => pb::ResponseQuery { code: 0, value: resp.encode_to_vec().into(), height: h, ..Default::default() },
-                    Err(e) => {
-                        pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height: h, ..Default::default() }
-                    }
-                },
+                Err(e) => query_error(&QueryError::InvalidArgument(format!("invalid request: {e}")), self.storage.last_committed().0),
+                Ok(sim) => self.simulate_query(&sim),
             };
         }
         if req.path.starts_with("/store/") && req.path.ends_with("/key") {
@@ -701,6 +718,16 @@ impl App {
                 pb::ResponseQuery { code: 0, value: value.into(), height: i64::try_from(height).unwrap_or(i64::MAX), ..Default::default() }
             }
             Err((err, height)) => query_error(&err, height),
+        }
+    }
+
+    /// A simulation answered over ABCI Query: the `SimulateResponse` (whose encoding is also
+    /// that of the SDK's `SimulationResponse`, which `app/simulate` returns) or the tx's error.
+    fn simulate_query(&self, sim: &SimulateRequest) -> pb::ResponseQuery {
+        let height = i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX);
+        match self.simulate(sim) {
+            Ok(resp) => pb::ResponseQuery { code: 0, value: resp.encode_to_vec().into(), height, ..Default::default() },
+            Err(e) => pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height, ..Default::default() },
         }
     }
 

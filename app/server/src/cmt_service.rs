@@ -117,6 +117,7 @@ fn node_info(status: &Value) -> cmt::GetNodeInfoResponse {
             name: openledger_node::app::APP_NAME.into(),
             app_name: "openledgerd".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            cosmos_sdk_version: openledger_node::app::COSMOS_SDK_API_VERSION.into(),
             ..Default::default()
         }),
     }

@@ -650,6 +650,10 @@ fn simulate_accepts_a_cosmjs_style_unsigned_tx_and_its_estimate_is_enough() {
     let hash_before = f.app.storage().last_committed();
     let before = snapshot(&f.app, &f.parties());
     let sim = simulate(&f.app, &unsigned);
+    // BaseApp's `app/simulate` (raw tx bytes in, the SDK's SimulationResponse out) agrees.
+    let raw = query(&f.app, "app/simulate", unsigned.clone());
+    assert_eq!(raw.code, 0, "{}", raw.log);
+    assert_eq!(SimulateResponse::decode(raw.value.as_ref()).expect("SimulationResponse").gas_info, sim.gas_info);
     let gas_used = sim.gas_info.unwrap().gas_used;
     assert!(gas_used > 0);
     assert!(sim.result.is_some());

@@ -391,7 +391,15 @@ fn tendermint_service_answers_from_cometbft_and_the_app_over_grpc_and_rest() {
     assert!(node_info.version.starts_with("0.38."), "{}", node_info.version);
     assert_eq!(hex::encode(&node_info.channels), status["node_info"]["channels"].as_str().expect("channels").to_lowercase());
     assert_eq!(node_info.protocol_version.map(|p| p.block), Some(11));
-    assert_eq!(info.application_version.expect("application_version").app_name, "openledgerd");
+    let app_version = info.application_version.expect("application_version");
+    assert_eq!((app_version.app_name.as_str(), app_version.cosmos_sdk_version.as_str()), ("openledgerd", "v0.50.15"));
+    // BaseApp's own query path, as CometBFT's abci_query reaches it (with and without the slash).
+    for path in ["/app/version", "app/version"] {
+        let answer = comet("abci_query", json!({"path": path, "data": ""}));
+        let value = answer["response"]["value"].as_str().expect("value");
+        let value = base64::engine::general_purpose::STANDARD.decode(value).expect("base64");
+        assert_eq!((answer["response"]["code"].as_u64(), value.as_slice()), (Some(0), app_version.version.as_bytes()), "{path}");
+    }
     let syncing = rt.block_on(client.get_syncing(cmt::GetSyncingRequest {})).expect("GetSyncing").into_inner();
     assert!(!syncing.syncing, "a lone validator is caught up");
 
