@@ -192,6 +192,24 @@ impl LlamaModel {
         Ok(out)
     }
 
+    /// The embedding rows of `tokens`, `[tokens · hidden]` (an id outside the vocabulary is an
+    /// invalid request).
+    pub(crate) fn embed_rows(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let hidden = self.cfg.hidden;
+        let mut x = vec![0f32; tokens.len() * hidden];
+        with_f32(&self.embed, |e| {
+            for (i, &t) in tokens.iter().enumerate() {
+                let t = t as usize;
+                let row = e
+                    .get(t * hidden..(t + 1) * hidden)
+                    .ok_or_else(|| ExecutorError::InvalidRequest(format!("token id {t} is outside the vocabulary")))?;
+                x[i * hidden..(i + 1) * hidden].copy_from_slice(row);
+            }
+            Ok(())
+        })?;
+        Ok(x)
+    }
+
     /// The forward pass of [`LlamaModel::forward`] on the portable kernels; returns the f32 logits
     /// of each segment's last row, `[segments · vocab]`.
     pub(crate) fn portable_forward(
@@ -203,17 +221,7 @@ impl LlamaModel {
     ) -> Result<Vec<f32>> {
         let (hidden, n) = (self.cfg.hidden, tokens.len());
         let eps = self.cfg.rms_eps as f32;
-        let mut x = vec![0f32; n * hidden];
-        with_f32(&self.embed, |e| {
-            for (i, &t) in tokens.iter().enumerate() {
-                let t = t as usize;
-                let row = e
-                    .get(t * hidden..(t + 1) * hidden)
-                    .ok_or_else(|| ExecutorError::InvalidRequest(format!("token id {t} is outside the vocabulary")))?;
-                x[i * hidden..(i + 1) * hidden].copy_from_slice(row);
-            }
-            Ok(())
-        })?;
+        let mut x = self.embed_rows(tokens)?;
         for cache in caches.iter_mut() {
             if cache.flat.len() != self.layers.len() {
                 cache.flat = (0..self.layers.len()).map(|_| FlatKv::default()).collect();

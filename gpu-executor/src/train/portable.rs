@@ -471,18 +471,8 @@ impl<'a> PortableTrainer<'a> {
     /// and the last hidden rows (before the final norm).
     fn forward(&self, packed: &Packed) -> Result<(Vec<LayerTape>, Vec<f32>)> {
         let cfg = self.model.config();
-        let (hidden, n) = (cfg.hidden, packed.tokens());
-        let mut x = vec![0f32; n * hidden];
-        with_f32(&self.model.embed, |e| {
-            for (i, &t) in packed.ids.iter().enumerate() {
-                let t = t as usize;
-                let row = e
-                    .get(t * hidden..(t + 1) * hidden)
-                    .ok_or_else(|| ExecutorError::InvalidRequest(format!("token id {t} is outside the vocabulary")))?;
-                x[i * hidden..(i + 1) * hidden].copy_from_slice(row);
-            }
-            Ok(())
-        })?;
+        let n = packed.tokens();
+        let mut x = self.model.embed_rows(&packed.ids)?;
         let sin = self.model.rope_rows().1;
         let mut tapes = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
