@@ -140,11 +140,12 @@ pub(crate) struct Packed {
 }
 
 impl Packed {
-    /// Packs rows of at least two tokens (inputs `r[..n-1]`, targets `r[1..]`).
+    /// Packs the rows (inputs `r[..n-1]`, targets `r[1..]`); a row of fewer than two tokens
+    /// has nothing to predict and is left out.
     pub(crate) fn new(rows: &[&[u32]]) -> Self {
         let mut p = Packed { ids: Vec::new(), targets: Vec::new(), rows: Vec::with_capacity(rows.len()) };
-        for r in rows {
-            let n = r.len().saturating_sub(1);
+        for r in rows.iter().filter(|r| r.len() >= 2) {
+            let n = r.len() - 1;
             p.rows.push((p.ids.len(), n));
             p.ids.extend_from_slice(&r[..n]);
             p.targets.extend_from_slice(&r[1..=n]);
@@ -616,7 +617,7 @@ mod tests {
 
     #[test]
     fn packing_concatenates_inputs_and_next_token_targets() {
-        let p = Packed::new(&[&[1, 2, 3], &[7, 8]]);
+        let p = Packed::new(&[&[1, 2, 3], &[], &[5], &[7, 8]]);
         assert_eq!((p.ids.as_slice(), p.targets.as_slice(), p.rows.as_slice()), (&[1, 2, 7][..], &[2, 3, 8][..], &[(0, 2), (2, 1)][..]));
         assert_eq!(p.tokens(), 3);
     }
