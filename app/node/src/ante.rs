@@ -22,8 +22,13 @@ use crate::tx::DecodedTx;
 /// Which ABCI path runs the ante handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Mempool admission (CheckTx).
+    /// Mempool admission (CheckTx of a new tx).
     Check,
+    /// CheckTx of type Recheck: CometBFT re-runs every tx left in the mempool after each
+    /// Commit, with the same bytes it already admitted. Everything is checked again except that
+    /// a signature this node already verified (a hit in [`VerifiedSignatures`]) is not verified
+    /// a second time; gas and results are those of [`Mode::Check`].
+    Recheck,
     /// Block execution (FinalizeBlock).
     Deliver,
     /// Gas estimation: no signature checks, no minimum fee, infinite gas.
@@ -40,6 +45,13 @@ pub struct AnteContext<'a> {
     pub height: u64,
     /// Which path.
     pub mode: Mode,
+}
+
+impl Mode {
+    /// CheckTx, new or recheck: the ante handler only, on the mempool's state.
+    pub fn is_mempool(self) -> bool {
+        matches!(self, Mode::Check | Mode::Recheck)
+    }
 }
 
 fn sdk(code: u32, log: impl Into<String>) -> AbciError {
@@ -160,16 +172,21 @@ pub fn verify_secp256k1_k256(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> boo
     key.verify(msg, &sig).is_ok()
 }
 
-/// Signatures this node verified in CheckTx, so FinalizeBlock does not verify them again.
+/// Signatures this node verified in CheckTx, so neither the mempool's rechecks nor
+/// FinalizeBlock verify them again.
 ///
 /// The key is sha256 over the public key, the signature and the exact sign bytes, so a hit
 /// means this very signature over these very bytes by this very key verified before: the
 /// answer is the one verification would give, and gas is charged the same either way (the
-/// sigverify gas is charged before). Bounded: the oldest entries go first; an entry is dropped
-/// once FinalizeBlock used it. Node-local, never consensus data.
+/// sigverify gas is charged before). A recheck of a mempool tx (same bytes, same account
+/// number and sequence, hence the same sign bytes) hits and keeps its entry; FinalizeBlock
+/// hits and drops it. Bounded: the oldest entries go first (a recheck that misses verifies and
+/// records again). Node-local, never consensus data.
 pub struct VerifiedSignatures {
     inner: parking_lot::Mutex<VerifiedSet>,
     capacity: usize,
+    /// Verifications actually computed (not answered from the cache), for the metrics.
+    computed: std::sync::atomic::AtomicU64,
     /// The signatures of the block being finalized, checked ahead by helper threads.
     block: parking_lot::Mutex<Option<std::sync::Arc<BlockSignatures>>>,
 }
@@ -183,7 +200,12 @@ pub const VERIFIED_SIGNATURES_KEPT: usize = 20_000;
 impl VerifiedSignatures {
     /// An empty cache of `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Self { inner: parking_lot::Mutex::new(Default::default()), capacity, block: parking_lot::Mutex::new(None) }
+        Self {
+            inner: parking_lot::Mutex::new(Default::default()),
+            capacity,
+            computed: std::sync::atomic::AtomicU64::new(0),
+            block: parking_lot::Mutex::new(None),
+        }
     }
 
     fn key(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> [u8; 32] {
@@ -196,23 +218,32 @@ impl VerifiedSignatures {
         sha2::Digest::finalize(h).into()
     }
 
-    /// [`verify_secp256k1`], remembering successes seen in CheckTx and answering FinalizeBlock
-    /// from them.
+    /// [`verify_secp256k1`], remembering successes seen in CheckTx and answering rechecks
+    /// (keeping the entry) and FinalizeBlock (using it up) from them.
     pub fn verify(&self, mode: Mode, pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
         let key = Self::key(pubkey, msg, signature);
-        if mode == Mode::Deliver {
-            if self.inner.lock().0.remove(&key) {
-                return true;
+        match mode {
+            Mode::Deliver => {
+                if self.inner.lock().0.remove(&key) {
+                    return true;
+                }
+                // Another app of this process may have installed its block: a key found there
+                // is still this very verification's answer.
+                let block = self.block.lock().clone();
+                if let Some(answer) = block.and_then(|b| b.answer(&key)) {
+                    return answer;
+                }
             }
-            // Another app of this process may have installed its block: a key found there is
-            // still this very verification's answer.
-            let block = self.block.lock().clone();
-            if let Some(answer) = block.and_then(|b| b.answer(&key)) {
-                return answer;
+            Mode::Recheck => {
+                if self.inner.lock().0.contains(&key) {
+                    return true;
+                }
             }
+            Mode::Check | Mode::Simulate => {}
         }
+        self.computed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ok = verify_secp256k1(pubkey, msg, signature);
-        if ok && mode == Mode::Check {
+        if ok && mode.is_mempool() {
             let mut inner = self.inner.lock();
             if inner.0.insert(key) {
                 inner.1.push_back(key);
@@ -229,6 +260,12 @@ impl VerifiedSignatures {
             }
         }
         ok
+    }
+
+    /// Signature verifications this cache computed (rather than answered from an entry),
+    /// since the process started.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Entries held.
@@ -341,6 +378,7 @@ impl BlockSignatures {
         use std::sync::atomic::Ordering;
         let (Some(state), Some(job)) = (self.states.get(i), self.jobs.get(i)) else { return false };
         if state.compare_exchange(JOB_PENDING, JOB_CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            verified_signatures().computed.fetch_add(1, Ordering::Relaxed);
             let ok = verify_secp256k1(&job.pubkey, &job.sign_bytes, &job.signature);
             state.store(if ok { JOB_VALID } else { JOB_INVALID }, Ordering::Release);
             return ok;
@@ -902,5 +940,31 @@ mod signature_cache_tests {
             assert!(cache.verify(Mode::Check, &pk, &msg, &sig));
         }
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_recheck_answers_from_what_checktx_verified_and_keeps_it_for_the_block() {
+        let cache = VerifiedSignatures::new(4);
+        let (pk, sig) = signed(7, b"sign bytes");
+        assert!(cache.verify(Mode::Check, &pk, b"sign bytes", &sig));
+        assert_eq!(cache.computed(), 1);
+        // Rechecks of the same signature over the same bytes: answered, nothing computed, the
+        // entry kept for FinalizeBlock.
+        for _ in 0..3 {
+            assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
+        }
+        assert_eq!((cache.computed(), cache.len()), (1, 1));
+        assert!(cache.verify(Mode::Deliver, &pk, b"sign bytes", &sig));
+        assert_eq!((cache.computed(), cache.len()), (1, 0));
+        // Anything else is verified for real: other sign bytes (e.g. another account number or
+        // sequence) and other signatures fail, and a valid one that missed is recorded again.
+        assert!(!cache.verify(Mode::Recheck, &pk, b"other bytes", &sig));
+        let (_, other_sig) = signed(8, b"sign bytes");
+        assert!(!cache.verify(Mode::Recheck, &pk, b"sign bytes", &other_sig));
+        assert_eq!((cache.computed(), cache.len()), (3, 0));
+        assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
+        assert_eq!((cache.computed(), cache.len()), (4, 1));
+        assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
+        assert_eq!(cache.computed(), 4);
     }
 }
