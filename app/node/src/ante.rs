@@ -183,7 +183,11 @@ pub fn verify_secp256k1_k256(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> boo
 /// hits and drops it. Bounded: the oldest entries go first (a recheck that misses verifies and
 /// records again). Node-local, never consensus data.
 pub struct VerifiedSignatures {
-    inner: parking_lot::Mutex<VerifiedSet>,
+    inner: parking_lot::Mutex<BoundedKeys>,
+    /// sha256 of the txs whose ante passed in CheckTx (every signature verified or answered
+    /// from `inner`): FinalizeBlock does not prepare them for the helper threads (only a hint:
+    /// the sequential pass still looks each signature up in `inner`, and verifies on a miss).
+    admitted_txs: parking_lot::Mutex<BoundedKeys>,
     capacity: usize,
     /// Verifications actually computed (not answered from the cache), for the metrics.
     computed: std::sync::atomic::AtomicU64,
@@ -191,8 +195,33 @@ pub struct VerifiedSignatures {
     block: parking_lot::Mutex<Option<std::sync::Arc<BlockSignatures>>>,
 }
 
-/// The verified keys, and their insertion order (for eviction).
-type VerifiedSet = (std::collections::BTreeSet<[u8; 32]>, std::collections::VecDeque<[u8; 32]>);
+/// A set of 32-byte keys that forgets the oldest beyond a capacity.
+#[derive(Default)]
+struct BoundedKeys {
+    live: std::collections::BTreeSet<[u8; 32]>,
+    /// Insertion order, for eviction; may hold keys already removed (dropped lazily).
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl BoundedKeys {
+    fn insert(&mut self, key: [u8; 32], capacity: usize) {
+        if self.live.insert(key) {
+            self.order.push_back(key);
+        }
+        while self.live.len() > capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.live.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.order.len() > 2 * capacity.max(1) {
+            let live = &self.live;
+            self.order.retain(|k| live.contains(k));
+        }
+    }
+}
 
 /// Entries kept (a full mempool's worth of single-signer txs).
 pub const VERIFIED_SIGNATURES_KEPT: usize = 20_000;
@@ -201,7 +230,8 @@ impl VerifiedSignatures {
     /// An empty cache of `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Self {
-            inner: parking_lot::Mutex::new(Default::default()),
+            inner: parking_lot::Mutex::new(BoundedKeys::default()),
+            admitted_txs: parking_lot::Mutex::new(BoundedKeys::default()),
             capacity,
             computed: std::sync::atomic::AtomicU64::new(0),
             block: parking_lot::Mutex::new(None),
@@ -224,7 +254,7 @@ impl VerifiedSignatures {
         let key = Self::key(pubkey, msg, signature);
         match mode {
             Mode::Deliver => {
-                if self.inner.lock().0.remove(&key) {
+                if self.inner.lock().live.remove(&key) {
                     return true;
                 }
                 // Another app of this process may have installed its block: a key found there
@@ -235,7 +265,7 @@ impl VerifiedSignatures {
                 }
             }
             Mode::Recheck => {
-                if self.inner.lock().0.contains(&key) {
+                if self.inner.lock().live.contains(&key) {
                     return true;
                 }
             }
@@ -244,20 +274,7 @@ impl VerifiedSignatures {
         self.computed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ok = verify_secp256k1(pubkey, msg, signature);
         if ok && mode.is_mempool() {
-            let mut inner = self.inner.lock();
-            if inner.0.insert(key) {
-                inner.1.push_back(key);
-            }
-            while inner.1.len() > self.capacity {
-                if let Some(old) = inner.1.pop_front() {
-                    inner.0.remove(&old);
-                }
-            }
-            // The order list may hold keys already used by FinalizeBlock: drop them lazily.
-            if inner.1.len() > 2 * self.capacity.max(1) {
-                let (live, order) = &mut *inner;
-                order.retain(|k| live.contains(k));
-            }
+            self.inner.lock().insert(key, self.capacity);
         }
         ok
     }
@@ -268,9 +285,19 @@ impl VerifiedSignatures {
         self.computed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Records that the tx with this sha256 passed the ante in CheckTx.
+    pub fn admitted(&self, tx_hash: [u8; 32]) {
+        self.admitted_txs.lock().insert(tx_hash, self.capacity);
+    }
+
+    /// Whether the tx with this sha256 passed the ante in CheckTx (recently).
+    pub fn was_admitted(&self, tx_hash: &[u8; 32]) -> bool {
+        self.admitted_txs.lock().live.contains(tx_hash)
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.inner.lock().0.len()
+        self.inner.lock().live.len()
     }
 
     /// Whether it holds nothing.
@@ -338,6 +365,11 @@ impl BlockSignatures {
         let mut jobs = Vec::new();
         let mut index = std::collections::BTreeMap::new();
         for bytes in txs {
+            // A tx admitted through this node's CheckTx has its signatures in the cache: nothing
+            // to do ahead (this skips decoding it, reading its signers' accounts and hashing).
+            if cache.was_admitted(&<sha2::Sha256 as sha2::Digest>::digest(bytes.as_ref()).into()) {
+                continue;
+            }
             let Ok(raw) = TxRaw::decode(bytes.as_ref()) else { continue };
             let Ok(auth_info) = AuthInfo::decode(raw.auth_info_bytes.as_slice()) else { continue };
             for (info, signature) in auth_info.signer_infos.iter().zip(&raw.signatures) {
@@ -348,7 +380,7 @@ impl BlockSignatures {
                 let Ok(Some(account)) = modules.auth.account(state, &Address::from_secp256k1_pubkey(&pubkey)) else { continue };
                 let sign_bytes = direct_sign_bytes(&raw, chain_id, account.base().account_number);
                 let key = VerifiedSignatures::key(&pubkey, &sign_bytes, signature);
-                if cache.inner.lock().0.contains(&key) || index.contains_key(&key) {
+                if cache.inner.lock().live.contains(&key) || index.contains_key(&key) {
                     continue;
                 }
                 index.insert(key, jobs.len());
@@ -658,6 +690,9 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
         let sig_b64 = base64::engine::general_purpose::STANDARD.encode(tx.raw.signatures.get(index).map(Vec::as_slice).unwrap_or_default());
         state.emit(Event::new("tx").attr("signature", sig_b64));
     }
+    if ctx.mode.is_mempool() {
+        verified_signatures().admitted(tx.hash);
+    }
     Ok(())
 }
 
@@ -966,5 +1001,15 @@ mod signature_cache_tests {
         assert_eq!((cache.computed(), cache.len()), (4, 1));
         assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
         assert_eq!(cache.computed(), 4);
+    }
+
+    #[test]
+    fn admitted_txs_are_remembered_up_to_the_capacity() {
+        let cache = VerifiedSignatures::new(2);
+        cache.admitted([1; 32]);
+        assert!(cache.was_admitted(&[1; 32]) && !cache.was_admitted(&[2; 32]));
+        cache.admitted([2; 32]);
+        cache.admitted([3; 32]);
+        assert!(!cache.was_admitted(&[1; 32]) && cache.was_admitted(&[2; 32]) && cache.was_admitted(&[3; 32]));
     }
 }
