@@ -290,7 +290,13 @@ impl VerifiedSignatures {
         self.admitted_txs.lock().insert(tx_hash, self.capacity);
     }
 
-    /// Whether the tx with this sha256 passed the ante in CheckTx (recently).
+    /// Forgets an admitted tx once a block runs it (as FinalizeBlock uses up signature entries).
+    pub fn delivered(&self, tx_hash: &[u8; 32]) {
+        self.admitted_txs.lock().live.remove(tx_hash);
+    }
+
+    /// Whether the tx with this sha256 passed the ante in CheckTx (recently) and no block has
+    /// run it since.
     pub fn was_admitted(&self, tx_hash: &[u8; 32]) -> bool {
         self.admitted_txs.lock().live.contains(tx_hash)
     }
@@ -488,6 +494,9 @@ impl BlockSignatures {
 /// Runs the ante handler on `state` (the tx's ante layer), charging `meter`.
 pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedTx, meter: &GasMeter) -> Result<(), AbciError> {
     let modules = ctx.modules;
+    if ctx.mode == Mode::Deliver {
+        verified_signatures().delivered(&tx.hash);
+    }
     let auth_params = params(state).map_err(|e| from_code(&e))?;
     let fees = fee_params(state).map_err(|e| from_code(&e))?;
     let body = &tx.body;
@@ -1004,12 +1013,15 @@ mod signature_cache_tests {
     }
 
     #[test]
-    fn admitted_txs_are_remembered_up_to_the_capacity() {
+    fn admitted_txs_are_remembered_up_to_the_capacity_until_delivered() {
         let cache = VerifiedSignatures::new(2);
         cache.admitted([1; 32]);
         assert!(cache.was_admitted(&[1; 32]) && !cache.was_admitted(&[2; 32]));
         cache.admitted([2; 32]);
         cache.admitted([3; 32]);
         assert!(!cache.was_admitted(&[1; 32]) && cache.was_admitted(&[2; 32]) && cache.was_admitted(&[3; 32]));
+        // A block ran it: forgotten.
+        cache.delivered(&[2; 32]);
+        assert!(!cache.was_admitted(&[2; 32]) && cache.was_admitted(&[3; 32]));
     }
 }
