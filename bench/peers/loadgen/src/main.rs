@@ -495,13 +495,25 @@ fn follow_blocks(
     let mut seen: HashMap<[u8; 32], Instant> = HashMap::new();
     let mut height = start_height;
     let mut last_progress = Instant::now();
+    // Once every broadcast is answered and nothing new lands for 3 s, the mempool is asked: when
+    // it is empty, the blocks up to the latest height hold everything that will ever be
+    // committed (CometBFT can answer broadcast_tx_sync with the app's code 0 and still drop the
+    // tx when the mempool filled up while CheckTx ran), so one last pass over them ends the phase.
+    let mut last_pass = false;
     loop {
         let target = accepted.load(Ordering::Acquire);
         if seen.len() >= target || (target != usize::MAX && last_progress.elapsed() > Duration::from_secs(60)) {
             return Ok((seen, height));
         }
+        if target != usize::MAX && !last_pass && last_progress.elapsed() > Duration::from_secs(3) {
+            let pending = rpc_get(&agent, port, "num_unconfirmed_txs")?;
+            last_pass = pending["result"]["total"].as_str() == Some("0");
+        }
         let latest = latest_height(port)?;
         if latest <= height {
+            if last_pass {
+                return Ok((seen, height));
+            }
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
@@ -517,6 +529,9 @@ fn follow_blocks(
             }
         }
         height = latest;
+        if last_pass {
+            return Ok((seen, height));
+        }
     }
 }
 
@@ -767,6 +782,13 @@ fn bench_one(args: &Args, target: Target, root: &Path) -> anyhow::Result<Report>
     for p in [&fixed, &saturation] {
         if let Some(e) = &p.first_reject {
             eprintln!("   {} of {} rejected at broadcast, first: {e}", p.rejected, p.offered);
+        }
+        if p.accepted > p.committed {
+            eprintln!(
+                "   {} of {} accepted by broadcast_tx_sync (code 0) were never committed: CometBFT dropped them (mempool full after CheckTx)",
+                p.accepted - p.committed,
+                p.accepted
+            );
         }
     }
     Ok(Report { target, tx_bytes, fixed, saturation, grpc, block_time })
