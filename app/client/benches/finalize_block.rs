@@ -26,6 +26,10 @@
 
 #![allow(clippy::float_arithmetic)] // rates and percentages are floating point by nature
 
+/// The node's allocator (see `src/main.rs`), so the bench measures what `openledgerd` runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};

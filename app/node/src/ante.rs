@@ -22,8 +22,13 @@ use crate::tx::DecodedTx;
 /// Which ABCI path runs the ante handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Mempool admission (CheckTx).
+    /// Mempool admission (CheckTx of a new tx).
     Check,
+    /// CheckTx of type Recheck: CometBFT re-runs every tx left in the mempool after each
+    /// Commit, with the same bytes it already admitted. Everything is checked again except that
+    /// a signature this node already verified (a hit in [`VerifiedSignatures`]) is not verified
+    /// a second time; gas and results are those of [`Mode::Check`].
+    Recheck,
     /// Block execution (FinalizeBlock).
     Deliver,
     /// Gas estimation: no signature checks, no minimum fee, infinite gas.
@@ -40,6 +45,13 @@ pub struct AnteContext<'a> {
     pub height: u64,
     /// Which path.
     pub mode: Mode,
+}
+
+impl Mode {
+    /// CheckTx, new or recheck: the ante handler only, on the mempool's state.
+    pub fn is_mempool(self) -> bool {
+        matches!(self, Mode::Check | Mode::Recheck)
+    }
 }
 
 fn sdk(code: u32, log: impl Into<String>) -> AbciError {
@@ -160,22 +172,56 @@ pub fn verify_secp256k1_k256(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> boo
     key.verify(msg, &sig).is_ok()
 }
 
-/// Signatures this node verified in CheckTx, so FinalizeBlock does not verify them again.
+/// Signatures this node verified in CheckTx, so neither the mempool's rechecks nor
+/// FinalizeBlock verify them again.
 ///
 /// The key is sha256 over the public key, the signature and the exact sign bytes, so a hit
 /// means this very signature over these very bytes by this very key verified before: the
 /// answer is the one verification would give, and gas is charged the same either way (the
-/// sigverify gas is charged before). Bounded: the oldest entries go first; an entry is dropped
-/// once FinalizeBlock used it. Node-local, never consensus data.
+/// sigverify gas is charged before). A recheck of a mempool tx (same bytes, same account
+/// number and sequence, hence the same sign bytes) hits and keeps its entry; FinalizeBlock
+/// hits and drops it. Bounded: the oldest entries go first (a recheck that misses verifies and
+/// records again). Node-local, never consensus data.
 pub struct VerifiedSignatures {
-    inner: parking_lot::Mutex<VerifiedSet>,
+    inner: parking_lot::Mutex<BoundedKeys>,
+    /// sha256 of the txs whose ante passed in CheckTx (every signature verified or answered
+    /// from `inner`): FinalizeBlock does not prepare them for the helper threads (only a hint:
+    /// the sequential pass still looks each signature up in `inner`, and verifies on a miss).
+    admitted_txs: parking_lot::Mutex<BoundedKeys>,
     capacity: usize,
+    /// Verifications actually computed (not answered from the cache), for the metrics.
+    computed: std::sync::atomic::AtomicU64,
     /// The signatures of the block being finalized, checked ahead by helper threads.
     block: parking_lot::Mutex<Option<std::sync::Arc<BlockSignatures>>>,
 }
 
-/// The verified keys, and their insertion order (for eviction).
-type VerifiedSet = (std::collections::BTreeSet<[u8; 32]>, std::collections::VecDeque<[u8; 32]>);
+/// A set of 32-byte keys that forgets the oldest beyond a capacity.
+#[derive(Default)]
+struct BoundedKeys {
+    live: std::collections::BTreeSet<[u8; 32]>,
+    /// Insertion order, for eviction; may hold keys already removed (dropped lazily).
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl BoundedKeys {
+    fn insert(&mut self, key: [u8; 32], capacity: usize) {
+        if self.live.insert(key) {
+            self.order.push_back(key);
+        }
+        while self.live.len() > capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.live.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.order.len() > 2 * capacity.max(1) {
+            let live = &self.live;
+            self.order.retain(|k| live.contains(k));
+        }
+    }
+}
 
 /// Entries kept (a full mempool's worth of single-signer txs).
 pub const VERIFIED_SIGNATURES_KEPT: usize = 20_000;
@@ -183,7 +229,13 @@ pub const VERIFIED_SIGNATURES_KEPT: usize = 20_000;
 impl VerifiedSignatures {
     /// An empty cache of `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Self { inner: parking_lot::Mutex::new(Default::default()), capacity, block: parking_lot::Mutex::new(None) }
+        Self {
+            inner: parking_lot::Mutex::new(BoundedKeys::default()),
+            admitted_txs: parking_lot::Mutex::new(BoundedKeys::default()),
+            capacity,
+            computed: std::sync::atomic::AtomicU64::new(0),
+            block: parking_lot::Mutex::new(None),
+        }
     }
 
     fn key(pubkey: &[u8], msg: &[u8], signature: &[u8]) -> [u8; 32] {
@@ -196,44 +248,62 @@ impl VerifiedSignatures {
         sha2::Digest::finalize(h).into()
     }
 
-    /// [`verify_secp256k1`], remembering successes seen in CheckTx and answering FinalizeBlock
-    /// from them.
+    /// [`verify_secp256k1`], remembering successes seen in CheckTx and answering rechecks
+    /// (keeping the entry) and FinalizeBlock (using it up) from them.
     pub fn verify(&self, mode: Mode, pubkey: &[u8], msg: &[u8], signature: &[u8]) -> bool {
         let key = Self::key(pubkey, msg, signature);
-        if mode == Mode::Deliver {
-            if self.inner.lock().0.remove(&key) {
-                return true;
-            }
-            // Another app of this process may have installed its block: a key found there is
-            // still this very verification's answer.
-            let block = self.block.lock().clone();
-            if let Some(answer) = block.and_then(|b| b.answer(&key)) {
-                return answer;
-            }
-        }
-        let ok = verify_secp256k1(pubkey, msg, signature);
-        if ok && mode == Mode::Check {
-            let mut inner = self.inner.lock();
-            if inner.0.insert(key) {
-                inner.1.push_back(key);
-            }
-            while inner.1.len() > self.capacity {
-                if let Some(old) = inner.1.pop_front() {
-                    inner.0.remove(&old);
+        match mode {
+            Mode::Deliver => {
+                if self.inner.lock().live.remove(&key) {
+                    return true;
+                }
+                // Another app of this process may have installed its block: a key found there
+                // is still this very verification's answer.
+                let block = self.block.lock().clone();
+                if let Some(answer) = block.and_then(|b| b.answer(&key)) {
+                    return answer;
                 }
             }
-            // The order list may hold keys already used by FinalizeBlock: drop them lazily.
-            if inner.1.len() > 2 * self.capacity.max(1) {
-                let (live, order) = &mut *inner;
-                order.retain(|k| live.contains(k));
+            Mode::Recheck => {
+                if self.inner.lock().live.contains(&key) {
+                    return true;
+                }
             }
+            Mode::Check | Mode::Simulate => {}
+        }
+        self.computed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ok = verify_secp256k1(pubkey, msg, signature);
+        if ok && mode.is_mempool() {
+            self.inner.lock().insert(key, self.capacity);
         }
         ok
     }
 
+    /// Signature verifications this cache computed (rather than answered from an entry),
+    /// since the process started.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that the tx with this sha256 passed the ante in CheckTx.
+    pub fn admitted(&self, tx_hash: [u8; 32]) {
+        self.admitted_txs.lock().insert(tx_hash, self.capacity);
+    }
+
+    /// Forgets an admitted tx once a block runs it (as FinalizeBlock uses up signature entries).
+    pub fn delivered(&self, tx_hash: &[u8; 32]) {
+        self.admitted_txs.lock().live.remove(tx_hash);
+    }
+
+    /// Whether the tx with this sha256 passed the ante in CheckTx (recently) and no block has
+    /// run it since.
+    pub fn was_admitted(&self, tx_hash: &[u8; 32]) -> bool {
+        self.admitted_txs.lock().live.contains(tx_hash)
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.inner.lock().0.len()
+        self.inner.lock().live.len()
     }
 
     /// Whether it holds nothing.
@@ -301,6 +371,11 @@ impl BlockSignatures {
         let mut jobs = Vec::new();
         let mut index = std::collections::BTreeMap::new();
         for bytes in txs {
+            // A tx admitted through this node's CheckTx has its signatures in the cache: nothing
+            // to do ahead (this skips decoding it, reading its signers' accounts and hashing).
+            if cache.was_admitted(&<sha2::Sha256 as sha2::Digest>::digest(bytes.as_ref()).into()) {
+                continue;
+            }
             let Ok(raw) = TxRaw::decode(bytes.as_ref()) else { continue };
             let Ok(auth_info) = AuthInfo::decode(raw.auth_info_bytes.as_slice()) else { continue };
             for (info, signature) in auth_info.signer_infos.iter().zip(&raw.signatures) {
@@ -311,7 +386,7 @@ impl BlockSignatures {
                 let Ok(Some(account)) = modules.auth.account(state, &Address::from_secp256k1_pubkey(&pubkey)) else { continue };
                 let sign_bytes = direct_sign_bytes(&raw, chain_id, account.base().account_number);
                 let key = VerifiedSignatures::key(&pubkey, &sign_bytes, signature);
-                if cache.inner.lock().0.contains(&key) || index.contains_key(&key) {
+                if cache.inner.lock().live.contains(&key) || index.contains_key(&key) {
                     continue;
                 }
                 index.insert(key, jobs.len());
@@ -341,6 +416,7 @@ impl BlockSignatures {
         use std::sync::atomic::Ordering;
         let (Some(state), Some(job)) = (self.states.get(i), self.jobs.get(i)) else { return false };
         if state.compare_exchange(JOB_PENDING, JOB_CLAIMED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            verified_signatures().computed.fetch_add(1, Ordering::Relaxed);
             let ok = verify_secp256k1(&job.pubkey, &job.sign_bytes, &job.signature);
             state.store(if ok { JOB_VALID } else { JOB_INVALID }, Ordering::Release);
             return ok;
@@ -418,6 +494,9 @@ impl BlockSignatures {
 /// Runs the ante handler on `state` (the tx's ante layer), charging `meter`.
 pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedTx, meter: &GasMeter) -> Result<(), AbciError> {
     let modules = ctx.modules;
+    if ctx.mode == Mode::Deliver {
+        verified_signatures().delivered(&tx.hash);
+    }
     let auth_params = params(state).map_err(|e| from_code(&e))?;
     let fees = fee_params(state).map_err(|e| from_code(&e))?;
     let body = &tx.body;
@@ -619,6 +698,9 @@ pub fn run_ante(ctx: &AnteContext<'_>, state: &mut dyn StateWrite, tx: &DecodedT
         state.emit(Event::new("tx").attr("acc_seq", format!("{signer}/{}", base.sequence)));
         let sig_b64 = base64::engine::general_purpose::STANDARD.encode(tx.raw.signatures.get(index).map(Vec::as_slice).unwrap_or_default());
         state.emit(Event::new("tx").attr("signature", sig_b64));
+    }
+    if ctx.mode.is_mempool() {
+        verified_signatures().admitted(tx.hash);
     }
     Ok(())
 }
@@ -902,5 +984,44 @@ mod signature_cache_tests {
             assert!(cache.verify(Mode::Check, &pk, &msg, &sig));
         }
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_recheck_answers_from_what_checktx_verified_and_keeps_it_for_the_block() {
+        let cache = VerifiedSignatures::new(4);
+        let (pk, sig) = signed(7, b"sign bytes");
+        assert!(cache.verify(Mode::Check, &pk, b"sign bytes", &sig));
+        assert_eq!(cache.computed(), 1);
+        // Rechecks of the same signature over the same bytes: answered, nothing computed, the
+        // entry kept for FinalizeBlock.
+        for _ in 0..3 {
+            assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
+        }
+        assert_eq!((cache.computed(), cache.len()), (1, 1));
+        assert!(cache.verify(Mode::Deliver, &pk, b"sign bytes", &sig));
+        assert_eq!((cache.computed(), cache.len()), (1, 0));
+        // Anything else is verified for real: other sign bytes (e.g. another account number or
+        // sequence) and other signatures fail, and a valid one that missed is recorded again.
+        assert!(!cache.verify(Mode::Recheck, &pk, b"other bytes", &sig));
+        let (_, other_sig) = signed(8, b"sign bytes");
+        assert!(!cache.verify(Mode::Recheck, &pk, b"sign bytes", &other_sig));
+        assert_eq!((cache.computed(), cache.len()), (3, 0));
+        assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
+        assert_eq!((cache.computed(), cache.len()), (4, 1));
+        assert!(cache.verify(Mode::Recheck, &pk, b"sign bytes", &sig));
+        assert_eq!(cache.computed(), 4);
+    }
+
+    #[test]
+    fn admitted_txs_are_remembered_up_to_the_capacity_until_delivered() {
+        let cache = VerifiedSignatures::new(2);
+        cache.admitted([1; 32]);
+        assert!(cache.was_admitted(&[1; 32]) && !cache.was_admitted(&[2; 32]));
+        cache.admitted([2; 32]);
+        cache.admitted([3; 32]);
+        assert!(!cache.was_admitted(&[1; 32]) && cache.was_admitted(&[2; 32]) && cache.was_admitted(&[3; 32]));
+        // A block ran it: forgotten.
+        cache.delivered(&[2; 32]);
+        assert!(!cache.was_admitted(&[2; 32]) && cache.was_admitted(&[3; 32]));
     }
 }

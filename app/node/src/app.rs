@@ -542,15 +542,19 @@ impl App {
     }
 
     /// ABCI CheckTx: the ante handler on the mempool's state (sequences advance per accepted tx).
+    /// A recheck (CometBFT re-running the mempool's txs after a Commit) checks everything again
+    /// but answers a signature this node already verified from the cache ([`Mode::Recheck`]).
     pub fn check_tx(&self, req: &pb::RequestCheckTx) -> pb::ResponseCheckTx {
         let started = std::time::Instant::now();
         let chain_id = self.chain_id();
         let height = self.storage.last_committed().0.saturating_add(1);
+        let recheck = req.r#type == pb::CheckTxType::Recheck as i32;
+        let mode = if recheck { Mode::Recheck } else { Mode::Check };
         let mut check = self.check.lock();
-        let outcome = run_tx(&self.modules, &mut check, &req.tx, &chain_id, height, Mode::Check);
+        let outcome = run_tx(&self.modules, &mut check, &req.tx, &chain_id, height, mode);
         drop(check);
         let m = crate::metrics::global();
-        m.check_tx.observe(started.elapsed());
+        if recheck { &m.recheck_tx } else { &m.check_tx }.observe(started.elapsed());
         let counter = if outcome.code == 0 { &m.check_tx_ok } else { &m.check_tx_rejected };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pb::ResponseCheckTx {

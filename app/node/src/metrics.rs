@@ -128,8 +128,10 @@ pub struct Metrics {
     pub finalize: Histogram,
     /// Commit durations.
     pub commit: Histogram,
-    /// CheckTx durations.
+    /// CheckTx durations (new txs).
     pub check_tx: Histogram,
+    /// CheckTx durations of rechecks (the mempool's txs, run again after each Commit).
+    pub recheck_tx: Histogram,
     /// CheckTx accepted / rejected.
     pub check_tx_ok: AtomicU64,
     /// CheckTx rejected.
@@ -199,7 +201,13 @@ impl Metrics {
         }
         self.finalize.render(&mut out, "openledger_finalize_block_seconds", "FinalizeBlock duration.");
         self.commit.render(&mut out, "openledger_commit_seconds", "Commit duration.");
-        self.check_tx.render(&mut out, "openledger_checktx_seconds", "CheckTx duration.");
+        self.check_tx.render(&mut out, "openledger_checktx_seconds", "CheckTx duration (new txs).");
+        self.recheck_tx.render(&mut out, "openledger_recheck_tx_seconds", "CheckTx duration of rechecks after a Commit.");
+        let _ = writeln!(
+            out,
+            "# HELP openledger_signature_verifications_total Signature verifications computed (not answered from the verified-signature cache).\n# TYPE openledger_signature_verifications_total counter\nopenledger_signature_verifications_total {}",
+            crate::ante::verified_signatures().computed()
+        );
         self.executor.render(&mut out, "openledger_executor_execute_seconds", "Latency of this node's executor (Execute).");
         out
     }

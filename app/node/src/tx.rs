@@ -152,7 +152,7 @@ pub fn run_tx<P: StateRead>(
         }
         Err(e) => return TxOutcome::failed(e, gas_wanted, meter.consumed(), Vec::new()),
     };
-    if mode == Mode::Check {
+    if mode.is_mempool() {
         return TxOutcome { gas_wanted, gas_used: meter.consumed(), events, ..Default::default() };
     }
 

@@ -843,3 +843,50 @@ fn check_tx_advances_the_mempool_sequence_and_blocks_reject_replays() {
     // Commit resets the mempool state to the committed one: the second tx is now stale.
     assert_eq!(check(&second).code, 32);
 }
+
+/// CometBFT rechecks the mempool's txs after every Commit (`RequestCheckTx.type` = Recheck). A
+/// recheck answers a signature this node already verified from its cache instead of verifying it
+/// again (as the SDK skips verification on ReCheckTx), but must report exactly what a new
+/// CheckTx reports on the same state, and must still reject a tx whose sequence a block used.
+#[test]
+fn a_recheck_reports_what_a_new_check_tx_reports_and_still_checks_sequences() {
+    const RECHECK: i32 = pb::CheckTxType::Recheck as i32;
+    let check = |app: &App, tx: &[u8], r#type: i32| app.check_tx(&pb::RequestCheckTx { tx: tx.to_vec().into(), r#type });
+    let f = fixture();
+    let alice_send = |sequence: u64, amount: u128| {
+        sign_with(
+            &f.app,
+            &f.alice,
+            vec![send_msg(&f.alice.address(), &f.bob.address(), amount)],
+            GAS,
+            min_fee(GAS),
+            Some(sequence),
+            SignModeChoice::Direct,
+            "",
+        )
+    };
+    let (first, second, third) = (alice_send(0, 1), alice_send(1, 2), alice_send(2, 3));
+    for tx in [&first, &second, &third] {
+        assert_eq!(check(&f.app, tx, 0).code, 0);
+    }
+    // The block takes the first tx; the other two are rechecked on the new committed state.
+    run_block(&f.app, std::slice::from_ref(&first));
+    let rechecked = check(&f.app, &second, RECHECK);
+    assert_eq!(rechecked.code, 0, "{}", rechecked.log);
+    // The same history on another app, where the second tx comes as a new CheckTx (verified for
+    // real): code, gas and events are identical.
+    let other = fixture();
+    run_block(&other.app, &[first]);
+    assert_eq!(check(&other.app, &second, 0), rechecked);
+    assert!(rechecked.gas_used > 0);
+
+    // A block carrying another tx at the third tx's sequence (from another node's mempool):
+    // the third tx's signature is cached, yet its recheck fails on the sequence, and nothing of
+    // it reaches the mempool state (the next sequence still fits).
+    let conflicting = alice_send(2, 7);
+    run_block(&f.app, &[second, conflicting]);
+    let stale = check(&f.app, &third, RECHECK);
+    assert_eq!((stale.codespace.as_str(), stale.code), ("sdk", 32), "{}", stale.log);
+    assert!(stale.log.contains("expected 3, got 2"), "{}", stale.log);
+    assert_eq!(check(&f.app, &alice_send(3, 4), 0).code, 0);
+}

@@ -107,6 +107,8 @@ struct Ports {
     abci: u16,
     grpc: u16,
     rest: u16,
+    /// openledgerd's Prometheus metrics (the time breakdown); unused by the other chains.
+    metrics: u16,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -115,7 +117,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl Ports {
     fn fresh() -> anyhow::Result<Self> {
-        Ok(Self { rpc: free_port()?, p2p: free_port()?, abci: free_port()?, grpc: free_port()?, rest: free_port()? })
+        Ok(Self { rpc: free_port()?, p2p: free_port()?, abci: free_port()?, grpc: free_port()?, rest: free_port()?, metrics: free_port()? })
     }
 }
 
@@ -178,7 +180,7 @@ fn openledgerd_init(args: &Args, home: &Path, ports: Ports, chain_id: &str) -> a
             .args(["--abci-addr", &format!("127.0.0.1:{}", ports.abci)])
             .args(["--grpc-addr", &format!("127.0.0.1:{}", ports.grpc)])
             .args(["--api-addr", &format!("127.0.0.1:{}", ports.rest)])
-            .args(["--metrics-addr", "", "--comet-metrics-addr", ""]),
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", ports.metrics), "--comet-metrics-addr", ""]),
     )?;
     Ok(())
 }
@@ -374,6 +376,53 @@ struct Phase {
     comet_cpu_seconds: f64,
     peak_rss_kib: u64,
     disk_bytes: u64,
+    /// openledgerd's own account of the phase (its metrics after minus before).
+    app_time: Option<AppTime>,
+}
+
+/// Where openledgerd's time went during a phase, from its Prometheus metrics (docs/OPERATING.md).
+#[derive(Clone, Copy, Default)]
+struct AppTime {
+    check_tx: (f64, f64),
+    recheck: (f64, f64),
+    finalize: (f64, f64),
+    commit: (f64, f64),
+    signatures_verified: f64,
+    block_txs: f64,
+}
+
+impl AppTime {
+    /// Scrapes openledgerd's metrics endpoint.
+    fn scrape(port: u16) -> anyhow::Result<Self> {
+        let text = ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call()?.into_string()?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse::<f64>().ok()))
+                .unwrap_or(0.0)
+        };
+        let histogram = |name: &str| (value(&format!("{name}_count")), value(&format!("{name}_sum")));
+        Ok(Self {
+            check_tx: histogram("openledger_checktx_seconds"),
+            recheck: histogram("openledger_recheck_tx_seconds"),
+            finalize: histogram("openledger_finalize_block_seconds"),
+            commit: histogram("openledger_commit_seconds"),
+            signatures_verified: value("openledger_signature_verifications_total"),
+            block_txs: value("openledger_txs_total"),
+        })
+    }
+
+    /// `self - before`.
+    fn since(self, before: Self) -> Self {
+        let d = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0, a.1 - b.1);
+        Self {
+            check_tx: d(self.check_tx, before.check_tx),
+            recheck: d(self.recheck, before.recheck),
+            finalize: d(self.finalize, before.finalize),
+            commit: d(self.commit, before.commit),
+            signatures_verified: self.signatures_verified - before.signatures_verified,
+            block_txs: self.block_txs - before.block_txs,
+        }
+    }
 }
 
 impl Phase {
@@ -446,13 +495,25 @@ fn follow_blocks(
     let mut seen: HashMap<[u8; 32], Instant> = HashMap::new();
     let mut height = start_height;
     let mut last_progress = Instant::now();
+    // Once every broadcast is answered and nothing new lands for 3 s, the mempool is asked: when
+    // it is empty, the blocks up to the latest height hold everything that will ever be
+    // committed (CometBFT can answer broadcast_tx_sync with the app's code 0 and still drop the
+    // tx when the mempool filled up while CheckTx ran), so one last pass over them ends the phase.
+    let mut last_pass = false;
     loop {
         let target = accepted.load(Ordering::Acquire);
         if seen.len() >= target || (target != usize::MAX && last_progress.elapsed() > Duration::from_secs(60)) {
             return Ok((seen, height));
         }
+        if target != usize::MAX && !last_pass && last_progress.elapsed() > Duration::from_secs(3) {
+            let pending = rpc_get(&agent, port, "num_unconfirmed_txs")?;
+            last_pass = pending["result"]["total"].as_str() == Some("0");
+        }
         let latest = latest_height(port)?;
         if latest <= height {
+            if last_pass {
+                return Ok((seen, height));
+            }
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
@@ -468,6 +529,9 @@ fn follow_blocks(
             }
         }
         height = latest;
+        if last_pass {
+            return Ok((seen, height));
+        }
     }
 }
 
@@ -480,6 +544,7 @@ fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -
     let comet_pid = running.children.0.last().map(Child::id).unwrap_or(running.app_pid);
     let comet_cpu_before = cpu_seconds(comet_pid);
     let disk_before = disk_bytes(&running.home);
+    let app_time_before = if running.target == Target::Openledger { Some(AppTime::scrape(running.ports.metrics)?) } else { None };
     let ours: HashSet<[u8; 32]> = txs.iter().map(|t| tx_hash(t)).collect();
     let sent_at: Mutex<HashMap<[u8; 32], Instant>> = Mutex::new(HashMap::new());
     let rejects: Mutex<(usize, Option<String>)> = Mutex::new((0, None));
@@ -548,6 +613,10 @@ fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -
     }
     let committed = inclusion.len();
     let disk_after = disk_bytes(&running.home);
+    let app_time = match app_time_before {
+        Some(before) => Some(AppTime::scrape(running.ports.metrics)?.since(before)),
+        None => None,
+    };
     Ok(Phase {
         offered: txs.len(),
         accepted: sent_at.len(),
@@ -561,6 +630,7 @@ fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -
         comet_cpu_seconds: if comet_pid == running.app_pid { 0.0 } else { cpu_seconds(comet_pid) - comet_cpu_before },
         peak_rss_kib: peak_rss_kib(running.app_pid),
         disk_bytes: disk_after.saturating_sub(disk_before),
+        app_time,
     })
 }
 
@@ -654,6 +724,32 @@ fn print_phase(name: &str, rate: &str, p: &Phase) {
     );
 }
 
+/// One line: where openledgerd's time went during a phase (seconds of each ABCI call kind,
+/// summed over calls; they overlap, CheckTx running beside the block on its own connection).
+fn print_app_time(load: &str, p: &Phase, t: AppTime) {
+    let per_tx = |seconds: f64| seconds * 1e6 / p.committed.max(1) as f64;
+    println!(
+        "openledgerd at {load}: CheckTx {:.0} × {:.0} µs = {:.2} s; rechecks {:.0} ({:.1} per committed tx) × {:.0} µs = {:.2} s; \
+         FinalizeBlock {:.2} s over {:.0} blocks ({:.0} µs per block tx); Commit {:.2} s ({:.0} µs per block tx); \
+         signatures verified {:.0} ({:.2} per committed tx); app CPU {:.0} µs per committed tx",
+        t.check_tx.0,
+        t.check_tx.1 * 1e6 / t.check_tx.0.max(1.0),
+        t.check_tx.1,
+        t.recheck.0,
+        t.recheck.0 / p.committed.max(1) as f64,
+        t.recheck.1 * 1e6 / t.recheck.0.max(1.0),
+        t.recheck.1,
+        t.finalize.1,
+        t.finalize.0,
+        t.finalize.1 * 1e6 / t.block_txs.max(1.0),
+        t.commit.1,
+        t.commit.1 * 1e6 / t.block_txs.max(1.0),
+        t.signatures_verified,
+        t.signatures_verified / p.committed.max(1) as f64,
+        per_tx(p.cpu_seconds),
+    );
+}
+
 fn bench_one(args: &Args, target: Target, root: &Path) -> anyhow::Result<Report> {
     let accounts = (args.rate_txs + args.saturation_txs) as u64;
     eprintln!("== {}: starting (genesis with {accounts} funded accounts)", target.name());
@@ -686,6 +782,13 @@ fn bench_one(args: &Args, target: Target, root: &Path) -> anyhow::Result<Report>
     for p in [&fixed, &saturation] {
         if let Some(e) = &p.first_reject {
             eprintln!("   {} of {} rejected at broadcast, first: {e}", p.rejected, p.offered);
+        }
+        if p.accepted > p.committed {
+            eprintln!(
+                "   {} of {} accepted by broadcast_tx_sync (code 0) were never committed: CometBFT dropped them (mempool full after CheckTx)",
+                p.accepted - p.committed,
+                p.accepted
+            );
         }
     }
     Ok(Report { target, tx_bytes, fixed, saturation, grpc, block_time })
@@ -737,6 +840,13 @@ fn main() -> anyhow::Result<()> {
             ms(r.block_time),
             r.saturation.blocks
         );
+    }
+    for r in &reports {
+        for (load, p) in [(format!("{} tx/s", args.rate), &r.fixed), ("saturation".to_string(), &r.saturation)] {
+            if let Some(t) = p.app_time {
+                print_app_time(&load, p, t);
+            }
+        }
     }
     let find = |t: Target| reports.iter().find(|r| r.target == t);
     if let Some(ours) = find(Target::Openledger) {
