@@ -28,7 +28,7 @@
 
 /// The node's allocator (see `src/main.rs`), so the bench measures what `openledgerd` runs.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: openledger_alloc::MiMalloc = openledger_alloc::MiMalloc;
 
 use std::time::{Duration, Instant};
 
@@ -161,6 +161,7 @@ fn sender_key(i: usize) -> anyhow::Result<AccountKey> {
 }
 
 fn main() -> anyhow::Result<()> {
+    openledger_alloc::keep_freed_pages();
     println!("finalize_block: {SENDERS} funded senders, {BLOCKS} blocks of {SENDERS} signed MsgSend txs (SIGN_MODE_DIRECT)");
     let setup = Instant::now();
     let keys = (0..SENDERS).map(sender_key).collect::<anyhow::Result<Vec<_>>>()?;
