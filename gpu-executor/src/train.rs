@@ -701,15 +701,7 @@ enum Engine<'a> {
 impl<'a> Engine<'a> {
     fn new(model: &'a LlamaModel, s: &TrainSettings) -> Result<Self> {
         Ok(match model.kernels() {
-            Kernels::Portable(isa) => Engine::Portable(portable::PortableTrainer::new(
-                model,
-                isa,
-                &s.targets,
-                s.rank as usize,
-                s.scale(),
-                s.learning_rate_micro,
-                |layer, p, inp| initial_a(s, layer, p, inp),
-            )?),
+            Kernels::Portable(isa) => Engine::Portable(portable::PortableTrainer::new(model, isa, s)?),
             Kernels::Candle => {
                 let trainer = Trainer { model, base: DenseBase::new(model)?, lora: LoraVars::init(model, s)? };
                 let params =
@@ -885,15 +877,7 @@ pub fn probe_digest(
     batch: usize,
     steps: usize,
 ) -> Result<Digest32> {
-    let mut trainer = portable::PortableTrainer::new(
-        model,
-        isa,
-        &settings.targets,
-        settings.rank as usize,
-        settings.scale(),
-        settings.learning_rate_micro,
-        |layer, p, inp| initial_a(settings, layer, p, inp),
-    )?;
+    let mut trainer = portable::PortableTrainer::new(model, isa, settings)?;
     let rows: Vec<&[u32]> = rows.iter().filter(|r| r.len() >= 2).map(|r| r.as_slice()).collect();
     if rows.is_empty() {
         return Err(invalid("no row has at least two tokens"));
@@ -1266,16 +1250,7 @@ mod tests {
             let tokens = tokenize_rows(&j.rows, &tok, 128, 256, "").unwrap();
             let rows: Vec<&[u32]> = tokens[..3].iter().map(|r| r.as_slice()).collect();
 
-            let mut portable = portable::PortableTrainer::new(
-                &model,
-                Isa::best(),
-                &s.targets,
-                s.rank as usize,
-                s.scale(),
-                s.learning_rate_micro,
-                |layer, p, inp| initial_a(s, layer, p, inp),
-            )
-            .unwrap();
+            let mut portable = portable::PortableTrainer::new(&model, Isa::best(), s).unwrap();
             let lora = LoraVars::init(&model, s).unwrap();
             for (l, (slots, pslots)) in lora.pairs.iter().zip(portable.lora.iter_mut()).enumerate() {
                 for (p, (pair, pp)) in slots.iter().zip(pslots.iter_mut()).enumerate() {

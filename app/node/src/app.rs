@@ -673,13 +673,8 @@ impl App {
         // BaseApp's own paths, with or without the leading slash, as the SDK splits them.
         match req.path.trim_start_matches('/') {
             "app/version" => {
-                let height = i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX);
-                return pb::ResponseQuery {
-                    code: 0,
-                    value: env!("CARGO_PKG_VERSION").as_bytes().to_vec().into(),
-                    height,
-                    ..Default::default()
-                };
+                let value = env!("CARGO_PKG_VERSION").as_bytes().to_vec().into();
+                return pb::ResponseQuery { code: 0, value, height: self.query_height(), ..Default::default() };
             }
             "app/simulate" => {
                 let sim = SimulateRequest { tx_bytes: req.data.to_vec(), ..Default::default() };
@@ -697,7 +692,7 @@ impl App {
             return self.raw_key_query(req);
         }
         if let Some(hash) = req.path.strip_prefix(crate::inference::LOCAL_ADAPTER_PATH) {
-            let height = i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX);
+            let height = self.query_height();
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return query_error(&QueryError::InvalidArgument(format!("bad adapter hash {hash:?}")), self.storage.last_committed().0);
             }
@@ -725,10 +720,15 @@ impl App {
         }
     }
 
+    /// The height an ABCI Query answer reports: the last committed one.
+    fn query_height(&self) -> i64 {
+        i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX)
+    }
+
     /// A simulation answered over ABCI Query: the `SimulateResponse` (whose encoding is also
     /// that of the SDK's `SimulationResponse`, which `app/simulate` returns) or the tx's error.
     fn simulate_query(&self, sim: &SimulateRequest) -> pb::ResponseQuery {
-        let height = i64::try_from(self.storage.last_committed().0).unwrap_or(i64::MAX);
+        let height = self.query_height();
         match self.simulate(sim) {
             Ok(resp) => pb::ResponseQuery { code: 0, value: resp.encode_to_vec().into(), height, ..Default::default() },
             Err(e) => pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height, ..Default::default() },

@@ -25,6 +25,8 @@ use crate::llama::portable::{dense_f32, rope, with_f32};
 use crate::llama::{LlamaModel, WeightFormat};
 use crate::lora::Proj;
 
+use super::{initial_a, TrainSettings};
+
 /// Tokens whose logits are held at once in the loss.
 const LOGIT_ROWS: usize = 64;
 
@@ -176,17 +178,10 @@ pub(crate) struct PortableTrainer<'a> {
 }
 
 impl<'a> PortableTrainer<'a> {
-    /// Copies the frozen weights and takes the initial A matrices (`init_a(layer, proj)`, B = 0).
-    pub(crate) fn new(
-        model: &'a LlamaModel,
-        isa: Isa,
-        targets: &[Proj],
-        rank: usize,
-        scale: f64,
-        learning_rate_micro: u32,
-        init_a: impl Fn(usize, Proj, usize) -> Vec<f32>,
-    ) -> Result<Self> {
+    /// Copies the frozen weights and sets up `settings`' adapter: A from [`initial_a`], B = 0.
+    pub(crate) fn new(model: &'a LlamaModel, isa: Isa, settings: &TrainSettings) -> Result<Self> {
         let cfg = model.config();
+        let rank = settings.rank as usize;
         if model.rope_rows().0.is_empty() {
             return Err(kernel_err("portable training needs a CPU model in f32"));
         }
@@ -201,9 +196,9 @@ impl<'a> PortableTrainer<'a> {
         }
         let mut lora: Vec<[Option<LoraPair>; 7]> = (0..layers.len()).map(|_| Default::default()).collect();
         for (layer, slots) in lora.iter_mut().enumerate() {
-            for &p in targets {
+            for &p in &settings.targets {
                 let f = &layers[layer].proj[p as usize];
-                let a = init_a(layer, p, f.inp);
+                let a = initial_a(settings, layer, p, f.inp);
                 if a.len() != rank * f.inp {
                     return Err(kernel_err("initial A has the wrong shape"));
                 }
@@ -220,8 +215,8 @@ impl<'a> PortableTrainer<'a> {
             lm_head: Frozen::new(dense_f32(&model.lm_head)?),
             neg_sin: model.rope_rows().1.iter().map(|s| -s).collect(),
             lora,
-            scale: scale as f32,
-            learning_rate: (f64::from(learning_rate_micro) / 1e6) as f32,
+            scale: settings.scale() as f32,
+            learning_rate: (f64::from(settings.learning_rate_micro) / 1e6) as f32,
             beta_pow: [1.0, 1.0],
         })
     }
@@ -520,12 +515,18 @@ impl<'a> PortableTrainer<'a> {
                 .zip(&targets[c..c + m])
                 .map(|(row, &t)| {
                     let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                    let total = row.iter().fold(0f64, |s, &l| s + f64::from(math::exp_f32(l - max)));
-                    let loss = f64::from(max) + math::ln_f64(total) - f64::from(row[t as usize]);
+                    let target_logit = row[t as usize];
+                    // The row becomes e^(l − max), then (with a gradient) the softmax gradient.
+                    let mut total = 0f64;
+                    for l in row.iter_mut() {
+                        *l = math::exp_f32(*l - max);
+                        total += f64::from(*l);
+                    }
+                    let loss = f64::from(max) + math::ln_f64(total) - f64::from(target_logit);
                     if let Some(inv) = inv_count {
-                        for (v, l) in row.iter_mut().enumerate() {
-                            let p = (f64::from(math::exp_f32(*l - max)) / total) as f32;
-                            *l = (if v == t as usize { p - 1.0 } else { p }) * inv;
+                        for (v, e) in row.iter_mut().enumerate() {
+                            let p = (f64::from(*e) / total) as f32;
+                            *e = (if v == t as usize { p - 1.0 } else { p }) * inv;
                         }
                     }
                     loss
