@@ -17,6 +17,24 @@
 //! | `M`    | `last`                                    | height (u64 BE) ‖ app hash          |
 //! | `S`    | stale since (u64 BE) ‖ `N` key of a node  | empty (pruning: a node to drop)     |
 //! | `X`    | height (u64 BE) ‖ raw key                 | empty (pruning: older versions)     |
+//! | `I`    | version (u64 BE) ‖ borsh(nibble path)     | IBC substore JMT node               |
+//! | `Q`    | substore key hash (32)                    | ICS-24 path (the key without `ibc/`)|
+//! | `J`    | height (u64 BE)                           | IBC substore root at that height    |
+//!
+//! ## The IBC substore
+//!
+//! IBC light clients verify a proof as a chain of two ICS23 proofs over the path
+//! `[commitment prefix, ICS-24 path]`, as ibc-go's IAVL store inside the SDK's multistore gives
+//! them. Keys starting with [`SUBSTORE_PREFIX`] (`ibc/`) therefore live in a second JMT whose keys
+//! are the ICS-24 paths (the key without `ibc/`); its root is the value of the main tree's key
+//! [`SUBSTORE_ROOT_KEY`] (`ibc`, the commitment prefix). [`Storage::get_with_substore_proof`]
+//! returns both proofs, substore first (the order of ibc-go's proof ops). Latest values, history
+//! and scans treat substore keys like any other key.
+//!
+//! The substore exists from the first commit that writes a substore key; from then on it is
+//! committed at every height (a block without substore changes copies its root, as the main
+//! tree does), and the root key is written whenever the substore root changes. A chain that never
+//! writes a substore key keeps exactly the app hashes it had before the substore existed.
 //!
 //! Pruning ([`Storage::set_pruning`], [`Storage::prune`]) keeps the state of every height from a
 //! retain height on: a JMT node that became stale at or before it (jmt reports them in each
@@ -66,7 +84,15 @@ const P_HISTORY: u8 = b'H';
 const P_ROOT: u8 = b'R';
 const P_STALE: u8 = b'S';
 const P_CHANGED: u8 = b'X';
+const P_SUB_NODE: u8 = b'I';
+const P_SUB_PREIMAGE: u8 = b'Q';
+const P_SUB_ROOT: u8 = b'J';
 const META_LAST: &[u8] = b"Mlast";
+
+/// Keys starting with this prefix live in the IBC substore (see the module docs).
+pub const SUBSTORE_PREFIX: &[u8] = b"ibc/";
+/// The main-tree key whose value is the substore root: the IBC commitment prefix.
+pub const SUBSTORE_ROOT_KEY: &[u8] = b"ibc";
 /// Present once the store was pruned (reads below the first height are then "pruned").
 const META_PRUNED: &[u8] = b"Mpruned";
 
@@ -98,6 +124,9 @@ pub enum StoreError {
         /// The earliest height still kept.
         earliest: u64,
     },
+    /// A substore proof was asked for at a height before the IBC substore existed.
+    #[error("height {0} has no IBC state")]
+    NoSubstore(u64),
     /// A commit (or preview) at a height other than the next one.
     #[error("invalid commit height {height}: last committed height is {last}")]
     InvalidCommitHeight {
@@ -117,6 +146,8 @@ struct Meta {
     last: u64,
     /// App hash at `last`.
     root: [u8; 32],
+    /// First height the IBC substore was committed at, `None` while it does not exist.
+    sub_first: Option<u64>,
 }
 
 /// A JMT update computed by [`Storage::preview_root`], kept so that the following
@@ -125,8 +156,19 @@ struct Preview {
     height: u64,
     base: u64,
     changes: ChangeSet,
+    update: Update,
+}
+
+/// Both trees' updates for one block.
+struct Update {
+    /// The new app hash.
     root: [u8; 32],
+    /// Main-tree nodes.
     batch: TreeUpdateBatch,
+    /// The substore's new root and nodes, once the substore exists.
+    sub: Option<([u8; 32], TreeUpdateBatch)>,
+    /// The substore root to write under [`SUBSTORE_ROOT_KEY`], when it changed.
+    sub_root_write: Option<[u8; 32]>,
 }
 
 /// The committed state store. Cheap to clone: all clones share the same database.
@@ -311,8 +353,31 @@ impl Storage {
             };
             return Ok((None, proof));
         }
-        let reader = SledReader::new(&self.db, None);
+        let reader = SledReader::main(&self.db, None);
         guarded("proof generation", || Jmt::new(&reader).get_with_ics23_proof(key.to_vec(), height))
+    }
+
+    /// Value of the substore key `ibc/<path>` at committed `height` with the two ICS23 proofs an
+    /// IBC light client checks, substore first: `path` (= value or absent) against the substore
+    /// root, then [`SUBSTORE_ROOT_KEY`] = substore root against the app hash.
+    pub fn get_with_substore_proof(&self, path: &[u8], height: u64) -> Result<(Option<Vec<u8>>, [ics23::CommitmentProof; 2]), StoreError> {
+        self.check_readable(height)?;
+        match self.meta().sub_first {
+            Some(first) if first <= height => {}
+            _ => return Err(StoreError::NoSubstore(height)),
+        }
+        let reader = SledReader::substore(&self.db, None);
+        let (value, sub_proof) = guarded("proof generation", || Jmt::new(&reader).get_with_ics23_proof(path.to_vec(), height))?;
+        let (_, main_proof) = self.get_with_proof(SUBSTORE_ROOT_KEY, height)?;
+        Ok((value, [sub_proof, main_proof]))
+    }
+
+    /// The IBC substore root at committed `height` (`None` before the substore existed).
+    pub fn substore_root_at(&self, height: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        match self.db.get(key_with(P_SUB_ROOT, &height.to_be_bytes()))? {
+            None => Ok(None),
+            Some(raw) => Ok(Some(to_hash(&raw, "substore root")?)),
+        }
     }
 
     /// Root that committing `changes` at `height` would produce, without writing anything.
@@ -321,8 +386,9 @@ impl Storage {
         let _guard = lock(&self.commit_lock);
         let meta = self.meta();
         check_commit_height(meta, height)?;
-        let (root, batch) = compute_update(&self.db, meta, height, changes)?;
-        *lock(&self.preview) = Some(Preview { height, base: meta.last, changes: changes.clone(), root, batch });
+        let update = compute_update(&self.db, meta, height, changes)?;
+        let root = update.root;
+        *lock(&self.preview) = Some(Preview { height, base: meta.last, changes: changes.clone(), update });
         Ok(root)
     }
 
@@ -330,38 +396,30 @@ impl Storage {
     /// the new app hash.
     ///
     /// `height` must be the last committed height + 1; the very first commit may be at any
-    /// height >= 1. On error nothing is written.
+    /// height >= 1. On error nothing is written. A [`SUBSTORE_ROOT_KEY`] entry in `changes` is
+    /// ignored: the store writes that key itself.
     pub fn commit(&self, height: u64, changes: ChangeSet) -> Result<[u8; 32], StoreError> {
         let _guard = lock(&self.commit_lock);
         let meta = self.meta();
         check_commit_height(meta, height)?;
 
         let cached = lock(&self.preview).take().filter(|p| p.height == height && p.base == meta.last && p.changes == changes);
-        let (root, update) = match cached {
-            Some(p) => (p.root, p.batch),
+        let Update { root, batch: main_nodes, sub, sub_root_write } = match cached {
+            Some(p) => p.update,
             None => compute_update(&self.db, meta, height, &changes)?,
         };
 
-        let has_root = update.node_batch.nodes().keys().any(|k| k.version() == height && k.nibble_path().is_empty());
-        if !has_root {
-            return Err(StoreError::Corrupt(format!("merkle tree update produced no root node for version {height}")));
-        }
-
         let mut batch = sled::Batch::default();
-        for (node_key, node) in update.node_batch.nodes() {
-            let encoded = borsh::to_vec(node).map_err(|e| StoreError::Corrupt(format!("cannot encode node: {e}")))?;
-            batch.insert(node_db_key(node_key)?, encoded);
-        }
         let height_be = height.to_be_bytes();
         let pruning = self.pruning.load(std::sync::atomic::Ordering::Acquire);
-        if pruning {
-            for stale in update.stale_node_index_batch.iter() {
-                let mut k = key_with(P_STALE, &stale.stale_since_version.to_be_bytes());
-                k.extend_from_slice(&node_db_key(&stale.node_key)?);
-                batch.insert(k, &[][..]);
-            }
+        write_nodes(&mut batch, &main_nodes, P_NODE, pruning)?;
+        if let Some((sub_root, sub_nodes)) = &sub {
+            write_nodes(&mut batch, sub_nodes, P_SUB_NODE, pruning)?;
+            batch.insert(key_with(P_SUB_ROOT, &height_be), &sub_root[..]);
         }
-        for (key, value) in &changes {
+        let root_write = sub_root_write.map(|r| (SUBSTORE_ROOT_KEY.to_vec(), Some(r.to_vec())));
+        let writes = changes.iter().filter(|(k, _)| k.as_slice() != SUBSTORE_ROOT_KEY).chain(root_write.iter().map(|(k, v)| (k, v)));
+        for (key, value) in writes {
             let mut hkey = history_group(key);
             hkey.extend_from_slice(&height_be);
             batch.insert(hkey, tagged(value.as_deref()));
@@ -375,8 +433,10 @@ impl Storage {
                     let latest_key = key_with(P_LATEST, key);
                     // A key present in the latest index already has its preimage stored.
                     if !self.db.contains_key(&latest_key)? {
-                        let key_hash = KeyHash::with::<Sha256>(key);
-                        batch.insert(key_with(P_PREIMAGE, &key_hash.0), key.as_slice());
+                        match key.strip_prefix(SUBSTORE_PREFIX) {
+                            Some(path) => batch.insert(key_with(P_SUB_PREIMAGE, &KeyHash::with::<Sha256>(path).0), path),
+                            None => batch.insert(key_with(P_PREIMAGE, &KeyHash::with::<Sha256>(key).0), key.as_slice()),
+                        }
                     }
                     batch.insert(latest_key, v.as_slice());
                 }
@@ -398,6 +458,9 @@ impl Storage {
             m.first = Some(m.first.unwrap_or(height));
             m.last = height;
             m.root = root;
+            if sub.is_some() {
+                m.sub_first = Some(m.sub_first.unwrap_or(height));
+            }
         }
         self.db.flush()?;
         crate::crash::crash_point(crate::crash::COMMIT_AFTER_FLUSH);
@@ -435,7 +498,11 @@ impl Storage {
         }
         // Readers see the new bound before anything they could read disappears.
         self.db.insert(META_PRUNED, &[][..])?;
-        self.meta.write().unwrap_or_else(PoisonError::into_inner).first = Some(retain);
+        {
+            let mut m = self.meta.write().unwrap_or_else(PoisonError::into_inner);
+            m.first = Some(retain);
+            m.sub_first = m.sub_first.map(|f| f.max(retain));
+        }
         crate::crash::crash_point(crate::crash::PRUNE_BETWEEN_WRITES);
         let mut batch = sled::Batch::default();
         let mut deleted = 0u64;
@@ -465,10 +532,12 @@ impl Storage {
             batch.remove(k);
             deleted = deleted.saturating_add(1);
         }
-        // Roots below `retain`.
-        for item in self.db.range(below_height(P_ROOT, retain)) {
-            batch.remove(item?.0);
-            deleted = deleted.saturating_add(1);
+        // Roots below `retain`, of both trees.
+        for prefix in [P_ROOT, P_SUB_ROOT] {
+            for item in self.db.range(below_height(prefix, retain)) {
+                batch.remove(item?.0);
+                deleted = deleted.saturating_add(1);
+            }
         }
         self.db.apply_batch(batch)?;
         self.db.flush()?;
@@ -525,21 +594,69 @@ fn check_commit_height(meta: Meta, height: u64) -> Result<(), StoreError> {
     }
 }
 
-/// Runs the JMT update for `changes` at version `height` on top of the committed tree, without
-/// writing anything.
-fn compute_update(db: &sled::Db, meta: Meta, height: u64, changes: &ChangeSet) -> Result<([u8; 32], TreeUpdateBatch), StoreError> {
-    // Before the first commit there is no root at `height - 1`: serve a virtual empty one.
-    let virtual_empty_root =
-        if meta.first.is_none() { Some(height.checked_sub(1).ok_or(StoreError::InvalidCommitHeight { height, last: 0 })?) } else { None };
-    let reader = SledReader::new(db, virtual_empty_root);
-    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes.iter().map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone())).collect();
+/// Runs the JMT updates for `changes` at version `height` on top of the committed trees (the
+/// substore's first, when it exists or `changes` creates it; its root then goes into the main
+/// tree), without writing anything.
+fn compute_update(db: &sled::Db, meta: Meta, height: u64, changes: &ChangeSet) -> Result<Update, StoreError> {
+    // Before a tree's first commit there is no root at `height - 1`: serve a virtual empty one.
+    let empty_base = || height.checked_sub(1).ok_or(StoreError::InvalidCommitHeight { height, last: 0 });
+    let sub_values: Vec<(KeyHash, Option<OwnedValue>)> = changes
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(SUBSTORE_PREFIX).map(|path| (KeyHash::with::<Sha256>(path), v.clone())))
+        .collect();
+    let (sub, sub_root_write) = if meta.sub_first.is_some() || !sub_values.is_empty() {
+        let reader = SledReader::substore(db, if meta.sub_first.is_none() { Some(empty_base()?) } else { None });
+        let (sub_root, sub_batch) = guarded("substore update", || Jmt::new(&reader).put_value_set(sub_values, height))?;
+        check_has_root(&sub_batch, height)?;
+        let previous = match meta.sub_first {
+            Some(_) => db.get(key_with(P_SUB_ROOT, &meta.last.to_be_bytes()))?.map(|r| to_hash(&r, "substore root")).transpose()?,
+            None => None,
+        };
+        let write = (previous != Some(sub_root.0)).then_some(sub_root.0);
+        (Some((sub_root.0, sub_batch)), write)
+    } else {
+        (None, None)
+    };
+    let reader = SledReader::main(db, if meta.first.is_none() { Some(empty_base()?) } else { None });
+    let root_write = sub_root_write.map(|r| (KeyHash::with::<Sha256>(SUBSTORE_ROOT_KEY), Some(r.to_vec())));
+    let value_set: Vec<(KeyHash, Option<OwnedValue>)> = changes
+        .iter()
+        .filter(|(k, _)| k.as_slice() != SUBSTORE_ROOT_KEY && !k.starts_with(SUBSTORE_PREFIX))
+        .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
+        .chain(root_write)
+        .collect();
     let (root, batch) = guarded("update", || Jmt::new(&reader).put_value_set(value_set, height))?;
-    Ok((root.0, batch))
+    check_has_root(&batch, height)?;
+    Ok(Update { root: root.0, batch, sub, sub_root_write })
+}
+
+fn check_has_root(batch: &TreeUpdateBatch, height: u64) -> Result<(), StoreError> {
+    if batch.node_batch.nodes().keys().any(|k| k.version() == height && k.nibble_path().is_empty()) {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!("merkle tree update produced no root node for version {height}")))
+    }
+}
+
+/// Adds a tree's new nodes (and, when pruning, its stale-node records) to `batch`.
+fn write_nodes(batch: &mut sled::Batch, update: &TreeUpdateBatch, prefix: u8, pruning: bool) -> Result<(), StoreError> {
+    for (node_key, node) in update.node_batch.nodes() {
+        let encoded = borsh::to_vec(node).map_err(|e| StoreError::Corrupt(format!("cannot encode node: {e}")))?;
+        batch.insert(node_db_key(prefix, node_key)?, encoded);
+    }
+    if pruning {
+        for stale in update.stale_node_index_batch.iter() {
+            let mut k = key_with(P_STALE, &stale.stale_since_version.to_be_bytes());
+            k.extend_from_slice(&node_db_key(prefix, &stale.node_key)?);
+            batch.insert(k, &[][..]);
+        }
+    }
+    Ok(())
 }
 
 fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
     let Some(raw) = db.get(META_LAST)? else {
-        return Ok(Meta { first: None, last: 0, root: EMPTY_APP_HASH });
+        return Ok(Meta { first: None, last: 0, root: EMPTY_APP_HASH, sub_first: None });
     };
     if raw.len() != 40 {
         return Err(StoreError::Corrupt("bad last-commit record".into()));
@@ -555,7 +672,11 @@ fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
     if to_hash(&stored, "root")? != root || first > last {
         return Err(StoreError::Corrupt("last-commit record disagrees with roots".into()));
     }
-    Ok(Meta { first: Some(first), last, root })
+    let sub_first = match db.scan_prefix([P_SUB_ROOT]).next() {
+        Some(item) => Some(read_u64(&item?.0[1..])?),
+        None => None,
+    };
+    Ok(Meta { first: Some(first), last, root, sub_first })
 }
 
 /// Keys `prefix ‖ h (u64 BE) ‖ …` with `h < height`, for the height-keyed indexes.
@@ -599,10 +720,10 @@ fn untag(raw: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
     }
 }
 
-fn node_db_key(node_key: &NodeKey) -> Result<Vec<u8>, StoreError> {
+fn node_db_key(prefix: u8, node_key: &NodeKey) -> Result<Vec<u8>, StoreError> {
     let path = borsh::to_vec(node_key.nibble_path()).map_err(|e| StoreError::Corrupt(format!("cannot encode nibble path: {e}")))?;
     let mut k = Vec::with_capacity(path.len().saturating_add(9));
-    k.push(P_NODE);
+    k.push(prefix);
     k.extend_from_slice(&node_key.version().to_be_bytes());
     k.extend_from_slice(&path);
     Ok(k)
@@ -663,7 +784,7 @@ fn newest_in_group(db: &sled::Db, group: &[u8], height: u64) -> Result<Option<Ve
     }
 }
 
-/// [`TreeReader`] over the sled database.
+/// [`TreeReader`] over the sled database, for the main tree or the IBC substore.
 ///
 /// Nodes are immutable once written, so the reader memoizes decoded nodes for its (short)
 /// lifetime: one block update reads the upper levels of the tree once instead of once per key.
@@ -672,11 +793,19 @@ struct SledReader<'a> {
     /// A version whose root is served as an empty (null) node: the base of the first commit.
     virtual_empty_root: Option<Version>,
     nodes: RefCell<HashMap<NodeKey, Node>>,
+    /// Prefix of the tree's nodes (`N` or `I`).
+    node_prefix: u8,
+    /// Prefix of the tree's key preimages (`P` or `Q`).
+    preimage_prefix: u8,
 }
 
 impl<'a> SledReader<'a> {
-    fn new(db: &'a sled::Db, virtual_empty_root: Option<Version>) -> Self {
-        Self { db, virtual_empty_root, nodes: RefCell::new(HashMap::new()) }
+    fn main(db: &'a sled::Db, virtual_empty_root: Option<Version>) -> Self {
+        Self { db, virtual_empty_root, nodes: RefCell::new(HashMap::new()), node_prefix: P_NODE, preimage_prefix: P_PREIMAGE }
+    }
+
+    fn substore(db: &'a sled::Db, virtual_empty_root: Option<Version>) -> Self {
+        Self { db, virtual_empty_root, nodes: RefCell::new(HashMap::new()), node_prefix: P_SUB_NODE, preimage_prefix: P_SUB_PREIMAGE }
     }
 }
 
@@ -688,7 +817,7 @@ impl TreeReader for SledReader<'_> {
         if let Some(node) = self.nodes.borrow().get(node_key) {
             return Ok(Some(node.clone()));
         }
-        match self.db.get(node_db_key(node_key)?)? {
+        match self.db.get(node_db_key(self.node_prefix, node_key)?)? {
             None => Ok(None),
             Some(raw) => {
                 let node = borsh::from_slice::<Node>(&raw)?;
@@ -702,6 +831,10 @@ impl TreeReader for SledReader<'_> {
         // Values are kept once, in the history index; the preimage leads there.
         match self.preimage(key_hash)? {
             None => Ok(None),
+            // Substore preimages are ICS-24 paths; their values sit under `ibc/<path>`.
+            Some(key) if self.preimage_prefix == P_SUB_PREIMAGE => {
+                Ok(newest_in_group(self.db, &history_group(&[SUBSTORE_PREFIX, &key].concat()), max_version)?)
+            }
             Some(key) => Ok(newest_in_group(self.db, &history_group(&key), max_version)?),
         }
     }
@@ -715,7 +848,7 @@ impl TreeReader for SledReader<'_> {
 
 impl HasPreimage for SledReader<'_> {
     fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.db.get(key_with(P_PREIMAGE, &key_hash.0))?.map(|v| v.to_vec()))
+        Ok(self.db.get(key_with(self.preimage_prefix, &key_hash.0))?.map(|v| v.to_vec()))
     }
 }
 
@@ -734,6 +867,69 @@ mod tests {
     /// Entries of the database under `prefix`.
     fn count(s: &Storage, prefix: u8) -> usize {
         s.db.scan_prefix([prefix]).count()
+    }
+
+    /// Checks the two-layer proof of `ibc/<path>` at `height` the way an IBC light client does:
+    /// the path against the substore root, the substore root under `ibc` against the app hash.
+    fn substore_proof_holds(s: &Storage, path: &str, height: u64) -> Option<Vec<u8>> {
+        let (value, [sub, main]) = s.get_with_substore_proof(path.as_bytes(), height).unwrap();
+        let sub_root = s.substore_root_at(height).unwrap().unwrap();
+        assert!(verify_proof(&sub_root, path.as_bytes(), value.as_deref(), &sub), "{path} at {height} against the substore root");
+        let app_hash = s.app_hash_at(height).unwrap().unwrap();
+        assert!(verify_proof(&app_hash, SUBSTORE_ROOT_KEY, Some(&sub_root), &main), "substore root at {height}");
+        assert!(!verify_proof(&app_hash, SUBSTORE_ROOT_KEY, Some(&[7u8; 32]), &main));
+        value
+    }
+
+    #[test]
+    fn the_ibc_substore_proves_in_two_layers_and_leaves_chains_without_it_unchanged() {
+        let plain = Storage::temporary().unwrap();
+        let with_ibc = Storage::temporary().unwrap();
+        // Until a substore key is written, both stores agree on every app hash.
+        for h in 1..=3 {
+            let c = cs(&[("bank/a", Some(&h.to_string()))]);
+            assert_eq!(plain.commit(h, c.clone()).unwrap(), with_ibc.commit(h, c).unwrap());
+        }
+        assert!(matches!(with_ibc.get_with_substore_proof(b"clients/x", 3), Err(StoreError::NoSubstore(3))));
+        let h4 = cs(&[
+            ("bank/a", Some("4")),
+            ("ibc/clients/07-tendermint-0/clientState", Some("cs0")),
+            ("ibc/nextClientSequence", Some("1")),
+            ("ibc", Some("ignored")),
+        ]);
+        let root4 = with_ibc.preview_root(4, &h4).unwrap();
+        assert_eq!(with_ibc.commit(4, h4).unwrap(), root4);
+        assert_ne!(root4, plain.commit(4, cs(&[("bank/a", Some("4"))])).unwrap());
+        let sub4 = with_ibc.substore_root_at(4).unwrap().unwrap();
+        // The store writes the root key itself (the caller's `ibc` entry is ignored).
+        assert_eq!(with_ibc.get_latest(SUBSTORE_ROOT_KEY).unwrap(), Some(sub4.to_vec()));
+        assert_eq!(with_ibc.get_latest(b"ibc/clients/07-tendermint-0/clientState").unwrap(), Some(b"cs0".to_vec()));
+        assert_eq!(substore_proof_holds(&with_ibc, "clients/07-tendermint-0/clientState", 4), Some(b"cs0".to_vec()));
+        assert_eq!(substore_proof_holds(&with_ibc, "clients/07-tendermint-1/clientState", 4), None);
+        // A block without substore changes keeps the substore root and still proves.
+        with_ibc.commit(5, cs(&[("bank/a", Some("5"))])).unwrap();
+        assert_eq!(with_ibc.substore_root_at(5).unwrap(), Some(sub4));
+        assert_eq!(substore_proof_holds(&with_ibc, "clients/07-tendermint-0/clientState", 5), Some(b"cs0".to_vec()));
+        // A change and a deletion move the root; older heights still prove their own values.
+        with_ibc.commit(6, cs(&[("ibc/clients/07-tendermint-0/clientState", Some("cs1")), ("ibc/receipts/1", Some("\x01"))])).unwrap();
+        with_ibc.commit(7, cs(&[("ibc/receipts/1", None)])).unwrap();
+        assert_eq!(substore_proof_holds(&with_ibc, "clients/07-tendermint-0/clientState", 6), Some(b"cs1".to_vec()));
+        assert_eq!(substore_proof_holds(&with_ibc, "receipts/1", 6), Some(b"\x01".to_vec()));
+        assert_eq!(substore_proof_holds(&with_ibc, "receipts/1", 7), None);
+        assert_eq!(substore_proof_holds(&with_ibc, "clients/07-tendermint-0/clientState", 4), Some(b"cs0".to_vec()));
+        // Reopened, the store still knows the substore.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Storage::open(dir.path()).unwrap();
+            s.commit(1, cs(&[("ibc/a", Some("1"))])).unwrap();
+        }
+        let s = Storage::open(dir.path()).unwrap();
+        s.commit(2, cs(&[("x", Some("2"))])).unwrap();
+        assert_eq!(substore_proof_holds(&s, "a", 2), Some(b"1".to_vec()));
+        // The same content committed in one go (a state-sync restore) gives the same app hash.
+        let restored = Storage::temporary().unwrap();
+        let all: ChangeSet = with_ibc.scan_latest(b"", None, 1000).unwrap().into_iter().map(|(k, v)| (k, Some(v))).collect();
+        assert_eq!(restored.commit(7, all).unwrap(), with_ibc.app_hash_at(7).unwrap().unwrap());
     }
 
     #[test]
