@@ -37,6 +37,16 @@ pub const APP_NAME: &str = "openledger";
 /// that clients and relayers which check it see the API level they talk to. The node is not
 /// built from the SDK.
 pub const COSMOS_SDK_API_VERSION: &str = "v0.50.15";
+
+/// The Go modules whose APIs this node serves, as `GetNodeInfo` lists an SDK node's build
+/// dependencies: relayers (Hermes's health check) read the SDK and ibc-go versions from them
+/// to know which queries and messages a chain speaks. These are API levels, not code: the chain
+/// is Rust; IBC is ibc-rs 0.57, which speaks ibc-go v8's protocol.
+pub const API_BUILD_DEPS: &[(&str, &str)] = &[
+    ("github.com/cosmos/cosmos-sdk", COSMOS_SDK_API_VERSION),
+    ("github.com/cosmos/ibc-go/v8", "v8.7.0"),
+    ("github.com/cometbft/cometbft", "v0.38.19"),
+];
 /// Protocol version of the app (bumped by upgrades).
 pub const APP_VERSION: u64 = 1;
 
@@ -464,7 +474,9 @@ impl App {
         let info = BlockInfo { height, time_ns: req.time.as_ref().map(timestamp_ns).unwrap_or(0) };
         set_block_info(&mut delta, info).map_err(|e| AbciError::from_code(&e))?;
         let registry = self.modules.registry.clone();
-        let ctx = BlockContext { info, request: req, router: registry.as_ref() };
+        let (last_height, last_root) = self.storage.last_committed();
+        let last_app_hash = (last_height > 0 && last_height.checked_add(1) == Some(height)).then_some(last_root);
+        let ctx = BlockContext { info, request: req, router: registry.as_ref(), last_app_hash };
         registry.begin_block(&ctx, &mut delta)?;
         let mut block_events = delta.take_events();
         let mut tx_results = Vec::with_capacity(req.txs.len());
@@ -688,7 +700,11 @@ impl App {
                 Ok(sim) => self.simulate_query(&sim),
             };
         }
-        if req.path.starts_with("/store/") && req.path.ends_with("/key") {
+        let store_path = req.path.trim_start_matches('/');
+        if store_path == "store/ibc/key" {
+            return self.ibc_key_query(req);
+        }
+        if store_path.starts_with("store/") && store_path.ends_with("/key") {
             return self.raw_key_query(req);
         }
         if let Some(hash) = req.path.strip_prefix(crate::inference::LOCAL_ADAPTER_PATH) {
@@ -732,6 +748,42 @@ impl App {
         match self.simulate(sim) {
             Ok(resp) => pb::ResponseQuery { code: 0, value: resp.encode_to_vec().into(), height, ..Default::default() },
             Err(e) => pb::ResponseQuery { code: e.code, codespace: e.codespace.to_string(), log: e.log, height, ..Default::default() },
+        }
+    }
+
+    /// `store/ibc/key`, as relayers ask it: `data` is an ICS-24 path of the IBC substore; with
+    /// `prove`, two ICS23 proofs follow, the path against the substore root and the substore root
+    /// (key `ibc`) against the app hash, the order of ibc-go's proof ops.
+    fn ibc_key_query(&self, req: &pb::RequestQuery) -> pb::ResponseQuery {
+        let path = req.data.to_vec();
+        let key = [openledger_core::storage::SUBSTORE_PREFIX, path.as_slice()].concat();
+        let result = self.with_query_state(req.height, |state, height| {
+            if req.prove {
+                let (value, [sub, main]) =
+                    self.storage.get_with_substore_proof(&path, height).map_err(|e| QueryError::Internal(e.to_string()))?;
+                let ops = vec![
+                    ProofOp { r#type: "ics23:jmt".into(), key: path.clone(), data: sub.encode_to_vec() },
+                    ProofOp {
+                        r#type: "ics23:jmt".into(),
+                        key: openledger_core::storage::SUBSTORE_ROOT_KEY.to_vec(),
+                        data: main.encode_to_vec(),
+                    },
+                ];
+                Ok((value, Some(ProofOps { ops })))
+            } else {
+                Ok((state.get_raw(&key)?, None))
+            }
+        });
+        match result {
+            Ok(((value, proof_ops), height)) => pb::ResponseQuery {
+                code: 0,
+                key: path.clone().into(),
+                value: value.unwrap_or_default().into(),
+                proof_ops,
+                height: i64::try_from(height).unwrap_or(i64::MAX),
+                ..Default::default()
+            },
+            Err((err, height)) => query_error(&err, height),
         }
     }
 

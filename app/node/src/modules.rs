@@ -51,6 +51,34 @@ impl openledger_stake::BankKeeper for StakeBank {
     }
 }
 
+/// The bank seen from ICS-20: escrow sends, mints of received tokens, burns of returning ones.
+struct TransferBankImpl(BankKeeper);
+
+impl openledger_ibc::TransferBank for TransferBankImpl {
+    fn send(&self, state: &mut dyn StateWrite, from: &Address, to: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.send(state, from, to, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn mint(&self, state: &mut dyn StateWrite, to: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        let minter = Address::module(openledger_ibc::transfer::TRANSFER_MODULE_ACCOUNT);
+        self.0.mint(state, &minter, to, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn burn(&self, state: &mut dyn StateWrite, from: &Address, coins: &[openledger_core::Coin]) -> Result<(), AbciError> {
+        self.0.burn(state, from, coins).map_err(|e| AbciError::from_code(&e))
+    }
+    fn balance(&self, state: &dyn StateRead, address: &Address, denom: &str) -> Result<u128, StateError> {
+        self.0.balance(state, address, denom)
+    }
+}
+
+/// Staking's `historical_entries` seen from IBC: how much host history to keep.
+struct StakeHistory;
+
+impl openledger_ibc::HostHistory for StakeHistory {
+    fn historical_entries(&self, state: &dyn StateRead) -> Result<u32, StateError> {
+        Ok(openledger_stake::params::staking(state)?.historical_entries)
+    }
+}
+
 /// The bank seen from datanets: escrow, return and burn contribution bonds.
 struct DatanetBank(BankKeeper);
 
@@ -402,6 +430,8 @@ pub struct Modules {
     pub inference: InferenceKeeper,
     /// Proof of Attribution: version indexes, span matching, contributor payouts.
     pub attribution: AttributionKeeper,
+    /// IBC core and ICS-20 (one keeper for both registry modules).
+    pub ibc: Arc<openledger_ibc::IbcKeeper>,
     /// The modules, message and query routers, and hook order.
     pub registry: Arc<Registry>,
 }
@@ -445,6 +475,7 @@ impl Modules {
             model: model.clone(),
             attribution: attribution.clone(),
         }));
+        let bank_for_ibc = bank.clone();
         let mut keepers = Self {
             auth: AuthKeeper,
             bank,
@@ -454,6 +485,7 @@ impl Modules {
             gov,
             inference,
             attribution,
+            ibc: Arc::new(openledger_ibc::IbcKeeper { bank: Arc::new(TransferBankImpl(bank_for_ibc)) }),
             registry: Arc::new(Registry::new(Vec::new()).expect("an empty registry is valid")),
         };
         let upgrade = UpgradeModule::default();
@@ -482,6 +514,8 @@ impl Modules {
             Box::new(ModelModule(self.model.clone())),
             Box::new(GovModule(self.gov.clone())),
             Box::new(InferenceModule(self.inference.clone())),
+            Box::new(openledger_ibc::IbcModule::new(self.ibc.clone(), Arc::new(StakeHistory))),
+            Box::new(openledger_ibc::TransferModule::new(self.ibc.clone())),
             Box::new(upgrade),
         ];
         modules.extend(extra);

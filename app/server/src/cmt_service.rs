@@ -118,6 +118,10 @@ fn node_info(status: &Value) -> cmt::GetNodeInfoResponse {
             app_name: "openledgerd".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             cosmos_sdk_version: openledger_node::app::COSMOS_SDK_API_VERSION.into(),
+            build_deps: openledger_node::app::API_BUILD_DEPS
+                .iter()
+                .map(|(path, version)| cmt::Module { path: (*path).into(), version: (*version).into(), sum: String::new() })
+                .collect(),
             ..Default::default()
         }),
     }

@@ -280,6 +280,15 @@ pub fn descriptor_pool() -> anyhow::Result<DescriptorPool> {
     openledger_proto::json::descriptor_pool().map_err(anyhow::Error::msg)
 }
 
+/// The chain's descriptors plus those its modules bring ([`openledger_core::Module::descriptor_set`]).
+pub fn app_descriptor_pool(app: &App) -> anyhow::Result<DescriptorPool> {
+    let mut pool = descriptor_pool()?;
+    for set in app.modules().registry.descriptor_sets() {
+        add_files(&mut pool, set)?;
+    }
+    Ok(pool)
+}
+
 /// Adds the files of an encoded descriptor set (a module's own protos) to the pool.
 pub fn add_files(pool: &mut DescriptorPool, encoded: &[u8]) -> anyhow::Result<()> {
     openledger_proto::json::add_files(pool, encoded).map_err(anyhow::Error::msg)
@@ -416,10 +425,7 @@ pub struct RestState {
 impl RestState {
     /// Builds the route table from the descriptors of the services the app serves.
     pub fn new(app: Arc<App>, comet_rpc_url: &str, documents: StaticDocuments) -> anyhow::Result<Self> {
-        let mut pool = descriptor_pool()?;
-        for set in app.modules().registry.descriptor_sets() {
-            add_files(&mut pool, set)?;
-        }
+        let pool = app_descriptor_pool(&app)?;
         let grpc = Arc::new(GrpcShared::new(app, comet_rpc_url));
         let routes = routes(&pool, &grpc.services);
         Ok(Self { grpc, json: SdkJson::new(pool), routes, documents })
@@ -680,8 +686,8 @@ mod tests {
 
     #[test]
     fn routes_cover_served_services_and_prefer_literals() {
-        let pool = descriptor_pool().expect("pool");
         let app = App::with_storage(openledger_core::storage::Storage::temporary().expect("store"));
+        let pool = app_descriptor_pool(&app).expect("pool");
         let served = crate::grpc::service_names(&app);
         let table = routes(&pool, &served);
         let find = |verb: Method, path: &str| {

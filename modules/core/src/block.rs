@@ -8,6 +8,14 @@ pub const BLOCK_HEIGHT: &[u8] = b"core/block/height";
 /// Time of the block being executed, nanoseconds since the Unix epoch (u64).
 pub const BLOCK_TIME_NS: &[u8] = b"core/block/time_ns";
 
+/// Chain id, written by the app at InitChain (`String`).
+pub const CHAIN_ID: &[u8] = b"app/chain_id";
+
+/// The chain id recorded at InitChain (empty before).
+pub fn chain_id(state: &dyn StateRead) -> Result<String, StateError> {
+    Ok(state.get_proto::<String>(CHAIN_ID)?.unwrap_or_default())
+}
+
 /// Height and header time of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BlockInfo {

@@ -150,6 +150,9 @@ pub struct BlockContext<'a> {
     pub request: &'a RequestFinalizeBlock,
     /// The app's message router (gov runs passed proposals' messages through it).
     pub router: &'a dyn MsgRouter,
+    /// The app hash this block's header carries (the state after the previous block); `None`
+    /// for the first block after InitChain.
+    pub last_app_hash: Option<[u8; 32]>,
 }
 
 /// Which hook an ordering constraint is about (see [`Module::runs_after`]).

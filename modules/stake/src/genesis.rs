@@ -31,6 +31,9 @@ pub struct StakingParamsJson {
     pub max_entries: u32,
     /// Minimum commission rate (decimal).
     pub min_commission_rate: String,
+    /// Blocks of host history kept for IBC (the SDK's `historical_entries`; absent: 0, none).
+    #[serde(default)]
+    pub historical_entries: u32,
 }
 
 /// Slashing params in JSON.
@@ -142,6 +145,7 @@ fn from_params(
             max_validators: s.max_validators,
             max_entries: s.max_entries,
             min_commission_rate: dotted(dec_from_proto(&s.min_commission_rate).unwrap_or(Dec::ZERO)),
+            historical_entries: s.historical_entries,
         },
         slashing: SlashingParamsJson {
             signed_blocks_window: sl.signed_blocks_window,
@@ -194,7 +198,7 @@ pub fn init_genesis(
         unbonding_time: Some(seconds(p.unbonding_time_seconds)),
         max_validators: p.max_validators,
         max_entries: p.max_entries,
-        historical_entries: 0,
+        historical_entries: p.historical_entries,
         bond_denom: BASE_DENOM.into(),
         min_commission_rate: dec_to_proto(parse_dec("min_commission_rate", &p.min_commission_rate)?),
     };

@@ -34,13 +34,14 @@ fn dec(text: &str) -> Dec {
     Dec::parse(text).unwrap_or(Dec::ZERO)
 }
 
-/// Default staking params (unbonding 21 days, 100 validators).
+/// Default staking params (unbonding 21 days, 100 validators, 10,000 blocks of host history for
+/// IBC as in the SDK).
 pub fn default_staking() -> StakingParams {
     StakingParams {
         unbonding_time: Some(Duration { seconds: 21 * 24 * 3600, nanos: 0 }),
         max_validators: 100,
         max_entries: 7,
-        historical_entries: 0,
+        historical_entries: 10_000,
         bond_denom: BASE_DENOM.into(),
         min_commission_rate: dec_to_proto(Dec::ZERO),
     }

@@ -200,7 +200,9 @@ impl StakeQuery {
                 })
             }),
             "Params" => unary(data, |_: spb::QueryParamsRequest| Ok(spb::QueryParamsResponse { params: Some(params::staking(state)?) })),
-            "HistoricalInfo" => Err(QueryError::NotFound("historical info is not kept (historical_entries = 0)".into())),
+            "HistoricalInfo" => Err(QueryError::NotFound(
+                "historical headers are not kept; the last historical_entries blocks are kept as IBC host consensus states".into(),
+            )),
             _ => Err(QueryError::UnknownPath(format!("unknown method {method} of {STAKING_SERVICE}"))),
         }
     }
