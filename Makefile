@@ -14,7 +14,7 @@ COMETBFT := $(BIN)/cometbft
 OPEN_HOME ?= $(HOME)/.openledger
 CARGO ?= cargo
 
-.PHONY: all sim install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build determinism llama-cpp bench-cpu localnet localnet-stop localnet-status crashloop bench-peers cometbft-skew
+.PHONY: all sim hermes ibc-localnet ibc-localnet-stop install-deps cosmjs-deps web web-test-deps chromium build build-debug run test fuzz fuzz-short fuzz-seeds fuzz-libfuzzer fuzz-libfuzzer-build lint fmt bench clean-home executor-model test-executor bench-executor lint-executor executor executor-test-build determinism llama-cpp bench-cpu localnet localnet-stop localnet-status crashloop bench-peers cometbft-skew
 
 all: build
 
@@ -86,6 +86,43 @@ chromium:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
 	fi
 
+## hermes: the Hermes IBC relayer (`ibc-relayer-cli`, a Rust package) for the IBC e2e test and
+## `make ibc-localnet`, built once with cargo install and cached in $(CACHE)/bin. 1.10.5 is the
+## newest release without Namada's dependency tree (1.11+ pull it in: protoc and a much longer
+## build) and speaks CometBFT 0.38 (`compat_mode = '0.38'`). Its zstd-sys runs bindgen, which
+## needs libclang (Debian's libclang-dev, installed when absent).
+HERMES_VERSION := 1.10.5
+HERMES := $(BIN)/hermes
+hermes: $(HERMES)
+
+$(HERMES):
+	@mkdir -p $(BIN) $(CACHE)/bin
+	@if [ ! -x "$(CACHE)/bin/hermes-$(HERMES_VERSION)" ]; then \
+		if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then \
+			echo "Installing Debian's libclang-dev (bindgen, for Hermes's zstd-sys)"; \
+			$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libclang-dev; \
+		fi; \
+		echo "Building Hermes $(HERMES_VERSION) with cargo install (one time, ~15 min on 2 cores, cached in $(CACHE))"; \
+		CARGO_TARGET_DIR="$(CACHE)/hermes-build/target" cargo install ibc-relayer-cli --version $(HERMES_VERSION) --locked \
+			--root "$(CACHE)/hermes-build/root" --bin hermes && \
+		cp "$(CACHE)/hermes-build/root/bin/hermes" "$(CACHE)/bin/hermes-$(HERMES_VERSION)" && \
+		rm -rf "$(CACHE)/hermes-build/target"; \
+	fi
+	@cp "$(CACHE)/bin/hermes-$(HERMES_VERSION)" $(HERMES)
+	@$(HERMES) version
+
+## ibc-localnet: two single-validator OpenLedger chains (ibc-a-1, ibc-b-1) on loopback with Hermes
+## between them: clients, a connection and an ICS-20 channel created, packets relayed in the
+## background. Data and logs under $(IBC_LOCALNET_DIR); `make ibc-localnet-stop` stops it.
+IBC_LOCALNET_DIR ?= $(CURDIR)/localnet/ibc-data
+ibc-localnet: install-deps hermes build
+	IBC_LOCALNET_DIR="$(IBC_LOCALNET_DIR)" OPENLEDGERD="$${CARGO_TARGET_DIR:-target}/release/openledgerd" COMETBFT="$(COMETBFT)" HERMES="$(HERMES)" \
+		./localnet/ibc-start.sh
+
+## ibc-localnet-stop: stop the processes ibc-localnet started (the data stays).
+ibc-localnet-stop:
+	IBC_LOCALNET_DIR="$(IBC_LOCALNET_DIR)" ./localnet/ibc-stop.sh
+
 ## build: release openledgerd.
 build:
 	$(CARGO) build --release -p openledger-app --bin openledgerd
@@ -107,7 +144,7 @@ run: install-deps build web executor-model
 ## the verifiable-inference e2e runs
 ## a 4-validator localnet with one release `open-executor` each), then the gpu-executor's suite
 ## (`make test-executor`). The executor's release build is the long part cold (~20 min on 2 cores).
-test: install-deps cometbft-skew cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
+test: install-deps cometbft-skew hermes cosmjs-deps web web-test-deps build-debug executor-test-build executor-model
 	# The libFuzzer binaries have libFuzzer's own main (they would fuzz forever as "tests"):
 	# `--bins` selects them despite `test = false`, so their crate is left out here.
 	OPEN_EXECUTOR=$(EXECUTOR_BIN) $(CARGO) test --workspace --exclude openledger-fuzz-libfuzzer --lib --bins --tests

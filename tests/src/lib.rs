@@ -57,6 +57,18 @@ pub fn cometbft_skew_bin() -> PathBuf {
     found.expect("cometbft-skew not found: build it with `make cometbft-skew` (done by `make test`) or set COMETBFT_SKEW_BIN")
 }
 
+/// Finds the Hermes IBC relayer installed by `make hermes` (done by `make test`): `HERMES_BIN`,
+/// else `./bin/hermes`, else `hermes` next to [`cometbft_bin`].
+pub fn hermes_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("HERMES_BIN") {
+        return PathBuf::from(p);
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let beside = cometbft_bin().with_file_name("hermes");
+    let found = [repo.join("bin/hermes"), beside].into_iter().find(|c| c.exists());
+    found.expect("hermes not found: install it with `make hermes` (done by `make test`) or set HERMES_BIN")
+}
+
 /// Nanoseconds since the epoch of a CometBFT RFC 3339 timestamp (UTC, `Z`, as its RPC prints
 /// block and vote times).
 pub fn rfc3339_nanos(t: &str) -> i128 {
@@ -211,6 +223,8 @@ pub struct NodeOptions {
     /// default: two more free ports per node, and CometBFT refuses to start when its metrics
     /// port was taken meanwhile.
     pub metrics: bool,
+    /// Chain id (default: `openledgerd init`'s).
+    pub chain_id: Option<String>,
 }
 
 impl Default for NodeOptions {
@@ -224,6 +238,7 @@ impl Default for NodeOptions {
             max_deposit_period_seconds: 2 * 24 * 3600,
             app_args: Vec::new(),
             metrics: false,
+            chain_id: None,
         }
     }
 }
@@ -245,6 +260,7 @@ fn init_home(home: &Path, ports: Ports, opts: &NodeOptions) {
         .args(["--downtime-jail-seconds", &opts.downtime_jail_seconds.to_string()])
         .args(["--voting-period-seconds", &opts.voting_period_seconds.to_string()])
         .args(["--max-deposit-period-seconds", &opts.max_deposit_period_seconds.to_string()])
+        .args(opts.chain_id.iter().flat_map(|id| ["--chain-id", id.as_str()]))
         .output()
         .expect("run openledgerd init");
     assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -21,6 +21,8 @@ mod freeride;
 mod gov;
 #[path = "e2e/gov_node.rs"]
 mod gov_node;
+#[path = "e2e/ibc.rs"]
+mod ibc;
 #[path = "e2e/inference.rs"]
 mod inference;
 #[path = "e2e/keyring.rs"]

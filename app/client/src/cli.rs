@@ -306,6 +306,7 @@ pub fn module_clis() -> Vec<Box<dyn ModuleCli>> {
         Box::new(openledger_gov_cli::GovCli),
         Box::new(openledger_inference_cli::InferenceCli),
         Box::new(openledger_attribution_cli::AttributionCli),
+        Box::new(openledger_ibc_cli::IbcCli),
         Box::new(crate::tx_query::TxQueryCli),
     ]
 }

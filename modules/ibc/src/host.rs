@@ -78,7 +78,7 @@ impl<'a> Shared<'a> {
     }
 
     /// Keys and values under a prefix, in key order, at most `limit`.
-    pub fn scan(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, HostError> {
+    pub fn scan(&self, prefix: &[u8], limit: usize) -> Result<Vec<openledger_core::state::KvPair>, HostError> {
         let read = self.state.borrow().scan_raw(prefix, None, limit);
         read.map_err(|e| self.record(e))
     }
