@@ -758,57 +758,28 @@ impl App {
         let path = req.data.to_vec();
         let key = [openledger_core::storage::SUBSTORE_PREFIX, path.as_slice()].concat();
         let result = self.with_query_state(req.height, |state, height| {
-            if req.prove {
-                let (value, [sub, main]) =
-                    self.storage.get_with_substore_proof(&path, height).map_err(|e| QueryError::Internal(e.to_string()))?;
-                let ops = vec![
-                    ProofOp { r#type: "ics23:jmt".into(), key: path.clone(), data: sub.encode_to_vec() },
-                    ProofOp {
-                        r#type: "ics23:jmt".into(),
-                        key: openledger_core::storage::SUBSTORE_ROOT_KEY.to_vec(),
-                        data: main.encode_to_vec(),
-                    },
-                ];
-                Ok((value, Some(ProofOps { ops })))
-            } else {
-                Ok((state.get_raw(&key)?, None))
+            if !req.prove {
+                return Ok((state.get_raw(&key)?, None));
             }
+            let (value, [sub, main]) = self.storage.get_with_substore_proof(&path, height).map_err(|e| QueryError::Internal(e.to_string()))?;
+            let root_key = openledger_core::storage::SUBSTORE_ROOT_KEY.to_vec();
+            Ok((value, Some(ProofOps { ops: vec![jmt_op(path.clone(), &sub), jmt_op(root_key, &main)] })))
         });
-        match result {
-            Ok(((value, proof_ops), height)) => pb::ResponseQuery {
-                code: 0,
-                key: path.clone().into(),
-                value: value.unwrap_or_default().into(),
-                proof_ops,
-                height: i64::try_from(height).unwrap_or(i64::MAX),
-                ..Default::default()
-            },
-            Err((err, height)) => query_error(&err, height),
-        }
+        key_answer(path.clone(), result)
     }
 
+    /// `store/<module>/key`: `data` is the raw key; with `prove`, one ICS23 proof against the app
+    /// hash.
     fn raw_key_query(&self, req: &pb::RequestQuery) -> pb::ResponseQuery {
         let key = req.data.to_vec();
         let result = self.with_query_state(req.height, |state, height| {
-            if req.prove {
-                let (value, proof) = self.storage.get_with_proof(&key, height).map_err(|e| QueryError::Internal(e.to_string()))?;
-                Ok((value, Some(proof)))
-            } else {
-                Ok((state.get_raw(&key)?, None))
+            if !req.prove {
+                return Ok((state.get_raw(&key)?, None));
             }
+            let (value, proof) = self.storage.get_with_proof(&key, height).map_err(|e| QueryError::Internal(e.to_string()))?;
+            Ok((value, Some(ProofOps { ops: vec![jmt_op(key.clone(), &proof)] })))
         });
-        match result {
-            Ok(((value, proof), height)) => pb::ResponseQuery {
-                code: 0,
-                key: key.clone().into(),
-                value: value.unwrap_or_default().into(),
-                proof_ops: proof
-                    .map(|p| ProofOps { ops: vec![ProofOp { r#type: "ics23:jmt".into(), key: key.clone(), data: p.encode_to_vec() }] }),
-                height: i64::try_from(height).unwrap_or(i64::MAX),
-                ..Default::default()
-            },
-            Err((err, height)) => query_error(&err, height),
-        }
+        key_answer(key, result)
     }
 
     /// Exports the latest committed state as genesis `app_state` (a section per module).
@@ -822,6 +793,28 @@ impl App {
             Ok(Some(root)) => verify_proof(&root, key, value, proof),
             _ => false,
         }
+    }
+}
+
+/// One JMT proof op (`ics23:jmt`) of `key`.
+fn jmt_op(key: Vec<u8>, proof: &ics23::CommitmentProof) -> ProofOp {
+    ProofOp { r#type: "ics23:jmt".into(), key, data: proof.encode_to_vec() }
+}
+
+/// The answer of a raw-key query: the value (empty when absent) and the proof ops, if asked.
+type KeyRead = Result<((Option<Vec<u8>>, Option<ProofOps>), u64), (QueryError, u64)>;
+
+fn key_answer(key: Vec<u8>, result: KeyRead) -> pb::ResponseQuery {
+    match result {
+        Ok(((value, proof_ops), height)) => pb::ResponseQuery {
+            code: 0,
+            key: key.into(),
+            value: value.unwrap_or_default().into(),
+            proof_ops,
+            height: i64::try_from(height).unwrap_or(i64::MAX),
+            ..Default::default()
+        },
+        Err((err, height)) => query_error(&err, height),
     }
 }
 
