@@ -82,10 +82,6 @@ enabled = true
 clear_interval = 100
 clear_on_start = true
 tx_confirmation = true
-[rest]
-enabled = false
-[telemetry]
-enabled = false
 TOML
   for entry in "${CHAINS[@]}"; do
     read -r id base <<<"$entry"
@@ -106,7 +102,7 @@ max_gas = 4000000
 gas_price = { price = 0.025, denom = 'uopen' }
 gas_multiplier = 1.5
 clock_drift = '5s'
-max_block_time = '10s'
+max_block_time = '30s'
 trusting_period = '14days'
 trust_threshold = { numerator = '1', denominator = '3' }
 compat_mode = '0.38'

@@ -97,6 +97,19 @@ pub struct App {
     /// The node's data directory (`$HOME/data`, where the database lives), for
     /// `upgrade-info.json`; `None` for an app over a temporary store.
     data_dir: Option<std::path::PathBuf>,
+    /// Node-level query services that need CometBFT (installed by the server, see
+    /// [`App::set_node_queries`]).
+    node_queries: std::sync::OnceLock<std::sync::Arc<dyn NodeQueries>>,
+}
+
+/// The node-level query services (`cosmos.base.tendermint.v1beta1.Service`,
+/// `cosmos.base.node.v1beta1.Service`, `cosmos.consensus.v1.Query`), which need CometBFT's RPC and
+/// live in the server; the SDK routes them through ABCI Query too, and relayers (Hermes's health
+/// check) ask them there.
+pub trait NodeQueries: Send + Sync {
+    /// The answer to `path` (`/<service>/<method>`), or `None` when `path` is not one of these
+    /// services.
+    fn answer(&self, path: &str, data: &[u8]) -> Option<Result<(Vec<u8>, u64), QueryError>>;
 }
 
 /// How many recent heights a node keeps, as the SDK's `pruning` settings say.
@@ -202,7 +215,14 @@ impl App {
             snapshots: crate::snapshots::Snapshots::default(),
             pruning: RwLock::new(None),
             data_dir: None,
+            node_queries: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Routes ABCI queries of the node-level services to `queries` (once; later calls are
+    /// ignored).
+    pub fn set_node_queries(&self, queries: std::sync::Arc<dyn NodeQueries>) {
+        let _ = self.node_queries.set(queries);
     }
 
     /// Writes the scheduled plan to `upgrade-info.json` in the data directory (mode 0600), as
@@ -728,6 +748,17 @@ impl App {
                 Err(_) => query_error(&QueryError::InvalidArgument(format!("bad request id {id:?}")), committed),
             };
         }
+        if let Some(answer) = self.node_queries.get().and_then(|q| q.answer(&req.path, &req.data)) {
+            return match answer {
+                Ok((value, height)) => pb::ResponseQuery {
+                    code: 0,
+                    value: value.into(),
+                    height: i64::try_from(height).unwrap_or(i64::MAX),
+                    ..Default::default()
+                },
+                Err(err) => query_error(&err, self.storage.last_committed().0),
+            };
+        }
         match self.grpc_query(&req.path, &req.data, req.height) {
             Ok((value, height)) => {
                 pb::ResponseQuery { code: 0, value: value.into(), height: i64::try_from(height).unwrap_or(i64::MAX), ..Default::default() }
@@ -761,7 +792,8 @@ impl App {
             if !req.prove {
                 return Ok((state.get_raw(&key)?, None));
             }
-            let (value, [sub, main]) = self.storage.get_with_substore_proof(&path, height).map_err(|e| QueryError::Internal(e.to_string()))?;
+            let (value, [sub, main]) =
+                self.storage.get_with_substore_proof(&path, height).map_err(|e| QueryError::Internal(e.to_string()))?;
             let root_key = openledger_core::storage::SUBSTORE_ROOT_KEY.to_vec();
             Ok((value, Some(ProofOps { ops: vec![jmt_op(path.clone(), &sub), jmt_op(root_key, &main)] })))
         });

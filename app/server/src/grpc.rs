@@ -291,6 +291,31 @@ pub fn handle(shared: &GrpcShared, path: &str, data: &[u8], height: i64) -> Resu
     }
 }
 
+/// The node-level services (consensus params, node config and status, CometBFT's service) over
+/// ABCI Query, as the SDK serves them there too.
+struct NodeQueryBridge(Arc<GrpcShared>);
+
+impl openledger_node::app::NodeQueries for NodeQueryBridge {
+    fn answer(&self, path: &str, data: &[u8]) -> Option<Result<(Vec<u8>, u64), QueryError>> {
+        let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        if ![CONSENSUS_SERVICE, NODE_SERVICE, TENDERMINT_SERVICE].contains(&service) {
+            return None;
+        }
+        Some(match handle(&self.0, path, data, 0) {
+            Ok(response) => {
+                let height = response.metadata().get(HEIGHT_HEADER).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+                Ok((response.into_inner(), height))
+            }
+            Err(status) => Err(match status.code() {
+                tonic::Code::NotFound => QueryError::NotFound(status.message().into()),
+                tonic::Code::InvalidArgument => QueryError::InvalidArgument(status.message().into()),
+                tonic::Code::Unimplemented => QueryError::UnknownPath(status.message().into()),
+                _ => QueryError::Internal(status.message().into()),
+            }),
+        })
+    }
+}
+
 /// Decodes a request message (INVALID_ARGUMENT when it does not decode).
 pub(crate) fn decode<M: Message + Default>(data: &[u8]) -> Result<M, Status> {
     M::decode(data).map_err(|e| Status::invalid_argument(format!("invalid request: {e}")))
@@ -420,6 +445,7 @@ pub fn served_descriptors(encoded: &[u8], served: &[&str]) -> anyhow::Result<Vec
 /// Serves gRPC (with server reflection) on `addr` until the process ends.
 pub async fn serve(app: Arc<App>, comet_rpc_url: String, addr: SocketAddr) -> anyhow::Result<()> {
     let shared = Arc::new(GrpcShared::new(app, &comet_rpc_url));
+    shared.app.set_node_queries(Arc::new(NodeQueryBridge(shared.clone())));
     let mut sets = vec![openledger_proto::FILE_DESCRIPTOR_SET, openledger_proto::COSMOS_FILE_DESCRIPTOR_SET];
     sets.extend(shared.app.modules().registry.descriptor_sets());
     let served: Vec<Vec<u8>> = sets.into_iter().map(|set| served_descriptors(set, &shared.services)).collect::<anyhow::Result<_>>()?;

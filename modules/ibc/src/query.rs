@@ -11,7 +11,7 @@ use ibc_proto::ibc::core::channel::v1 as chpb;
 use ibc_proto::ibc::core::client::v1 as clpb;
 use ibc_proto::ibc::core::connection::v1 as cnpb;
 use openledger_core::block::{block_info, chain_id};
-use openledger_core::pagination::paginate_filtered;
+use openledger_core::pagination::{paginate_filtered, MAX_LIMIT};
 use openledger_core::query::{unary, QueryService};
 use openledger_core::{QueryError, StateRead};
 use prost::Message;
@@ -40,8 +40,14 @@ fn convert<A: Message, B: Message + Default>(a: &A) -> Result<B, QueryError> {
     B::decode(a.encode_to_vec().as_slice()).map_err(internal)
 }
 
+/// The request's page in the chain's pagination type. Relayers ask for "everything" (Hermes:
+/// limit u32::MAX); that becomes one page of [`MAX_LIMIT`] entries with a `next_key`.
 fn page(p: Option<&IbcPageRequest>) -> Result<Option<cosmos_sdk_proto::cosmos::base::query::v1beta1::PageRequest>, QueryError> {
-    p.map(convert).transpose()
+    let mut page: Option<cosmos_sdk_proto::cosmos::base::query::v1beta1::PageRequest> = p.map(convert).transpose()?;
+    if let Some(p) = page.as_mut() {
+        p.limit = p.limit.min(MAX_LIMIT);
+    }
+    Ok(page)
 }
 
 fn page_response(p: Option<cosmos_sdk_proto::cosmos::base::query::v1beta1::PageResponse>) -> Result<Option<IbcPageResponse>, QueryError> {
@@ -112,13 +118,14 @@ fn packet_states(
 ) -> Result<(Vec<chpb::PacketState>, Option<IbcPageResponse>), QueryError> {
     let prefix = state_key::ics24_prefix(&format!("{kind}/ports/{port}/channels/{channel}/sequences/"));
     let keep = |key: &[u8], _: &[u8]| -> bool {
-        only.is_empty() || std::str::from_utf8(key).ok().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| only.contains(&s))
+        let sequence = key.strip_prefix(prefix.as_slice()).and_then(|k| std::str::from_utf8(k).ok()).and_then(|s| s.parse::<u64>().ok());
+        only.is_empty() || sequence.is_some_and(|s| only.contains(&s))
     };
     let (entries, page_out) = paginate_filtered(state, &prefix, page(pagination)?.as_ref(), &keep)?;
     let states = entries
         .into_iter()
         .filter_map(|(key, data)| {
-            let sequence = std::str::from_utf8(&key).ok()?.parse().ok()?;
+            let sequence = std::str::from_utf8(key.strip_prefix(prefix.as_slice())?).ok()?.parse().ok()?;
             Some(chpb::PacketState { port_id: port.into(), channel_id: channel.into(), sequence, data })
         })
         .collect();
@@ -161,7 +168,8 @@ fn client_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec<
             let client_states = entries
                 .into_iter()
                 .map(|(key, value)| {
-                    let client_id = String::from_utf8_lossy(key.strip_suffix(b"/clientState").unwrap_or(&key)).into_owned();
+                    let id = key.strip_prefix(b"ibc/clients/".as_slice()).and_then(|k| k.strip_suffix(b"/clientState")).unwrap_or(&key);
+                    let client_id = String::from_utf8_lossy(id).into_owned();
                     Ok(clpb::IdentifiedClientState { client_id, client_state: Some(decode(&value)?) })
                 })
                 .collect::<Result<_, QueryError>>()?;
@@ -269,7 +277,7 @@ fn connection_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<
                 .map(|(key, value)| {
                     let end: cnpb::ConnectionEnd = decode(&value)?;
                     Ok(cnpb::IdentifiedConnection {
-                        id: String::from_utf8_lossy(&key).into_owned(),
+                        id: String::from_utf8_lossy(key.strip_prefix(b"ibc/connections/".as_slice()).unwrap_or(&key)).into_owned(),
                         client_id: end.client_id,
                         versions: end.versions,
                         state: end.state,
@@ -493,5 +501,69 @@ impl QueryService for TransferQuery {
             }),
             other => Err(QueryError::UnknownPath(format!("unknown method {other} for service {TRANSFER_SERVICE}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openledger_core::delta::{EmptyState, StateDelta};
+    use openledger_core::StateWrite;
+
+    use super::*;
+
+    fn ask<Req: Message, Resp: Message + Default>(state: &dyn StateRead, service: &str, method: &str, req: Req) -> Resp {
+        let bytes = IbcQuery.query(state, service, method, &req.encode_to_vec()).expect(method);
+        Resp::decode(bytes.as_slice()).expect("response")
+    }
+
+    #[test]
+    fn list_queries_name_their_entries_by_id_and_sequence() {
+        let mut state = StateDelta::new(EmptyState);
+        let any = Any { type_url: "/ibc.lightclients.tendermint.v1.ClientState".into(), value: vec![] };
+        state.put_raw(b"ibc/clients/07-tendermint-0/clientState".to_vec(), any.encode_to_vec()).unwrap();
+        state.put_raw(b"ibc/clients/07-tendermint-0/consensusStates/1-5".to_vec(), any.encode_to_vec()).unwrap();
+        state.put_raw(b"ibc/connections/connection-0".to_vec(), cnpb::ConnectionEnd::default().encode_to_vec()).unwrap();
+        for seq in [1u64, 2, 10] {
+            let key = format!("ibc/commitments/ports/transfer/channels/channel-0/sequences/{seq}");
+            state.put_raw(key.into_bytes(), vec![u8::try_from(seq).unwrap(); 32]).unwrap();
+        }
+        state.put_raw(b"ibc/receipts/ports/transfer/channels/channel-0/sequences/2".to_vec(), vec![1]).unwrap();
+        // What Hermes sends: "all", limit u32::MAX.
+        let all = Some(IbcPageRequest { limit: u64::from(u32::MAX), count_total: true, ..Default::default() });
+
+        let clients: clpb::QueryClientStatesResponse =
+            ask(&state, CLIENT_SERVICE, "ClientStates", clpb::QueryClientStatesRequest { pagination: all.clone() });
+        assert_eq!(clients.client_states.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>(), ["07-tendermint-0"]);
+        let connections: cnpb::QueryConnectionsResponse =
+            ask(&state, CONNECTION_SERVICE, "Connections", cnpb::QueryConnectionsRequest { pagination: all.clone() });
+        assert_eq!(connections.connections.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["connection-0"]);
+        let commitments: chpb::QueryPacketCommitmentsResponse = ask(
+            &state,
+            CHANNEL_SERVICE,
+            "PacketCommitments",
+            chpb::QueryPacketCommitmentsRequest { port_id: "transfer".into(), channel_id: "channel-0".into(), pagination: all },
+        );
+        let mut sequences: Vec<u64> = commitments.commitments.iter().map(|c| c.sequence).collect();
+        sequences.sort_unstable();
+        assert_eq!(sequences, [1, 2, 10]);
+        assert_eq!(commitments.commitments.iter().find(|c| c.sequence == 10).map(|c| c.data[0]), Some(10));
+        let unreceived: chpb::QueryUnreceivedPacketsResponse = ask(
+            &state,
+            CHANNEL_SERVICE,
+            "UnreceivedPackets",
+            chpb::QueryUnreceivedPacketsRequest {
+                port_id: "transfer".into(),
+                channel_id: "channel-0".into(),
+                packet_commitment_sequences: vec![1, 2, 10],
+            },
+        );
+        assert_eq!(unreceived.sequences, [1, 10]);
+        let heights: clpb::QueryConsensusStateHeightsResponse = ask(
+            &state,
+            CLIENT_SERVICE,
+            "ConsensusStateHeights",
+            clpb::QueryConsensusStateHeightsRequest { client_id: "07-tendermint-0".into(), pagination: None },
+        );
+        assert_eq!(heights.consensus_state_heights, [clpb::Height { revision_number: 1, revision_height: 5 }]);
     }
 }
