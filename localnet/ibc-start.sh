@@ -116,7 +116,7 @@ TOML
   hermes create channel --a-chain ibc-a-1 --b-chain ibc-b-1 --a-port transfer --b-port transfer \
     --new-client-connection --yes >>"$HERMES_HOME/create.log" 2>&1 || die "channel creation failed; see $HERMES_HOME/create.log"
 fi
-hermes start >>"$HERMES_HOME/start.log" 2>&1 </dev/null &
+HOME="$HERMES_HOME" "$HERMES" --config "$CONFIG" start >>"$HERMES_HOME/start.log" 2>&1 </dev/null &
 echo $! >"$DIR/pids/hermes.pid"
 
 cat <<TXT
