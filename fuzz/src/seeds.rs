@@ -21,7 +21,78 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use tendermint_proto::v0_38::abci as pb;
 
-use crate::world::{account_key, fixture_txs, replay_app, replay_app_state, InferenceChain, CHAIN_ID};
+use crate::world::{account_key, fixture_txs, replay_app, replay_app_state, InferenceChain, ACCOUNT_SEEDS, CHAIN_ID};
+
+/// Well-formed IBC messages (a transfer, a client creation with a Tendermint client state of this
+/// chain's proof specs, a packet receipt), so that mutations reach ibc-rs's decoders.
+fn ibc_messages() -> Vec<Any> {
+    use ibc_proto::google::protobuf::{Any as IbcAny, Duration};
+    use ibc_proto::ibc::core::channel::v1 as ch;
+    use ibc_proto::ibc::core::client::v1 as cl;
+    use ibc_proto::ibc::lightclients::tendermint::v1 as tm;
+    let signer = account_key(ACCOUNT_SEEDS[0]).address().to_bech32();
+    let height = Some(cl::Height { revision_number: 1, revision_height: 5 });
+    let client_state = tm::ClientState {
+        chain_id: "ibc-b-1".into(),
+        trust_level: Some(tm::Fraction { numerator: 1, denominator: 3 }),
+        trusting_period: Some(Duration { seconds: 1_209_600, nanos: 0 }),
+        unbonding_period: Some(Duration { seconds: 1_814_400, nanos: 0 }),
+        max_clock_drift: Some(Duration { seconds: 20, nanos: 0 }),
+        frozen_height: None,
+        latest_height: height,
+        proof_specs: openledger_ibc::proof_specs().into(),
+        upgrade_path: vec!["upgrade".into(), "upgradedIBCState".into()],
+        ..Default::default()
+    };
+    let consensus_state = tm::ConsensusState {
+        timestamp: Some(ibc_proto::google::protobuf::Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+        root: Some(ibc_proto::ibc::core::commitment::v1::MerkleRoot { hash: vec![7; 32] }),
+        next_validators_hash: vec![9; 32],
+    };
+    let any = |type_url: &str, value: Vec<u8>| Any { type_url: type_url.into(), value };
+    let packet = ch::Packet {
+        sequence: 1,
+        source_port: "transfer".into(),
+        source_channel: "channel-0".into(),
+        destination_port: "transfer".into(),
+        destination_channel: "channel-0".into(),
+        data: br#"{"amount":"1000","denom":"uopen","receiver":"open1x","sender":"open1y"}"#.to_vec(),
+        timeout_height: height,
+        timeout_timestamp: 0,
+    };
+    vec![
+        any(
+            "/ibc.applications.transfer.v1.MsgTransfer",
+            ibc_proto::ibc::applications::transfer::v1::MsgTransfer {
+                source_port: "transfer".into(),
+                source_channel: "channel-0".into(),
+                token: Some(ibc_proto::cosmos::base::v1beta1::Coin { denom: "uopen".into(), amount: "1000".into() }),
+                sender: signer.clone(),
+                receiver: "open1receiver".into(),
+                timeout_height: height,
+                timeout_timestamp: 1_700_000_000_000_000_000,
+                memo: String::new(),
+            }
+            .encode_to_vec(),
+        ),
+        any(
+            "/ibc.core.client.v1.MsgCreateClient",
+            cl::MsgCreateClient {
+                client_state: Some(IbcAny { type_url: "/ibc.lightclients.tendermint.v1.ClientState".into(), value: client_state.encode_to_vec() }),
+                consensus_state: Some(IbcAny {
+                    type_url: "/ibc.lightclients.tendermint.v1.ConsensusState".into(),
+                    value: consensus_state.encode_to_vec(),
+                }),
+                signer: signer.clone(),
+            }
+            .encode_to_vec(),
+        ),
+        any(
+            "/ibc.core.channel.v1.MsgRecvPacket",
+            ch::MsgRecvPacket { packet: Some(packet), proof_commitment: vec![1; 64], proof_height: height, signer }.encode_to_vec(),
+        ),
+    ]
+}
 
 /// The seeds of every target, by target name.
 pub fn generate() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
@@ -41,6 +112,9 @@ pub fn generate() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
                 list.push(any);
             }
         }
+    }
+    for any in ibc_messages() {
+        msgs.entry(any.type_url.clone()).or_default().push(any);
     }
     let registry = chain_registry();
     for url in registry.msg_type_urls() {
