@@ -98,6 +98,16 @@ fn ibc_chain_id(state: &dyn StateWrite) -> Result<ChainId, AbciError> {
     ChainId::new(&id).map_err(|_| AbciError::from_code(&IbcError::ChainId(id)))
 }
 
+/// Runs an ibc-rs handler so that a panic in it (a bug there, reachable by input) fails the
+/// message instead of the node: every node panics alike on the same input, so the error is as
+/// deterministic as the panic, and the message's writes are dropped with its layer.
+fn contained(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic.downcast_ref::<&str>().map(|s| (*s).to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        Err(format!("IBC handler failed: {}", what.unwrap_or_else(|| "panic".into())))
+    })
+}
+
 /// ibc-rs's router: the one app, ICS-20 on port `transfer`.
 struct AppRouter<'r, 's, 'a> {
     transfer: &'r mut TransferApp<'s, 'a>,
@@ -151,11 +161,11 @@ impl Msg for CoreMsg {
         let mut host = Host::new(&shared, chain, block);
         let mut transfer = TransferApp::new(&shared, self.keeper.bank.as_ref());
         let mut router = AppRouter { transfer: &mut transfer };
-        let result = dispatch(&mut host, &mut router, self.envelope.clone());
+        let result = contained(|| dispatch(&mut host, &mut router, self.envelope.clone()).map_err(|e| e.to_string()));
         if let Some(failure) = shared.take_failure() {
             return Err(failure);
         }
-        result.map_err(|e| AbciError::from_code(&IbcError::Handler(e.to_string())))?;
+        result.map_err(|e| AbciError::from_code(&IbcError::Handler(e)))?;
         Ok(Any { type_url: format!("{}Response", self.type_url), value: Vec::new() })
     }
 }
@@ -238,11 +248,11 @@ impl Msg for TransferMsg {
         let mut host = Host::new(&shared, chain, block);
         let sequence = host.get_next_sequence_send(&SeqSendPath::new(&msg.port_id_on_a, &msg.chan_id_on_a));
         let mut transfer = TransferApp::new(&shared, self.keeper.bank.as_ref());
-        let result = send_transfer(&mut host, &mut transfer, msg);
+        let result = contained(|| send_transfer(&mut host, &mut transfer, msg).map_err(|e| e.to_string()));
         if let Some(failure) = shared.take_failure() {
             return Err(failure);
         }
-        result.map_err(|e| AbciError::from_code(&IbcError::Transfer(e.to_string())))?;
+        result.map_err(|e| AbciError::from_code(&IbcError::Transfer(e)))?;
         let sequence = sequence.map(u64::from).unwrap_or_default();
         Ok(pack_response(MSG_TRANSFER, &MsgTransferResponse { sequence }))
     }
