@@ -78,7 +78,10 @@ fn ibc_messages() -> Vec<Any> {
         any(
             "/ibc.core.client.v1.MsgCreateClient",
             cl::MsgCreateClient {
-                client_state: Some(IbcAny { type_url: "/ibc.lightclients.tendermint.v1.ClientState".into(), value: client_state.encode_to_vec() }),
+                client_state: Some(IbcAny {
+                    type_url: "/ibc.lightclients.tendermint.v1.ClientState".into(),
+                    value: client_state.encode_to_vec(),
+                }),
                 consensus_state: Some(IbcAny {
                     type_url: "/ibc.lightclients.tendermint.v1.ConsensusState".into(),
                     value: consensus_state.encode_to_vec(),
