@@ -128,6 +128,11 @@ pub fn serve_on<A: Application>(listener: std::net::TcpListener, app: A) -> anyh
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 256 * 1024;
 
+/// Largest ABCI message accepted: above CometBFT's largest possible request (a FinalizeBlock or
+/// PrepareProposal of a block at CometBFT's hard 100 MiB block limit, plus its commit info), far
+/// below what would exhaust memory. A peer declaring more is cut off before anything is buffered.
+pub const MAX_MESSAGE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Serves one connection until the peer closes it: requests are varint-length-delimited
 /// protobuf `Request`s, answered in order.
 pub fn serve_connection<A: Application>(mut stream: std::net::TcpStream, app: &A) -> std::io::Result<()> {
@@ -169,6 +174,12 @@ fn decode_request(buf: &[u8]) -> std::io::Result<Option<(pb::Request, usize)>> {
         Err(_) if buf.len() < 10 => return Ok(None),
         Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
     };
+    if len > MAX_MESSAGE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("ABCI message of {len} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"),
+        ));
+    }
     let header = buf.len() - cursor.len();
     let Some(end) = usize::try_from(len).ok().and_then(|len| header.checked_add(len)) else {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "ABCI message length overflows"));
@@ -273,5 +284,17 @@ mod tests {
         stream.write_all(&pb::Request { value: None }.encode_length_delimited_to_vec()).expect("write");
         let mut rest = Vec::new();
         assert_eq!(stream.read_to_end(&mut rest).expect("read"), 0);
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_any_body_arrives() {
+        let mut header = Vec::new();
+        prost::encoding::encode_varint(MAX_MESSAGE_BYTES + 1, &mut header);
+        let err = decode_request(&header).expect_err("over the limit");
+        assert!(err.to_string().contains("exceeds"), "{err}");
+        // At the limit, it waits for the body instead.
+        let mut header = Vec::new();
+        prost::encoding::encode_varint(MAX_MESSAGE_BYTES, &mut header);
+        assert!(decode_request(&header).expect("within the limit").is_none());
     }
 }
