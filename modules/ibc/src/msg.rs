@@ -131,12 +131,50 @@ impl Router for AppRouter<'_, '_, '_> {
     }
 }
 
+/// Gas per commit signature of a Tendermint header a client update or misbehaviour carries: the
+/// SDK's default ed25519 verification cost (590), twice, because the light client may check the
+/// commit against the trusted validator set and the new one. Store gas does not cover this CPU,
+/// and without it a header with thousands of signatures would cost every validator far more
+/// than its sender pays.
+pub const GAS_PER_HEADER_SIGNATURE: u64 = 2 * 590;
+
+/// Commit signatures in the Tendermint headers of a client message (`Header` or `Misbehaviour`).
+fn header_signatures(client_message: Option<&ibc_proto::google::protobuf::Any>) -> u64 {
+    use ibc_proto::ibc::lightclients::tendermint::v1 as tm;
+    let count = |h: &tm::Header| {
+        h.signed_header.as_ref().and_then(|s| s.commit.as_ref()).map_or(0, |c| u64::try_from(c.signatures.len()).unwrap_or(u64::MAX))
+    };
+    let Some(any) = client_message else { return 0 };
+    match any.type_url.as_str() {
+        "/ibc.lightclients.tendermint.v1.Header" => tm::Header::decode(any.value.as_slice()).map_or(0, |h| count(&h)),
+        "/ibc.lightclients.tendermint.v1.Misbehaviour" => tm::Misbehaviour::decode(any.value.as_slice())
+            .map_or(0, |m| m.header_1.as_ref().map_or(0, count).saturating_add(m.header_2.as_ref().map_or(0, count))),
+        _ => 0,
+    }
+}
+
+/// Signature verifications a core message makes the light client do.
+fn signature_checks(any: &Any) -> u64 {
+    use ibc_proto::ibc::core::client::v1 as cl;
+    match any.type_url.as_str() {
+        "/ibc.core.client.v1.MsgUpdateClient" => {
+            cl::MsgUpdateClient::decode(any.value.as_slice()).map_or(0, |m| header_signatures(m.client_message.as_ref()))
+        }
+        "/ibc.core.client.v1.MsgSubmitMisbehaviour" => {
+            cl::MsgSubmitMisbehaviour::decode(any.value.as_slice()).map_or(0, |m| header_signatures(m.misbehaviour.as_ref()))
+        }
+        _ => 0,
+    }
+}
+
 /// A decoded core IBC message.
 #[derive(Debug)]
 pub struct CoreMsg {
     type_url: &'static str,
     envelope: MsgEnvelope,
     signer: Address,
+    /// Header signatures its light client checks (charged before it runs).
+    signatures: u64,
     keeper: Arc<IbcKeeper>,
 }
 
@@ -155,6 +193,7 @@ impl Msg for CoreMsg {
         json!({"type": self.type_url, "value": {"signer": self.signer.to_bech32()}})
     }
     fn execute(&self, _: &dyn MsgRouter, state: &mut dyn StateWrite) -> Result<Any, AbciError> {
+        state.charge_gas(self.signatures.saturating_mul(GAS_PER_HEADER_SIGNATURE)).map_err(|e| AbciError::from_code(&e))?;
         let chain = ibc_chain_id(state)?;
         let block = block_info(state).map_err(|e| AbciError::from_code(&e))?;
         let shared = Shared::new(state);
@@ -185,7 +224,7 @@ impl MsgHandler for CoreHandler {
             let signer = signer_address(&core_signer(any)?)?;
             let envelope = MsgEnvelope::try_from(ibc_any(any))
                 .map_err(|e| IbcError::InvalidMessage { type_url: any.type_url.clone(), reason: e.to_string() })?;
-            Ok(CoreMsg { type_url: self.type_url, envelope, signer, keeper: self.keeper.clone() })
+            Ok(CoreMsg { type_url: self.type_url, envelope, signer, signatures: signature_checks(any), keeper: self.keeper.clone() })
         };
         run().map(|m| Box::new(m) as Box<dyn Msg>).map_err(|e| AbciError::from_code(&e))
     }
@@ -287,4 +326,40 @@ impl MsgHandler for TransferHandler {
 /// The handler of `MsgTransfer`.
 pub fn transfer_handler(keeper: &Arc<IbcKeeper>) -> Box<dyn MsgHandler> {
     Box::new(TransferHandler { keeper: keeper.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use ibc_proto::google::protobuf::Any as IbcAny;
+    use ibc_proto::ibc::core::client::v1 as cl;
+    use ibc_proto::ibc::lightclients::tendermint::v1 as tm;
+
+    use super::*;
+
+    fn header(signatures: usize) -> tm::Header {
+        let commit = tendermint_proto::types::Commit { signatures: vec![Default::default(); signatures], ..Default::default() };
+        tm::Header {
+            signed_header: Some(tendermint_proto::types::SignedHeader { header: None, commit: Some(commit) }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn client_updates_pay_for_every_header_signature() {
+        let update = |client_message: IbcAny| Any {
+            type_url: "/ibc.core.client.v1.MsgUpdateClient".into(),
+            value: cl::MsgUpdateClient { client_id: "07-tendermint-0".into(), client_message: Some(client_message), signer: "x".into() }
+                .encode_to_vec(),
+        };
+        let header_any = IbcAny { type_url: "/ibc.lightclients.tendermint.v1.Header".into(), value: header(150).encode_to_vec() };
+        assert_eq!(signature_checks(&update(header_any)), 150);
+        let misbehaviour = tm::Misbehaviour { header_1: Some(header(3)), header_2: Some(header(4)), ..Default::default() };
+        let misbehaviour_any = IbcAny { type_url: "/ibc.lightclients.tendermint.v1.Misbehaviour".into(), value: misbehaviour.encode_to_vec() };
+        let submit = Any {
+            type_url: "/ibc.core.client.v1.MsgSubmitMisbehaviour".into(),
+            value: cl::MsgSubmitMisbehaviour { misbehaviour: Some(misbehaviour_any), ..Default::default() }.encode_to_vec(),
+        };
+        assert_eq!(signature_checks(&submit), 7);
+        assert_eq!(signature_checks(&Any { type_url: "/ibc.core.channel.v1.MsgRecvPacket".into(), value: vec![] }), 0);
+    }
 }
