@@ -15,8 +15,8 @@
 //! (`get_value_option(max_version, key_hash)`) goes key hash → preimage (`P`) → history (`H`).
 //! | `R`    | height (u64 BE)                           | app hash (JMT root) at that height  |
 //! | `M`    | `last`                                    | height (u64 BE) ‖ app hash          |
-//! | `S`    | stale since (u64 BE) ‖ `N` key of a node  | empty (pruning: a node to drop)     |
-//! | `X`    | height (u64 BE) ‖ raw key                 | empty (pruning: older versions)     |
+//! | `S`    | stale since (u64 BE)                      | the `N`/`I` keys of the nodes that became stale then (pruning) |
+//! | `X`    | height (u64 BE)                           | the raw keys changed at that height (pruning) |
 //! | `I`    | version (u64 BE) ‖ borsh(nibble path)     | IBC substore JMT node               |
 //! | `Q`    | substore key hash (32)                    | ICS-24 path (the key without `ibc/`)|
 //! | `J`    | height (u64 BE)                           | IBC substore root at that height    |
@@ -35,6 +35,11 @@
 //! committed at every height (a block without substore changes copies its root, as the main
 //! tree does), and the root key is written whenever the substore root changes. A chain that never
 //! writes a substore key keeps exactly the app hashes it had before the substore existed.
+//!
+//! Both pruning records are one entry per height, each a list of `u32 BE length ‖ bytes` items
+//! (one sled write per block instead of one per changed key and per stale node; stores written
+//! before kept one entry per item, `S ‖ height ‖ node key` and `X ‖ height ‖ raw key`, which
+//! [`Storage::prune`] still reads).
 //!
 //! Pruning ([`Storage::set_pruning`], [`Storage::prune`]) keeps the state of every height from a
 //! retain height on: a JMT node that became stale at or before it (jmt reports them in each
@@ -414,9 +419,13 @@ impl Storage {
         let mut batch = sled::Batch::default();
         let height_be = height.to_be_bytes();
         let pruning = self.pruning.load(std::sync::atomic::Ordering::Acquire);
-        write_nodes(&mut batch, &main_nodes, P_NODE, pruning)?;
+        // Pruning records of this block: stale nodes by the height they became stale at, and
+        // the changed keys; one entry each per height.
+        let mut stale: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        let mut changed: Vec<u8> = Vec::new();
+        write_nodes(&mut batch, &main_nodes, P_NODE, pruning.then_some(&mut stale))?;
         if let Some((sub_root, sub_nodes)) = &sub {
-            write_nodes(&mut batch, sub_nodes, P_SUB_NODE, pruning)?;
+            write_nodes(&mut batch, sub_nodes, P_SUB_NODE, pruning.then_some(&mut stale))?;
             batch.insert(key_with(P_SUB_ROOT, &height_be), &sub_root[..]);
         }
         let root_write = sub_root_write.map(|r| (SUBSTORE_ROOT_KEY.to_vec(), Some(r.to_vec())));
@@ -426,9 +435,7 @@ impl Storage {
             hkey.extend_from_slice(&height_be);
             batch.insert(hkey, tagged(value.as_deref()));
             if pruning {
-                let mut x = key_with(P_CHANGED, &height_be);
-                x.extend_from_slice(key);
-                batch.insert(x, &[][..]);
+                push_item(&mut changed, key)?;
             }
             match value {
                 Some(v) => {
@@ -444,6 +451,12 @@ impl Storage {
                 }
                 None => batch.remove(key_with(P_LATEST, key)),
             }
+        }
+        for (since, nodes) in stale {
+            batch.insert(key_with(P_STALE, &since.to_be_bytes()), nodes);
+        }
+        if !changed.is_empty() {
+            batch.insert(key_with(P_CHANGED, &height_be), changed);
         }
         batch.insert(key_with(P_ROOT, &height_be), &root[..]);
         let mut last = Vec::with_capacity(40);
@@ -511,25 +524,39 @@ impl Storage {
         // Stale nodes: not part of any tree at `retain` or later (jmt's own rule).
         let through_retain = retain.saturating_add(1);
         for item in self.db.range(below_height(P_STALE, through_retain)) {
-            let (k, _) = item?;
-            // `S ‖ stale since ‖ N key`: the node's own key follows the version.
-            let node = k.get(9..).ok_or_else(|| StoreError::Corrupt("short stale-node entry".into()))?;
-            batch.remove(node.to_vec());
+            let (k, v) = item?;
+            // `S ‖ stale since` → a list of node keys; before lists, `S ‖ stale since ‖ node key`.
+            let nodes = match k.get(9..) {
+                Some([]) | None => list_items(&v)?,
+                Some(node) => vec![node.to_vec()],
+            };
+            for node in nodes {
+                batch.remove(node);
+                deleted = deleted.saturating_add(1);
+            }
             batch.remove(k);
-            deleted = deleted.saturating_add(2);
+            deleted = deleted.saturating_add(1);
         }
         // History: a key changed at `h <= retain` needs none of its entries older than `h`.
         for item in self.db.range(below_height(P_CHANGED, through_retain)) {
-            let (k, _) = item?;
+            let (k, v) = item?;
             let height = read_u64(k.get(1..9).ok_or_else(|| StoreError::Corrupt("short changed-key entry".into()))?)?;
-            let group = history_group(&k[9..]);
-            let mut lo = group.clone();
-            lo.extend_from_slice(&0u64.to_be_bytes());
-            let mut hi = group.clone();
-            hi.extend_from_slice(&height.to_be_bytes());
-            for old in self.db.range(lo..hi) {
-                batch.remove(old?.0);
-                deleted = deleted.saturating_add(1);
+            // `X ‖ height` → a list of raw keys; before lists, `X ‖ height ‖ raw key` (raw keys
+            // are never empty).
+            let keys = match k.get(9..) {
+                Some([]) | None => list_items(&v)?,
+                Some(key) => vec![key.to_vec()],
+            };
+            for key in keys {
+                let group = history_group(&key);
+                let mut lo = group.clone();
+                lo.extend_from_slice(&0u64.to_be_bytes());
+                let mut hi = group;
+                hi.extend_from_slice(&height.to_be_bytes());
+                for old in self.db.range(lo..hi) {
+                    batch.remove(old?.0);
+                    deleted = deleted.saturating_add(1);
+                }
             }
             batch.remove(k);
             deleted = deleted.saturating_add(1);
@@ -640,20 +667,46 @@ fn check_has_root(batch: &TreeUpdateBatch, height: u64) -> Result<(), StoreError
     }
 }
 
-/// Adds a tree's new nodes (and, when pruning, its stale-node records) to `batch`.
-fn write_nodes(batch: &mut sled::Batch, update: &TreeUpdateBatch, prefix: u8, pruning: bool) -> Result<(), StoreError> {
+/// Adds a tree's new nodes to `batch` and, when pruning, its stale nodes' keys to `stale` (by
+/// the height they became stale at).
+fn write_nodes(
+    batch: &mut sled::Batch,
+    update: &TreeUpdateBatch,
+    prefix: u8,
+    stale: Option<&mut BTreeMap<u64, Vec<u8>>>,
+) -> Result<(), StoreError> {
     for (node_key, node) in update.node_batch.nodes() {
         let encoded = borsh::to_vec(node).map_err(|e| StoreError::Corrupt(format!("cannot encode node: {e}")))?;
         batch.insert(node_db_key(prefix, node_key)?, encoded);
     }
-    if pruning {
-        for stale in update.stale_node_index_batch.iter() {
-            let mut k = key_with(P_STALE, &stale.stale_since_version.to_be_bytes());
-            k.extend_from_slice(&node_db_key(prefix, &stale.node_key)?);
-            batch.insert(k, &[][..]);
+    if let Some(stale) = stale {
+        for entry in update.stale_node_index_batch.iter() {
+            push_item(stale.entry(entry.stale_since_version).or_default(), &node_db_key(prefix, &entry.node_key)?)?;
         }
     }
     Ok(())
+}
+
+/// Appends `u32 BE length ‖ item` to a pruning record.
+fn push_item(list: &mut Vec<u8>, item: &[u8]) -> Result<(), StoreError> {
+    let len = u32::try_from(item.len()).map_err(|_| StoreError::Corrupt("pruning record item over 4 GiB".into()))?;
+    list.extend_from_slice(&len.to_be_bytes());
+    list.extend_from_slice(item);
+    Ok(())
+}
+
+/// The items of a pruning record written by [`push_item`].
+fn list_items(mut list: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+    let bad = || StoreError::Corrupt("bad pruning record".into());
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        let (len, rest) = list.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| bad())?;
+        let item = rest.get(..len).ok_or_else(bad)?;
+        out.push(item.to_vec());
+        list = &rest[len..];
+    }
+    Ok(out)
 }
 
 fn load_meta(db: &sled::Db) -> Result<Meta, StoreError> {
@@ -932,6 +985,33 @@ mod tests {
         let restored = Storage::temporary().unwrap();
         let all: ChangeSet = with_ibc.scan_latest(b"", None, 1000).unwrap().into_iter().map(|(k, v)| (k, Some(v))).collect();
         assert_eq!(restored.commit(7, all).unwrap(), with_ibc.app_hash_at(7).unwrap().unwrap());
+    }
+
+    #[test]
+    fn pruning_still_reads_the_one_entry_per_item_records_of_older_stores() {
+        let s = Storage::temporary().unwrap();
+        for h in 1..=3 {
+            s.commit(h, cs(&[("a", Some(&h.to_string()))])).unwrap();
+        }
+        // What a store written before the per-height lists holds: `X ‖ height ‖ raw key` and
+        // `S ‖ stale since ‖ node key` entries.
+        for h in 2u64..=3 {
+            let mut x = key_with(P_CHANGED, &h.to_be_bytes());
+            x.extend_from_slice(b"a");
+            s.db.insert(x, &[][..]).unwrap();
+        }
+        let legacy_node = key_with(P_NODE, b"\xff\xff\xff\xff\xff\xff\xff\xfflegacy");
+        s.db.insert(&legacy_node, &b"node"[..]).unwrap();
+        let mut stale = key_with(P_STALE, &1u64.to_be_bytes());
+        stale.extend_from_slice(&legacy_node);
+        s.db.insert(stale, &[][..]).unwrap();
+
+        assert!(s.prune(3).unwrap() > 0);
+        assert_eq!(s.get_at(b"a", 3).unwrap(), Some(b"3".to_vec()));
+        assert!(matches!(s.get_at(b"a", 2), Err(StoreError::Pruned { .. })));
+        assert_eq!(s.db.scan_prefix(history_group(b"a")).count(), 1, "older versions of a are gone");
+        assert!(!s.db.contains_key(&legacy_node).unwrap(), "the legacy stale node is gone");
+        assert_eq!(count(&s, P_STALE) + count(&s, P_CHANGED), 0);
     }
 
     #[test]

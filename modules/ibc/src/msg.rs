@@ -354,7 +354,8 @@ mod tests {
         let header_any = IbcAny { type_url: "/ibc.lightclients.tendermint.v1.Header".into(), value: header(150).encode_to_vec() };
         assert_eq!(signature_checks(&update(header_any)), 150);
         let misbehaviour = tm::Misbehaviour { header_1: Some(header(3)), header_2: Some(header(4)), ..Default::default() };
-        let misbehaviour_any = IbcAny { type_url: "/ibc.lightclients.tendermint.v1.Misbehaviour".into(), value: misbehaviour.encode_to_vec() };
+        let misbehaviour_any =
+            IbcAny { type_url: "/ibc.lightclients.tendermint.v1.Misbehaviour".into(), value: misbehaviour.encode_to_vec() };
         let submit = Any {
             type_url: "/ibc.core.client.v1.MsgSubmitMisbehaviour".into(),
             value: cl::MsgSubmitMisbehaviour { misbehaviour: Some(misbehaviour_any), ..Default::default() }.encode_to_vec(),
