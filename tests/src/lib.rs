@@ -44,29 +44,29 @@ pub fn cometbft_bin() -> PathBuf {
     PathBuf::from("cometbft")
 }
 
+/// A tool a make target installs into `./bin`: `$env_var`, else `./bin/<name>`, else `<name>`
+/// next to [`cometbft_bin`]; panics naming the make target when none exists.
+fn installed_tool(env_var: &str, name: &str, target: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env_var) {
+        return PathBuf::from(p);
+    }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let beside = cometbft_bin().with_file_name(name);
+    let found = [repo.join("bin").join(name), beside].into_iter().find(|c| c.exists());
+    found.unwrap_or_else(|| panic!("{name} not found: install it with `make {target}` (done by `make test`) or set {env_var}"))
+}
+
 /// Finds the fault-injection CometBFT built by `make cometbft-skew` (the pinned version with
 /// `cmttime.Now()` offset by `CMT_CLOCK_SKEW`): `COMETBFT_SKEW_BIN`, else `./bin/cometbft-skew`,
 /// else `cometbft-skew` next to [`cometbft_bin`].
 pub fn cometbft_skew_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("COMETBFT_SKEW_BIN") {
-        return PathBuf::from(p);
-    }
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let beside = cometbft_bin().with_file_name("cometbft-skew");
-    let found = [repo.join("bin/cometbft-skew"), beside].into_iter().find(|c| c.exists());
-    found.expect("cometbft-skew not found: build it with `make cometbft-skew` (done by `make test`) or set COMETBFT_SKEW_BIN")
+    installed_tool("COMETBFT_SKEW_BIN", "cometbft-skew", "cometbft-skew")
 }
 
 /// Finds the Hermes IBC relayer installed by `make hermes` (done by `make test`): `HERMES_BIN`,
 /// else `./bin/hermes`, else `hermes` next to [`cometbft_bin`].
 pub fn hermes_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("HERMES_BIN") {
-        return PathBuf::from(p);
-    }
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let beside = cometbft_bin().with_file_name("hermes");
-    let found = [repo.join("bin/hermes"), beside].into_iter().find(|c| c.exists());
-    found.expect("hermes not found: install it with `make hermes` (done by `make test`) or set HERMES_BIN")
+    installed_tool("HERMES_BIN", "hermes", "hermes")
 }
 
 /// Nanoseconds since the epoch of a CometBFT RFC 3339 timestamp (UTC, `Z`, as its RPC prints
