@@ -227,15 +227,18 @@ bench: install-deps executor
 	$(MAKE) bench-executor
 
 ## bench-peers: openledgerd side by side with a minimal Cosmos SDK v0.50 chain (bench/peers/sdkchain,
-## Go, built into $(CACHE)/bench-peers) and CometBFT's kvstore, each a single validator on loopback
-## under the same CometBFT settings, driven by one Rust load generator (bench/peers/README.md).
+## Go, built into $(CACHE)/bench-peers) and CometBFT's kvstore (built in, and over the ABCI socket
+## with CometBFT's abci-cli), each a single validator on loopback under the same CometBFT
+## settings, driven by one Rust load generator (bench/peers/README.md).
 ## Not part of `make test`. BENCH_PEERS_ARGS passes flags (`--only kvstore,openledger`, `--rate 100`).
 SDKCHAIN_BIN := $(CACHE)/bench-peers/sdkchain
 bench-peers: install-deps build
 	@mkdir -p $(CACHE)/bench-peers
 	cd bench/peers/sdkchain && go build -o $(SDKCHAIN_BIN) .
+	cd /tmp && GOBIN="$(CACHE)/bench-peers" go install github.com/cometbft/cometbft/abci/cmd/abci-cli@$(COMETBFT_VERSION)
 	$(CARGO) build --release -p openledger-bench-peers
 	COMETBFT_BIN=$(COMETBFT) OPENLEDGERD_BIN="$${CARGO_TARGET_DIR:-target}/release/openledgerd" SDKCHAIN_BIN=$(SDKCHAIN_BIN) \
+	ABCI_CLI_BIN="$(CACHE)/bench-peers/abci-cli" \
 	"$${CARGO_TARGET_DIR:-target}/release/bench-peers" $(BENCH_PEERS_ARGS)
 
 ## clean-home: delete the local node home (chain data, keys) — asks nothing, be careful.

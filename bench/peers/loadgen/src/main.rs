@@ -1,5 +1,7 @@
 //! `make bench-peers`: openledgerd side by side with a minimal Cosmos SDK v0.50 chain
-//! (bench/peers/sdkchain) and CometBFT's built-in kvstore app, each started in turn as a single
+//! (bench/peers/sdkchain), CometBFT's built-in kvstore app and the same kvstore app as its own
+//! process over the ABCI socket (`abci-cli kvstore`, the ceiling of any out-of-process app under
+//! CometBFT v0.38), each started in turn as a single
 //! validator on loopback under the same CometBFT v0.38 settings (openledgerd's generated
 //! config.toml and genesis consensus params are copied to the other two), then driven by this one
 //! load generator.
@@ -58,8 +60,12 @@ struct Args {
     /// The SDK chain (bench/peers/sdkchain); without it that chain is skipped.
     #[arg(long, env = "SDKCHAIN_BIN")]
     sdkchain: Option<PathBuf>,
-    /// Which chains, comma separated: sdk, kvstore, openledger.
-    #[arg(long, default_value = "sdk,kvstore,openledger")]
+    /// CometBFT's `abci-cli` (v0.38, `go install github.com/cometbft/cometbft/abci/cmd/abci-cli`),
+    /// which serves the kvstore app over the ABCI socket; without it that chain is skipped.
+    #[arg(long, env = "ABCI_CLI_BIN")]
+    abci_cli: Option<PathBuf>,
+    /// Which chains, comma separated: sdk, kvstore, kvstore-socket, openledger.
+    #[arg(long, default_value = "sdk,kvstore,kvstore-socket,openledger")]
     only: String,
     /// Offered rate of the fixed-rate phase, tx/s.
     #[arg(long, default_value_t = 150)]
@@ -83,12 +89,22 @@ struct Args {
     /// Keep the chain homes (under this directory) instead of temporary ones.
     #[arg(long)]
     keep_dir: Option<PathBuf>,
+    /// Write a Go CPU profile of each chain's CometBFT process during the saturation phase here
+    /// (`<chain>-cometbft.pprof`, read with `go tool pprof -top`; kvstore's app runs inside it).
+    /// Turns on CometBFT's `pprof_laddr`.
+    #[arg(long)]
+    profile_dir: Option<PathBuf>,
+    /// Seconds of each CometBFT CPU profile (it starts one second into the saturation phase).
+    #[arg(long, default_value_t = 8)]
+    profile_seconds: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
     Sdk,
     Kvstore,
+    /// The kvstore app in its own process, over the ABCI socket as openledgerd and the SDK chain.
+    KvstoreSocket,
     Openledger,
 }
 
@@ -97,6 +113,7 @@ impl Target {
         match self {
             Target::Sdk => "Cosmos SDK v0.50",
             Target::Kvstore => "CometBFT kvstore",
+            Target::KvstoreSocket => "kvstore over ABCI socket",
             Target::Openledger => "openledgerd",
         }
     }
@@ -112,6 +129,8 @@ struct Ports {
     rest: u16,
     /// openledgerd's Prometheus metrics (the time breakdown); unused by the other chains.
     metrics: u16,
+    /// CometBFT's pprof server (only with `--profile-dir`).
+    pprof: u16,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -120,7 +139,15 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl Ports {
     fn fresh() -> anyhow::Result<Self> {
-        Ok(Self { rpc: free_port()?, p2p: free_port()?, abci: free_port()?, grpc: free_port()?, rest: free_port()?, metrics: free_port()? })
+        Ok(Self {
+            rpc: free_port()?,
+            p2p: free_port()?,
+            abci: free_port()?,
+            grpc: free_port()?,
+            rest: free_port()?,
+            metrics: free_port()?,
+            pprof: free_port()?,
+        })
     }
 }
 
@@ -202,6 +229,7 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
     let home = root.join(match target {
         Target::Sdk => "sdk",
         Target::Kvstore => "kvstore",
+        Target::KvstoreSocket => "kvstore-socket",
         Target::Openledger => "openledger",
     });
     // The reference settings: openledgerd's config.toml and consensus params for these ports.
@@ -209,10 +237,17 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
     let chain_id = match target {
         Target::Sdk => "sdk-bench-peers-1",
         Target::Kvstore => "kvstore-bench-peers-1",
+        Target::KvstoreSocket => "kvstore-socket-bench-peers-1",
         Target::Openledger => "openledger-bench-peers-1",
     }
     .to_string();
     openledgerd_init(args, &reference, ports, &chain_id)?;
+    if args.profile_dir.is_some() {
+        let path = reference.join("config/config.toml");
+        let config = std::fs::read_to_string(&path)?;
+        let patched = config.replacen("[rpc]\n", &format!("[rpc]\npprof_laddr = \"127.0.0.1:{}\"\n", ports.pprof), 1);
+        std::fs::write(&path, patched)?;
+    }
     let reference_config = std::fs::read_to_string(reference.join("config/config.toml"))?;
     let reference_genesis = read_json(&reference.join("config/genesis.json"))?;
     let mut children = Processes(Vec::new());
@@ -287,6 +322,17 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
             children.0.push(app);
             wait_port(ports.abci, Duration::from_secs(60))?;
         }
+        if target == Target::KvstoreSocket {
+            let abci_cli = args.abci_cli.as_ref().context("--abci-cli")?;
+            let app = Command::new(abci_cli)
+                .args(["kvstore", "--address", &format!("tcp://127.0.0.1:{}", ports.abci), "--log_level", "error"])
+                .stdout(log_file(&home, "app.log")?)
+                .stderr(log_file(&home, "app.log")?)
+                .spawn()
+                .context("spawn abci-cli kvstore")?;
+            children.0.push(app);
+            wait_port(ports.abci, Duration::from_secs(60))?;
+        }
     }
     let mut comet = Command::new(&args.cometbft);
     comet.args(["start", "--home"]).arg(&home);
@@ -336,7 +382,7 @@ fn presign(running: &Running, from: u64, count: usize, tx_size: usize) -> anyhow
     let fee = vec![ProtoCoin { denom: DENOM.into(), amount: (u128::from(GAS) * 25).div_ceil(1000).to_string() }];
     (from..from + count as u64)
         .map(|i| {
-            if running.target == Target::Kvstore {
+            if matches!(running.target, Target::Kvstore | Target::KvstoreSocket) {
                 // kvstore: `key=value`, padded to the bank send's size.
                 let key = format!("bench-peers-{i:012}=");
                 let pad = tx_size.saturating_sub(key.len()).max(1);
@@ -538,9 +584,21 @@ fn follow_blocks(
     }
 }
 
+/// Takes a `seconds`-long Go CPU profile of `running`'s CometBFT (its pprof server) into `out`.
+fn profile_cometbft(running: &Running, seconds: u64, out: &Path) -> anyhow::Result<()> {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(seconds + 60)).build();
+    let url = format!("http://127.0.0.1:{}/debug/pprof/profile?seconds={seconds}", running.ports.pprof);
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut agent.get(&url).call()?.into_reader(), &mut bytes)?;
+    std::fs::write(out, bytes)?;
+    eprintln!("   CometBFT CPU profile ({seconds} s): {}", out.display());
+    Ok(())
+}
+
 /// Broadcasts `txs` (at `rate` tx/s, or all at once) while a poller follows the committed
-/// blocks, until every accepted tx is committed (or 60 s pass without a new one).
-fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -> anyhow::Result<Phase> {
+/// blocks, until every accepted tx is committed (or 60 s pass without a new one). With
+/// `profile` (seconds, file), CometBFT's CPU is profiled from one second into the phase.
+fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize, profile: Option<(u64, PathBuf)>) -> anyhow::Result<Phase> {
     let port = running.ports.rpc;
     let start_height = latest_height(port)?;
     let cpu_before = cpu_seconds(running.app_pid);
@@ -557,6 +615,12 @@ fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -
     let start = Instant::now();
     let (seen, end_height) = std::thread::scope(|scope| {
         let poller = scope.spawn(|| follow_blocks(port, start_height, &ours, &accepted_total));
+        let profiler = profile.map(|(seconds, out)| {
+            scope.spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                profile_cometbft(running, seconds, &out)
+            })
+        });
         let senders: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -613,6 +677,9 @@ fn load(running: &Running, txs: &[Vec<u8>], rate: Option<u64>, threads: usize) -
             sender.join().map_err(|_| anyhow::anyhow!("a sender panicked"))?;
         }
         accepted_total.store(sent_at.lock().expect("lock").len(), Ordering::Release);
+        if let Some(profiler) = profiler {
+            profiler.join().map_err(|_| anyhow::anyhow!("the profiler panicked"))??;
+        }
         poller.join().map_err(|_| anyhow::anyhow!("the poller panicked"))?
     })?;
     let sent_at = sent_at.into_inner().expect("lock");
@@ -789,10 +856,18 @@ fn bench_one(args: &Args, target: Target, root: &Path) -> anyhow::Result<Report>
     eprintln!("   pre-signed {all} txs in {:.1} s ({tx_bytes:.0} B/tx)", signing.elapsed().as_secs_f64());
     let block_time = empty_block_time(running.ports.rpc, 4)?;
     eprintln!("   fixed rate: {} tx at {} tx/s", args.rate_txs, args.rate);
-    let fixed = load(&running, &fixed_txs, Some(args.rate), args.threads)?;
+    let fixed = load(&running, &fixed_txs, Some(args.rate), args.threads, None)?;
     eprintln!("   saturation: {} tx at once (offered again while the mempool is full)", args.saturation_txs);
-    let saturation = load(&running, &saturation_txs, None, args.threads)?;
-    let grpc = if target == Target::Kvstore { None } else { Some(grpc_queries(&running, args.query_clients, args.query_seconds)?) };
+    let profile = args.profile_dir.as_ref().map(|dir| {
+        let chain = running.home.file_name().and_then(|n| n.to_str()).unwrap_or("chain").to_string();
+        (args.profile_seconds, dir.join(format!("{chain}-cometbft.pprof")))
+    });
+    let saturation = load(&running, &saturation_txs, None, args.threads, profile)?;
+    let grpc = if matches!(target, Target::Kvstore | Target::KvstoreSocket) {
+        None
+    } else {
+        Some(grpc_queries(&running, args.query_clients, args.query_seconds)?)
+    };
     for p in [&fixed, &saturation] {
         if let Some(e) = &p.first_reject {
             eprintln!("   {} of {} rejected at broadcast, first: {e}", p.rejected, p.offered);
@@ -813,16 +888,24 @@ fn main() -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let root = args.keep_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&root)?;
+    if let Some(dir) = &args.profile_dir {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut reports = Vec::new();
     for name in args.only.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let target = match name {
             "sdk" => Target::Sdk,
             "kvstore" => Target::Kvstore,
+            "kvstore-socket" => Target::KvstoreSocket,
             "openledger" => Target::Openledger,
-            other => bail!("unknown chain {other:?} (sdk, kvstore, openledger)"),
+            other => bail!("unknown chain {other:?} (sdk, kvstore, kvstore-socket, openledger)"),
         };
         if target == Target::Sdk && args.sdkchain.is_none() {
             eprintln!("== Cosmos SDK v0.50: skipped (no --sdkchain / SDKCHAIN_BIN)");
+            continue;
+        }
+        if target == Target::KvstoreSocket && args.abci_cli.is_none() {
+            eprintln!("== kvstore over ABCI socket: skipped (no --abci-cli / ABCI_CLI_BIN)");
             continue;
         }
         match bench_one(&args, target, &root) {
@@ -881,6 +964,12 @@ fn main() -> anyhow::Result<()> {
                 "openledgerd / kvstore, committed tx/s at saturation: {:.0} % (goal ≥ 80 %: {})",
                 ratio * 100.0,
                 if ratio >= 0.8 { "met" } else { "NOT met" }
+            );
+        }
+        if let Some(kv) = find(Target::KvstoreSocket) {
+            println!(
+                "openledgerd / kvstore over ABCI socket (the out-of-process ceiling), committed tx/s at saturation: {:.0} %",
+                ours.saturation.rate() / kv.saturation.rate().max(1e-9) * 100.0
             );
         }
         let p99_blocks = ms(ours.fixed.percentile(99)) / ms(ours.block_time).max(1e-9);
