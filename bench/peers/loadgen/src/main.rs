@@ -282,16 +282,9 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
         let total: u128 = supply.as_str().context("supply")?.parse::<u128>()? + added;
         *supply = serde_json::Value::String(total.to_string());
         write_json(&path, &genesis)?;
-        let app = Command::new(&args.openledgerd)
-            .args(["start", "--home"])
-            .arg(&home)
-            .args(["--log-level", "warn"])
-            .stdout(log_file(&home, "app.log")?)
-            .stderr(log_file(&home, "app.log")?)
-            .spawn()
-            .context("spawn openledgerd")?;
-        children.0.push(app);
-        wait_port(ports.abci, Duration::from_secs(60))?;
+        let mut app = Command::new(&args.openledgerd);
+        app.args(["start", "--home"]).arg(&home).args(["--log-level", "warn"]);
+        spawn_app(&mut app, &home, ports, &mut children)?;
     } else {
         run_ok(Command::new(&args.cometbft).args(["init", "--home"]).arg(&home))?;
         std::fs::write(home.join("config/config.toml"), &reference_config)?;
@@ -309,29 +302,19 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
                     .args(["--chain-id", &chain_id, "--accounts", &accounts.to_string(), "--denom", DENOM])
                     .args(["--funds", &FUNDS.to_string()]),
             )?;
-            let app = Command::new(sdkchain)
-                .args(["start", "--home"])
+            let mut app = Command::new(sdkchain);
+            app.args(["start", "--home"])
                 .arg(&home)
                 .args(["--chain-id", &chain_id])
                 .args(["--abci", &format!("tcp://127.0.0.1:{}", ports.abci)])
-                .args(["--grpc", &format!("127.0.0.1:{}", ports.grpc)])
-                .stdout(log_file(&home, "app.log")?)
-                .stderr(log_file(&home, "app.log")?)
-                .spawn()
-                .context("spawn sdkchain")?;
-            children.0.push(app);
-            wait_port(ports.abci, Duration::from_secs(60))?;
+                .args(["--grpc", &format!("127.0.0.1:{}", ports.grpc)]);
+            spawn_app(&mut app, &home, ports, &mut children)?;
         }
         if target == Target::KvstoreSocket {
             let abci_cli = args.abci_cli.as_ref().context("--abci-cli")?;
-            let app = Command::new(abci_cli)
-                .args(["kvstore", "--address", &format!("tcp://127.0.0.1:{}", ports.abci), "--log_level", "error"])
-                .stdout(log_file(&home, "app.log")?)
-                .stderr(log_file(&home, "app.log")?)
-                .spawn()
-                .context("spawn abci-cli kvstore")?;
-            children.0.push(app);
-            wait_port(ports.abci, Duration::from_secs(60))?;
+            let mut app = Command::new(abci_cli);
+            app.args(["kvstore", "--address", &format!("tcp://127.0.0.1:{}", ports.abci), "--log_level", "error"]);
+            spawn_app(&mut app, &home, ports, &mut children)?;
         }
     }
     let mut comet = Command::new(&args.cometbft);
@@ -353,6 +336,14 @@ fn start(args: &Args, target: Target, root: &Path, accounts: u64) -> anyhow::Res
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(running)
+}
+
+/// Spawns an out-of-process ABCI app (logging to `home/app.log`) and waits for its ABCI port.
+fn spawn_app(app: &mut Command, home: &Path, ports: Ports, children: &mut Processes) -> anyhow::Result<()> {
+    let child =
+        app.stdout(log_file(home, "app.log")?).stderr(log_file(home, "app.log")?).spawn().with_context(|| format!("spawn {app:?}"))?;
+    children.0.push(child);
+    wait_port(ports.abci, Duration::from_secs(60))
 }
 
 fn wait_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
