@@ -229,6 +229,8 @@ test("an adapter no executor holds: warned before signing; expired, the page say
   const published = datanets.find((d) => Number(d.latest_version) > 0);
   assert.ok(published, "the test chain has a published datanet version");
   await page.getByLabel("Trained on datanet (id)").fill(String(published.id));
+  // The form loads that datanet's versions: waits until the published one can be picked.
+  await page.getByLabel("Version").selectOption(String(published.latest_version));
   await txIncluded(page, "register-adapter");
   const all = (await rest("/openledger/model/v1/adapters?pagination.limit=200")).adapters;
   const unheld = all.find((a) => a.adapter_hash === hash);

@@ -106,6 +106,8 @@ function RegisterAdapter({ bases, onDone }: { bases: any[]; onDone: () => void }
     } catch (e) {
       return `Price: ${(e as Error).message}`;
     }
+    // While another datanet's versions load, `versions.data` still holds the previous one's.
+    if (f.datanet && versions.loading) return "Loading that datanet's versions; try again in a moment.";
     const pins = f.datanet ? [{ datanetId: f.datanet, version: f.version || String(versions.data?.[versions.data.length - 1]?.version ?? "") }] : [];
     if (pins.some((p) => !p.version)) return "Pick a published version of that datanet.";
     return [{ any: msgRegisterAdapter(wallet.address, base, f.hash.trim().toLowerCase(), pins, f.config.trim().toLowerCase(), { denom: DENOM, amount: price }), summary: "Register adapter" }];
