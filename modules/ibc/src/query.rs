@@ -103,7 +103,7 @@ fn connection_client_state(state: &dyn StateRead, connection_id: &str) -> Result
 }
 
 fn channel_connection(state: &dyn StateRead, port: &str, channel: &str) -> Result<String, QueryError> {
-    let end: chpb::Channel = decode(&get_required(state, &format!("channelEnds/ports/{port}/channels/{channel}"), "channel")?)?;
+    let end: chpb::Channel = decode(&get_required(state, &state_key::channel_path("channelEnds", port, channel), "channel")?)?;
     end.connection_hops.first().cloned().ok_or_else(|| internal("channel without connection hops"))
 }
 
@@ -116,7 +116,7 @@ fn packet_states(
     pagination: Option<&IbcPageRequest>,
     only: &[u64],
 ) -> Result<(Vec<chpb::PacketState>, Option<IbcPageResponse>), QueryError> {
-    let prefix = state_key::ics24_prefix(&format!("{kind}/ports/{port}/channels/{channel}/sequences/"));
+    let prefix = state_key::ics24_prefix(&state_key::packet_path(kind, port, channel, ""));
     let keep = |key: &[u8], _: &[u8]| -> bool {
         let sequence = key.strip_prefix(prefix.as_slice()).and_then(|k| std::str::from_utf8(k).ok()).and_then(|s| s.parse::<u64>().ok());
         only.is_empty() || sequence.is_some_and(|s| only.contains(&s))
@@ -344,7 +344,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
         "Channel" => unary(data, |r: chpb::QueryChannelRequest| {
             required("port_id", &r.port_id)?;
             required("channel_id", &r.channel_id)?;
-            let channel = decode(&get_required(state, &format!("channelEnds/ports/{}/channels/{}", r.port_id, r.channel_id), "channel")?)?;
+            let channel = decode(&get_required(state, &state_key::channel_path("channelEnds", &r.port_id, &r.channel_id), "channel")?)?;
             Ok(chpb::QueryChannelResponse { channel: Some(channel), proof: Vec::new(), proof_height: Some(read_height(state)?) })
         }),
         "Channels" => unary(data, |_: chpb::QueryChannelsRequest| {
@@ -375,7 +375,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
             })
         }),
         "PacketCommitment" => unary(data, |r: chpb::QueryPacketCommitmentRequest| {
-            let path = format!("commitments/ports/{}/channels/{}/sequences/{}", r.port_id, r.channel_id, r.sequence);
+            let path = state_key::packet_path("commitments", &r.port_id, &r.channel_id, r.sequence);
             let commitment = get_required(state, &path, "packet commitment")?;
             Ok(chpb::QueryPacketCommitmentResponse { commitment, proof: Vec::new(), proof_height: Some(read_height(state)?) })
         }),
@@ -384,7 +384,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
             Ok(chpb::QueryPacketCommitmentsResponse { commitments, pagination, height: Some(read_height(state)?) })
         }),
         "PacketReceipt" => unary(data, |r: chpb::QueryPacketReceiptRequest| {
-            let path = format!("receipts/ports/{}/channels/{}/sequences/{}", r.port_id, r.channel_id, r.sequence);
+            let path = state_key::packet_path("receipts", &r.port_id, &r.channel_id, r.sequence);
             Ok(chpb::QueryPacketReceiptResponse {
                 received: get(state, &path)?.is_some(),
                 proof: Vec::new(),
@@ -392,7 +392,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
             })
         }),
         "PacketAcknowledgement" => unary(data, |r: chpb::QueryPacketAcknowledgementRequest| {
-            let path = format!("acks/ports/{}/channels/{}/sequences/{}", r.port_id, r.channel_id, r.sequence);
+            let path = state_key::packet_path("acks", &r.port_id, &r.channel_id, r.sequence);
             let acknowledgement = get_required(state, &path, "packet acknowledgement")?;
             Ok(chpb::QueryPacketAcknowledgementResponse { acknowledgement, proof: Vec::new(), proof_height: Some(read_height(state)?) })
         }),
@@ -404,7 +404,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
         "UnreceivedPackets" => unary(data, |r: chpb::QueryUnreceivedPacketsRequest| {
             let mut sequences = Vec::new();
             for s in r.packet_commitment_sequences.iter().take(MAX_SCAN) {
-                if get(state, &format!("receipts/ports/{}/channels/{}/sequences/{s}", r.port_id, r.channel_id))?.is_none() {
+                if get(state, &state_key::packet_path("receipts", &r.port_id, &r.channel_id, s))?.is_none() {
                     sequences.push(*s);
                 }
             }
@@ -413,7 +413,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
         "UnreceivedAcks" => unary(data, |r: chpb::QueryUnreceivedAcksRequest| {
             let mut sequences = Vec::new();
             for s in r.packet_ack_sequences.iter().take(MAX_SCAN) {
-                if get(state, &format!("commitments/ports/{}/channels/{}/sequences/{s}", r.port_id, r.channel_id))?.is_some() {
+                if get(state, &state_key::packet_path("commitments", &r.port_id, &r.channel_id, s))?.is_some() {
                     sequences.push(*s);
                 }
             }
@@ -421,7 +421,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
         }),
         "NextSequenceReceive" => unary(data, |r: chpb::QueryNextSequenceReceiveRequest| {
             let bytes =
-                get_required(state, &format!("nextSequenceRecv/ports/{}/channels/{}", r.port_id, r.channel_id), "next sequence receive")?;
+                get_required(state, &state_key::channel_path("nextSequenceRecv", &r.port_id, &r.channel_id), "next sequence receive")?;
             Ok(chpb::QueryNextSequenceReceiveResponse {
                 next_sequence_receive: u64_value(&bytes)?,
                 proof: Vec::new(),
@@ -429,8 +429,7 @@ fn channel_query(state: &dyn StateRead, method: &str, data: &[u8]) -> Result<Vec
             })
         }),
         "NextSequenceSend" => unary(data, |r: chpb::QueryNextSequenceSendRequest| {
-            let bytes =
-                get_required(state, &format!("nextSequenceSend/ports/{}/channels/{}", r.port_id, r.channel_id), "next sequence send")?;
+            let bytes = get_required(state, &state_key::channel_path("nextSequenceSend", &r.port_id, &r.channel_id), "next sequence send")?;
             Ok(chpb::QueryNextSequenceSendResponse {
                 next_sequence_send: u64_value(&bytes)?,
                 proof: Vec::new(),

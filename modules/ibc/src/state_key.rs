@@ -23,6 +23,19 @@ pub fn ics24_prefix(text: &str) -> Vec<u8> {
     format!("ibc/{text}").into_bytes()
 }
 
+/// `{kind}/ports/{port}/channels/{channel}`: the ICS-24 path of one channel's `kind` of state
+/// (`channelEnds`, `nextSequenceSend`, `nextSequenceRecv`), from a query's unvalidated ids.
+pub fn channel_path(kind: &str, port: &str, channel: &str) -> String {
+    format!("{kind}/ports/{port}/channels/{channel}")
+}
+
+/// `{kind}/ports/{port}/channels/{channel}/sequences/{sequence}`: the ICS-24 path of a packet's
+/// `kind` of state (`commitments`, `receipts`, `acks`); an empty `sequence` gives the prefix of
+/// all of them.
+pub fn packet_path(kind: &str, port: &str, channel: &str, sequence: impl std::fmt::Display) -> String {
+    format!("{}/sequences/{sequence}", channel_path(kind, port, channel))
+}
+
 /// `ibc/host/consensusStates/{height:020}`: this chain's own consensus state at a height (the
 /// SDK's historical info), checked by the connection handshake.
 pub fn host_consensus_state(height: u64) -> Vec<u8> {

@@ -126,6 +126,23 @@ impl<'s, 'a> TransferApp<'s, 'a> {
         Ok(())
     }
 
+    /// Moves `coin` from `account` into the channel's escrow (`into_escrow`) or out of it to
+    /// `account`, and keeps the denom's escrow total in step.
+    fn move_through_escrow(
+        &self,
+        account: &Address,
+        port_id: &PortId,
+        channel_id: &ChannelId,
+        coin: &PrefixedCoin,
+        into_escrow: bool,
+    ) -> Result<(), HostError> {
+        let coins = Self::coins(coin)?;
+        let escrow = escrow_address(port_id, channel_id);
+        let (from, to) = if into_escrow { (account, &escrow) } else { (&escrow, account) };
+        self.bank_call(|s| self.bank.send(s, from, to, &coins))?;
+        self.adjust_escrow_total(&coins[0], into_escrow)
+    }
+
     fn adjust_escrow_total(&self, coin: &Coin, add: bool) -> Result<(), HostError> {
         let key = state_key::total_escrow(&coin.denom);
         let current: u128 = match self.shared.get(&key)? {
@@ -208,10 +225,7 @@ impl TokenTransferExecutionContext for TransferApp<'_, '_> {
         coin: &PrefixedCoin,
         _: &Memo,
     ) -> Result<(), HostError> {
-        let coins = Self::coins(coin)?;
-        let escrow = escrow_address(port_id, channel_id);
-        self.bank_call(|s| self.bank.send(s, from, &escrow, &coins))?;
-        self.adjust_escrow_total(&coins[0], true)
+        self.move_through_escrow(from, port_id, channel_id, coin, true)
     }
 
     fn unescrow_coins_execute(
@@ -221,10 +235,7 @@ impl TokenTransferExecutionContext for TransferApp<'_, '_> {
         channel_id: &ChannelId,
         coin: &PrefixedCoin,
     ) -> Result<(), HostError> {
-        let coins = Self::coins(coin)?;
-        let escrow = escrow_address(port_id, channel_id);
-        self.bank_call(|s| self.bank.send(s, &escrow, to, &coins))?;
-        self.adjust_escrow_total(&coins[0], false)
+        self.move_through_escrow(to, port_id, channel_id, coin, false)
     }
 
     fn mint_coins_execute(&mut self, to: &Address, coin: &PrefixedCoin) -> Result<(), HostError> {
